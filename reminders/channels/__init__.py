@@ -1,0 +1,1 @@
+"""Channels: one module per provider behind the small interface in `base`."""

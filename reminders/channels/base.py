@@ -1,0 +1,49 @@
+"""The one interface every channel implements: send one message or raise ChannelError."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    message_id: int
+    channel: str  # sms | email
+    to: str
+    body: str
+    step: str
+    sent_at: datetime  # the dispatcher's clock, so a replay with `tick --now` records that moment
+    subject: str | None = None
+    html: str | None = None
+    segments: int | None = None  # SMS only: what the provider will bill and rate-limit
+
+
+class ChannelError(Exception):
+    """A send that did not happen. `permanent` says whether retrying could ever help."""
+
+    def __init__(self, reason: str, *, permanent: bool, code: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+        self.code = code
+
+
+class OutcomeUnknown(ChannelError):
+    """The request may have reached the provider: reconcile before sending again."""
+
+    def __init__(self, reason: str, *, code: str | None = None) -> None:
+        super().__init__(reason, permanent=False, code=code)
+
+
+class Channel(Protocol):
+    name: str
+
+    def send(self, message: OutgoingMessage) -> str:
+        """Hand the message to the provider and return its id for the message."""
+        ...
+
+    def close(self) -> None:
+        """Release connections held across a batch."""
+        ...

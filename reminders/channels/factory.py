@@ -1,0 +1,28 @@
+"""Pick each channel's implementation from the settings; provider SDKs load only when used."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from reminders.channels.base import Channel
+from reminders.channels.console import ConsoleChannel
+from reminders.settings import Settings
+
+
+def build_channels(settings: Settings, stream: TextIO | None = sys.stdout) -> dict[str, Channel]:
+    """The `sms` and `email` channels; console for any that has no provider settings."""
+    console = ConsoleChannel(settings.outbox_file, stream)
+    return {"sms": _sms(settings, console), "email": _email(settings, console)}
+
+
+def _sms(settings: Settings, console: ConsoleChannel) -> Channel:
+    if settings.sms_channel in ("auto", "console"):
+        return console
+    raise NotImplementedError("the twilio channel is not available in this version")
+
+
+def _email(settings: Settings, console: ConsoleChannel) -> Channel:
+    if settings.email_channel in ("auto", "console"):
+        return console
+    raise NotImplementedError("the smtp channel is not available in this version")

@@ -1,0 +1,230 @@
+"""The `aftercare` command. Thin: parse, call the modules that do the work, print."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from reminders import cli_output as out
+from reminders.channels.factory import build_channels
+from reminders.cli_common import actor, fail, runtime, settings
+from reminders.cli_import import import_csv
+from reminders.cli_templates import templates_app
+from reminders.db import session_scope
+from reminders.dispatcher import Dispatcher
+from reminders.enrollment import (
+    EnrollmentForm,
+    InvalidEnrollment,
+    enroll,
+    validate,
+    void_session,
+)
+from reminders.models import TreatmentSession
+from reminders.opt_outs import opt_in, opt_out
+from reminders.planner import plan_session
+from reminders.queries import list_messages
+from reminders.runtime import initialize, worker_id
+
+app = typer.Typer(
+    help="Aftercare: timely aftercare reminders by SMS and email.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(templates_app, name="templates")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@app.command()
+def init() -> None:
+    """Create or upgrade the database and load the default templates (safe to run again)."""
+    rt = runtime()
+    added = initialize(rt, actor="defaults", now=utcnow())
+    typer.echo(
+        f"Database ready at {out.safe_url(rt.settings.database_url)}; {added} template(s) loaded."
+    )
+
+
+@app.command(name="enroll")
+def enroll_command(
+    name: Annotated[str, typer.Option(help="Patient's full name.")],
+    phone: Annotated[
+        str, typer.Option(help="Mobile number; national numbers use DEFAULT_PHONE_REGION.")
+    ],
+    treatment: Annotated[str, typer.Option(help="asclera, sts, laser or test-dose.")],
+    completed_at: Annotated[
+        str, typer.Option(help="'YYYY-MM-DD HH:MM' patient-local, or ISO-8601.")
+    ],
+    email: Annotated[str | None, typer.Option(help="Email address.")] = None,
+    timezone: Annotated[
+        str | None, typer.Option(help="IANA zone; default CLINIC_TIMEZONE.")
+    ] = None,
+    language: Annotated[str, typer.Option(help="en or es.")] = "en",
+    no_sms: Annotated[bool, typer.Option("--no-sms", help="No consent to SMS.")] = False,
+    no_email: Annotated[bool, typer.Option("--no-email", help="No consent to email.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Enroll a completed session and plan its messages."""
+    rt = runtime()
+    now = utcnow()
+    form = EnrollmentForm(
+        name,
+        phone,
+        treatment,
+        completed_at,
+        email,
+        timezone,
+        language,
+        sms=not no_sms,
+        email_ok=not no_email,
+    )
+    try:
+        enrollment = validate(
+            form,
+            plans=rt.plans,
+            clinic_tz=rt.settings.timezone,
+            region=rt.settings.default_phone_region,
+            now=now,
+        )
+    except InvalidEnrollment as exc:
+        fail(str(exc))
+    with session_scope(rt.engine) as session:
+        enrolled = enroll(
+            session,
+            enrollment,
+            plans=rt.plans,
+            clinic_tz=rt.settings.timezone,
+            actor=actor(),
+            now=now,
+        )
+        plan_session(
+            session,
+            rt.plans,
+            rt.settings.timezone,
+            session.get_one(TreatmentSession, enrolled.session_id),
+            now,
+        )
+    messages = list_messages(rt.engine, session_id=enrolled.session_id)
+    if as_json:
+        typer.echo(json.dumps(out.enrolled_json(enrolled, messages), indent=2))
+        return
+    out.print_enrolled(enrolled, messages, rt.settings.timezone, enrollment.timezone)
+
+
+@app.command(name="import")
+def import_command(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="CSV with the columns of enroll.")
+    ],
+) -> None:
+    """Enroll many sessions from a CSV; any bad row imports nothing."""
+    rt = runtime()
+    errors = import_csv(rt, file, actor=actor(), now=utcnow())
+    if errors:
+        for line, reason in errors:
+            typer.echo(f"line {line}: {reason}", err=True)
+        fail(f"{len(errors)} bad row(s); nothing was imported")
+
+
+@app.command()
+def tick(
+    now: Annotated[
+        str | None, typer.Option(help="ISO-8601 moment to act as of (no offset: clinic time).")
+    ] = None,
+) -> None:
+    """One plan pass and one dispatch pass, as of now or the given moment."""
+    rt = runtime()
+    moment = out.parse_moment(now, rt.settings.timezone) if now else utcnow()
+    if moment is None:
+        fail(f"--now {now!r} is not an ISO-8601 date and time")
+    planned = rt.plan(moment)
+    dispatcher = Dispatcher(
+        rt.engine,
+        rt.settings,
+        rt.plans,
+        build_channels(rt.settings),
+        worker_id=worker_id(),
+        clock=lambda: moment,
+    )
+    report = dispatcher.run_once()
+    out.print_tick(moment, rt.settings.timezone, planned, report)
+
+
+@app.command()
+def run() -> None:
+    """Run the daemon (the same as `python scheduler.py`)."""
+    from reminders.daemon import run_daemon
+
+    sys.exit(run_daemon(settings()))
+
+
+@app.command()
+def messages(
+    session: Annotated[int | None, typer.Option("--session", help="Only this session.")] = None,
+    patient: Annotated[int | None, typer.Option("--patient", help="Only this patient.")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="Only this status.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """The outbox: what was sent, what is due, what was skipped or failed, and why."""
+    rt = runtime()
+    rows = list_messages(rt.engine, session_id=session, patient_id=patient, status=status)
+    if as_json:
+        typer.echo(json.dumps([out.message_json(row) for row in rows], indent=2))
+        return
+    out.print_messages(rows, rt.settings.timezone)
+
+
+@app.command()
+def void(session_id: Annotated[int, typer.Argument(help="The session to void.")]) -> None:
+    """Void a session: its pending messages are skipped."""
+    rt = runtime()
+    with session_scope(rt.engine) as db:
+        treatment = db.get(TreatmentSession, session_id)
+        if treatment is None:
+            fail(f"no session {session_id}")
+        if treatment.status == "voided":
+            typer.echo(f"Session {session_id} was already voided.")
+            return
+        skipped = void_session(db, treatment, actor=actor(), now=utcnow())
+    typer.echo(f"Voided session {session_id}; {skipped} pending message(s) skipped.")
+
+
+@app.command(name="opt-out")
+def opt_out_command(address: Annotated[str, typer.Argument(help="Phone number or email.")]) -> None:
+    """Stop all messages to a phone number or email address."""
+    rt = runtime()
+    normalized = out.normalize_address(address, rt.settings.default_phone_region)
+    if normalized is None:
+        fail(f"{address!r} is neither a valid phone number nor an email address")
+    with session_scope(rt.engine) as db:
+        added = opt_out(db, normalized, source="cli", actor=actor(), now=utcnow())
+    typer.echo("Opted out." if added else "Already opted out.")
+
+
+@app.command(name="opt-in")
+def opt_in_command(address: Annotated[str, typer.Argument(help="Phone number or email.")]) -> None:
+    """Lift an opt-out for a phone number or email address."""
+    rt = runtime()
+    normalized = out.normalize_address(address, rt.settings.default_phone_region)
+    if normalized is None:
+        fail(f"{address!r} is neither a valid phone number nor an email address")
+    with session_scope(rt.engine) as db:
+        removed = opt_in(db, normalized, actor=actor(), now=utcnow())
+    typer.echo("Opted back in." if removed else "There was no opt-out for that address.")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""What every CLI command shares: loading settings, failing with one line, who is acting."""
+
+from __future__ import annotations
+
+import getpass
+from typing import NoReturn
+
+import typer
+
+from reminders.logs import configure_logging
+from reminders.runtime import Runtime, open_runtime
+from reminders.settings import Settings, SettingsError, load_settings
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """One line on stderr and a non-zero exit: what scripts and staff both can read."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        fail(str(exc), 2)
+
+
+def runtime() -> Runtime:
+    loaded = settings()
+    configure_logging(loaded.log_level)
+    return open_runtime(loaded)
+
+
+def actor() -> str:
+    """Who is at the keyboard, for consent records and the audit log."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "cli"

@@ -1,0 +1,81 @@
+"""Turn an outbox message into the exact text a patient gets: template + context → render."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlmodel import Session
+
+from reminders.care_plans import CarePlans
+from reminders.models import Patient, TreatmentSession
+from reminders.rendering import TemplateKey, render_email, render_sms
+from reminders.template_store import find_template
+
+
+@dataclass(frozen=True)
+class Composed:
+    body: str
+    subject: str | None
+    html: str | None
+    template_version: int | None
+    segments: int | None
+
+
+@dataclass(frozen=True)
+class ClinicInfo:
+    name: str
+    phone: str
+    sms_may_name_treatment: bool = False
+
+
+def message_context(
+    patient: Patient, treatment_name: str, clinic: ClinicInfo, channel: str
+) -> dict[str, object]:
+    """What a template may use. SMS get no treatment name unless the clinic chose so."""
+    context: dict[str, object] = {
+        "first_name": first_name(patient.name),
+        "clinic_name": clinic.name,
+        "clinic_phone": clinic.phone,
+    }
+    if channel == "email" or clinic.sms_may_name_treatment:
+        context["treatment_name"] = treatment_name
+    return context
+
+
+def first_name(full_name: str) -> str:
+    parts = full_name.split()
+    return parts[0] if parts else full_name
+
+
+def render(
+    channel: str, source: str, context: Mapping[str, object]
+) -> tuple[str, str | None, str | None, int | None]:
+    """Render one channel's template; raises rendering.TemplateProblem on a bad template."""
+    if channel == "sms":
+        sms = render_sms(source, context)
+        return sms.body, None, None, sms.shape.segments
+    email = render_email(source, context)
+    return email.text, email.subject, email.html, None
+
+
+def compose(
+    session: Session,
+    templates_dir: Path,
+    plans: CarePlans,
+    clinic: ClinicInfo,
+    *,
+    plan: str,
+    step: str,
+    channel: str,
+    patient: Patient,
+    treatment: TreatmentSession,
+) -> Composed:
+    template_step = plans.plans[plan].step(step).template_step
+    key = TemplateKey(plan, template_step, channel, patient.language)
+    found = find_template(session, templates_dir, key)
+    treatment_name = plans.plans[plan].treatments.get(treatment.treatment, treatment.treatment)
+    context = message_context(patient, treatment_name, clinic, channel)
+    body, subject, html, segments = render(channel, found.source, context)
+    return Composed(body, subject, html, found.version, segments)

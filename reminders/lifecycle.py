@@ -1,0 +1,57 @@
+"""Message statuses and the transitions allowed between them (pure; see DESIGN.md)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    UNKNOWN = "unknown"  # the provider may or may not have taken it; reconcile before resending
+
+
+class SkipReason(StrEnum):
+    EXPIRED = "expired"
+    OPTED_OUT = "opted_out"
+    NO_CONSENT = "no_consent"
+    NO_ADDRESS = "no_address"
+    VOIDED = "voided"
+    SUPERSEDED = "superseded"  # a follow-up prompt made moot by the next session
+    ALREADY_SENT = "already_sent"  # the step went out for the session this one replaces
+
+
+ALLOWED: dict[Status, frozenset[Status]] = {
+    Status.PENDING: frozenset({Status.SENDING, Status.SKIPPED}),
+    Status.SENDING: frozenset(
+        {Status.SENT, Status.PENDING, Status.FAILED, Status.SKIPPED, Status.UNKNOWN}
+    ),
+    Status.UNKNOWN: frozenset({Status.SENT, Status.PENDING, Status.FAILED, Status.DELIVERED}),
+    Status.SENT: frozenset({Status.DELIVERED, Status.UNDELIVERED, Status.FAILED}),
+    Status.DELIVERED: frozenset(),
+    Status.UNDELIVERED: frozenset({Status.DELIVERED}),
+    Status.FAILED: frozenset({Status.DELIVERED}),
+    Status.SKIPPED: frozenset(),
+}
+
+# Statuses after which the patient may have the message: counted by the daily cap and
+# "never twice".
+REACHED_PROVIDER = frozenset(
+    {Status.SENDING, Status.SENT, Status.DELIVERED, Status.UNDELIVERED, Status.UNKNOWN}
+)
+FINAL = frozenset({Status.DELIVERED, Status.SKIPPED})
+
+
+class IllegalTransition(ValueError):
+    """A bug or a race: the caller tried a move the lifecycle does not have."""
+
+
+def check_transition(current: str, target: str) -> None:
+    """Raise IllegalTransition unless `current -> target` is a move of the lifecycle."""
+    if Status(target) not in ALLOWED[Status(current)]:
+        raise IllegalTransition(f"message cannot go from {current} to {target}")

@@ -1,0 +1,137 @@
+"""Moves of outbox messages: the atomic claim, the lease, and recorded transitions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Session, col
+
+from reminders.lifecycle import Status, check_transition
+from reminders.models import MessageEvent, OutboxMessage
+
+
+def transition(
+    session: Session,
+    message: OutboxMessage,
+    to: Status,
+    now: datetime,
+    *,
+    actor: str,
+    reason: str | None = None,
+) -> None:
+    """Change a message's status, checked against the lifecycle, with a timeline entry."""
+    check_transition(message.status, to)
+    session.add(
+        MessageEvent(
+            message_id=message.id or 0,
+            at=now,
+            from_status=message.status,
+            to_status=to,
+            reason=reason,
+            actor=actor,
+        )
+    )
+    message.status = to
+    message.updated_at = now
+    if to != Status.SENDING:
+        message.lease_owner = None
+        message.lease_expires_at = None
+    session.add(message)
+
+
+def skip(
+    session: Session, message: OutboxMessage, reason: str, now: datetime, *, actor: str
+) -> None:
+    """A message no longer wanted: skipped, with the reason staff will see."""
+    transition(session, message, Status.SKIPPED, now, actor=actor, reason=str(reason))
+    message.error_reason = str(reason)
+    message.error_code = None
+
+
+def _claimable(now: datetime) -> sa.ColumnElement[bool]:
+    table = OutboxMessage
+    return sa.or_(
+        sa.and_(col(table.status) == Status.PENDING, col(table.due_at) <= now),
+        sa.and_(col(table.status) == Status.SENDING, col(table.lease_expires_at) < now),
+    )
+
+
+def claim_due(
+    session: Session, worker: str, now: datetime, lease: timedelta, limit: int
+) -> Sequence[int]:
+    """Lease up to `limit` due messages to `worker` in ONE conditional UPDATE.
+
+    SQLite ignores FOR UPDATE SKIP LOCKED, so correctness must not depend on it: the outer
+    WHERE repeats the condition, and a row another worker took in the meantime no longer
+    matches. On PostgreSQL SKIP LOCKED lets concurrent workers take disjoint batches.
+    """
+    candidates = (
+        sa.select(col(OutboxMessage.id))
+        .where(_claimable(now))
+        .order_by(col(OutboxMessage.due_at), col(OutboxMessage.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    statement = (
+        sa.update(OutboxMessage)
+        .where(col(OutboxMessage.id).in_(candidates.scalar_subquery()), _claimable(now))
+        .values(
+            status=Status.SENDING,
+            lease_owner=worker,
+            lease_expires_at=now + lease,
+            attempts=col(OutboxMessage.attempts) + 1,
+            updated_at=now,
+        )
+        .returning(col(OutboxMessage.id), col(OutboxMessage.attempts))
+        .execution_options(synchronize_session=False)
+    )
+    claimed = session.execute(statement).all()
+    session.add_all(
+        MessageEvent(
+            message_id=i,
+            at=now,
+            to_status=Status.SENDING,
+            reason=f"claimed, attempt {n}",
+            actor=worker,
+        )
+        for i, n in claimed
+    )
+    return sorted((i for i, _ in claimed), key=lambda i: i)
+
+
+def release(session: Session, worker: str, message_ids: Sequence[int], now: datetime) -> int:
+    """Hand back leased messages untouched (shutdown): pending again, the attempt not counted."""
+    if not message_ids:
+        return 0
+    statement = (
+        sa.update(OutboxMessage)
+        .where(
+            col(OutboxMessage.id).in_(message_ids),
+            OutboxMessage.status == Status.SENDING,
+            OutboxMessage.lease_owner == worker,
+        )
+        .values(
+            status=Status.PENDING,
+            lease_owner=None,
+            lease_expires_at=None,
+            attempts=col(OutboxMessage.attempts) - 1,
+            updated_at=now,
+        )
+        .returning(col(OutboxMessage.id))
+        .execution_options(synchronize_session=False)
+    )
+    released = session.execute(statement).scalars().all()
+    session.add_all(
+        MessageEvent(
+            message_id=i,
+            at=now,
+            from_status=Status.SENDING,
+            to_status=Status.PENDING,
+            reason="released at shutdown",
+            actor=worker,
+        )
+        for i in released
+    )
+    return len(released)

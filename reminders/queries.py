@@ -1,0 +1,38 @@
+"""Read-only views of the outbox for the CLI and, later, the web pages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from reminders.models import MessageEvent, OutboxMessage
+
+
+def list_messages(
+    engine: Engine,
+    *,
+    session_id: int | None = None,
+    patient_id: int | None = None,
+    status: str | None = None,
+) -> Sequence[OutboxMessage]:
+    query = select(OutboxMessage).order_by(col(OutboxMessage.due_at), col(OutboxMessage.id))
+    if session_id is not None:
+        query = query.where(OutboxMessage.session_id == session_id)
+    if patient_id is not None:
+        query = query.where(OutboxMessage.patient_id == patient_id)
+    if status is not None:
+        query = query.where(OutboxMessage.status == status)
+    with Session(engine) as session:
+        return session.exec(query).all()
+
+
+def message_events(engine: Engine, message_id: int) -> Sequence[MessageEvent]:
+    query = (
+        select(MessageEvent)
+        .where(MessageEvent.message_id == message_id)
+        .order_by(col(MessageEvent.at), col(MessageEvent.id))
+    )
+    with Session(engine) as session:
+        return session.exec(query).all()

@@ -1,0 +1,57 @@
+"""What every entry point needs, built once from Settings: engine, care plans, worker id."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Engine
+
+from reminders.care_plans import CarePlans, load_care_plans
+from reminders.db import make_engine, session_scope
+from reminders.planner import PlanReport, plan_pending
+from reminders.settings import PROJECT_ROOT, Settings
+from reminders.template_store import load_defaults
+
+MIGRATIONS = PROJECT_ROOT / "migrations"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    plans: CarePlans
+
+    def plan(self, now: datetime) -> PlanReport:
+        return plan_pending(self.engine, self.plans, self.settings.timezone, now)
+
+
+def open_runtime(settings: Settings) -> Runtime:
+    return Runtime(settings, make_engine(settings.database_url), load_care_plans())
+
+
+def worker_id() -> str:
+    """Host and pid: enough to tell which worker holds a lease."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Create or upgrade the schema to `revision` with Alembic, on the given engine."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def initialize(runtime: Runtime, *, actor: str, now: datetime) -> int:
+    """Migrate and load default templates; safe to run again. Returns templates added."""
+    migrate(runtime.engine)
+    templates_dir: Path = runtime.settings.templates_dir
+    with session_scope(runtime.engine) as session:
+        return load_defaults(session, templates_dir, actor=actor, now=now)

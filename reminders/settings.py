@@ -1,0 +1,114 @@
+"""One Settings object, read from the environment and `.env`, validated once at start.
+
+Nothing here runs at import time: callers build `Settings` (or `load_settings()`) and pass it
+down, so tests hand in their own values instead of patching globals.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from reminders.timing import SendWindow
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(Exception):
+    """Raised with one readable line per bad setting, so an operator can fix them all at once."""
+
+
+class Settings(BaseSettings):
+    """Every setting Aftercare reads; `.env.example` documents each one."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    database_url: str = "sqlite:///var/aftercare.db"
+    clinic_name: str = "Fine Touch Dermatology"
+    clinic_phone: str = "877-337-6424"
+    clinic_timezone: str = "America/Los_Angeles"
+    default_phone_region: str = "US"
+    send_window_start: time = time(9, 0)
+    send_window_end: time = time(20, 0)
+    sms_daily_cap: int = Field(default=1, ge=1)
+    sms_may_name_treatment: bool = False
+    sms_channel: Literal["auto", "console", "twilio"] = "auto"
+    email_channel: Literal["auto", "console", "smtp"] = "auto"
+    outbox_file: Path = Path("var/outbox.jsonl")
+    templates_dir: Path = PROJECT_ROOT / "templates"
+    plan_interval_seconds: float = Field(default=30, gt=0)
+    dispatch_interval_seconds: float = Field(default=10, gt=0)
+    dispatch_batch_size: int = Field(default=100, ge=1, le=10_000)
+    lease_seconds: int = Field(default=300, ge=10)
+    max_attempts: int = Field(default=6, ge=1)
+    retry_base_seconds: float = Field(default=120, gt=0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("clinic_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        require_zone(value)
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgresql")):
+            raise ValueError("must start with sqlite:// or postgresql+psycopg://")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _window_in_order(self) -> Settings:
+        if self.send_window_start >= self.send_window_end:
+            raise ValueError("SEND_WINDOW_START must be earlier than SEND_WINDOW_END")
+        return self
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        return ZoneInfo(self.clinic_timezone)
+
+    @property
+    def send_window(self) -> SendWindow:
+        return SendWindow(self.send_window_start, self.send_window_end)
+
+    @property
+    def uses_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def require_zone(name: str) -> ZoneInfo:
+    """Turn an IANA zone name into a ZoneInfo, or a ValueError that names it."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {name!r} (use an IANA name such as America/Los_Angeles)"
+        ) from None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings or raise SettingsError listing each bad value by its variable name."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = [_describe(error) for error in exc.errors()]
+        raise SettingsError("invalid settings:\n" + "\n".join(lines)) from None
+
+
+def _describe(error: object) -> str:
+    details = dict(error)  # type: ignore[call-overload]
+    name = "_".join(str(part) for part in details.get("loc", ())).upper() or "SETTINGS"
+    message = str(details.get("msg", "invalid value")).removeprefix("Value error, ")
+    return f"  {name}: {message}"
