@@ -1,0 +1,114 @@
+"""Shared fixtures: real databases (SQLite always, PostgreSQL when reachable), fresh per test.
+
+PostgreSQL tests use AFTERCARE_TEST_POSTGRES_URL (default: the local trust-auth server). Where
+it is unreachable they skip with the reason, unless AFTERCARE_REQUIRE_POSTGRES=1 (CI), where
+they fail instead: CI must run them, not skip them.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from reminders.care_plans import load_care_plans
+from reminders.db import make_engine
+from reminders.runtime import Runtime, migrate
+from reminders.settings import Settings
+
+POSTGRES_URL = os.environ.get(
+    "AFTERCARE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+_postgres_problem: list[str] = []
+
+
+def postgres_unreachable() -> str | None:
+    """Why PostgreSQL cannot be used, checked once per run; None when it can."""
+    if not _postgres_problem:
+        try:
+            engine = sa.create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+            with engine.connect():
+                pass
+            engine.dispose()
+            _postgres_problem.append("")
+        except Exception as exc:
+            _postgres_problem.append(
+                f"PostgreSQL at {POSTGRES_URL} unreachable: {type(exc).__name__}"
+            )
+    return _postgres_problem[0] or None
+
+
+def require_postgres() -> None:
+    problem = postgres_unreachable()
+    if problem is None:
+        return
+    if os.environ.get("AFTERCARE_REQUIRE_POSTGRES") == "1":
+        pytest.fail(problem + " (AFTERCARE_REQUIRE_POSTGRES=1)")
+    pytest.skip(problem)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database of each kind."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'aftercare.db'}"
+        return
+    yield from postgres_schema_url()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL schema for tests that only make sense there (concurrency)."""
+    yield from postgres_schema_url()
+
+
+def postgres_schema_url() -> Iterator[str]:
+    require_postgres()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    url = sa.engine.make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return make_settings(database_url, tmp_path)
+
+
+def make_settings(database_url: str, tmp_path: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "outbox_file": tmp_path / "outbox.jsonl",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def runtime(settings: Settings, engine: Engine) -> Runtime:
+    return Runtime(settings, engine, load_care_plans())
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
