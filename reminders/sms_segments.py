@@ -1,0 +1,102 @@
+"""SMS length arithmetic: encoding, segment count and the GSM-7 shaping step.
+
+An SMS costs one charge per segment, and a single character outside GSM-7 switches the whole
+message to UCS-2, which more than halves what fits in a segment. Admins see these figures in
+the template editor and the default templates are tested against them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = [
+    "GSM7_BASIC",
+    "GSM7_EXTENSION",
+    "SmsShape",
+    "fit_gsm7",
+    "non_gsm7_characters",
+    "sms_shape",
+]
+
+# GSM 03.38 default alphabet, without ESC (0x1B), which only introduces an extension character.
+GSM7_BASIC: frozenset[str] = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+# Extension table: each is sent as ESC + code, so it costs two septets.
+GSM7_EXTENSION: frozenset[str] = frozenset("\f^{}\\[~]|€")
+
+_GSM7_SINGLE, _GSM7_MULTI = 160, 153  # septets; concatenation headers take 7 per segment
+_UCS2_SINGLE, _UCS2_MULTI = 70, 67  # UTF-16 code units
+
+
+@dataclass(frozen=True, slots=True)
+class SmsShape:
+    """How a text travels as SMS: its encoding, billed segments, and length in units.
+
+    `units` are septets for GSM-7 (extension characters count 2) and UTF-16 code units for
+    UCS-2 (a character outside the BMP, such as most emoji, counts 2).
+    """
+
+    encoding: Literal["GSM-7", "UCS-2"]
+    segments: int
+    units: int
+
+
+def _count_segments(widths: list[int], single: int, multi: int) -> int:
+    """Segments needed when no multi-unit character may be split across two segments.
+
+    A GSM-7 escape pair or a UTF-16 surrogate pair that does not fit in what is left of a
+    segment moves whole to the next one, so a segment may carry one unit less than `multi`.
+    """
+    if sum(widths) <= single:
+        return 1
+    segments, used = 1, 0
+    for width in widths:
+        if used + width > multi:
+            segments += 1
+            used = 0
+        used += width
+    return segments
+
+
+def sms_shape(text: str) -> SmsShape:
+    """Encoding, segment count and length of `text` as sent; empty text is 0 segments."""
+    if not text:
+        return SmsShape("GSM-7", 0, 0)
+    if all(ch in GSM7_BASIC or ch in GSM7_EXTENSION for ch in text):
+        widths = [2 if ch in GSM7_EXTENSION else 1 for ch in text]
+        return SmsShape("GSM-7", _count_segments(widths, _GSM7_SINGLE, _GSM7_MULTI), sum(widths))
+    widths = [2 if ord(ch) > 0xFFFF else 1 for ch in text]
+    return SmsShape("UCS-2", _count_segments(widths, _UCS2_SINGLE, _UCS2_MULTI), sum(widths))
+
+
+def non_gsm7_characters(text: str) -> str:
+    """The distinct characters of `text` that force UCS-2, in order of first appearance."""
+    seen = dict.fromkeys(ch for ch in text if ch not in GSM7_BASIC and ch not in GSM7_EXTENSION)
+    return "".join(seen)
+
+
+_SPACES = "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+_SPACES += "\u202f\u205f\u3000"
+_TYPOGRAPHIC = str.maketrans(
+    {
+        **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032", "'"),  # curly single quotes, prime
+        **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033", '"'),  # curly double quotes
+        **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"),  # hyphens, dashes
+        **dict.fromkeys(_SPACES, " "),  # no-break and other typographic spaces
+        "\u2026": "...",  # ellipsis
+        "\u2022": "-",  # bullet
+    }
+)
+
+
+def fit_gsm7(text: str) -> str:
+    """Replace typographic punctuation and spaces that would force UCS-2 by GSM-7 equivalents.
+
+    Editors and word processors insert these silently, and each one would triple the cost of a
+    message. Letters are never touched: dropping an accent changes a word, so that stays the
+    template author's choice.
+    """
+    return text.translate(_TYPOGRAPHIC)
