@@ -32,6 +32,11 @@ class Patient(SQLModel, table=True):
     email_consent: bool = True
     email_consent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     email_consent_by: str | None = Field(default=None, max_length=100)
+    # Set when a provider says the address can never be delivered (invalid, landline, bounce).
+    phone_undeliverable_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    phone_undeliverable_reason: str | None = Field(default=None, max_length=200)
+    email_undeliverable_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    email_undeliverable_reason: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -80,6 +85,10 @@ class OutboxMessage(SQLModel, table=True):
     body: str | None = Field(default=None, sa_type=sa.Text)
     template_version: int | None = None
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    provider_status: str | None = Field(default=None, max_length=30)  # the provider's own word
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Resends after a temporary delivery failure (30001, 30008); at most one.
+    delivery_retries: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
@@ -144,6 +153,22 @@ class AuditEvent(SQLModel, table=True):
     entity: str = Field(max_length=40)
     entity_id: int | None = None
     detail: str | None = Field(default=None, max_length=1000)
+
+
+class Reply(SQLModel, table=True):
+    """A patient's text back to us (not a STOP/START/HELP keyword): the replies inbox."""
+
+    __tablename__ = "reply"
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int | None = Field(default=None, foreign_key="patient.id", index=True)
+    from_address: str = Field(max_length=320)
+    body: str = Field(sa_type=sa.Text)
+    provider_id: str | None = Field(default=None, max_length=64, unique=True)
+    urgent: bool = False
+    received_at: datetime = Field(sa_type=UTCDateTime)
+    read_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    read_by: str | None = Field(default=None, max_length=100)
 
 
 class WorkerHeartbeat(SQLModel, table=True):
