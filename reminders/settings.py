@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from reminders.timing import SendWindow
@@ -51,6 +51,35 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(default=120, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    # Twilio SMS (the sms channel is twilio when TWILIO_ACCOUNT_SID is set)
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from_number: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_api_base: str = "https://api.twilio.com"
+    twilio_timeout_seconds: float = Field(default=10, gt=0)
+    sms_validity_seconds: int = Field(default=14_400, ge=1, le=36_000)
+    sms_max_per_second: float = Field(default=1.0, gt=0)
+    send_concurrency: int = Field(default=8, ge=1, le=64)
+    trial_mode: bool = False
+    trial_allowed_numbers: str = ""  # comma-separated E.164 numbers
+
+    # SMTP email (the email channel is smtp when SMTP_HOST is set)
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65_535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_timeout_seconds: float = Field(default=30, gt=0)
+    email_from: str | None = None
+
+    # Web app and webhooks (`aftercare web`)
+    public_base_url: str | None = None  # what Twilio calls; signatures are checked against it
+    secret_key: SecretStr | None = None  # signs unsubscribe links and sessions
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8000, ge=1, le=65_535)
+    heartbeat_stale_seconds: int = Field(default=120, ge=1)
+
     @field_validator("clinic_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -75,6 +104,30 @@ class Settings(BaseSettings):
             raise ValueError("SEND_WINDOW_START must be earlier than SEND_WINDOW_END")
         return self
 
+    @model_validator(mode="after")
+    def _providers_complete(self) -> Settings:
+        problems = _twilio_problems(self) + _smtp_problems(self) + _secret_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def sms_provider(self) -> str:
+        """console or twilio: `auto` means twilio as soon as an account is configured."""
+        if self.sms_channel == "auto":
+            return "twilio" if self.twilio_account_sid else "console"
+        return self.sms_channel
+
+    @property
+    def email_provider(self) -> str:
+        if self.email_channel == "auto":
+            return "smtp" if self.smtp_host else "console"
+        return self.email_channel
+
+    @property
+    def trial_numbers(self) -> frozenset[str]:
+        return frozenset(n.strip() for n in self.trial_allowed_numbers.split(",") if n.strip())
+
     @property
     def timezone(self) -> ZoneInfo:
         return ZoneInfo(self.clinic_timezone)
@@ -96,6 +149,41 @@ def require_zone(name: str) -> ZoneInfo:
         raise ValueError(
             f"unknown time zone {name!r} (use an IANA name such as America/Los_Angeles)"
         ) from None
+
+
+def _twilio_problems(settings: Settings) -> list[str]:
+    if settings.sms_provider != "twilio":
+        return []
+    problems = [
+        f"{name.upper()} is required for the twilio channel"
+        for name in ("twilio_account_sid", "twilio_auth_token")
+        if not getattr(settings, name)
+    ]
+    if not (settings.twilio_from_number or settings.twilio_messaging_service_sid):
+        problems.append("TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID is required")
+    if not settings.twilio_api_base.startswith(("https://", "http://")):
+        problems.append("TWILIO_API_BASE must be an http(s) URL")
+    return problems
+
+
+def _smtp_problems(settings: Settings) -> list[str]:
+    if settings.email_provider != "smtp":
+        return []
+    missing = [n.upper() for n in ("smtp_host", "email_from") if not getattr(settings, n)]
+    return [f"{name} is required for the smtp channel" for name in missing]
+
+
+_PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "changethis", "dev"}
+
+
+def _secret_problems(settings: Settings) -> list[str]:
+    """Refuse a placeholder secret rather than sign links anyone could forge."""
+    if settings.secret_key is None:
+        return []
+    value = settings.secret_key.get_secret_value()
+    if value.lower() in _PLACEHOLDER_SECRETS or len(value) < 16:
+        return ["SECRET_KEY must be a random string of at least 16 characters"]
+    return []
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -21,13 +21,31 @@ class OutgoingMessage:
 
 
 class ChannelError(Exception):
-    """A send that did not happen. `permanent` says whether retrying could ever help."""
+    """A send that did not happen. `permanent` says whether retrying could ever help.
 
-    def __init__(self, reason: str, *, permanent: bool, code: str | None = None) -> None:
+    The flags tell the dispatcher what else follows: `opted_out` (the provider says the
+    recipient unsubscribed: record an opt-out), `undeliverable` (the address can never work:
+    mark it on the patient), `account_problem` (our credentials or configuration: alert and
+    keep the message pending, it is not the patient's fault).
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        permanent: bool,
+        code: str | None = None,
+        opted_out: bool = False,
+        undeliverable: bool = False,
+        account_problem: bool = False,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
         self.code = code
+        self.opted_out = opted_out
+        self.undeliverable = undeliverable
+        self.account_problem = account_problem
 
 
 class OutcomeUnknown(ChannelError):

@@ -17,12 +17,12 @@ def build_channels(settings: Settings, stream: TextIO | None = sys.stdout) -> di
 
 
 def _sms(settings: Settings, console: ConsoleChannel) -> Channel:
-    if settings.sms_channel in ("auto", "console"):
+    if settings.sms_provider == "console":
         return console
     raise NotImplementedError("the twilio channel is not available in this version")
 
 
 def _email(settings: Settings, console: ConsoleChannel) -> Channel:
-    if settings.email_channel in ("auto", "console"):
+    if settings.email_provider == "console":
         return console
     raise NotImplementedError("the smtp channel is not available in this version")
