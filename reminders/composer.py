@@ -11,6 +11,7 @@ from sqlmodel import Session
 from reminders.care_plans import CarePlans
 from reminders.models import Patient, TreatmentSession
 from reminders.rendering import TemplateKey, render_email, render_sms
+from reminders.sms_segments import gsm7_name
 from reminders.template_store import find_template
 
 
@@ -34,8 +35,9 @@ def message_context(
     patient: Patient, treatment_name: str, clinic: ClinicInfo, channel: str
 ) -> dict[str, object]:
     """What a template may use. SMS get no treatment name unless the clinic chose so."""
+    name = first_name(patient.name)
     context: dict[str, object] = {
-        "first_name": first_name(patient.name),
+        "first_name": gsm7_name(name) if channel == "sms" else name,
         "clinic_name": clinic.name,
         "clinic_phone": clinic.phone,
     }

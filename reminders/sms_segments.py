@@ -7,6 +7,7 @@ the template editor and the default templates are tested against them.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
@@ -15,6 +16,7 @@ __all__ = [
     "GSM7_EXTENSION",
     "SmsShape",
     "fit_gsm7",
+    "gsm7_name",
     "non_gsm7_characters",
     "sms_shape",
 ]
@@ -100,3 +102,20 @@ def fit_gsm7(text: str) -> str:
     template author's choice.
     """
     return text.translate(_TYPOGRAPHIC)
+
+
+def gsm7_name(name: str) -> str:
+    """A patient's name with accents GSM-7 lacks dropped (María -> Maria).
+
+    One "í" in a first name would turn a two-segment SMS into a four-segment UCS-2 one; the
+    template text is the author's choice, but a name is data, so only names are folded.
+    Letters GSM-7 has (é, ñ, ü...) and characters with no plain base are kept.
+    """
+    return "".join(_fold(ch) for ch in name)
+
+
+def _fold(ch: str) -> str:
+    if ch in GSM7_BASIC or ch in GSM7_EXTENSION:
+        return ch
+    base = "".join(c for c in unicodedata.normalize("NFD", ch) if not unicodedata.combining(c))
+    return base if base and all(c in GSM7_BASIC for c in base) else ch

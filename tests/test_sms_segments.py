@@ -7,6 +7,7 @@ from reminders.sms_segments import (
     GSM7_EXTENSION,
     SmsShape,
     fit_gsm7,
+    gsm7_name,
     non_gsm7_characters,
     sms_shape,
 )
@@ -127,3 +128,18 @@ def test_fit_gsm7_makes_a_pasted_word_processor_text_cheaper() -> None:
     pasted = "Don\u2019t forget\u2026 call us \u2013 we\u2019re here."
     assert sms_shape(pasted) == SmsShape("UCS-2", 1, len(pasted))
     assert sms_shape(fit_gsm7(pasted)).encoding == "GSM-7"
+
+
+@pytest.mark.parametrize(
+    ("name", "folded"),
+    [
+        ("María", "Maria"),
+        ("Íñigo", "Iñigo"),
+        ("José", "José"),
+        ("Zoë", "Zoe"),
+        ("Łukasz", "Łukasz"),  # no plain base letter: kept, the SMS goes UCS-2
+        ("陳", "陳"),
+    ],
+)
+def test_gsm7_name_drops_only_accents_gsm7_lacks(name, folded):
+    assert gsm7_name(name) == folded
