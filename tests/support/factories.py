@@ -1,0 +1,83 @@
+"""Test data through the real enrollment path: the same validation and planning staff use."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from reminders.channels.base import Channel
+from reminders.channels.console import ConsoleChannel
+from reminders.db import session_scope
+from reminders.dispatcher import Dispatcher
+from reminders.enrollment import Enrolled, EnrollmentForm, enroll, validate
+from reminders.models import TreatmentSession
+from reminders.planner import plan_session
+from reminders.runtime import Runtime
+
+MARIA_PHONE = "+13105550142"
+MARIA_EMAIL = "maria@example.com"
+
+
+def enroll_patient(
+    runtime: Runtime,
+    *,
+    completed_at: datetime,
+    now: datetime,
+    treatment: str = "asclera",
+    name: str = "Maria Lopez",
+    phone: str = MARIA_PHONE,
+    email: str | None = MARIA_EMAIL,
+    timezone: str | None = None,
+    language: str = "en",
+    sms: bool = True,
+    email_ok: bool = True,
+    plan: bool = True,
+) -> Enrolled:
+    """Enroll (and by default plan) a session completed at the given aware moment."""
+    form = EnrollmentForm(
+        name,
+        phone,
+        treatment,
+        completed_at.isoformat(),
+        email,
+        timezone,
+        language,
+        sms=sms,
+        email_ok=email_ok,
+    )
+    settings = runtime.settings
+    enrollment = validate(
+        form,
+        plans=runtime.plans,
+        clinic_tz=settings.timezone,
+        region=settings.default_phone_region,
+        now=now,
+    )
+    with session_scope(runtime.engine) as session:
+        enrolled = enroll(
+            session,
+            enrollment,
+            plans=runtime.plans,
+            clinic_tz=settings.timezone,
+            actor="test",
+            now=now,
+        )
+        if plan:
+            treatment_row = session.get_one(TreatmentSession, enrolled.session_id)
+            plan_session(session, runtime.plans, settings.timezone, treatment_row, now)
+    return enrolled
+
+
+def make_dispatcher(
+    runtime: Runtime,
+    clock: Callable[[], datetime],
+    *,
+    sms: Channel | None = None,
+    email: Channel | None = None,
+    worker_id: str = "worker-1",
+) -> Dispatcher:
+    console = ConsoleChannel(runtime.settings.outbox_file)
+    channels = {"sms": sms or console, "email": email or console}
+    return Dispatcher(
+        runtime.engine, runtime.settings, runtime.plans, channels, worker_id=worker_id, clock=clock
+    )
