@@ -25,7 +25,7 @@ class Patient(SQLModel, table=True):
     phone: str | None = Field(default=None, max_length=20, unique=True)  # E.164
     email: str | None = Field(default=None, max_length=320)
     timezone: str | None = Field(default=None, max_length=64)  # None: the clinic's zone
-    language: str = Field(default="en", max_length=5)
+    language: str = Field(default="en", max_length=5, sa_column_kwargs={"server_default": "en"})
     sms_consent: bool = True
     sms_consent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     sms_consent_by: str | None = Field(default=None, max_length=100)
@@ -37,7 +37,9 @@ class Patient(SQLModel, table=True):
     phone_undeliverable_reason: str | None = Field(default=None, max_length=200)
     email_undeliverable_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     email_undeliverable_reason: str | None = Field(default=None, max_length=200)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_type=UTCDateTime, sa_column_kwargs={"server_default": sa.func.now()}
+    )
 
 
 class TreatmentSession(SQLModel, table=True):
@@ -48,13 +50,17 @@ class TreatmentSession(SQLModel, table=True):
     patient_id: int = Field(foreign_key="patient.id", index=True)
     treatment: str = Field(max_length=40)  # asclera, sts, laser, test-dose
     completed_at: datetime = Field(sa_type=UTCDateTime)
-    status: str = Field(default="completed", max_length=20)  # completed | voided
+    status: str = Field(
+        default="completed", max_length=20, sa_column_kwargs={"server_default": "completed"}
+    )  # completed | voided
     enrolled_by: str | None = Field(default=None, max_length=100)
     replaces_session_id: int | None = Field(default=None, foreign_key="treatment_session.id")
     planned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     plan_error: str | None = Field(default=None, max_length=500)
     voided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_type=UTCDateTime, sa_column_kwargs={"server_default": sa.func.now()}
+    )
 
 
 class OutboxMessage(SQLModel, table=True):

@@ -18,9 +18,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from reminders.care_plans import load_care_plans
-from reminders.db import make_engine
+from reminders.db import make_engine, session_scope
 from reminders.runtime import Runtime, migrate
 from reminders.settings import Settings
+from reminders.template_store import load_defaults
 
 POSTGRES_URL = os.environ.get(
     "AFTERCARE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -107,7 +108,11 @@ def engine(settings: Settings) -> Iterator[Engine]:
 
 @pytest.fixture
 def runtime(settings: Settings, engine: Engine) -> Runtime:
-    return Runtime(settings, engine, load_care_plans())
+    """As after `aftercare init`: migrated, default templates loaded as version 1."""
+    runtime = Runtime(settings, engine, load_care_plans())
+    with session_scope(engine) as session:
+        load_defaults(session, settings.templates_dir, actor="defaults", now=datetime.now(UTC))
+    return runtime
 
 
 def utc(*args: int) -> datetime:

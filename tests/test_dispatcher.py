@@ -1,0 +1,254 @@
+"""Dispatcher: claim, check, render, send, record; one bad row fails alone."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, select
+
+from reminders.channels.base import ChannelError, OutgoingMessage
+from reminders.db import session_scope
+from reminders.models import MessageEvent, OutboxMessage, TemplateRevision
+from reminders.opt_outs import opt_out
+from reminders.outbox import claim_due
+from reminders.runtime import Runtime
+from tests.support.factories import MARIA_PHONE, enroll_patient, make_dispatcher
+
+LA = ZoneInfo("America/Los_Angeles")
+COMPLETED = datetime(2026, 11, 20, 22, 30, tzinfo=UTC)  # Fri 14:30 PST
+NOW = COMPLETED + timedelta(minutes=5)
+
+
+@dataclass
+class RecordingChannel:
+    """A channel that keeps what it was asked to send, and can fail on cue."""
+
+    name: str = "recording"
+    sent: list[OutgoingMessage] = field(default_factory=list)
+    fail_with: Callable[[OutgoingMessage], Exception | None] = lambda _m: None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def send(self, message: OutgoingMessage) -> str:
+        error = self.fail_with(message)
+        if error is not None:
+            raise error
+        with self.lock:
+            self.sent.append(message)
+        return f"rec-{message.message_id}"
+
+    def close(self) -> None:
+        pass
+
+
+def messages(runtime: Runtime) -> dict[tuple[str, str], OutboxMessage]:
+    with Session(runtime.engine) as session:
+        return {(m.step, m.channel): m for m in session.exec(select(OutboxMessage)).all()}
+
+
+def test_day_zero_messages_are_sent_and_recorded(runtime):
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW)
+    report = make_dispatcher(runtime, lambda: NOW).run_once()
+    assert report.count("sent") == 2
+    sms = messages(runtime)["aftercare", "sms"]
+    assert (sms.status, sms.attempts, sms.provider_id) == ("sent", 1, f"console-{sms.id}")
+    assert sms.sent_at == NOW and sms.template_version == 1
+    assert "Fine Touch Dermatology" in (sms.body or "") and "STOP" in (sms.body or "")
+    lines = [json.loads(x) for x in runtime.settings.outbox_file.read_text().splitlines()]
+    assert {(x["step"], x["channel"], x["to"]) for x in lines} == {
+        ("aftercare", "sms", MARIA_PHONE),
+        ("aftercare", "email", "maria@example.com"),
+    }
+    assert next(x for x in lines if x["channel"] == "email")["subject"]
+
+
+def test_sms_defaults_name_no_treatment_but_email_may(runtime):
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW)
+    make_dispatcher(runtime, lambda: NOW).run_once()
+    sent = messages(runtime)
+    assert "sclero" not in (sent["aftercare", "sms"].body or "").lower()
+    assert "asclera" not in (sent["aftercare", "sms"].body or "").lower()
+
+
+def test_sms_due_at_night_waits_for_morning_while_email_goes(runtime):
+    late = datetime(2026, 11, 21, 5, 0, tzinfo=UTC)  # 21:00 PST
+    enroll_patient(runtime, completed_at=late, now=late)
+    report = make_dispatcher(runtime, lambda: late).run_once()
+    assert [(o.channel, o.result) for o in report.outcomes] == [
+        ("sms", "deferred"),
+        ("email", "sent"),
+    ] or [(o.channel, o.result) for o in report.outcomes] == [
+        ("email", "sent"),
+        ("sms", "deferred"),
+    ]
+    sms = messages(runtime)["aftercare", "sms"]
+    assert (sms.status, sms.attempts) == ("pending", 0)
+    assert sms.due_at == datetime(2026, 11, 21, 17, 0, tzinfo=UTC)  # 09:00 PST
+
+
+def test_second_sms_the_same_local_day_moves_to_next_morning(runtime):
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW, treatment="test-dose")
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW, treatment="laser")
+    report = make_dispatcher(runtime, lambda: NOW).run_once()
+    sms = [o for o in report.outcomes if o.channel == "sms"]
+    assert sorted(o.result for o in sms) == ["deferred", "sent"]
+    deferred = next(o for o in sms if o.result == "deferred")
+    assert deferred.detail == "daily_cap"
+    assert deferred.at == datetime(2026, 11, 21, 17, 0, tzinfo=UTC)
+
+
+def test_a_message_past_not_after_is_skipped_as_expired(runtime):
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW)
+    much_later = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)  # day 5: restrictions are over
+    make_dispatcher(runtime, lambda: much_later).run_once()
+    rows = messages(runtime)
+    assert rows["restriction_day_1", "sms"].status == "skipped"
+    assert rows["restriction_day_1", "sms"].error_reason == "expired"
+    assert rows["restrictions_over", "sms"].status == "skipped"
+    assert rows["aftercare", "sms"].error_reason == "expired"
+
+
+def test_opted_out_number_and_missing_consent_are_skipped(runtime):
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW, email_ok=False)
+    with session_scope(runtime.engine) as session:
+        opt_out(session, MARIA_PHONE, source="cli", actor="test", now=NOW)
+    make_dispatcher(runtime, lambda: NOW).run_once()
+    rows = messages(runtime)
+    assert (rows["aftercare", "sms"].status, rows["aftercare", "sms"].error_reason) == (
+        "skipped",
+        "opted_out",
+    )
+    assert rows["aftercare", "email"].error_reason == "no_consent"
+
+
+def test_no_email_address_is_skipped_with_its_reason(runtime):
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW, email=None)
+    make_dispatcher(runtime, lambda: NOW).run_once()
+    assert messages(runtime)["aftercare", "email"].error_reason == "no_address"
+
+
+def test_transient_errors_retry_with_growing_gaps_then_fail(runtime):
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW, email=None)
+    busy = RecordingChannel(
+        fail_with=lambda _m: ChannelError("busy", permanent=False, code="20429")
+    )
+    clock = [NOW]
+    dispatcher = make_dispatcher(runtime, lambda: clock[0], sms=busy)
+    dispatcher.run_once()
+    first = messages(runtime)["aftercare", "sms"]
+    assert (first.status, first.attempts, first.error_code) == ("pending", 1, "20429")
+    assert NOW < first.due_at <= NOW + timedelta(minutes=5)  # first retry within five minutes
+    gaps = [first.due_at - NOW]
+    for _ in range(runtime.settings.max_attempts - 1):
+        clock[0] = messages(runtime)["aftercare", "sms"].due_at
+        dispatcher.run_once()
+        row = messages(runtime)["aftercare", "sms"]
+        if row.status == "pending":
+            gaps.append(row.due_at - clock[0])
+    final = messages(runtime)["aftercare", "sms"]
+    assert (final.status, final.attempts) == ("failed", runtime.settings.max_attempts)
+    assert "gave up after" in (final.error_reason or "")
+    assert gaps[-1] > gaps[0]
+
+
+def test_permanent_error_fails_the_message_with_code_and_reason(runtime):
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW)
+    invalid = RecordingChannel(
+        fail_with=lambda _m: ChannelError("invalid number", permanent=True, code="21211")
+    )
+    make_dispatcher(runtime, lambda: NOW, sms=invalid).run_once()
+    row = messages(runtime)["aftercare", "sms"]
+    assert (row.status, row.error_code, row.error_reason, row.sent_at) == (
+        "failed",
+        "21211",
+        "invalid number",
+        None,
+    )
+    assert messages(runtime)["aftercare", "email"].status == "sent"
+
+
+def test_a_template_typo_fails_that_row_and_the_batch_goes_on(runtime):
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW)
+    with session_scope(runtime.engine) as session:
+        session.add(
+            TemplateRevision(plan="sclerotherapy", step="aftercare", channel="sms", language="en",
+                             version=99, source="Hi {{ frist_name }}", created_by="admin")
+        )  # fmt: skip
+    report = make_dispatcher(runtime, lambda: NOW).run_once()
+    assert sorted(o.result for o in report.outcomes) == ["failed", "sent"]
+    row = messages(runtime)["aftercare", "sms"]
+    assert row.status == "failed" and row.error_code == "template"
+    assert "frist_name" in (row.error_reason or "")
+
+
+def test_an_unexpected_crash_in_a_channel_stays_with_its_row(runtime):
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW)
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW, name="Ana Ruiz", phone="+13105550199")
+
+    def explode_for_maria(message: OutgoingMessage) -> Exception | None:
+        return RuntimeError("boom") if message.to == MARIA_PHONE else None
+
+    flaky = RecordingChannel(fail_with=explode_for_maria)
+    report = make_dispatcher(runtime, lambda: NOW, sms=flaky).run_once()
+    assert sorted(o.result for o in report.outcomes if o.channel == "sms") == ["retry", "sent"]
+    assert [m.to for m in flaky.sent] == ["+13105550199"]
+
+
+def test_a_lease_left_by_a_dead_worker_is_claimed_again_after_it_expires(runtime):
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW)
+    lease = timedelta(seconds=runtime.settings.lease_seconds)
+    with session_scope(runtime.engine) as session:
+        assert len(claim_due(session, "dead-worker", NOW, lease, 100)) == 2
+    assert make_dispatcher(runtime, lambda: NOW + lease / 2).run_once().outcomes == []
+    report = make_dispatcher(runtime, lambda: NOW + lease + timedelta(seconds=1)).run_once()
+    assert report.count("sent") == 2
+    row = messages(runtime)["aftercare", "sms"]
+    assert (row.status, row.attempts) == ("sent", 2)
+
+
+def test_stop_hands_back_the_rest_of_the_batch_untouched(runtime):
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW)
+    dispatcher = make_dispatcher(runtime, lambda: NOW)
+    stopping = RecordingChannel(fail_with=lambda _m: dispatcher.stop.set())
+    dispatcher.channels = {"sms": stopping, "email": stopping}
+    report = dispatcher.run_once()
+    assert (len(report.outcomes), report.released) == (1, 1)
+    statuses = sorted(
+        (m.status, m.attempts) for m in messages(runtime).values() if m.due_at == COMPLETED
+    )
+    assert statuses == [("pending", 0), ("sent", 1)]
+
+
+def test_every_status_change_is_on_the_timeline(runtime):
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW)
+    make_dispatcher(runtime, lambda: NOW).run_once()
+    sms = messages(runtime)["aftercare", "sms"]
+    with Session(runtime.engine) as session:
+        events = session.exec(
+            select(MessageEvent).where(MessageEvent.message_id == sms.id).order_by(MessageEvent.id)
+        ).all()
+    assert [e.to_status for e in events] == ["pending", "sending", "sent"]
+
+
+def test_three_weeks_hour_by_hour_deliver_the_plan_once_in_daytime(runtime):
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW)
+    channel = RecordingChannel()
+    clock = [NOW]
+    dispatcher = make_dispatcher(runtime, lambda: clock[0], sms=channel, email=channel)
+    while clock[0] < COMPLETED + timedelta(days=45):
+        dispatcher.run_once()
+        clock[0] += timedelta(hours=1)
+    sent = [(m.step, m.channel) for m in channel.sent]
+    assert len(sent) == len(set(sent)) == 11  # every step once, nothing twice
+    for message in channel.sent:
+        if message.channel == "sms":
+            assert 9 <= message.sent_at.astimezone(LA).hour < 20
+    days = {m.step: (m.sent_at.astimezone(LA).date() - COMPLETED.astimezone(LA).date()).days
+            for m in channel.sent}  # fmt: skip
+    assert days == {"aftercare": 0, "restriction_day_1": 1, "restriction_day_2": 2,
+                    "restrictions_over": 3, "what_is_normal": 7, "results_timeline": 21,
+                    "follow_up": 42}  # fmt: skip
