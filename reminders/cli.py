@@ -12,7 +12,7 @@ import typer
 
 from reminders import cli_output as out
 from reminders.channels.factory import build_channels
-from reminders.cli_common import actor, fail, runtime, settings
+from reminders.cli_common import actor, close_runtimes, fail, runtime, settings
 from reminders.cli_import import import_csv
 from reminders.cli_templates import templates_app
 from reminders.db import session_scope
@@ -36,6 +36,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(templates_app, name="templates")
+
+
+@app.callback()
+def main_callback(ctx: typer.Context) -> None:
+    """Aftercare: timely aftercare reminders by SMS and email."""
+    ctx.call_on_close(close_runtimes)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 

@@ -25,10 +25,21 @@ def settings() -> Settings:
         fail(str(exc), 2)
 
 
+_opened: list[Runtime] = []
+
+
 def runtime() -> Runtime:
+    """The runtime of this command; `close_runtimes` releases its connections at the end."""
     loaded = settings()
     configure_logging(loaded.log_level)
-    return open_runtime(loaded)
+    opened = open_runtime(loaded)
+    _opened.append(opened)
+    return opened
+
+
+def close_runtimes() -> None:
+    while _opened:
+        _opened.pop().engine.dispose()
 
 
 def actor() -> str:

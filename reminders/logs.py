@@ -3,14 +3,33 @@
 from __future__ import annotations
 
 import logging
+import sys
+from typing import TextIO
+
+
+class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is at the time, so a swapped stream is never stale."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
 
 
 def configure_logging(level: str = "INFO") -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%Y-%m-%dT%H:%M:%S%z",
-    )
-    # APScheduler logs every job run at INFO; that is noise for a daemon running every seconds.
+    root = logging.getLogger()
+    if not any(isinstance(h, _CurrentStderr) for h in root.handlers):
+        handler = _CurrentStderr()
+        handler.setFormatter(
+            logging.Formatter(
+                "%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S%z"
+            )
+        )
+        root.addHandler(handler)
+    root.setLevel(level)
+    # APScheduler logs every job run at INFO; noise for a daemon that runs every few seconds.
     logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -38,7 +38,9 @@ class Patient(SQLModel, table=True):
     email_undeliverable_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     email_undeliverable_reason: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(
-        default_factory=utcnow, sa_type=UTCDateTime, sa_column_kwargs={"server_default": sa.func.now()}
+        default_factory=utcnow,
+        sa_type=UTCDateTime,
+        sa_column_kwargs={"server_default": sa.func.now()},
     )
 
 
@@ -59,7 +61,9 @@ class TreatmentSession(SQLModel, table=True):
     plan_error: str | None = Field(default=None, max_length=500)
     voided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(
-        default_factory=utcnow, sa_type=UTCDateTime, sa_column_kwargs={"server_default": sa.func.now()}
+        default_factory=utcnow,
+        sa_type=UTCDateTime,
+        sa_column_kwargs={"server_default": sa.func.now()},
     )
 
 

@@ -1,0 +1,411 @@
+"""The `aftercare` command as staff and scripts use it: enroll, replay with tick --now, inspect."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from reminders.cli import app
+
+
+class Aftercare:
+    """Runs the CLI in a clean folder with its own database, as a newcomer would."""
+
+    def __init__(self, database_url: str, folder: Path) -> None:
+        self.runner = CliRunner()
+        self.folder = folder
+        self.env = {"DATABASE_URL": database_url, "OUTBOX_FILE": str(folder / "outbox.jsonl")}
+
+    def __call__(self, *args: str, ok: bool = True) -> str:
+        result = self.runner.invoke(app, list(args), env=self.env)
+        if ok:
+            assert result.exit_code == 0, result.output
+        else:
+            assert result.exit_code != 0, result.output
+        return result.output
+
+    def json(self, *args: str) -> object:
+        result = self.runner.invoke(app, [*args, "--json"], env=self.env)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    def delivered(self) -> list[dict[str, object]]:
+        path = self.folder / "outbox.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.fixture
+def aftercare(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Aftercare:
+    monkeypatch.chdir(tmp_path)  # no developer .env is read
+    cli = Aftercare(database_url, tmp_path)
+    assert "template(s) loaded" in cli("init")
+    return cli
+
+
+def replay(aftercare: Aftercare, moments: list[str]) -> dict[str, list[tuple[str, str]]]:
+    """tick --now at each moment; what was delivered at each, as (step, channel)."""
+    sent: dict[str, list[tuple[str, str]]] = {}
+    for moment in moments:
+        before = len(aftercare.delivered())
+        aftercare("tick", "--now", moment)
+        sent[moment] = sorted((d["step"], d["channel"]) for d in aftercare.delivered()[before:])
+    return sent
+
+
+def test_asclera_plan_replayed_over_six_weeks(aftercare):
+    enrolled = aftercare.json(
+        "enroll",
+        "--name",
+        "Maria Lopez",
+        "--phone",
+        "(310) 555-0142",
+        "--email",
+        "maria@example.com",
+        "--treatment",
+        "asclera",
+        "--completed-at",
+        "2026-10-29 15:00",
+    )
+    assert len(enrolled["messages"]) == 11
+    sent = replay(
+        aftercare,
+        [
+            "2026-10-29T15:05",
+            "2026-10-29T23:00",
+            "2026-10-30T08:59",
+            "2026-10-30T09:00",
+            "2026-10-30T13:00",
+            "2026-10-31T09:00",
+            "2026-11-01T01:30",
+            "2026-11-01T09:00",  # the night clocks go back, and that morning
+            "2026-11-04T10:00",
+            "2026-11-05T10:00",
+            "2026-11-19T10:00",
+            "2026-12-10T10:00",
+        ],
+    )
+    assert sent == {
+        "2026-10-29T15:05": [("aftercare", "email"), ("aftercare", "sms")],
+        "2026-10-29T23:00": [],
+        "2026-10-30T08:59": [],
+        "2026-10-30T09:00": [("restriction_day_1", "sms")],
+        "2026-10-30T13:00": [],
+        "2026-10-31T09:00": [("restriction_day_2", "sms")],
+        "2026-11-01T01:30": [],
+        "2026-11-01T09:00": [("restrictions_over", "sms")],
+        "2026-11-04T10:00": [],
+        "2026-11-05T10:00": [("what_is_normal", "email"), ("what_is_normal", "sms")],
+        "2026-11-19T10:00": [("results_timeline", "email"), ("results_timeline", "sms")],
+        "2026-12-10T10:00": [("follow_up", "email"), ("follow_up", "sms")],
+    }
+    over = next(d for d in aftercare.delivered() if d["step"] == "restrictions_over")
+    assert over["sent_at"] == "2026-11-01T17:00:00+00:00"  # 09:00 PST, after the DST change
+    rows = aftercare.json("messages", "--session", str(enrolled["session_id"]))
+    assert {r["status"] for r in rows} == {"sent"}
+    assert all(r["body"] and r["provider_id"] for r in rows)
+
+
+def test_test_dose_plan_replayed_then_the_treatment_clears_the_prompt(aftercare):
+    aftercare(
+        "enroll",
+        "--name",
+        "Ana Ruiz",
+        "--phone",
+        "+1 310 555 0199",
+        "--treatment",
+        "test-dose",
+        "--completed-at",
+        "2026-06-01 18:30",
+        "--language",
+        "es",
+    )
+    sent = replay(aftercare, ["2026-06-01T18:31", "2026-06-08T09:59", "2026-06-08T10:00"])
+    assert sent == {
+        "2026-06-01T18:31": [("watch_for_reaction", "sms")],
+        "2026-06-08T09:59": [],
+        "2026-06-08T10:00": [("check_in", "sms")],
+    }
+    watch = aftercare.delivered()[0]
+    assert "911" in watch["body"] and "STOP" in watch["body"]
+    assert "Le escribe" in watch["body"] or "Responda" in watch["body"]  # Spanish
+
+
+def test_enrolling_the_treatment_skips_a_pending_check_in(aftercare):
+    aftercare(
+        "enroll",
+        "--name",
+        "Ana Ruiz",
+        "--phone",
+        "3105550199",
+        "--treatment",
+        "test-dose",
+        "--completed-at",
+        "2026-06-01 10:00",
+    )
+    aftercare(
+        "enroll",
+        "--name",
+        "Ana Ruiz",
+        "--phone",
+        "3105550199",
+        "--treatment",
+        "asclera",
+        "--completed-at",
+        "2026-06-05 10:00",
+    )
+    check_in = [r for r in aftercare.json("messages") if r["step"] == "check_in"]
+    assert {(r["status"], r["error"]) for r in check_in} == {("skipped", "superseded")}
+
+
+def test_sms_at_night_is_held_until_the_window_opens(aftercare):
+    aftercare(
+        "enroll",
+        "--name",
+        "Maria Lopez",
+        "--phone",
+        "3105550142",
+        "--treatment",
+        "laser",
+        "--completed-at",
+        "2026-06-01 20:30",
+        "--no-email",
+    )
+    assert replay(aftercare, ["2026-06-01T20:31", "2026-06-02T08:00", "2026-06-02T09:00"]) == {
+        "2026-06-01T20:31": [],
+        "2026-06-02T08:00": [],
+        "2026-06-02T09:00": [("aftercare", "sms")],
+    }
+    email = next(r for r in aftercare.json("messages") if r["channel"] == "email")
+    assert (email["status"], email["error"]) == ("skipped", "no_consent")
+
+
+def test_messages_json_has_the_documented_fields(aftercare):
+    aftercare(
+        "enroll",
+        "--name",
+        "Maria Lopez",
+        "--phone",
+        "3105550142",
+        "--treatment",
+        "sts",
+        "--completed-at",
+        "2026-06-01 10:00",
+    )
+    aftercare("tick", "--now", "2026-06-01T10:01")
+    rows = aftercare.json("messages", "--status", "sent")
+    assert [(r["step"], r["channel"]) for r in rows] == [("aftercare", "sms")]
+    for field in (
+        "id",
+        "session_id",
+        "step",
+        "channel",
+        "status",
+        "due_at",
+        "sent_at",
+        "not_after",
+        "attempts",
+        "error",
+        "provider_id",
+        "body",
+    ):
+        assert field in rows[0]
+    assert rows[0]["due_at"] == "2026-06-01T17:00:00Z"
+    assert rows[0]["sent_at"] == "2026-06-01T17:01:00Z"
+
+
+def test_void_skips_what_is_pending(aftercare):
+    enrolled = aftercare.json(
+        "enroll",
+        "--name",
+        "Maria Lopez",
+        "--phone",
+        "3105550142",
+        "--treatment",
+        "asclera",
+        "--completed-at",
+        "2026-06-01 10:00",
+    )
+    assert "11 pending message(s) skipped" in aftercare("void", str(enrolled["session_id"]))
+    assert "already voided" in aftercare("void", str(enrolled["session_id"]))
+    assert {r["error"] for r in aftercare.json("messages")} == {"voided"}
+    aftercare("void", "999", ok=False)
+
+
+def test_opt_out_stops_sms_and_opt_in_resumes(aftercare):
+    aftercare(
+        "enroll",
+        "--name",
+        "Maria Lopez",
+        "--phone",
+        "3105550142",
+        "--treatment",
+        "asclera",
+        "--completed-at",
+        "2026-06-01 10:00",
+        "--email",
+        "maria@example.com",
+    )
+    assert "Opted out." in aftercare("opt-out", "(310) 555-0142")
+    assert "Already opted out." in aftercare("opt-out", "+13105550142")
+    aftercare("tick", "--now", "2026-06-01T10:01")
+    sms = [r for r in aftercare.json("messages") if r["step"] == "aftercare"]
+    assert {(r["channel"], r["status"]) for r in sms} == {("sms", "skipped"), ("email", "sent")}
+    assert "Opted back in." in aftercare("opt-in", "+13105550142")
+    aftercare("tick", "--now", "2026-06-02T09:00")
+    day_1 = next(r for r in aftercare.json("messages") if r["step"] == "restriction_day_1")
+    assert day_1["status"] == "sent"
+    aftercare("opt-out", "not-a-number", ok=False)
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (["--phone", "555"], "phone number '555' is not a valid number"),
+        (["--phone", "call me"], "cannot be read"),
+        (["--timezone", "Mars/Olympus"], "unknown time zone 'Mars/Olympus'"),
+        (["--completed-at", "2999-01-01 10:00"], "is in the future"),
+        (["--completed-at", "yesterday"], "is not 'YYYY-MM-DD HH:MM'"),
+        (["--treatment", "botox"], "unknown treatment 'botox'"),
+        (["--email", "maria@"], "email address 'maria@' is not valid"),
+        (["--language", "fr"], "unknown language 'fr'"),
+    ],
+)
+def test_bad_enrollment_input_exits_with_one_line_and_writes_nothing(aftercare, args, reason):
+    base = {
+        "--name": "Maria Lopez",
+        "--phone": "3105550142",
+        "--treatment": "asclera",
+        "--completed-at": "2026-06-01 10:00",
+    }
+    given = dict(zip(args[::2], args[1::2], strict=True))
+    argv = [part for key, value in (base | given).items() for part in (key, value)]
+    result = aftercare.runner.invoke(app, ["enroll", *argv], env=aftercare.env)
+    assert result.exit_code == 1
+    assert result.stderr.strip().count("\n") == 0
+    assert reason in result.stderr
+    assert aftercare.json("messages") == []
+
+
+def test_tick_rejects_a_moment_it_cannot_read(aftercare):
+    aftercare("tick", "--now", "soon", ok=False)
+
+
+def test_init_is_safe_to_run_again(aftercare):
+    assert "0 template(s) loaded" in aftercare("init")
+
+
+def test_templates_list_and_preview(aftercare):
+    listing = aftercare("templates", "list")
+    assert "restriction_day_1" in listing and "database v1" in listing
+    preview = aftercare("templates", "preview", "restriction_day_1")
+    assert "Fine Touch Dermatology" in preview and "GSM-7" in preview
+    email = aftercare("templates", "preview", "laser/aftercare", "--channel", "email")
+    assert "Subject:" in email and "<html" in email.lower()
+    assert "several plans" in aftercare("templates", "preview", "aftercare", ok=False)
+
+
+def test_bad_settings_are_reported_by_name(aftercare):
+    aftercare.env |= {"SEND_WINDOW_START": "25:00", "CLINIC_TIMEZONE": "Nowhere/Land"}
+    result = aftercare.runner.invoke(app, ["messages"], env=aftercare.env)
+    assert result.exit_code == 2
+    assert "SEND_WINDOW_START" in result.stderr and "CLINIC_TIMEZONE" in result.stderr
+
+
+def test_import_enrolls_every_row_of_a_good_file(aftercare, tmp_path):
+    csv_file = tmp_path / "sessions.csv"
+    csv_file.write_text(
+        "name,phone,email,treatment,completed_at,timezone,language,no_sms,no_email\n"
+        "Maria Lopez,3105550142,maria@example.com,asclera,2026-06-01 10:00,,en,,\n"
+        "Ana Ruiz,3105550199,,test-dose,2026-06-01 11:00,America/New_York,es,,yes\n"
+    )
+    assert "Imported 2 session(s)." in aftercare("import", str(csv_file))
+    assert len(aftercare.json("messages")) == 11 + 4
+
+
+def test_import_with_a_bad_row_imports_nothing_and_lists_each_bad_line(aftercare, tmp_path):
+    csv_file = tmp_path / "sessions.csv"
+    csv_file.write_text(
+        "name,phone,treatment,completed_at\n"
+        "Maria Lopez,3105550142,asclera,2026-06-01 10:00\n"
+        'Ana "Ani" Ruiz,555,asclera,2026-06-01 10:00\n'
+        '"Multi\nLine",3105550177,laser,2026-06-01 10:00\n'
+        "Bo Lee,3105550188,botox,2026-06-01 10:00\n"
+    )
+    result = aftercare.runner.invoke(app, ["import", str(csv_file)], env=aftercare.env)
+    assert result.exit_code == 1
+    assert "line 3: phone number '555' is not a valid number" in result.stderr
+    assert "line 6: unknown treatment 'botox'" in result.stderr  # the header is line 1
+    assert "nothing was imported" in result.stderr
+    assert aftercare.json("messages") == []
+
+
+def test_import_rejects_a_file_with_unknown_columns(aftercare, tmp_path):
+    csv_file = tmp_path / "sessions.csv"
+    csv_file.write_text("name,phone,treatment,completed,colour\nMaria,3105550142,laser,x,red\n")
+    result = aftercare.runner.invoke(app, ["import", str(csv_file)], env=aftercare.env)
+    assert result.exit_code == 1
+    assert "line 1: header: missing completed_at" in result.stderr
+
+
+def test_enroll_prints_planned_local_times(aftercare):
+    output = aftercare(
+        "enroll",
+        "--name",
+        "Maria Lopez",
+        "--phone",
+        "3105550142",
+        "--treatment",
+        "asclera",
+        "--completed-at",
+        "2026-06-01 10:00",
+    )
+    assert "Enrolled session 1 for patient 1." in output
+    assert "America/Los_Angeles" in output and "Tue 06-02 09:00" in output
+
+
+def test_an_existing_patient_is_reused_by_phone(aftercare):
+    first = aftercare.json(
+        "enroll",
+        "--name",
+        "Maria Lopez",
+        "--phone",
+        "3105550142",
+        "--treatment",
+        "test-dose",
+        "--completed-at",
+        "2026-06-01 10:00",
+    )
+    second = aftercare.json(
+        "enroll",
+        "--name",
+        "Maria Lopez",
+        "--phone",
+        "+13105550142",
+        "--treatment",
+        "asclera",
+        "--completed-at",
+        "2026-06-08 10:00",
+    )
+    assert first["patient_id"] == second["patient_id"]
+    assert first["session_id"] != second["session_id"]
+
+
+def test_completed_at_with_an_offset_is_taken_as_given(aftercare):
+    enrolled = aftercare.json(
+        "enroll",
+        "--name",
+        "Maria Lopez",
+        "--phone",
+        "3105550142",
+        "--treatment",
+        "laser",
+        "--completed-at",
+        "2026-06-01T17:00:00+00:00",
+    )
+    aftercare_row = next(m for m in enrolled["messages"] if m["step"] == "aftercare")
+    assert aftercare_row["due_at"] == "2026-06-01T17:00:00Z"
