@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from reminders.timing import SendWindow
@@ -79,6 +86,15 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8000, ge=1, le=65_535)
     heartbeat_stale_seconds: int = Field(default=120, ge=1)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object, info: ValidationInfo) -> object:
+        """`SMTP_HOST=` in .env means "not set", as it would for a shell variable."""
+        field = cls.model_fields.get(info.field_name or "")
+        if value == "" and field is not None and field.default is None:
+            return None
+        return value
 
     @field_validator("clinic_timezone")
     @classmethod
