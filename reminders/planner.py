@@ -167,23 +167,24 @@ def insert_rows(
     if not rows:
         return 0
     values = [_row_values(treatment, row, now) for row in rows]
+    table = OutboxMessage.__table__  # Core executemany: one cached statement for every session
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
-        insert(OutboxMessage)
-        .values(values)
+        insert(table)
         .on_conflict_do_nothing(index_elements=["session_id", "step", "channel"])
-        .returning(
-            col(OutboxMessage.id), col(OutboxMessage.status), col(OutboxMessage.error_reason)
-        )
+        .returning(table.c.id, table.c.status, table.c.error_reason)
     )
-    created = session.execute(statement).all()
-    session.add_all(
-        MessageEvent(
-            message_id=i, at=now, to_status=status, reason=reason or "planned", actor="planner"
-        )
-        for i, status, reason in created
-    )
+    created = session.connection().execute(statement, values).all()
+    if created:
+        session.execute(
+            sa.insert(MessageEvent),
+            [
+                {"message_id": i, "at": now, "to_status": status,
+                 "reason": reason or "planned", "actor": "planner"}
+                for i, status, reason in created
+            ],
+        )  # fmt: skip
     return len(created)
 
 
@@ -218,11 +219,9 @@ def supersede_follow_ups(
         TreatmentSession.completed_at <= treatment.completed_at,
     )
     query = select(OutboxMessage).where(
-        col(OutboxMessage.session_id).in_(earlier),
-        OutboxMessage.status == Status.PENDING,
-        sa.tuple_(col(OutboxMessage.plan), col(OutboxMessage.step)).in_(sorted(pairs)),
+        col(OutboxMessage.session_id).in_(earlier), OutboxMessage.status == Status.PENDING
     )
-    messages = session.exec(query).all()
-    for message in messages:
+    moot = [m for m in session.exec(query).all() if (m.plan, m.step) in pairs]
+    for message in moot:
         skip(session, message, SkipReason.SUPERSEDED, now, actor="planner")
-    return len(messages)
+    return len(moot)
