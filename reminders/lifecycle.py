@@ -31,11 +31,15 @@ ALLOWED: dict[Status, frozenset[Status]] = {
     Status.SENDING: frozenset(
         {Status.SENT, Status.PENDING, Status.FAILED, Status.SKIPPED, Status.UNKNOWN}
     ),
-    Status.UNKNOWN: frozenset({Status.SENT, Status.PENDING, Status.FAILED, Status.DELIVERED}),
+    # A status callback reconciles `unknown`: whatever Twilio reports, the send reached it.
+    Status.UNKNOWN: frozenset(
+        {Status.SENT, Status.PENDING, Status.FAILED, Status.DELIVERED, Status.UNDELIVERED}
+    ),
     Status.SENT: frozenset({Status.DELIVERED, Status.UNDELIVERED, Status.FAILED}),
     Status.DELIVERED: frozenset(),
-    Status.UNDELIVERED: frozenset({Status.DELIVERED}),
-    Status.FAILED: frozenset({Status.DELIVERED}),
+    # `→ pending`: one resend after a temporary delivery failure (30001, 30008); see receipts.
+    Status.UNDELIVERED: frozenset({Status.DELIVERED, Status.PENDING}),
+    Status.FAILED: frozenset({Status.DELIVERED, Status.PENDING}),
     Status.SKIPPED: frozenset(),
 }
 

@@ -1,0 +1,94 @@
+"""What a patient's text means: a keyword (STOP, START, HELP) or a free reply, maybe urgent.
+
+Pure: a body in, an `Inbound` out. Keywords count only when they are the whole message
+(give or take spaces, case and trailing punctuation), as carriers and Twilio's Advanced
+Opt-Out match them: "Stop." opts out, "stop texting my mom" is a reply staff should read.
+
+Urgency errs on the side of flagging. A reply is urgent when it *mentions* a warning sign
+after sclerotherapy (breathing, a swollen face or throat, chest pain, severe pain, an ulcer,
+an allergic reaction, hives), in English or Spanish, whatever else it says: "breathing is
+fine" and "no chest pain" are flagged too. A false alarm costs staff a glance and the patient
+a line about 911; a missed emergency costs far more. Plain "pain" or leg swelling, which are
+expected after treatment, are not flagged.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    STOP = "stop"
+    START = "start"
+    HELP = "help"
+    REPLY = "reply"
+
+
+@dataclass(frozen=True)
+class Inbound:
+    kind: Kind
+    urgent: bool = False  # only ever True for a free reply
+
+
+KEYWORDS: dict[str, Kind] = {
+    **dict.fromkeys(("stop", "stopall", "unsubscribe", "cancel", "end", "quit"), Kind.STOP),
+    **dict.fromkeys(("start", "yes", "unstop"), Kind.START),
+    **dict.fromkeys(("help", "info"), Kind.HELP),
+}
+
+_FACE = r"(face|lips?|throat|tongue|cara|garganta|labios?|lengua)"
+_SWELL = r"(swollen|swell\w*|hinch\w*)"  # swelling, swells; hinchazon, hinchada, hincho
+_NEAR = r"\W+(?:\w+\W+){0,4}?"  # up to four words in between: "face is a bit swollen"
+
+URGENT_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
+    re.compile(pattern)
+    for pattern in (
+        # English
+        r"\bbreath",  # breath, breathe, breathing, short of breath, can't breathe
+        rf"\b{_SWELL}{_NEAR}{_FACE}\b",
+        rf"\b{_FACE}{_NEAR}{_SWELL}\b",
+        r"\bchest\W+pain",
+        r"\bpain\W+in\W+(my\W+|the\W+)?chest\b",
+        r"\bsevere(ly)?\W+(\w+\W+)?pain",
+        r"\bpain\W+(is\W+)?(very\W+|really\W+|so\W+)?severe\b",
+        r"\bulcer",  # ulcer, ulcers, ulcera (es)
+        r"\bopen\W+sores?\b",
+        r"\ballerg",  # allergic, allergy, allergies
+        r"\bhives\b",
+        # Spanish (accents already folded)
+        r"\brespir",  # respirar, respiro, respiracion
+        r"\bfalta\W+(de|el)\W+aire\b",  # falta de aire, me falta el aire
+        r"\balerg",  # alergia, alergica, alergico
+        r"\bdolor\W+(de|en)\W+(el\W+)?pecho\b",
+        r"\bdolor\W+(muy\W+)?(fuerte|intenso|severo)\b",
+        r"\b(fuerte|intenso|severo)\W+dolor\b",
+        r"\bllagas?\b",
+        r"\bronchas?\b",
+        r"\burticaria\b",
+    )
+)
+
+_EDGE_PUNCTUATION = " \t\r\n.!?,;:¡¿\"'()"
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form: 'Hinchazón' and 'HINCHAZON' compare equal."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def classify(body: str) -> Inbound:
+    """Keyword when the whole message is one; otherwise a reply, flagged when urgent."""
+    folded = fold(body)
+    keyword = KEYWORDS.get(folded.strip(_EDGE_PUNCTUATION))
+    if keyword is not None:
+        return Inbound(keyword)
+    return Inbound(Kind.REPLY, urgent=is_urgent(folded))
+
+
+def is_urgent(text: str) -> bool:
+    folded = fold(text)
+    return any(pattern.search(folded) for pattern in URGENT_PATTERNS)

@@ -1,0 +1,244 @@
+"""Twilio webhooks: delivery status callbacks and patients' inbound texts.
+
+Order matters: configuration (503), then the signature (403), then the form (400). The
+signature is checked over the PUBLIC URL, PUBLIC_BASE_URL plus the path and query string,
+because behind a proxy the URL this app sees is not the one Twilio signed. Nothing here logs
+a body or a phone number: MessageSids and message ids are enough to trace a request.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from sqlmodel import Session, col, select
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+
+from reminders.inbound import Kind, classify
+from reminders.lifecycle import SkipReason, Status
+from reminders.models import OutboxMessage, Patient, Reply
+from reminders.opt_outs import opt_in, opt_out
+from reminders.outbox import skip
+from reminders.receipts import StatusCallback, apply_status_callback
+from reminders.settings import Settings
+from reminders.web import run_db, settings_of
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/webhooks/twilio")
+
+ACTOR = "twilio"
+MAX_BODY_BYTES = 64 * 1024  # a Twilio form is a few kilobytes at most
+TWIML = "application/xml"
+
+
+@dataclass(frozen=True)
+class InboundSms:
+    sid: str
+    sender: str  # E.164, as Twilio sends it
+    body: str
+
+
+@dataclass(frozen=True)
+class Clinic:
+    name: str
+    phone: str
+
+
+# -- routes -------------------------------------------------------------------------------
+
+
+@router.post("/status")
+async def status_callback(request: Request) -> Response:
+    """Apply a delivery receipt; always 200 once verified, even when it changes nothing."""
+    params = await verified_params(request)
+    message_id = _message_id(request.query_params.get("message_id"))
+    status = params.get("MessageStatus") or params.get("SmsStatus")
+    callback = StatusCallback(
+        _required(params, "MessageSid"), _present(status, "MessageStatus"), _error_code(params)
+    )
+    await run_db(request, partial(_apply_status, message_id=message_id, callback=callback))
+    return Response(str(MessagingResponse()), media_type=TWIML)
+
+
+@router.post("/inbound")
+async def inbound(request: Request) -> Response:
+    """A patient's text: keyword, reply, or urgent reply; answered in TwiML when needed."""
+    params = await verified_params(request)
+    sms = InboundSms(
+        _required(params, "MessageSid"), _required(params, "From"), _present_key(params, "Body")
+    )
+    settings = settings_of(request)
+    clinic = Clinic(settings.clinic_name, settings.clinic_phone)
+    answer = await run_db(request, partial(handle_inbound, sms=sms, clinic=clinic))
+    return Response(answer, media_type=TWIML)
+
+
+def _apply_status(
+    session: Session, now: datetime, *, message_id: int, callback: StatusCallback
+) -> None:
+    apply_status_callback(session, message_id, callback, now)
+
+
+# -- verification -------------------------------------------------------------------------
+
+
+async def verified_params(request: Request) -> dict[str, str]:
+    """The form, once the request is proven to come from Twilio; raises 503 or 403."""
+    settings = settings_of(request)
+    token = settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else ""
+    if not settings.public_base_url or not token:
+        raise HTTPException(503, "webhooks need PUBLIC_BASE_URL and TWILIO_AUTH_TOKEN to verify")
+    params = _parse_form(await _read_body(request))
+    signature = request.headers.get("X-Twilio-Signature")
+    url = public_url(settings, request)
+    if not signature or not RequestValidator(token).validate(url, params, signature):
+        log.warning("webhook %s: invalid or missing Twilio signature", request.url.path)
+        raise HTTPException(403, "invalid Twilio signature")
+    return params
+
+
+def public_url(settings: Settings, request: Request) -> str:
+    """The URL Twilio called: the public base, then the path and query exactly as received."""
+    raw_path = request.scope.get("raw_path") or request.url.path.encode()
+    path = raw_path.decode("latin-1")
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    base = (settings.public_base_url or "").rstrip("/")
+    return f"{base}{path}?{query}" if query else f"{base}{path}"
+
+
+async def _read_body(request: Request) -> bytes:
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise HTTPException(413, "request body too large")
+    return body
+
+
+def _parse_form(body: bytes) -> dict[str, str]:
+    """Best effort: a body that is no form yields {} and so fails the signature check."""
+    try:
+        return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+    except (UnicodeDecodeError, ValueError):
+        return {}
+
+
+def _required(params: dict[str, str], name: str) -> str:
+    return _present(params.get(name, "").strip(), name)
+
+
+def _present(value: str | None, name: str) -> str:
+    if not value:
+        raise HTTPException(400, f"missing {name}")
+    return value
+
+
+def _present_key(params: dict[str, str], name: str) -> str:
+    """An empty value is fine (a picture-only MMS has an empty Body); a missing key is not."""
+    if name not in params:
+        raise HTTPException(400, f"missing {name}")
+    return params[name]
+
+
+def _message_id(value: str | None) -> int:
+    if value is None or not value.isdigit() or int(value) <= 0:
+        raise HTTPException(400, "message_id must be a positive integer")
+    return int(value)
+
+
+def _error_code(params: dict[str, str]) -> str | None:
+    code = params.get("ErrorCode", "").strip()
+    return code or None
+
+
+# -- inbound texts ------------------------------------------------------------------------
+
+HELP_TEXT = {
+    "en": "{name} aftercare messages. Questions? Call us at {phone}. Reply STOP to opt out.",
+    "es": "Mensajes de cuidado de {name}. ¿Preguntas? Llámenos al {phone}. "
+    "Responda STOP para no recibir más mensajes.",
+}
+URGENT_TEXT = {
+    "en": "{name}: If this is an emergency, call 911. Otherwise please call us at {phone}.",
+    "es": "{name}: Si es una emergencia, llame al 911. Si no, llámenos al {phone}. "
+    "If this is an emergency, call 911.",
+}
+
+
+def handle_inbound(session: Session, now: datetime, *, sms: InboundSms, clinic: Clinic) -> str:
+    """Act on one inbound text and return the TwiML to answer with."""
+    inbound = classify(sms.body)
+    log.info("inbound %s: %s%s", sms.sid, inbound.kind, " (urgent)" if inbound.urgent else "")
+    if inbound.kind == Kind.STOP:
+        stop(session, sms.sender, now)
+        return twiml(None)  # Twilio's Advanced Opt-Out answers STOP and START itself
+    if inbound.kind == Kind.START:
+        opt_in(session, sms.sender, actor=ACTOR, now=now)
+        return twiml(None)
+    patient = patient_with_phone(session, sms.sender)
+    language = patient.language if patient and patient.language in HELP_TEXT else "en"
+    if inbound.kind == Kind.HELP:
+        return twiml(HELP_TEXT[language].format(name=clinic.name, phone=clinic.phone))
+    store_reply(session, sms, patient, urgent=inbound.urgent, now=now)
+    if inbound.urgent:
+        return twiml(URGENT_TEXT[language].format(name=clinic.name, phone=clinic.phone))
+    return twiml(None)
+
+
+def stop(session: Session, phone: str, now: datetime) -> int:
+    """Opt the number out at once and skip every pending SMS to it; returns how many."""
+    opt_out(session, phone, source="sms_reply", actor=ACTOR, now=now)
+    return skip_pending_sms(session, phone, now)
+
+
+def skip_pending_sms(session: Session, phone: str, now: datetime) -> int:
+    """Locked first, so a worker's claim either precedes this (and is waited for) or misses."""
+    query = (
+        select(OutboxMessage)
+        .join(Patient, col(Patient.id) == col(OutboxMessage.patient_id))
+        .where(
+            Patient.phone == phone.strip(),
+            OutboxMessage.channel == "sms",
+            OutboxMessage.status == Status.PENDING,
+        )
+        .with_for_update(of=OutboxMessage)
+    )
+    messages = session.exec(query).all()
+    for message in messages:
+        skip(session, message, SkipReason.OPTED_OUT, now, actor=ACTOR)
+    return len(messages)
+
+
+def patient_with_phone(session: Session, phone: str) -> Patient | None:
+    return session.exec(select(Patient).where(Patient.phone == phone.strip())).first()
+
+
+def store_reply(
+    session: Session, sms: InboundSms, patient: Patient | None, *, urgent: bool, now: datetime
+) -> bool:
+    """Store a reply once per MessageSid (Twilio retries webhooks); False if already there."""
+    if session.exec(select(Reply.id).where(Reply.provider_id == sms.sid)).first() is not None:
+        return False
+    reply = Reply(
+        patient_id=patient.id if patient else None,
+        from_address=sms.sender.strip(),
+        body=sms.body,
+        provider_id=sms.sid,
+        urgent=urgent,
+        received_at=now,
+    )
+    session.add(reply)
+    session.flush()  # a concurrent duplicate fails here, and the unit of work runs again
+    return True
+
+
+def twiml(text: str | None) -> str:
+    response = MessagingResponse()
+    if text:
+        response.message(text)
+    return str(response)

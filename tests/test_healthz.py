@@ -1,0 +1,73 @@
+"""GET /healthz: 200 whenever the database answers; the daemon's heartbeat is a warning only."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from reminders.db import session_scope
+from reminders.models import WorkerHeartbeat
+from reminders.settings import Settings
+from reminders.web.app import create_app
+from tests.conftest import make_settings, utc
+
+with warnings.catch_warnings():  # Starlette asks for httpx2 instead of httpx; same API
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+NOW = utc(2026, 3, 10, 18, 0)
+
+
+@pytest.fixture
+def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, engine, clock=lambda: NOW)) as client:
+        yield client
+
+
+def beat(engine: Engine, worker: str, seconds_ago: float) -> None:
+    with session_scope(engine) as session:
+        session.add(WorkerHeartbeat(worker_id=worker, seen_at=NOW - timedelta(seconds=seconds_ago)))
+
+
+def test_no_heartbeat_is_a_warning_not_a_failure(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["database"], body["heartbeat_age_seconds"]) == ("ok", None)
+    assert body["warnings"] == ["no worker heartbeat yet: is the daemon running?"]
+
+
+def test_fresh_heartbeat_has_no_warning(client, engine):
+    beat(engine, "old-worker", 3_600)
+    beat(engine, "worker-1", 5)
+    assert client.get("/healthz").json() == {
+        "database": "ok",
+        "heartbeat_age_seconds": 5.0,
+        "warnings": [],
+    }
+
+
+def test_stale_heartbeat_is_a_warning_not_a_failure(client, engine, settings):
+    beat(engine, "worker-1", settings.heartbeat_stale_seconds + 60)
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["heartbeat_age_seconds"] == settings.heartbeat_stale_seconds + 60
+    assert "stale" in response.json()["warnings"][0]
+
+
+@pytest.mark.parametrize("kind", ["postgres", "sqlite"])
+def test_unreachable_database_is_503(tmp_path: Path, kind):
+    url = {
+        "postgres": "postgresql+psycopg://nobody:secret@127.0.0.1:1/none",
+        "sqlite": f"sqlite:///{tmp_path}",  # a directory: cannot be opened as a database
+    }[kind]
+    with TestClient(create_app(make_settings(url, tmp_path))) as client:
+        response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["database"] == "unreachable"
+    assert "secret" not in response.text
