@@ -23,6 +23,8 @@ class Facts:
     window: SendWindow
     sms_sent_today: int  # SMS already handed to the provider for this patient, local day of `now`
     daily_cap: int
+    undeliverable: bool = False
+    trial_blocked: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ def _unwanted(facts: Facts) -> SkipReason | None:
         (not facts.consent, SkipReason.NO_CONSENT),
         (not facts.address, SkipReason.NO_ADDRESS),
         (facts.opted_out, SkipReason.OPTED_OUT),
+        (facts.undeliverable, SkipReason.UNDELIVERABLE),
+        (facts.trial_blocked, SkipReason.TRIAL),
     )
     return next((reason for failed, reason in checks if failed), None)
 

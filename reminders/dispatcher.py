@@ -2,7 +2,8 @@
 
 Each message goes through two short transactions around the provider call: `prepare` decides
 and reserves the send (under a lock on the patient, so the daily cap holds across workers),
-`record` stores the outcome. Nothing is held open while the provider is talking.
+`finish` stores the outcome. Nothing is held open while the provider is talking, and a
+bounded pool keeps SEND_CONCURRENCY provider calls in flight.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -20,18 +22,27 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
 from reminders.care_plans import CarePlans
-from reminders.channels.base import Channel, ChannelError, OutcomeUnknown, OutgoingMessage
+from reminders.channels.base import Channel, ChannelError, OutgoingMessage
 from reminders.composer import ClinicInfo, Composed, compose
 from reminders.db import session_scope
-from reminders.decisions import Defer, Facts, Send, Skip, decide
+from reminders.decisions import Defer, Facts, Skip, decide
 from reminders.lifecycle import REACHED_PROVIDER, Status
 from reminders.models import OutboxMessage, Patient, TreatmentSession
 from reminders.opt_outs import is_opted_out
 from reminders.outbox import claim_due, release, skip, transition
+from reminders.rate_limit import TokenBucket
+from reminders.reconcile import reconcile_unknown
 from reminders.rendering import TemplateProblem
+from reminders.send_outcomes import (
+    RetryPolicy,
+    apply_side_effects,
+    fail,
+    record_failure,
+    record_sent,
+)
 from reminders.settings import Settings, require_zone
 from reminders.template_store import TemplateMissing
-from reminders.timing import local_day_bounds, retry_delay
+from reminders.timing import local_day_bounds
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +54,7 @@ class Outcome:
     message_id: int
     step: str
     channel: str
-    result: str  # sent | deferred | skipped | failed | retry | unknown | lost
+    result: str  # sent | deferred | skipped | failed | retry | unknown | paused | lost
     detail: str = ""
     at: datetime | None = None
 
@@ -52,15 +63,10 @@ class Outcome:
 class DispatchReport:
     outcomes: list[Outcome] = field(default_factory=list)
     released: int = 0
+    reconciled: int = 0
 
     def count(self, result: str) -> int:
         return sum(1 for outcome in self.outcomes if outcome.result == result)
-
-
-@dataclass(frozen=True)
-class _Prepared:
-    outgoing: OutgoingMessage | None  # None: decided without sending
-    outcome: Outcome | None
 
 
 class Dispatcher:
@@ -82,73 +88,79 @@ class Dispatcher:
         self.channels = channels
         self.worker_id = worker_id
         self.clock = clock
-        self.rng = rng or random.Random()
         self.stop = stop or threading.Event()
+        self.policy = RetryPolicy(
+            settings.max_attempts,
+            timedelta(seconds=settings.retry_base_seconds),
+            rng or random.Random(),
+        )
         self.clinic = ClinicInfo(
             settings.clinic_name, settings.clinic_phone, settings.sms_may_name_treatment
         )
+        self.sms_rate = TokenBucket(settings.sms_max_per_second)
+        self._paused: set[str] = set()  # channels with an account problem, for this batch
 
     def run_once(self) -> DispatchReport:
-        """Claim one batch and work through it; on stop, hand back what is left."""
-        report = DispatchReport()
+        """Reconcile, claim one batch, send it through the pool; hand back what is left."""
+        report = DispatchReport(reconciled=reconcile_unknown(self))
         with session_scope(self.engine) as session:
             lease = timedelta(seconds=self.settings.lease_seconds)
             ids = claim_due(
                 session, self.worker_id, self.clock(), lease, self.settings.dispatch_batch_size
             )
-        for position, message_id in enumerate(ids):
-            if self.stop.is_set():
-                report.released = self._release(ids[position:])
-                break
-            report.outcomes.append(self.process(message_id))
+        self._paused.clear()
+        results = self._map(ids)
+        report.outcomes = [outcome for outcome in results if outcome is not None]
+        leftover = [i for i, outcome in zip(ids, results, strict=True) if outcome is None]
+        report.released = self._release(leftover)
         self._close_channels()
         return report
 
-    def process(self, message_id: int) -> Outcome:
-        """Everything for one claimed message; any unexpected error stays with this row."""
+    def _map(self, ids: list[int]) -> list[Outcome | None]:
+        workers = min(self.settings.send_concurrency, len(ids))
+        if workers <= 1:
+            return [self.process(message_id) for message_id in ids]
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="send") as pool:
+            return list(pool.map(self.process, ids))
+
+    def process(self, message_id: int) -> Outcome | None:
+        """Everything for one claimed message; None when it is handed back untouched."""
+        if self.stop.is_set():
+            return None
         try:
             prepared = self._prepare(message_id)
-            if prepared.outgoing is None:
-                assert prepared.outcome is not None
-                return prepared.outcome
-            return self._send(message_id, prepared.outgoing)
+            if isinstance(prepared, OutgoingMessage):
+                return self._send(message_id, prepared)
+            return prepared
         except Exception as exc:  # one bad row must never stop the loop
             log.exception("message %s: unexpected %s", message_id, type(exc).__name__)
-            return self._record_failure(
-                message_id, ChannelError(f"internal error: {type(exc).__name__}", permanent=False)
-            )
+            error = ChannelError(f"internal error: {type(exc).__name__}", permanent=False)
+            return self._finish_failure(message_id, error)
 
     # -- prepare: decide and reserve ----------------------------------------------------
 
-    def _prepare(self, message_id: int) -> _Prepared:
+    def _prepare(self, message_id: int) -> OutgoingMessage | Outcome | None:
         with session_scope(self.engine) as session:
-            message = self._held(session, message_id)
-            if message is None:
-                return _Prepared(None, Outcome(message_id, "?", "?", "lost", "lease lost"))
+            message = session.get(OutboxMessage, message_id)
+            if (
+                message is None
+                or message.status != Status.SENDING
+                or message.lease_owner != self.worker_id
+            ):
+                return Outcome(message_id, "?", "?", "lost", "lease lost")
+            if message.channel in self._paused:
+                return None
             treatment = session.get_one(TreatmentSession, message.session_id)
             patient = _lock_patient(session, message.patient_id)
             now = self.clock()
             decision = decide(self._facts(session, message, treatment, patient, now))
             if isinstance(decision, Skip):
                 skip(session, message, decision.reason, now, actor=self.worker_id)
-                return _Prepared(None, _outcome(message, "skipped", decision.reason, now))
+                return _outcome(message, "skipped", decision.reason, now)
             if isinstance(decision, Defer):
                 self._defer(session, message, decision, now)
-                return _Prepared(
-                    None, _outcome(message, "deferred", decision.reason, decision.until)
-                )
-            assert isinstance(decision, Send)
+                return _outcome(message, "deferred", decision.reason, decision.until)
             return self._reserve(session, message, treatment, patient, now)
-
-    def _held(self, session: Session, message_id: int) -> OutboxMessage | None:
-        message = session.get(OutboxMessage, message_id)
-        if (
-            message is None
-            or message.status != Status.SENDING
-            or message.lease_owner != self.worker_id
-        ):
-            return None
-        return message
 
     def _facts(
         self,
@@ -158,9 +170,9 @@ class Dispatcher:
         patient: Patient,
         now: datetime,
     ) -> Facts:
-        address = _address(patient, message.channel)
-        tz = self._zone(patient)
         is_sms = message.channel == "sms"
+        address = patient.phone if is_sms else patient.email
+        tz = self._zone(patient)
         return Facts(
             channel=message.channel,
             now=now,
@@ -173,6 +185,13 @@ class Dispatcher:
             window=self.settings.send_window,
             sms_sent_today=_sms_sent_on_local_day(session, message, tz, now) if is_sms else 0,
             daily_cap=self.settings.sms_daily_cap,
+            undeliverable=(
+                patient.phone_undeliverable_at if is_sms else patient.email_undeliverable_at
+            )
+            is not None,
+            trial_blocked=is_sms
+            and self.settings.trial_mode
+            and address not in self.settings.trial_numbers,
         )
 
     def _zone(self, patient: Patient) -> ZoneInfo:
@@ -202,18 +221,18 @@ class Dispatcher:
         treatment: TreatmentSession,
         patient: Patient,
         now: datetime,
-    ) -> _Prepared:
+    ) -> OutgoingMessage | Outcome:
         try:
             composed = self._compose(session, message, treatment, patient)
         except (TemplateProblem, TemplateMissing) as exc:
-            self._fail(session, message, now, code="template", reason=str(exc))
-            return _Prepared(None, _outcome(message, "failed", f"template: {exc}", now))
-        message.recipient = _address(patient, message.channel)
+            fail(session, message, now, code="template", reason=str(exc), actor=self.worker_id)
+            return _outcome(message, "failed", f"template: {exc}", now)
+        message.recipient = patient.phone if message.channel == "sms" else patient.email
         message.body, message.subject = composed.body, composed.subject
         message.template_version = composed.template_version
         message.sent_at = now  # reserves today's SMS slot for the cap before the provider call
         session.add(message)
-        return _Prepared(_outgoing(message, composed, now), None)
+        return _outgoing(message, composed, now)
 
     def _compose(
         self,
@@ -234,96 +253,45 @@ class Dispatcher:
             treatment=treatment,
         )
 
-    # -- send and record ------------------------------------------------------------------
+    # -- send and finish ----------------------------------------------------------------
 
     def _send(self, message_id: int, outgoing: OutgoingMessage) -> Outcome:
         channel = self.channels[outgoing.channel]
+        if outgoing.channel == "sms" and channel.name != "console":
+            self.sms_rate.acquire(outgoing.segments or 1)  # Twilio counts segments
         try:
             provider_id = channel.send(outgoing)
         except ChannelError as exc:
-            return self._record_failure(message_id, exc)
+            return self._finish_failure(message_id, exc)
         with session_scope(self.engine) as session:
             message = session.get_one(OutboxMessage, message_id)
-            now = self.clock()
-            transition(
-                session,
-                message,
-                Status.SENT,
-                now,
-                actor=self.worker_id,
-                reason=f"via {channel.name}",
-            )
-            message.provider_id = provider_id
-            message.error_code = message.error_reason = None
+            record_sent(session, message, provider_id, channel.name, self.clock(), self.worker_id)
             return _outcome(message, "sent", channel.name, outgoing.sent_at)
 
-    def _record_failure(self, message_id: int, error: ChannelError) -> Outcome:
+    def _finish_failure(self, message_id: int, error: ChannelError) -> Outcome:
         with session_scope(self.engine) as session:
             message = session.get_one(OutboxMessage, message_id)
             now = self.clock()
             if message.status != Status.SENDING:
                 return _outcome(message, "lost", error.reason, now)
-            if isinstance(error, OutcomeUnknown):
-                transition(
-                    session, message, Status.UNKNOWN, now, actor=self.worker_id, reason=error.reason
-                )
-                return _outcome(message, "unknown", error.reason, now)
-            if error.permanent or message.attempts >= self.settings.max_attempts:
-                reason = (
-                    error.reason
-                    if error.permanent
-                    else f"gave up after {message.attempts} attempts: {error.reason}"
-                )
-                self._fail(session, message, now, code=error.code, reason=reason)
-                return _outcome(message, "failed", reason, now)
-            return self._retry_later(session, message, error, now)
-
-    def _retry_later(
-        self, session: Session, message: OutboxMessage, error: ChannelError, now: datetime
-    ) -> Outcome:
-        base = timedelta(seconds=self.settings.retry_base_seconds)
-        retry_at = now + retry_delay(message.attempts, base=base, rng=self.rng)
-        transition(
-            session,
-            message,
-            Status.PENDING,
-            now,
-            actor=self.worker_id,
-            reason=f"transient error, retry at {retry_at.isoformat()}: {error.reason}",
-        )
-        message.due_at = retry_at
-        message.sent_at = None
-        message.error_code, message.error_reason = error.code, error.reason
-        return _outcome(message, "retry", error.reason, retry_at)
-
-    def _fail(
-        self,
-        session: Session,
-        message: OutboxMessage,
-        now: datetime,
-        *,
-        code: str | None,
-        reason: str,
-    ) -> None:
-        log.warning("message %s failed (%s)", message.id, code or "no code")
-        transition(session, message, Status.FAILED, now, actor=self.worker_id, reason=reason)
-        message.sent_at = None
-        message.error_code, message.error_reason = code, reason[:500]
+            apply_side_effects(session, message, error, now, self.worker_id)
+            result, at = record_failure(session, message, error, self.policy, now, self.worker_id)
+            if result == "paused":
+                self._paused.add(message.channel)
+            return _outcome(message, result, error.reason, at)
 
     def _release(self, ids: list[int]) -> int:
+        if not ids:
+            return 0
         with session_scope(self.engine) as session:
             return release(session, self.worker_id, ids, self.clock())
 
     def _close_channels(self) -> None:
-        for channel in self.channels.values():
+        for channel in {id(c): c for c in self.channels.values()}.values():
             try:
                 channel.close()
             except Exception:
                 log.exception("closing channel %s failed", channel.name)
-
-
-def _address(patient: Patient, channel: str) -> str | None:
-    return patient.phone if channel == "sms" else patient.email
 
 
 def _lock_patient(session: Session, patient_id: int) -> Patient:
@@ -350,11 +318,10 @@ def _sms_sent_on_local_day(
 
 
 def _outgoing(message: OutboxMessage, composed: Composed, now: datetime) -> OutgoingMessage:
-    assert message.id is not None and message.recipient is not None
     return OutgoingMessage(
-        message_id=message.id,
+        message_id=message.id or 0,
         channel=message.channel,
-        to=message.recipient,
+        to=message.recipient or "",
         body=composed.body,
         step=message.step,
         sent_at=now,

@@ -24,6 +24,8 @@ class SkipReason(StrEnum):
     VOIDED = "voided"
     SUPERSEDED = "superseded"  # a follow-up prompt made moot by the next session
     ALREADY_SENT = "already_sent"  # the step went out for the session this one replaces
+    UNDELIVERABLE = "undeliverable"  # the provider said this address can never work
+    TRIAL = "trial"  # TRIAL_MODE and the number is not on TRIAL_ALLOWED_NUMBERS
 
 
 ALLOWED: dict[Status, frozenset[Status]] = {

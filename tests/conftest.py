@@ -93,6 +93,7 @@ def make_settings(database_url: str, tmp_path: Path, **overrides: object) -> Set
     values: dict[str, object] = {
         "database_url": database_url,
         "outbox_file": tmp_path / "outbox.jsonl",
+        "sms_max_per_second": 1000,  # tests of the rate itself set their own
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -97,3 +97,11 @@ def test_the_cap_counts_the_patients_local_day_in_their_zone():
     now = datetime(2026, 6, 10, 1, 0, tzinfo=UTC)  # 10:00 in Tokyo
     decision = decide(replace(BASE, tz=tokyo, now=now, sms_sent_today=1))
     assert decision == Defer(datetime(2026, 6, 11, 0, 0, tzinfo=UTC), "daily_cap")
+
+
+def test_an_address_marked_undeliverable_is_skipped():
+    assert decide(replace(BASE, undeliverable=True)) == Skip(SkipReason.UNDELIVERABLE)
+
+
+def test_trial_mode_skips_numbers_not_on_the_list():
+    assert decide(replace(BASE, trial_blocked=True)) == Skip(SkipReason.TRIAL)

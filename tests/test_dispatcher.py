@@ -209,6 +209,7 @@ def test_a_lease_left_by_a_dead_worker_is_claimed_again_after_it_expires(runtime
 
 def test_stop_hands_back_the_rest_of_the_batch_untouched(runtime):
     enroll_patient(runtime, completed_at=COMPLETED, now=NOW)
+    runtime.settings = runtime.settings.model_copy(update={"send_concurrency": 1})
     dispatcher = make_dispatcher(runtime, lambda: NOW)
     stopping = RecordingChannel(fail_with=lambda _m: dispatcher.stop.set())
     dispatcher.channels = {"sms": stopping, "email": stopping}

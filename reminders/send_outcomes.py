@@ -1,0 +1,160 @@
+"""What a send attempt's result does to the message, the patient and the opt-out list.
+
+Kept apart from the dispatcher's loop so each rule reads on its own: sent, retry with backoff,
+fail for good, keep pending on our own account problem, and the side effects providers ask
+for (an unsubscribed recipient, an address that can never work).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import Session
+
+from reminders.channels.base import ChannelError, OutcomeUnknown
+from reminders.lifecycle import Status
+from reminders.models import MessageEvent, OutboxMessage, Patient
+from reminders.opt_outs import opt_out
+from reminders.outbox import transition
+from reminders.timing import retry_delay
+
+log = logging.getLogger(__name__)
+
+ACCOUNT_PROBLEM_PAUSE = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int
+    base: timedelta
+    rng: random.Random
+
+
+def record_sent(
+    session: Session, message: OutboxMessage, provider_id: str, via: str, now: datetime, actor: str
+) -> None:
+    transition(session, message, Status.SENT, now, actor=actor, reason=f"via {via}")
+    message.provider_id = provider_id
+    message.error_code = message.error_reason = None
+
+
+def record_failure(
+    session: Session,
+    message: OutboxMessage,
+    error: ChannelError,
+    policy: RetryPolicy,
+    now: datetime,
+    actor: str,
+) -> tuple[str, datetime]:
+    """Apply `error` to a message being sent; returns the outcome word and its moment."""
+    if isinstance(error, OutcomeUnknown):
+        transition(session, message, Status.UNKNOWN, now, actor=actor, reason=error.reason)
+        message.error_code, message.error_reason = error.code, error.reason
+        return "unknown", now
+    if error.account_problem:
+        return "paused", keep_pending(session, message, error, now, actor)
+    if error.permanent or message.attempts >= policy.max_attempts:
+        reason = error.reason
+        if not error.permanent:
+            reason = f"gave up after {message.attempts} attempts: {error.reason}"
+        fail(session, message, now, code=error.code, reason=reason, actor=actor)
+        return "failed", now
+    return "retry", retry_later(session, message, error, policy, now, actor)
+
+
+def retry_later(
+    session: Session,
+    message: OutboxMessage,
+    error: ChannelError,
+    policy: RetryPolicy,
+    now: datetime,
+    actor: str,
+) -> datetime:
+    retry_at = now + retry_delay(message.attempts, base=policy.base, rng=policy.rng)
+    transition(
+        session,
+        message,
+        Status.PENDING,
+        now,
+        actor=actor,
+        reason=f"transient error, retry at {retry_at.isoformat()}: {error.reason}",
+    )
+    message.due_at = retry_at
+    message.sent_at = None
+    message.error_code, message.error_reason = error.code, error.reason
+    return retry_at
+
+
+def keep_pending(
+    session: Session, message: OutboxMessage, error: ChannelError, now: datetime, actor: str
+) -> datetime:
+    """Our credentials or configuration, not the patient: alert, and do not spend an attempt."""
+    log.error("channel account problem (code %s): %s; messages wait", error.code, error.reason)
+    resume_at = now + ACCOUNT_PROBLEM_PAUSE
+    transition(
+        session,
+        message,
+        Status.PENDING,
+        now,
+        actor=actor,
+        reason=f"account problem, waiting: {error.reason}",
+    )
+    message.due_at = resume_at
+    message.sent_at = None
+    message.attempts = max(0, message.attempts - 1)
+    message.error_code, message.error_reason = error.code, error.reason
+    return resume_at
+
+
+def fail(
+    session: Session,
+    message: OutboxMessage,
+    now: datetime,
+    *,
+    code: str | None,
+    reason: str,
+    actor: str,
+) -> None:
+    log.warning("message %s failed (%s)", message.id, code or "no code")
+    transition(session, message, Status.FAILED, now, actor=actor, reason=reason)
+    message.sent_at = None
+    message.error_code, message.error_reason = code, reason[:500]
+
+
+def apply_side_effects(
+    session: Session, message: OutboxMessage, error: ChannelError, now: datetime, actor: str
+) -> None:
+    """What the provider told us about the recipient, beyond this one message."""
+    if error.opted_out and message.recipient:
+        opt_out(session, message.recipient, source="provider", actor=actor, now=now)
+    if error.undeliverable:
+        mark_undeliverable(
+            session, message, f"{error.code or ''} {error.reason}".strip(), now, actor
+        )
+
+
+def mark_undeliverable(
+    session: Session, message: OutboxMessage, reason: str, now: datetime, actor: str
+) -> None:
+    """Flag the patient's address so staff see it and later messages skip it."""
+    patient = session.get_one(Patient, message.patient_id)
+    setattr(patient, f"{_address_field(message)}_undeliverable_at", now)
+    setattr(patient, f"{_address_field(message)}_undeliverable_reason", reason[:200])
+    session.add(patient)
+    session.add(
+        MessageEvent(
+            message_id=message.id or 0,
+            at=now,
+            from_status=message.status,
+            to_status=message.status,
+            reason=f"{_address_field(message)} marked undeliverable: {reason}"[:500],
+            actor=actor,
+        )
+    )
+
+
+def _address_field(message: OutboxMessage) -> str:
+    return "phone" if message.channel == "sms" else "email"
