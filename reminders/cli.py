@@ -43,6 +43,7 @@ def main_callback(ctx: typer.Context) -> None:
     """Aftercare: timely aftercare reminders by SMS and email."""
     ctx.call_on_close(close_runtimes)
 
+
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
@@ -171,6 +172,19 @@ def run() -> None:
     from reminders.daemon import run_daemon
 
     sys.exit(run_daemon(settings()))
+
+
+@app.command()
+def web(
+    host: Annotated[
+        str | None, typer.Option(help="Interface to listen on; default WEB_HOST.")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port; default WEB_PORT.")] = None,
+) -> None:
+    """Serve the web app: Twilio webhooks, /healthz, unsubscribe links."""
+    from reminders.cli_web import serve  # FastAPI loads only for this command
+
+    serve(host, port)
 
 
 @app.command()

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import typer
 import uvicorn
 
 from reminders.cli_common import settings
@@ -12,12 +9,7 @@ from reminders.logs import configure_logging
 from reminders.web.app import create_app
 
 
-def web(
-    host: Annotated[
-        str | None, typer.Option(help="Interface to listen on; default WEB_HOST.")
-    ] = None,
-    port: Annotated[int | None, typer.Option(help="Port; default WEB_PORT.")] = None,
-) -> None:
+def serve(host: str | None = None, port: int | None = None) -> None:
     """Serve the web app (Twilio webhooks, /healthz, unsubscribe links)."""
     loaded = settings()
     configure_logging(loaded.log_level)
