@@ -19,7 +19,9 @@ def build_channels(settings: Settings, stream: TextIO | None = sys.stdout) -> di
 def _sms(settings: Settings, console: ConsoleChannel) -> Channel:
     if settings.sms_provider == "console":
         return console
-    raise NotImplementedError("the twilio channel is not available in this version")
+    from reminders.channels.twilio_sms import TwilioChannel  # the SDK loads only when used
+
+    return TwilioChannel(settings)
 
 
 def _email(settings: Settings, console: ConsoleChannel) -> Channel:
