@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -83,7 +83,7 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
             start = reader.line_num + 1
 
 
-def _check_header(fields: list[str] | None) -> None:
+def _check_header(fields: Sequence[str] | None) -> None:
     names = set(fields or ())
     missing = [name for name in REQUIRED if name not in names]
     unknown = sorted(names - set(REQUIRED) - set(OPTIONAL))

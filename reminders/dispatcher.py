@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -30,7 +30,6 @@ from reminders.lifecycle import REACHED_PROVIDER, Status
 from reminders.models import OutboxMessage, Patient, TreatmentSession
 from reminders.opt_outs import is_opted_out
 from reminders.outbox import claim_due, release, skip, transition
-from reminders.rate_limit import TokenBucket
 from reminders.reconcile import reconcile_unknown
 from reminders.rendering import TemplateProblem
 from reminders.send_outcomes import (
@@ -97,7 +96,6 @@ class Dispatcher:
         self.clinic = ClinicInfo(
             settings.clinic_name, settings.clinic_phone, settings.sms_may_name_treatment
         )
-        self.sms_rate = TokenBucket(settings.sms_max_per_second)
         self._paused: set[str] = set()  # channels with an account problem, for this batch
 
     def run_once(self) -> DispatchReport:
@@ -116,7 +114,7 @@ class Dispatcher:
         self._close_channels()
         return report
 
-    def _map(self, ids: list[int]) -> list[Outcome | None]:
+    def _map(self, ids: Sequence[int]) -> list[Outcome | None]:
         workers = min(self.settings.send_concurrency, len(ids))
         if workers <= 1:
             return [self.process(message_id) for message_id in ids]
@@ -256,9 +254,7 @@ class Dispatcher:
     # -- send and finish ----------------------------------------------------------------
 
     def _send(self, message_id: int, outgoing: OutgoingMessage) -> Outcome:
-        channel = self.channels[outgoing.channel]
-        if outgoing.channel == "sms" and channel.name != "console":
-            self.sms_rate.acquire(outgoing.segments or 1)  # Twilio counts segments
+        channel = self.channels[outgoing.channel]  # a channel keeps its own provider's rate
         try:
             provider_id = channel.send(outgoing)
         except ChannelError as exc:

@@ -33,3 +33,5 @@ def configure_logging(level: str = "INFO") -> None:
     # APScheduler logs every job run at INFO; noise for a daemon that runs every few seconds.
     logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # urllib3 logs request URLs at DEBUG, and Twilio's carry phone numbers.
+    logging.getLogger("urllib3").setLevel(logging.WARNING)

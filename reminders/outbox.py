@@ -109,8 +109,8 @@ def release(session: Session, worker: str, message_ids: Sequence[int], now: date
         sa.update(OutboxMessage)
         .where(
             col(OutboxMessage.id).in_(message_ids),
-            OutboxMessage.status == Status.SENDING,
-            OutboxMessage.lease_owner == worker,
+            col(OutboxMessage.status) == Status.SENDING,
+            col(OutboxMessage.lease_owner) == worker,
         )
         .values(
             status=Status.PENDING,

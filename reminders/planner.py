@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from reminders.care_plans import CarePlans, Plan
 from reminders.db import session_scope
@@ -167,7 +167,8 @@ def insert_rows(
     if not rows:
         return 0
     values = [_row_values(treatment, row, now) for row in rows]
-    table = OutboxMessage.__table__  # Core executemany: one cached statement for every session
+    # Core executemany: one cached statement for every session, unlike a multi-VALUES insert.
+    table = sa.Table("outbox_message", SQLModel.metadata)
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (

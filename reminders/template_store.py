@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from reminders.models import TemplateRevision
 from reminders.rendering import TemplateKey, default_template_path, iter_default_templates
@@ -39,7 +38,7 @@ def newest_revision(session: Session, key: TemplateKey) -> TemplateRevision | No
             TemplateRevision.channel == key.channel,
             TemplateRevision.language == key.language,
         )
-        .order_by(sa.desc(TemplateRevision.version))
+        .order_by(col(TemplateRevision.version).desc())
         .limit(1)
     ).first()
 
