@@ -1,0 +1,271 @@
+"""The real daemon (`python scheduler.py`) in a subprocess: it sends, and stops cleanly on a signal.
+
+The database is prepared the way an operator would: `python -m reminders init`, then
+`python -m reminders enroll` for a session that ended five minutes ago. The clinic's zone is
+picked at test time so that "now" is daytime there, inside the 09:00–20:00 send window.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+
+from reminders.care_plans import load_care_plans
+from reminders.db import make_engine, session_scope
+from reminders.models import Patient, TreatmentSession
+from reminders.planner import plan_pending
+from reminders.settings import Settings
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ZONES = (
+    "Pacific/Kiritimati",
+    "Asia/Tokyo",
+    "Asia/Kolkata",
+    "Europe/Berlin",
+    "America/New_York",
+    "America/Los_Angeles",
+    "Pacific/Honolulu",
+)
+NAME, PHONE, EMAIL = "Maria Lopez", "+13105550142", "maria.lopez@example.com"
+SEND_TIMEOUT = 20  # seconds for the daemon to send the aftercare SMS and email
+STOP_TIMEOUT = 10  # seconds for it to exit once signalled
+
+
+@dataclass(frozen=True)
+class Home:
+    """A working folder with an initialised database and one enrolled patient."""
+
+    folder: Path
+    env: dict[str, str]
+    database: Path
+    outbox: Path
+
+
+def daytime_zone(now: datetime) -> str:
+    """A zone whose local hour is 10–18 now: well inside the send window for the whole test."""
+    for name in ZONES:
+        if 10 <= now.astimezone(ZoneInfo(name)).hour <= 18:
+            return name
+    raise AssertionError(f"none of {ZONES} is in daytime at {now:%H:%M} UTC")
+
+
+def clean_env(**values: str) -> dict[str, str]:
+    """The parent's environment without any Aftercare setting, plus the given ones."""
+    names = {name.upper() for name in Settings.model_fields}
+    env = {k: v for k, v in os.environ.items() if k.upper() not in names}
+    env.update({k.upper(): v for k, v in values.items()})
+    return env
+
+
+def aftercare(home: Home, *args: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "reminders", *args],
+        cwd=home.folder,
+        env=home.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Home:
+    zone = daytime_zone(datetime.now(UTC))
+    home = Home(
+        folder=tmp_path,
+        env=clean_env(
+            database_url=f"sqlite:///{tmp_path / 'a.db'}",
+            outbox_file=str(tmp_path / "outbox.jsonl"),
+            plan_interval_seconds="0.5",
+            dispatch_interval_seconds="0.5",
+            clinic_timezone=zone,
+            log_level="INFO",
+        ),
+        database=tmp_path / "a.db",
+        outbox=tmp_path / "outbox.jsonl",
+    )
+    aftercare(home, "init")
+    completed = datetime.now(ZoneInfo(zone)) - timedelta(minutes=5)
+    aftercare(
+        home,
+        "enroll",
+        f"--name={NAME}",
+        f"--phone={PHONE}",
+        f"--email={EMAIL}",
+        "--treatment=asclera",
+        f"--completed-at={completed:%Y-%m-%d %H:%M}",
+        f"--timezone={zone}",
+    )
+    return home
+
+
+def start_daemon(home: Home, **settings: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, str(REPO_ROOT / "scheduler.py")],
+        cwd=home.folder,
+        env={**home.env, **{name.upper(): value for name, value in settings.items()}},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def stop(process: subprocess.Popen[str], signum: signal.Signals) -> str:
+    """Signal the daemon and return all it printed; a daemon that does not exit is killed."""
+    process.send_signal(signum)
+    try:
+        out, err = process.communicate(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate(timeout=STOP_TIMEOUT)
+        raise AssertionError(f"running {STOP_TIMEOUT}s after {signum.name}:\n{out}{err}") from None
+    return out + err
+
+
+@pytest.fixture
+def daemon(home: Home) -> Iterator[subprocess.Popen[str]]:
+    process = start_daemon(home)
+    yield process
+    if process.poll() is None:  # a failed test must not leave the daemon running
+        process.kill()
+        process.communicate(timeout=STOP_TIMEOUT)
+
+
+def sent_lines(outbox: Path) -> list[dict[str, str]]:
+    if not outbox.exists():
+        return []
+    return [json.loads(line) for line in outbox.read_text(encoding="utf-8").splitlines()]
+
+
+def wait_for_lines(
+    home: Home, process: subprocess.Popen[str], done: Callable[[list[dict[str, str]]], bool]
+) -> list[dict[str, str]]:
+    """Poll the outbox file until `done` says so; bounded by SEND_TIMEOUT."""
+    deadline = time.monotonic() + SEND_TIMEOUT
+    while True:
+        lines = sent_lines(home.outbox)
+        if done(lines):
+            return lines
+        if process.poll() is not None:
+            out, err = process.communicate()
+            raise AssertionError(f"daemon exited with {process.returncode}:\n{out}\n{err}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"outbox not as expected within {SEND_TIMEOUT}s: {lines}")
+        time.sleep(0.05)
+
+
+def has_aftercare_sms_and_email(lines: list[dict[str, str]]) -> bool:
+    return {(x["step"], x["channel"]) for x in lines} >= {
+        ("aftercare", "sms"),
+        ("aftercare", "email"),
+    }
+
+
+def pieces(text: str, size: int = 20) -> set[str]:
+    """Overlapping slices of a message body: none of them may reach the daemon's output."""
+    text = " ".join(text.split())
+    if len(text) <= size:
+        return {text} if text else set()
+    return {text[i : i + size] for i in range(0, len(text) - size + 1, size // 2)}
+
+
+def query(database: Path, sql: str) -> list[tuple[object, ...]]:
+    engine = sa.create_engine(f"sqlite:///{database}")
+    try:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(sa.text(sql)).all()]
+    finally:
+        engine.dispose()
+
+
+def leased(database: Path) -> list[tuple[object, ...]]:
+    return query(database, "SELECT id FROM outbox_message WHERE status = 'sending'")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_daemon_sends_then_stops_cleanly_on_signal_without_leaking_patient_data(
+    home, daemon, signum
+):
+    lines = wait_for_lines(home, daemon, has_aftercare_sms_and_email)
+
+    output = stop(daemon, signum)
+
+    assert daemon.returncode == 0, output
+    assert "stopped" in output
+    assert signum.name in output
+    for secret in (PHONE, PHONE.removeprefix("+1"), EMAIL, NAME, NAME.split()[0]):
+        assert secret not in output
+    for line in lines:
+        for piece in pieces(line["body"]) | pieces(line.get("subject") or ""):
+            assert piece not in output
+    assert leased(home.database) == []
+    aftercare = query(
+        home.database, "SELECT channel, status FROM outbox_message WHERE step = 'aftercare'"
+    )
+    assert sorted(aftercare) == [("email", "sent"), ("sms", "sent")]
+
+
+def add_planned_sessions(home: Home, count: int) -> None:
+    """Sessions a practice system wrote, already planned: one big batch due at once."""
+    now = datetime.now(UTC)
+    engine = make_engine(home.env["DATABASE_URL"])
+    try:
+        with session_scope(engine) as session:
+            for n in range(count):
+                patient = Patient(name=f"Patient {n}", phone=f"+1213555{n:04d}")
+                session.add(patient)
+                session.flush()
+                session.add(
+                    TreatmentSession(
+                        patient_id=patient.id or 0,
+                        treatment="laser",
+                        completed_at=now - timedelta(minutes=5),
+                    )
+                )
+        zone = ZoneInfo(home.env["CLINIC_TIMEZONE"])
+        plan_pending(engine, load_care_plans(), zone, now)
+    finally:
+        engine.dispose()
+
+
+def test_daemon_stopped_mid_batch_hands_back_the_rest_and_sends_nothing_twice(home):
+    add_planned_sessions(home, 150)  # 300 aftercare messages due, one batch
+    process = start_daemon(home, dispatch_batch_size="1000")
+    try:
+        wait_for_lines(home, process, lambda lines: len(lines) >= 3)
+        output = stop(process, signal.SIGTERM)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=STOP_TIMEOUT)
+
+    assert process.returncode == 0, output
+    assert "stopped" in output
+    assert leased(home.database) == []
+    sent = {
+        row[0]
+        for row in query(home.database, "SELECT id FROM outbox_message WHERE status = 'sent'")
+    }
+    lines = [int(line["message_id"]) for line in sent_lines(home.outbox)]
+    assert len(lines) == len(set(lines)) and set(lines) == sent
+    released = query(
+        home.database,
+        "SELECT m.status, m.attempts, m.lease_owner FROM outbox_message m JOIN message_event e"
+        " ON e.message_id = m.id WHERE e.reason = 'released at shutdown'",
+    )
+    assert released, "the signal came after the whole batch: nothing was handed back"
+    assert set(released) == {("pending", 0, None)}
