@@ -25,6 +25,8 @@ def _sms(settings: Settings, console: ConsoleChannel) -> Channel:
 
 
 def _email(settings: Settings, console: ConsoleChannel) -> Channel:
-    if settings.email_provider == "console":
-        return console
-    raise NotImplementedError("the smtp channel is not available in this version")
+    if settings.email_provider == "smtp":
+        from reminders.channels.smtp_email import SmtpChannel  # loaded only when used
+
+        return SmtpChannel(settings)
+    return console
