@@ -66,6 +66,10 @@ def claim_due(
     SQLite ignores FOR UPDATE SKIP LOCKED, so correctness must not depend on it: the outer
     WHERE repeats the condition, and a row another worker took in the meantime no longer
     matches. On PostgreSQL SKIP LOCKED lets concurrent workers take disjoint batches.
+
+    The candidates are a MATERIALIZED CTE: as a plain `IN (subquery)` PostgreSQL may rerun
+    the subquery per row, and with SKIP LOCKED skipping the rows this very UPDATE has locked,
+    the LIMIT creeps forward until one claim takes every due row.
     """
     candidates = (
         sa.select(col(OutboxMessage.id))
@@ -73,10 +77,12 @@ def claim_due(
         .order_by(col(OutboxMessage.due_at), col(OutboxMessage.id))
         .limit(limit)
         .with_for_update(skip_locked=True)
+        .cte("claimable")
+        .prefix_with("MATERIALIZED")
     )
     statement = (
         sa.update(OutboxMessage)
-        .where(col(OutboxMessage.id).in_(candidates.scalar_subquery()), _claimable(now))
+        .where(col(OutboxMessage.id).in_(sa.select(candidates.c.id)), _claimable(now))
         .values(
             status=Status.SENDING,
             lease_owner=worker,

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from reminders.care_plans import CarePlans, load_care_plans
 from reminders.db import make_engine, session_scope
@@ -44,9 +46,28 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     """Create or upgrade the schema to `revision` with Alembic, on the given engine."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
+    with engine.connect() as connection, _foreign_keys_deferred(connection), connection.begin():
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+@contextmanager
+def _foreign_keys_deferred(connection: Connection) -> Iterator[None]:
+    """SQLite rebuilds a table to alter it (drop and recreate), which enforced foreign keys
+    refuse while other rows point at it. Turn them off around the migration (outside any
+    transaction, where SQLite ignores the pragma), then check every reference still holds."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    raw = connection.connection.driver_connection
+    raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+        broken = raw.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise RuntimeError(f"migration left {len(broken)} broken foreign key reference(s)")
+    finally:
+        raw.execute("PRAGMA foreign_keys=ON")
 
 
 def initialize(runtime: Runtime, *, actor: str, now: datetime) -> int:

@@ -302,12 +302,8 @@ def test_two_tick_processes_at_once_plan_once_and_send_each_message_once(
 # -- dispatchers ---------------------------------------------------------------------------
 
 
-CLAIM_TAKES_EVERY_DUE_ROW = (
-    "reminders/outbox.py claim_due: `id IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)` is"
-    " planned by PostgreSQL as a nested-loop semi join that rescans the subquery for each"
-    " outer row; rows this UPDATE already changed are skipped on rescan, so the LIMIT window"
-    " slides and one claim leases every due row (100 with a batch size of 10)"
-)
+# The claim once took every due row: PostgreSQL reran `id IN (SELECT ... LIMIT n SKIP LOCKED)`
+# per row, and the rows this UPDATE had locked were skipped, so the LIMIT slid forward.
 
 
 def keep_fresh_table_statistics(engine: Engine) -> None:
@@ -341,7 +337,6 @@ def test_four_dispatchers_at_once_send_every_due_message_exactly_once(make_runti
     assert_nothing_left_sending(runtime.engine)
 
 
-@pytest.mark.xfail(strict=True, reason=CLAIM_TAKES_EVERY_DUE_ROW)
 def test_one_claim_takes_no_more_than_the_batch_size(make_runtime):
     runtime = make_runtime()
     due = due_messages(runtime, 50)
@@ -354,7 +349,6 @@ def test_one_claim_takes_no_more_than_the_batch_size(make_runtime):
     assert set(claimed) <= due
 
 
-@pytest.mark.xfail(strict=True, reason=CLAIM_TAKES_EVERY_DUE_ROW)
 def test_concurrent_dispatchers_share_the_work_in_batches(make_runtime, open_engine):
     runtime = make_runtime(dispatch_batch_size=10)
     due_messages(runtime, 50)

@@ -128,17 +128,7 @@ def insert_at_first_revision(engine: Engine) -> None:
             connection.execute(sa.text(statement), {"at": at})
 
 
-def test_upgrading_a_database_that_holds_data_keeps_every_row(raw_engine, request):
-    if raw_engine.dialect.name == "sqlite":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="migrations/versions/0003_defaults_for_external_writers.py recreates"
-                " patient and treatment_session (batch mode) while reminders/db.py keeps SQLite"
-                " foreign keys ON during migrate(): DROP TABLE patient with sessions referencing"
-                " it fails, FOREIGN KEY constraint failed",
-            )
-        )
+def test_upgrading_a_database_that_holds_data_keeps_every_row(raw_engine):
     first = ScriptDirectory.from_config(alembic_config()).get_base()
     assert first is not None
     migrate(raw_engine, first)
