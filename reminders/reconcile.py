@@ -3,7 +3,7 @@
 A message in `unknown` is never resent blindly: after a grace period for the status callback,
 the channel lists what the provider holds for that recipient since the attempt. Found: the
 message was sent. Not found: it is pending again and goes out once more. Provider unreachable:
-ask again later.
+ask again later. A channel that cannot be asked at all (SMTP) counts it as sent.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from reminders.channels.base import ChannelError
 from reminders.db import session_scope
@@ -53,8 +53,10 @@ def _settle(dispatcher: Dispatcher, message_id: int) -> bool:
     with session_scope(dispatcher.engine) as session:
         message = session.get(OutboxMessage, message_id)
         channel = dispatcher.channels.get(message.channel) if message else None
-        if message is None or message.status != Status.UNKNOWN or not hasattr(channel, "reconcile"):
+        if message is None or message.status != Status.UNKNOWN or channel is None:
             return False
+        if not hasattr(channel, "reconcile"):
+            return _assume_sent(session, message, dispatcher)
         since = (message.sent_at or message.updated_at) - timedelta(minutes=1)
         try:
             sid = channel.reconcile(  # type: ignore[union-attr]
@@ -89,3 +91,16 @@ def _settle(dispatcher: Dispatcher, message_id: int) -> bool:
         message.error_code = message.error_reason = None
         log.info("message %s reconciled as %s", message_id, message.status)
         return True
+
+
+def _assume_sent(session: Session, message: OutboxMessage, dispatcher: Dispatcher) -> bool:
+    """A provider that cannot be asked (SMTP after DATA): a duplicate is worse than a doubt."""
+    transition(
+        session,
+        message,
+        Status.SENT,
+        dispatcher.clock(),
+        actor=dispatcher.worker_id,
+        reason="outcome unknown and the provider cannot be asked: counted as sent",
+    )
+    return True

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from reminders.channels.base import ChannelError, OutgoingMessage
+from reminders.channels.base import ChannelError, OutcomeUnknown, OutgoingMessage
 from reminders.db import session_scope
 from reminders.models import MessageEvent, OutboxMessage, TemplateRevision
 from reminders.opt_outs import opt_out
@@ -250,3 +250,16 @@ def test_three_weeks_hour_by_hour_deliver_the_plan_once_in_daytime(runtime):
     assert days == {"aftercare": 0, "restriction_day_1": 1, "restriction_day_2": 2,
                     "restrictions_over": 3, "what_is_normal": 7, "results_timeline": 21,
                     "follow_up": 42}  # fmt: skip
+
+
+def test_an_email_whose_outcome_is_unknown_is_counted_sent_not_resent(runtime):
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW)
+    lost = RecordingChannel(fail_with=lambda _m: OutcomeUnknown("connection lost after DATA"))
+    clock = [NOW]
+    dispatcher = make_dispatcher(runtime, lambda: clock[0], email=lost)
+    dispatcher.run_once()
+    assert messages(runtime)["aftercare", "email"].status == "unknown"
+    clock[0] = NOW + timedelta(minutes=5)
+    assert dispatcher.run_once().reconciled == 1
+    row = messages(runtime)["aftercare", "email"]
+    assert (row.status, row.attempts) == ("sent", 1)
