@@ -132,7 +132,7 @@ def test_the_first_sms_of_each_plan_tells_how_to_opt_out(key: TemplateKey) -> No
     body = render_sms(_source(key), SMS_CONTEXT).body
     assert "STOP" in body
     assert body.rstrip(".").endswith(
-        "Reply STOP to opt out" if key.language == "en" else "Responda STOP para cancelar"
+        "Reply STOP to opt out" if key.language == "en" else "Responda STOP para darse de baja"
     )
 
 
