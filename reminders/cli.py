@@ -17,6 +17,7 @@ from reminders.cli_import import import_csv
 from reminders.cli_templates import templates_app
 from reminders.db import session_scope
 from reminders.dispatcher import Dispatcher
+from reminders.enroll_warnings import enrollment_warnings
 from reminders.enrollment import (
     EnrollmentForm,
     InvalidEnrollment,
@@ -24,10 +25,10 @@ from reminders.enrollment import (
     validate,
     void_session,
 )
-from reminders.models import TreatmentSession
+from reminders.models import Patient, TreatmentSession
 from reminders.opt_outs import opt_in, opt_out
 from reminders.planner import plan_session
-from reminders.queries import list_messages
+from reminders.queries import list_messages, list_replies
 from reminders.runtime import initialize, worker_id
 
 app = typer.Typer(
@@ -54,7 +55,7 @@ def utcnow() -> datetime:
 @app.command()
 def init() -> None:
     """Create or upgrade the database and load the default templates (safe to run again)."""
-    rt = runtime()
+    rt = runtime(initialized=False)
     added = initialize(rt, actor="defaults", now=utcnow())
     typer.echo(
         f"Database ready at {out.safe_url(rt.settings.database_url)}; {added} template(s) loaded."
@@ -121,16 +122,22 @@ def enroll_command(
             now,
         )
     messages = list_messages(rt.engine, session_id=enrolled.session_id)
+    with session_scope(rt.engine) as session:
+        patient = session.get_one(Patient, enrolled.patient_id)
+        warnings = enrollment_warnings(session, patient, messages, now)
     if as_json:
-        typer.echo(json.dumps(out.enrolled_json(enrolled, messages), indent=2))
+        typer.echo(json.dumps(out.enrolled_json(enrolled, messages, warnings), indent=2))
         return
-    out.print_enrolled(enrolled, messages, rt.settings.timezone, enrollment.timezone)
+    out.print_enrolled(enrolled, messages, rt.settings.timezone, enrollment.timezone, warnings)
 
 
 @app.command(name="import")
 def import_command(
     file: Annotated[
-        Path, typer.Argument(exists=True, dir_okay=False, help="CSV with the columns of enroll.")
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, metavar="FILE.csv", help="CSV with the columns of enroll."
+        ),
     ],
 ) -> None:
     """Enroll many sessions from a CSV; any bad row imports nothing."""
@@ -139,7 +146,7 @@ def import_command(
     if errors:
         for line, reason in errors:
             typer.echo(f"line {line}: {reason}", err=True)
-        fail(f"{len(errors)} bad row(s); nothing was imported")
+        fail(f"{len(errors)} problem(s) found; nothing was imported")
 
 
 @app.command()
@@ -204,7 +211,23 @@ def messages(
 
 
 @app.command()
-def void(session_id: Annotated[int, typer.Argument(help="The session to void.")]) -> None:
+def replies(
+    urgent: Annotated[bool, typer.Option("--urgent", help="Only replies flagged urgent.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Patients' texts back (not STOP/START/HELP), newest first; urgent ones flagged."""
+    rt = runtime()
+    rows = list_replies(rt.engine, urgent_only=urgent)
+    if as_json:
+        typer.echo(json.dumps([out.reply_json(row) for row in rows], indent=2))
+        return
+    out.print_replies(rows, rt.settings.timezone)
+
+
+@app.command()
+def void(
+    session_id: Annotated[int, typer.Argument(metavar="SESSION_ID", help="The session to void.")],
+) -> None:
     """Void a session: its pending messages are skipped."""
     rt = runtime()
     with session_scope(rt.engine) as db:
@@ -219,7 +242,11 @@ def void(session_id: Annotated[int, typer.Argument(help="The session to void.")]
 
 
 @app.command(name="opt-out")
-def opt_out_command(address: Annotated[str, typer.Argument(help="Phone number or email.")]) -> None:
+def opt_out_command(
+    address: Annotated[
+        str, typer.Argument(metavar="PHONE_OR_EMAIL", help="Phone number or email.")
+    ],
+) -> None:
     """Stop all messages to a phone number or email address."""
     rt = runtime()
     normalized = out.normalize_address(address, rt.settings.default_phone_region)
@@ -231,7 +258,11 @@ def opt_out_command(address: Annotated[str, typer.Argument(help="Phone number or
 
 
 @app.command(name="opt-in")
-def opt_in_command(address: Annotated[str, typer.Argument(help="Phone number or email.")]) -> None:
+def opt_in_command(
+    address: Annotated[
+        str, typer.Argument(metavar="PHONE_OR_EMAIL", help="Phone number or email.")
+    ],
+) -> None:
     """Lift an opt-out for a phone number or email address."""
     rt = runtime()
     normalized = out.normalize_address(address, rt.settings.default_phone_region)

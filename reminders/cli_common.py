@@ -8,7 +8,7 @@ from typing import NoReturn
 import typer
 
 from reminders.logs import configure_logging
-from reminders.runtime import Runtime, open_runtime
+from reminders.runtime import DatabaseNotReady, Runtime, check_database, open_runtime
 from reminders.settings import Settings, SettingsError, load_settings
 
 
@@ -28,10 +28,18 @@ def settings() -> Settings:
 _opened: list[Runtime] = []
 
 
-def runtime() -> Runtime:
-    """The runtime of this command; `close_runtimes` releases its connections at the end."""
+def runtime(*, initialized: bool = True) -> Runtime:
+    """The runtime of this command; `close_runtimes` releases its connections at the end.
+
+    Every command but `init` needs a database that `init` has prepared; say so plainly.
+    """
     loaded = settings()
     configure_logging(loaded.log_level)
+    if initialized:
+        try:
+            check_database(loaded.database_url)
+        except DatabaseNotReady as exc:
+            fail(str(exc))
     opened = open_runtime(loaded)
     _opened.append(opened)
     return opened

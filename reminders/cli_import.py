@@ -49,36 +49,41 @@ def import_csv(rt: Runtime, path: Path, *, actor: str, now: datetime) -> list[Ro
 def read_enrollments(
     rt: Runtime, path: Path, now: datetime
 ) -> tuple[list[Enrollment], list[RowError]]:
+    """Every row checked; each bad one listed with its line, the reading never stopping early."""
     enrollments: list[Enrollment] = []
     errors: list[RowError] = []
     try:
         for line, row in _rows(path):
             try:
-                enrollments.append(
-                    validate(
-                        _form(row),
-                        plans=rt.plans,
-                        clinic_tz=rt.settings.timezone,
-                        region=rt.settings.default_phone_region,
-                        now=now,
-                    )
-                )
+                enrollments.append(_validate(rt, row, now))
             except InvalidEnrollment as exc:
                 errors.append((line, str(exc)))
-    except (InvalidEnrollment, UnicodeDecodeError, csv.Error) as exc:
+    except InvalidEnrollment as exc:  # the header
         errors.append((1, str(exc)))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        errors.append((1, f"not a UTF-8 CSV file: {exc}"))
+    if not enrollments and not errors:
+        errors.append((1, "the file has a header but no rows"))
     return enrollments, errors
 
 
-def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+def _validate(rt: Runtime, row: dict[str, str | None], now: datetime) -> Enrollment:
+    if None in row or any(value is None for value in row.values()):
+        raise InvalidEnrollment("wrong number of columns")
+    settings = rt.settings
+    return validate(_form(row), plans=rt.plans, clinic_tz=settings.timezone,
+                    region=settings.default_phone_region, now=now)  # fmt: skip
+
+
+def _rows(path: Path) -> Iterator[tuple[int, dict[str, str | None]]]:
     """Rows with the file line each starts on (the header is line 1)."""
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
+        if reader.fieldnames is not None:  # headers as people type them: Name, " phone "
+            reader.fieldnames = [name.strip().lower() for name in reader.fieldnames]
         _check_header(reader.fieldnames)
         start = reader.line_num + 1
         for row in reader:
-            if None in row or any(value is None for value in row.values()):
-                raise InvalidEnrollment(f"line {start}: wrong number of columns")
             yield start, row
             start = reader.line_num + 1
 
@@ -95,12 +100,12 @@ def _check_header(fields: Sequence[str] | None) -> None:
         )
 
 
-def _form(row: dict[str, str]) -> EnrollmentForm:
+def _form(row: dict[str, str | None]) -> EnrollmentForm:
     return EnrollmentForm(
-        name=row["name"],
-        phone=row["phone"],
-        treatment=row["treatment"],
-        completed_at=row["completed_at"],
+        name=row["name"] or "",
+        phone=row["phone"] or "",
+        treatment=row["treatment"] or "",
+        completed_at=row["completed_at"] or "",
         email=row.get("email") or None,
         timezone=row.get("timezone") or None,
         language=(row.get("language") or "en").strip(),
@@ -109,7 +114,7 @@ def _form(row: dict[str, str]) -> EnrollmentForm:
     )
 
 
-def _flag(row: dict[str, str], column: str) -> bool:
+def _flag(row: dict[str, str | None], column: str) -> bool:
     value = (row.get(column) or "").strip().lower()
     if value in TRUE:
         return True

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from reminders.dispatcher import DispatchReport
 from reminders.enrollment import Enrolled, InvalidEnrollment, parse_email, parse_phone
-from reminders.models import OutboxMessage
+from reminders.models import OutboxMessage, Reply
 from reminders.planner import PlanReport
 
 # Off a terminal (pipes, CI logs) rich would wrap at 80 columns; COLUMNS still wins.
@@ -30,7 +30,7 @@ def iso(moment: datetime | None) -> str | None:
 
 
 def local(moment: datetime | None, tz: ZoneInfo, *, zone: bool = True) -> str:
-    fmt = "%a %Y-%m-%d %H:%M %Z" if zone else "%a %m-%d %H:%M"
+    fmt = "%a %Y-%m-%d %H:%M %Z" if zone else "%Y-%m-%d %H:%M"
     return "" if moment is None else moment.astimezone(tz).strftime(fmt)
 
 
@@ -77,23 +77,32 @@ def _error(row: OutboxMessage) -> str | None:
     return row.error_reason or row.error_code
 
 
-def enrolled_json(enrolled: Enrolled, rows: Sequence[OutboxMessage]) -> dict[str, object]:
+def enrolled_json(
+    enrolled: Enrolled, rows: Sequence[OutboxMessage], warnings: Sequence[str]
+) -> dict[str, object]:
     return {
         "session_id": enrolled.session_id,
         "patient_id": enrolled.patient_id,
         "replaced_session_id": enrolled.replaced_session_id,
         "messages": [message_json(row) for row in rows],
+        "warnings": list(warnings),
     }
 
 
 def print_enrolled(
-    enrolled: Enrolled, rows: Sequence[OutboxMessage], clinic_tz: ZoneInfo, zone: str | None
+    enrolled: Enrolled,
+    rows: Sequence[OutboxMessage],
+    clinic_tz: ZoneInfo,
+    zone: str | None,
+    warnings: Sequence[str],
 ) -> None:
     tz = ZoneInfo(zone) if zone else clinic_tz
     console.print(f"Enrolled session {enrolled.session_id} for patient {enrolled.patient_id}.")
     if enrolled.replaced_session_id:
         console.print(f"It replaces session {enrolled.replaced_session_id}, now voided.")
     print_messages(rows, tz)
+    for warning in warnings:
+        console.print(f"Note: {warning}.")
 
 
 def print_messages(rows: Sequence[OutboxMessage], tz: ZoneInfo) -> None:
@@ -101,17 +110,19 @@ def print_messages(rows: Sequence[OutboxMessage], tz: ZoneInfo) -> None:
         console.print("No messages.")
         return
     table = Table(title=f"Times in {tz.key}", title_justify="left", box=None, pad_edge=False)
-    for header in ("id", "session", "step", "channel", "status", "due", "sent", "error"):
-        table.add_column(header, overflow="fold")
+    for header in ("id", "session", "step", "channel", "status", "when"):
+        table.add_column(header, no_wrap=True)
+    table.add_column("error", overflow="fold")
     for row in rows:
+        # one time column keeps a row within 80 columns: when it went, or else when it is due
+        when = local(row.sent_at or row.due_at, tz, zone=False)
         table.add_row(
             str(row.id),
             str(row.session_id),
             row.step,
             row.channel,
             row.status,
-            local(row.due_at, tz, zone=False),
-            local(row.sent_at, tz, zone=False),
+            when,
             _error(row) or "",
         )
     console.print(table)
@@ -130,3 +141,32 @@ def print_tick(moment: datetime, tz: ZoneInfo, planned: PlanReport, report: Disp
             f"  {outcome.result:<9} #{outcome.message_id} {outcome.step} {outcome.channel}"
             f" {outcome.detail}{when}".rstrip()
         )
+
+
+def reply_json(row: Reply) -> dict[str, object]:
+    return {
+        "id": row.id,
+        "patient_id": row.patient_id,
+        "from": row.from_address,
+        "received_at": iso(row.received_at),
+        "urgent": row.urgent,
+        "body": row.body,
+    }
+
+
+def print_replies(rows: Sequence[Reply], tz: ZoneInfo) -> None:
+    if not rows:
+        console.print("No replies.")
+        return
+    table = Table(title=f"Times in {tz.key}", title_justify="left", box=None, pad_edge=False)
+    for header in ("id", "patient", "received", "urgent", "text"):
+        table.add_column(header, overflow="fold")
+    for row in rows:
+        table.add_row(
+            str(row.id),
+            str(row.patient_id or "unknown"),
+            local(row.received_at, tz, zone=False),
+            "URGENT" if row.urgent else "",
+            row.body,
+        )
+    console.print(table)

@@ -46,7 +46,10 @@ def list_templates() -> None:
 @templates_app.command()
 def preview(
     step: Annotated[
-        str, typer.Argument(help="STEP or PLAN/STEP, e.g. aftercare or laser/aftercare.")
+        str,
+        typer.Argument(
+            metavar="STEP", help="STEP or PLAN/STEP, e.g. aftercare or laser/aftercare."
+        ),
     ],
     channel: Annotated[str, typer.Option(help="sms or email.")] = "sms",
     language: Annotated[str, typer.Option(help="en or es.")] = "en",
@@ -61,6 +64,8 @@ def preview(
     context = dict(SAMPLE_CONTEXT) | {
         "clinic_name": rt.settings.clinic_name,
         "clinic_phone": rt.settings.clinic_phone,
+        # the plan's own treatment, so a laser preview does not speak of sclerotherapy
+        "treatment_name": next(iter(rt.plans.plans[plan].treatments.values())),
     }
     if channel == "sms" and not rt.settings.sms_may_name_treatment:
         context.pop("treatment_name", None)
@@ -94,10 +99,12 @@ def _plan_of(plans: CarePlans, step: str) -> str:
         plans.plans[plan].step(name)
         return plan
     owners = [p.name for p in plans.plans.values() if any(s.name == step for s in p.steps)]
-    if len(owners) != 1:
-        choices = ", ".join(f"{p.name}/{s.name}" for p in plans.plans.values() for s in p.steps)
-        which = "several plans" if owners else "no plan"
-        raise LookupError(f"step {step!r} is in {which}; use PLAN/STEP, one of: {choices}")
+    if not owners:
+        known = ", ".join(f"{p.name}/{s.name}" for p in plans.plans.values() for s in p.steps)
+        raise LookupError(f"no step {step!r}; steps: {known}")
+    if len(owners) > 1:
+        choices = ", ".join(f"{owner}/{step}" for owner in owners)
+        raise LookupError(f"step {step!r} is in several plans: use one of {choices}")
     return owners[0]
 
 

@@ -20,7 +20,7 @@ from reminders.db import session_scope
 from reminders.dispatcher import Dispatcher
 from reminders.logs import configure_logging
 from reminders.models import WorkerHeartbeat
-from reminders.runtime import Runtime, open_runtime, worker_id
+from reminders.runtime import DatabaseNotReady, Runtime, check_database, open_runtime, worker_id
 from reminders.settings import Settings
 
 log = logging.getLogger("aftercare.daemon")
@@ -127,4 +127,9 @@ def beat(engine: Engine, worker: str, now: datetime) -> None:
 
 def run_daemon(settings: Settings) -> int:
     configure_logging(settings.log_level)
+    try:
+        check_database(settings.database_url)
+    except DatabaseNotReady as exc:
+        log.error("%s", exc)
+        return 2
     return Daemon(open_runtime(settings)).run()

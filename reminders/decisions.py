@@ -35,6 +35,7 @@ class Send:
 @dataclass(frozen=True)
 class Skip:
     reason: SkipReason
+    detail: str = ""  # for the timeline: why, when the reason alone would mislead
 
 
 @dataclass(frozen=True)
@@ -80,5 +81,5 @@ def _sms_timing(facts: Facts) -> Decision:
 def _defer(facts: Facts, until: datetime, reason: str) -> Decision:
     """A deferral that would land after `not_after` is an expiry decided now, not later."""
     if is_expired(until, facts.not_after):
-        return Skip(SkipReason.EXPIRED)
+        return Skip(SkipReason.EXPIRED, f"{reason} would move it past its deadline")
     return Defer(until, reason)

@@ -153,7 +153,14 @@ class Dispatcher:
             now = self.clock()
             decision = decide(self._facts(session, message, treatment, patient, now))
             if isinstance(decision, Skip):
-                skip(session, message, decision.reason, now, actor=self.worker_id)
+                skip(
+                    session,
+                    message,
+                    decision.reason,
+                    now,
+                    actor=self.worker_id,
+                    detail=decision.detail,
+                )
                 return _outcome(message, "skipped", decision.reason, now)
             if isinstance(decision, Defer):
                 self._defer(session, message, decision, now)

@@ -76,7 +76,8 @@ def validate(
         raise InvalidEnrollment(
             f"unknown treatment {form.treatment!r} (choose from {', '.join(plans.treatments)})"
         )
-    if form.language not in LANGUAGES:
+    language = form.language.strip().lower()
+    if language not in LANGUAGES:
         raise InvalidEnrollment(f"unknown language {form.language!r} (choose en or es)")
     zone = _zone(form.timezone)
     return Enrollment(
@@ -86,7 +87,7 @@ def validate(
         completed_at=parse_completed_at(form.completed_at, zone or clinic_tz, now),
         email=parse_email(form.email),
         timezone=form.timezone.strip() if form.timezone else None,
-        language=form.language,
+        language=language,
         sms_consent=form.sms,
         email_consent=form.email_ok,
     )
@@ -103,6 +104,8 @@ def _zone(name: str | None) -> ZoneInfo | None:
 
 def parse_phone(raw: str, region: str) -> str:
     """E.164, or InvalidEnrollment: a number we cannot text is caught at the desk, not later."""
+    if any(ch.isalpha() for ch in raw):
+        raise InvalidEnrollment(f"phone number {raw!r} has letters; type the digits")
     try:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:

@@ -42,10 +42,17 @@ def transition(
 
 
 def skip(
-    session: Session, message: OutboxMessage, reason: str, now: datetime, *, actor: str
+    session: Session,
+    message: OutboxMessage,
+    reason: str,
+    now: datetime,
+    *,
+    actor: str,
+    detail: str = "",
 ) -> None:
-    """A message no longer wanted: skipped, with the reason staff will see."""
-    transition(session, message, Status.SKIPPED, now, actor=actor, reason=str(reason))
+    """A message no longer wanted: skipped, with the reason staff will see (and why, if told)."""
+    note = f"{reason}: {detail}" if detail else str(reason)
+    transition(session, message, Status.SKIPPED, now, actor=actor, reason=note)
     message.error_reason = str(reason)
     message.error_code = None
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from reminders.models import MessageEvent, OutboxMessage
+from reminders.models import MessageEvent, OutboxMessage, Reply
 
 
 def list_messages(
@@ -34,5 +34,14 @@ def message_events(engine: Engine, message_id: int) -> Sequence[MessageEvent]:
         .where(MessageEvent.message_id == message_id)
         .order_by(col(MessageEvent.at), col(MessageEvent.id))
     )
+    with Session(engine) as session:
+        return session.exec(query).all()
+
+
+def list_replies(engine: Engine, *, urgent_only: bool = False) -> Sequence[Reply]:
+    """Patients' texts back, newest first: what staff must read and answer."""
+    query = select(Reply).order_by(col(Reply.received_at).desc(), col(Reply.id).desc())
+    if urgent_only:
+        query = query.where(col(Reply.urgent).is_(True))
     with Session(engine) as session:
         return session.exec(query).all()

@@ -10,8 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
 from reminders.care_plans import CarePlans, load_care_plans
@@ -42,10 +45,44 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def migrate(engine: Engine, revision: str = "head") -> None:
-    """Create or upgrade the schema to `revision` with Alembic, on the given engine."""
+class DatabaseNotReady(RuntimeError):
+    """The database is missing or behind the code: `aftercare init` fixes it."""
+
+
+def _alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def check_database(url: str) -> None:
+    """Refuse to work on a database `aftercare init` has not brought to the newest schema.
+
+    A missing SQLite file is reported without connecting, which would create an empty one.
+    """
+    database = sa.engine.make_url(url).database
+    on_disk = url.startswith("sqlite") and database not in (None, "", ":memory:")
+    if on_disk and not Path(str(database)).is_file():
+        raise DatabaseNotReady(f"no database at {database}: run `aftercare init` first")
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()
+    if current is None:
+        raise DatabaseNotReady("the database has no Aftercare tables: run `aftercare init` first")
+    if current != head:
+        raise DatabaseNotReady(
+            f"the database is at revision {current}, this version needs {head}:"
+            " run `aftercare init` to upgrade it"
+        )
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Create or upgrade the schema to `revision` with Alembic, on the given engine."""
+    config = _alembic_config()
     with engine.connect() as connection, _foreign_keys_deferred(connection), connection.begin():
         config.attributes["connection"] = connection
         command.upgrade(config, revision)

@@ -158,13 +158,18 @@ class Settings(BaseSettings):
 
 
 def require_zone(name: str) -> ZoneInfo:
-    """Turn an IANA zone name into a ZoneInfo, or a ValueError that names it."""
+    """Turn an IANA zone name into a ZoneInfo, or a ValueError that names it.
+
+    Only Area/City names (and UTC): legacy names such as EST are fixed offsets without
+    daylight saving, so a New York patient would get texts an hour off all summer.
+    """
+    problem = f"unknown time zone {name!r} (use an IANA name such as America/Los_Angeles)"
+    if "/" not in name and name != "UTC":
+        raise ValueError(problem)
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"unknown time zone {name!r} (use an IANA name such as America/Los_Angeles)"
-        ) from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "America" is a folder
+        raise ValueError(problem) from None
 
 
 def _twilio_problems(settings: Settings) -> list[str]:

@@ -266,7 +266,8 @@ def test_opt_out_stops_sms_and_opt_in_resumes(aftercare):
     ("args", "reason"),
     [
         (["--phone", "555"], "phone number '555' is not a valid number"),
-        (["--phone", "call me"], "cannot be read"),
+        (["--phone", "+1 (310) 555-01-42-99-88-77"], "is not a valid number"),
+        (["--phone", "++--"], "cannot be read"),
         (["--timezone", "Mars/Olympus"], "unknown time zone 'Mars/Olympus'"),
         (["--completed-at", "2999-01-01 10:00"], "is in the future"),
         (["--completed-at", "yesterday"], "is not 'YYYY-MM-DD HH:MM'"),
@@ -365,7 +366,7 @@ def test_enroll_prints_planned_local_times(aftercare):
         "2026-06-01 10:00",
     )
     assert "Enrolled session 1 for patient 1." in output
-    assert "America/Los_Angeles" in output and "Tue 06-02 09:00" in output
+    assert "America/Los_Angeles" in output and "2026-06-02 09:00" in output
 
 
 def test_an_existing_patient_is_reused_by_phone(aftercare):
@@ -409,3 +410,80 @@ def test_completed_at_with_an_offset_is_taken_as_given(aftercare):
     )
     aftercare_row = next(m for m in enrolled["messages"] if m["step"] == "aftercare")
     assert aftercare_row["due_at"] == "2026-06-01T17:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (["--timezone", "America"], "unknown time zone 'America'"),
+        (["--timezone", "EST"], "unknown time zone 'EST'"),  # no daylight saving: an hour off
+        (["--phone", "310-555-CALL"], "has letters"),
+    ],
+)
+def test_zone_folders_legacy_zones_and_vanity_numbers_are_refused(aftercare, args, reason):
+    base = ["--name", "Maria Lopez", "--treatment", "laser", "--completed-at", "2026-06-01 10:00"]
+    if "--phone" not in args:
+        base += ["--phone", "3105550142"]
+    result = aftercare.runner.invoke(app, ["enroll", *base, *args], env=aftercare.env)
+    assert result.exit_code == 1 and reason in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_enroll_warns_about_messages_that_will_not_go(aftercare):
+    aftercare("opt-out", "3105550142")
+    enrolled = aftercare.json(
+        "enroll", "--name", "Maria Lopez", "--phone", "3105550142", "--treatment", "asclera",
+        "--completed-at", "2026-06-01 10:00",
+    )  # fmt: skip
+    warnings = " | ".join(enrolled["warnings"])
+    assert "no email address" in warnings
+    assert "this number has opted out" in warnings
+    assert "already past their deadline" in warnings
+
+
+def test_replies_lists_what_patients_wrote_back(aftercare, database_url):
+    import sqlalchemy as sa
+
+    assert "No replies." in aftercare("replies")
+    engine = sa.create_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("INSERT INTO reply (from_address, body, urgent, received_at)"
+                    " VALUES ('+13105550142', 'my throat is swelling', true, :at)"),
+            {"at": "2026-06-01 18:00:00"},
+        )  # fmt: skip
+    engine.dispose()
+    [reply] = aftercare.json("replies", "--urgent")
+    assert (reply["body"], reply["urgent"]) == ("my throat is swelling", True)
+    assert "URGENT" in aftercare("replies")
+
+
+def test_commands_on_a_database_never_initialised_say_to_run_init(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}"}
+    result = CliRunner().invoke(app, ["messages"], env=env)
+    assert result.exit_code == 1
+    assert "run `aftercare init` first" in result.stderr
+    assert not (tmp_path / "fresh.db").exists()  # no empty file left behind
+
+
+def test_import_reports_every_bad_row_even_with_wrong_column_counts(aftercare, tmp_path):
+    csv_file = tmp_path / "sessions.csv"
+    csv_file.write_text(
+        " Name ,PHONE,treatment,completed_at\n"
+        "Maria Lopez,3105550142,asclera,2026-06-01 10:00,extra\n"
+        "Ana Ruiz,555,asclera,2026-06-01 10:00\n"
+        "Bo Lee,3105550188,laser\n"
+    )
+    result = aftercare.runner.invoke(app, ["import", str(csv_file)], env=aftercare.env)
+    assert result.exit_code == 1
+    assert "line 2: wrong number of columns" in result.stderr
+    assert "line 3: phone number '555' is not a valid number" in result.stderr
+    assert "line 4: wrong number of columns" in result.stderr
+
+
+def test_import_of_a_file_with_no_rows_is_an_error(aftercare, tmp_path):
+    csv_file = tmp_path / "sessions.csv"
+    csv_file.write_text("name,phone,treatment,completed_at\n")
+    result = aftercare.runner.invoke(app, ["import", str(csv_file)], env=aftercare.env)
+    assert result.exit_code == 1 and "no rows" in result.stderr

@@ -89,7 +89,9 @@ def test_a_deferral_past_not_after_is_an_expiry_now():
     facts = replace(
         BASE, now=evening, not_after=datetime(2026, 6, 11, 3, 0, tzinfo=UTC) + timedelta(hours=2)
     )
-    assert decide(facts) == Skip(SkipReason.EXPIRED)
+    assert decide(facts) == Skip(
+        SkipReason.EXPIRED, "outside_window would move it past its deadline"
+    )
 
 
 def test_the_cap_counts_the_patients_local_day_in_their_zone():
