@@ -158,15 +158,15 @@ def _error_code(params: dict[str, str]) -> str | None:
 
 # -- inbound texts ------------------------------------------------------------------------
 
+# Replies are SMS too: GSM-7 only (no á, í, ó, ú), so they stay one segment.
 HELP_TEXT = {
     "en": "{name} aftercare messages. Questions? Call us at {phone}. Reply STOP to opt out.",
-    "es": "Mensajes de cuidado de {name}. ¿Preguntas? Llámenos al {phone}. "
-    "Responda STOP para no recibir más mensajes.",
+    "es": "Mensajes de cuidado de {name}. ¿Preguntas? Llame al {phone}. "
+    "Responda STOP para darse de baja.",
 }
 URGENT_TEXT = {
     "en": "{name}: If this is an emergency, call 911. Otherwise please call us at {phone}.",
-    "es": "{name}: Si es una emergencia, llame al 911. Si no, llámenos al {phone}. "
-    "If this is an emergency, call 911.",
+    "es": "{name}: Si es una emergencia, llame al 911. Si no, llame al {phone}.",
 }
 
 
