@@ -253,8 +253,8 @@ def opt_out_command(
     if normalized is None:
         fail(f"{address!r} is neither a valid phone number nor an email address")
     with session_scope(rt.engine) as db:
-        added = opt_out(db, normalized, source="cli", actor=actor(), now=utcnow())
-    typer.echo("Opted out." if added else "Already opted out.")
+        skipped = opt_out(db, normalized, source="cli", actor=actor(), now=utcnow())
+    typer.echo(f"Opted out; {skipped} pending message(s) skipped.")
 
 
 @app.command(name="opt-in")
@@ -269,8 +269,11 @@ def opt_in_command(
     if normalized is None:
         fail(f"{address!r} is neither a valid phone number nor an email address")
     with session_scope(rt.engine) as db:
-        removed = opt_in(db, normalized, actor=actor(), now=utcnow())
-    typer.echo("Opted back in." if removed else "There was no opt-out for that address.")
+        restored = opt_in(db, normalized, actor=actor(), now=utcnow())
+    if restored is None:
+        typer.echo("There was no opt-out for that address.")
+        return
+    typer.echo(f"Opted back in; {restored} skipped message(s) pending again.")
 
 
 def main() -> None:

@@ -42,7 +42,8 @@ ALLOWED: dict[Status, frozenset[Status]] = {
     # `→ pending`: one resend after a temporary delivery failure (30001, 30008); see receipts.
     Status.UNDELIVERED: frozenset({Status.DELIVERED, Status.PENDING}),
     Status.FAILED: frozenset({Status.DELIVERED, Status.PENDING}),
-    Status.SKIPPED: frozenset(),
+    # Only an opt-in brings back what its opt-out skipped (see opt_outs.restore_skipped_to).
+    Status.SKIPPED: frozenset({Status.PENDING}),
 }
 
 # Statuses after which the patient may have the message: counted by the daily cap and

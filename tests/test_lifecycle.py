@@ -33,7 +33,6 @@ def test_happy_and_retry_paths_are_allowed(current, target):
         ("pending", "sent"),  # nothing is sent without a claim
         ("sent", "pending"),  # a sent message is never sent again
         ("delivered", "sent"),  # receipts never move backwards
-        ("skipped", "pending"),
         ("failed", "sending"),
     ],
 )

@@ -13,15 +13,11 @@ import logging
 from datetime import datetime
 from functools import partial
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from reminders.lifecycle import SkipReason, Status
-from reminders.models import OutboxMessage, Patient
 from reminders.opt_outs import opt_out
-from reminders.outbox import skip
 from reminders.unsubscribe import InvalidToken, read_token
 from reminders.web import run_db, settings_of
 
@@ -76,21 +72,7 @@ def _address(request: Request, token: str) -> str | HTMLResponse:
 
 def unsubscribe_email(session: Session, now: datetime, *, address: str) -> int:
     """Record the opt-out and skip every pending email to the address; returns how many."""
-    opt_out(session, address, source="email_link", actor=ACTOR, now=now)
-    query = (
-        select(OutboxMessage)
-        .join(Patient, col(Patient.id) == col(OutboxMessage.patient_id))
-        .where(
-            sa.func.lower(col(Patient.email)) == address.strip().lower(),
-            OutboxMessage.channel == "email",
-            OutboxMessage.status == Status.PENDING,
-        )
-        .with_for_update(of=OutboxMessage)
-    )
-    messages = session.exec(query).all()
-    for message in messages:
-        skip(session, message, SkipReason.OPTED_OUT, now, actor=ACTOR)
-    return len(messages)
+    return opt_out(session, address, source="email_link", actor=ACTOR, now=now)
 
 
 def mask(address: str) -> str:

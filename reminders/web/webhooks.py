@@ -15,15 +15,13 @@ from functools import partial
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, HTTPException, Request, Response
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from reminders.inbound import Kind, classify
-from reminders.lifecycle import SkipReason, Status
-from reminders.models import OutboxMessage, Patient, Reply
+from reminders.models import Patient, Reply
 from reminders.opt_outs import opt_in, opt_out
-from reminders.outbox import skip
 from reminders.receipts import StatusCallback, apply_status_callback
 from reminders.settings import Settings
 from reminders.web import run_db, settings_of
@@ -192,26 +190,7 @@ def handle_inbound(session: Session, now: datetime, *, sms: InboundSms, clinic: 
 
 def stop(session: Session, phone: str, now: datetime) -> int:
     """Opt the number out at once and skip every pending SMS to it; returns how many."""
-    opt_out(session, phone, source="sms_reply", actor=ACTOR, now=now)
-    return skip_pending_sms(session, phone, now)
-
-
-def skip_pending_sms(session: Session, phone: str, now: datetime) -> int:
-    """Locked first, so a worker's claim either precedes this (and is waited for) or misses."""
-    query = (
-        select(OutboxMessage)
-        .join(Patient, col(Patient.id) == col(OutboxMessage.patient_id))
-        .where(
-            Patient.phone == phone.strip(),
-            OutboxMessage.channel == "sms",
-            OutboxMessage.status == Status.PENDING,
-        )
-        .with_for_update(of=OutboxMessage)
-    )
-    messages = session.exec(query).all()
-    for message in messages:
-        skip(session, message, SkipReason.OPTED_OUT, now, actor=ACTOR)
-    return len(messages)
+    return opt_out(session, phone, source="sms_reply", actor=ACTOR, now=now)
 
 
 def patient_with_phone(session: Session, phone: str) -> Patient | None:
