@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 
 from reminders.channels.factory import build_channels
 from reminders.db import session_scope
-from reminders.dispatcher import Dispatcher
+from reminders.dispatcher import Dispatcher, DispatchReport
 from reminders.logs import configure_logging
 from reminders.models import WorkerHeartbeat
 from reminders.runtime import DatabaseNotReady, Runtime, check_database, open_runtime, worker_id
@@ -61,22 +61,26 @@ class Daemon:
                 )
 
     def dispatch(self) -> None:
+        """Send what is due; while batches come back full, go on at the provider's pace."""
         with self._running["dispatch"]:
-            if self.stop.is_set():
-                return
-            beat(self.runtime.engine, self.worker, utcnow())
-            report = self.dispatcher.run_once()
-            if report.outcomes or report.released:
-                log.info(
-                    "dispatched: sent %d, deferred %d, skipped %d, failed %d, retrying %d,"
-                    " released %d",
-                    report.count("sent"),
-                    report.count("deferred"),
-                    report.count("skipped"),
-                    report.count("failed"),
-                    report.count("retry"),
-                    report.released,
-                )
+            while not self.stop.is_set():
+                beat(self.runtime.engine, self.worker, utcnow())
+                report = self.dispatcher.run_once()
+                self._log(report)
+                if not self.dispatcher.more_waiting or report.count("paused"):
+                    return
+
+    def _log(self, report: DispatchReport) -> None:
+        if report.outcomes or report.released:
+            log.info(
+                "dispatched: sent %d, deferred %d, skipped %d, failed %d, retrying %d, released %d",
+                report.count("sent"),
+                report.count("deferred"),
+                report.count("skipped"),
+                report.count("failed"),
+                report.count("retry"),
+                report.released,
+            )
 
     def run(self) -> int:
         settings = self.runtime.settings

@@ -61,6 +61,7 @@ class Outcome:
 @dataclass
 class DispatchReport:
     outcomes: list[Outcome] = field(default_factory=list)
+    claimed: int = 0
     released: int = 0
     reconciled: int = 0
 
@@ -97,6 +98,7 @@ class Dispatcher:
             settings.clinic_name, settings.clinic_phone, settings.sms_may_name_treatment
         )
         self._paused: set[str] = set()  # channels with an account problem, for this batch
+        self._last_claimed = 0
 
     def run_once(self) -> DispatchReport:
         """Reconcile, claim one batch, send it through the pool; hand back what is left."""
@@ -107,12 +109,18 @@ class Dispatcher:
                 session, self.worker_id, self.clock(), lease, self.settings.dispatch_batch_size
             )
         self._paused.clear()
+        report.claimed = self._last_claimed = len(ids)
         results = self._map(ids)
         report.outcomes = [outcome for outcome in results if outcome is not None]
         leftover = [i for i, outcome in zip(ids, results, strict=True) if outcome is None]
         report.released = self._release(leftover)
         self._close_channels()
         return report
+
+    @property
+    def more_waiting(self) -> bool:
+        """Whether the last batch was full: a morning burst should not wait for the next tick."""
+        return self._last_claimed >= self.settings.dispatch_batch_size and not self.stop.is_set()
 
     def _map(self, ids: Sequence[int]) -> list[Outcome | None]:
         workers = min(self.settings.send_concurrency, len(ids))

@@ -263,3 +263,12 @@ def test_an_email_whose_outcome_is_unknown_is_counted_sent_not_resent(runtime):
     assert dispatcher.run_once().reconciled == 1
     row = messages(runtime)["aftercare", "email"]
     assert (row.status, row.attempts) == ("sent", 1)
+
+
+def test_a_full_batch_says_more_is_waiting_so_a_burst_drains_at_once(runtime):
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW)
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW, name="Ana Ruiz", phone="+13105550199")
+    runtime.settings = runtime.settings.model_copy(update={"dispatch_batch_size": 3})
+    dispatcher = make_dispatcher(runtime, lambda: NOW)
+    assert dispatcher.run_once().claimed == 3 and dispatcher.more_waiting
+    assert dispatcher.run_once().claimed == 1 and not dispatcher.more_waiting
