@@ -97,6 +97,8 @@ def _foreign_keys_deferred(connection: Connection) -> Iterator[None]:
         yield
         return
     raw = connection.connection.driver_connection
+    if raw is None:  # an invalidated connection: nothing to migrate through
+        raise RuntimeError("the database connection was closed before migrating")
     raw.execute("PRAGMA foreign_keys=OFF")
     try:
         yield
