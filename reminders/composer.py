@@ -10,9 +10,13 @@ from sqlmodel import Session
 
 from reminders.care_plans import CarePlans
 from reminders.models import Patient, TreatmentSession
-from reminders.rendering import TemplateKey, render_email, render_sms
-from reminders.sms_segments import gsm7_name
-from reminders.template_store import find_template
+from reminders.rendering import TemplateKey, TemplateProblem, render_email, render_sms
+from reminders.sms_segments import gsm7_name, sms_shape
+from reminders.template_store import TemplateMissing, find_template
+
+# The first text a number gets says how to stop them, whichever step it happens to be.
+OPT_OUT_LINE = {"en": "Reply STOP to opt out.", "es": "Responda STOP para darse de baja."}
+MAX_SUBJECT = 300  # the outbox column; longer is an admin's slip, not a patient's problem
 
 
 @dataclass(frozen=True)
@@ -73,11 +77,22 @@ def compose(
     channel: str,
     patient: Patient,
     treatment: TreatmentSession,
+    first_text: bool = False,
 ) -> Composed:
-    template_step = plans.plans[plan].step(step).template_step
+    """The message as the patient gets it; `first_text`: nothing has been texted to them yet."""
+    try:
+        care_plan = plans.plans[plan]
+        template_step = care_plan.step(step).template_step
+    except KeyError:  # care_plans.toml changed under a planned message: a permanent problem
+        raise TemplateMissing(f"care plan {plan!r} has no step {step!r} any more") from None
     key = TemplateKey(plan, template_step, channel, patient.language)
     found = find_template(session, templates_dir, key)
-    treatment_name = plans.plans[plan].treatments.get(treatment.treatment, treatment.treatment)
+    treatment_name = care_plan.treatments.get(treatment.treatment, treatment.treatment)
     context = message_context(patient, treatment_name, clinic, channel)
     body, subject, html, segments = render(channel, found.source, context)
+    if channel == "sms" and first_text and "STOP" not in body:
+        body = f"{body} {OPT_OUT_LINE.get(patient.language, OPT_OUT_LINE['en'])}"
+        segments = sms_shape(body).segments
+    if subject is not None and len(subject) > MAX_SUBJECT:
+        raise TemplateProblem(f"the subject is {len(subject)} characters; at most {MAX_SUBJECT}")
     return Composed(body, subject, html, found.version, segments)

@@ -131,6 +131,8 @@ def beat(engine: Engine, worker: str, now: datetime) -> None:
 
 def run_daemon(settings: Settings) -> int:
     configure_logging(settings.log_level)
+    for warning in settings.warnings:
+        log.warning("%s", warning)
     try:
         check_database(settings.database_url)
     except DatabaseNotReady as exc:

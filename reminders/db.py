@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -39,13 +40,27 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create the engine; SQLite gets WAL, a busy timeout and enforced foreign keys."""
+    # Errors quote their SQL parameters, which hold phone numbers and message bodies, and
+    # errors get logged: keep the parameters out of them.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
+        _require_sqlite_version()
         _ensure_sqlite_folder(url)
         engine = sa.create_engine(url, connect_args={"timeout": 30}, **kwargs)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         sa.event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
     return sa.create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+SQLITE_MINIMUM = (3, 35, 0)  # UPDATE ... RETURNING and MATERIALIZED common table expressions
+
+
+def _require_sqlite_version() -> None:
+    if sqlite3.sqlite_version_info < SQLITE_MINIMUM:
+        raise RuntimeError(
+            f"SQLite {sqlite3.sqlite_version} is too old: Aftercare needs 3.35 or newer"
+        )
 
 
 def _ensure_sqlite_folder(url: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from reminders.decisions import Defer, Facts, Skip, decide
 from reminders.lifecycle import REACHED_PROVIDER, Status
 from reminders.models import OutboxMessage, Patient, TreatmentSession
 from reminders.opt_outs import is_opted_out
-from reminders.outbox import claim_due, release, skip, transition
+from reminders.outbox import claim_due, release, settle_dead_sends, skip, transition
 from reminders.reconcile import reconcile_unknown
 from reminders.rendering import TemplateProblem
 from reminders.send_outcomes import (
@@ -41,11 +42,12 @@ from reminders.send_outcomes import (
 )
 from reminders.settings import Settings, require_zone
 from reminders.template_store import TemplateMissing
-from reminders.timing import local_day_bounds
+from reminders.timing import local_day_bounds, window_close
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+RECORD_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -99,14 +101,16 @@ class Dispatcher:
         )
         self._paused: set[str] = set()  # channels with an account problem, for this batch
         self._last_claimed = 0
+        self.lease = timedelta(seconds=settings.lease_seconds)
 
     def run_once(self) -> DispatchReport:
         """Reconcile, claim one batch, send it through the pool; hand back what is left."""
+        with session_scope(self.engine) as session:
+            settle_dead_sends(session, self.clock(), actor=self.worker_id)
         report = DispatchReport(reconciled=reconcile_unknown(self))
         with session_scope(self.engine) as session:
-            lease = timedelta(seconds=self.settings.lease_seconds)
             ids = claim_due(
-                session, self.worker_id, self.clock(), lease, self.settings.dispatch_batch_size
+                session, self.worker_id, self.clock(), self.lease, self.settings.dispatch_batch_size
             )
         self._paused.clear()
         report.claimed = self._last_claimed = len(ids)
@@ -135,30 +139,30 @@ class Dispatcher:
             return None
         try:
             prepared = self._prepare(message_id)
-            if isinstance(prepared, OutgoingMessage):
-                return self._send(message_id, prepared)
-            return prepared
         except Exception as exc:  # one bad row must never stop the loop
-            log.exception("message %s: unexpected %s", message_id, type(exc).__name__)
-            error = ChannelError(f"internal error: {type(exc).__name__}", permanent=False)
-            return self._finish_failure(message_id, error)
+            return self._internal_error(message_id, exc)
+        if not isinstance(prepared, OutgoingMessage):
+            return prepared
+        return self._send(message_id, prepared)
+
+    def _internal_error(self, message_id: int, exc: Exception) -> Outcome:
+        """A bug or a database hiccup before the provider call: nothing left, retry later."""
+        log.exception("message %s: unexpected %s", message_id, type(exc).__name__)
+        error = ChannelError(f"internal error: {type(exc).__name__}", permanent=False)
+        return self._finish_failure(message_id, error)
 
     # -- prepare: decide and reserve ----------------------------------------------------
 
     def _prepare(self, message_id: int) -> OutgoingMessage | Outcome | None:
         with session_scope(self.engine) as session:
-            message = session.get(OutboxMessage, message_id)
-            if (
-                message is None
-                or message.status != Status.SENDING
-                or message.lease_owner != self.worker_id
-            ):
+            now = self.clock()
+            message = self._still_ours(session, message_id, now)
+            if message is None:
                 return Outcome(message_id, "?", "?", "lost", "lease lost")
             if message.channel in self._paused:
                 return None
             treatment = session.get_one(TreatmentSession, message.session_id)
             patient = _lock_patient(session, message.patient_id)
-            now = self.clock()
             decision = decide(self._facts(session, message, treatment, patient, now))
             if isinstance(decision, Skip):
                 skip(
@@ -174,6 +178,23 @@ class Dispatcher:
                 self._defer(session, message, decision, now)
                 return _outcome(message, "deferred", decision.reason, decision.until)
             return self._reserve(session, message, treatment, patient, now)
+
+    def _still_ours(self, session: Session, message_id: int, now: datetime) -> OutboxMessage | None:
+        """The message, locked, if this worker's lease on it is still alive; the lease is then
+        renewed, so the provider call that follows cannot outlive it and invite a second send."""
+        query = select(OutboxMessage).where(OutboxMessage.id == message_id).with_for_update()
+        message = session.exec(query).first()
+        alive = (
+            message is not None
+            and message.status == Status.SENDING
+            and message.lease_owner == self.worker_id
+            and message.lease_expires_at is not None
+            and message.lease_expires_at > now
+        )
+        if not alive or message is None:
+            return None
+        message.lease_expires_at = now + self.lease
+        return message
 
     def _facts(
         self,
@@ -245,7 +266,16 @@ class Dispatcher:
         message.template_version = composed.template_version
         message.sent_at = now  # reserves today's SMS slot for the cap before the provider call
         session.add(message)
-        return _outgoing(message, composed, now)
+        return _outgoing(message, composed, now, self._expires_at(message, patient, now))
+
+    def _expires_at(
+        self, message: OutboxMessage, patient: Patient, now: datetime
+    ) -> datetime | None:
+        """Past this a late delivery is unwanted: its deadline, and for SMS tonight's window end."""
+        if message.channel != "sms":
+            return message.not_after
+        closes = window_close(now, self._zone(patient), self.settings.send_window)
+        return closes if message.not_after is None else min(closes, message.not_after)
 
     def _compose(
         self,
@@ -264,6 +294,7 @@ class Dispatcher:
             channel=message.channel,
             patient=patient,
             treatment=treatment,
+            first_text=message.channel == "sms" and not _texted_before(session, message, patient),
         )
 
     # -- send and finish ----------------------------------------------------------------
@@ -274,16 +305,45 @@ class Dispatcher:
             provider_id = channel.send(outgoing)
         except ChannelError as exc:
             return self._finish_failure(message_id, exc)
-        with session_scope(self.engine) as session:
-            message = session.get_one(OutboxMessage, message_id)
-            record_sent(session, message, provider_id, channel.name, self.clock(), self.worker_id)
-            return _outcome(message, "sent", channel.name, outgoing.sent_at)
+        except Exception as exc:  # a bug in a channel: it promised to classify every failure
+            return self._internal_error(message_id, exc)
+        return self._record_sent(message_id, provider_id, channel.name, outgoing)
+
+    def _record_sent(
+        self, message_id: int, provider_id: str, via: str, outgoing: OutgoingMessage
+    ) -> Outcome:
+        """The provider has it: record that, retrying the write, and never send it again.
+
+        If the database stays unreachable the row keeps its reserved send; when its lease
+        runs out it becomes `unknown` and is reconciled, not resent.
+        """
+        for attempt in range(RECORD_ATTEMPTS):
+            try:
+                with session_scope(self.engine) as session:
+                    message = session.get_one(OutboxMessage, message_id)
+                    if message.status != Status.SENDING or message.lease_owner != self.worker_id:
+                        log.warning("message %s was sent but its lease had passed on", message_id)
+                        return _outcome(
+                            message, "lost", "lease passed on after sending", self.clock()
+                        )
+                    record_sent(session, message, provider_id, via, self.clock(), self.worker_id)
+                    return _outcome(message, "sent", via, outgoing.sent_at)
+            except sa.exc.SQLAlchemyError as exc:
+                log.warning(
+                    "message %s sent; recording it failed (%s), attempt %d",
+                    message_id,
+                    type(exc).__name__,
+                    attempt + 1,
+                )
+                time.sleep(0.2 * (attempt + 1))
+        log.error("message %s was sent via %s but could not be recorded", message_id, via)
+        return Outcome(message_id, outgoing.step, outgoing.channel, "unknown", "not recorded")
 
     def _finish_failure(self, message_id: int, error: ChannelError) -> Outcome:
         with session_scope(self.engine) as session:
             message = session.get_one(OutboxMessage, message_id)
             now = self.clock()
-            if message.status != Status.SENDING:
+            if message.status != Status.SENDING or message.lease_owner != self.worker_id:
                 return _outcome(message, "lost", error.reason, now)
             apply_side_effects(session, message, error, now, self.worker_id)
             result, at = record_failure(session, message, error, self.policy, now, self.worker_id)
@@ -310,6 +370,18 @@ def _lock_patient(session: Session, patient_id: int) -> Patient:
     return session.exec(select(Patient).where(Patient.id == patient_id).with_for_update()).one()
 
 
+def _texted_before(session: Session, message: OutboxMessage, patient: Patient) -> bool:
+    """Whether any earlier SMS to this number may have reached it (any session, any patient)."""
+    query = select(OutboxMessage.id).where(
+        OutboxMessage.recipient == patient.phone,
+        OutboxMessage.channel == "sms",
+        OutboxMessage.id != message.id,
+        col(OutboxMessage.status).in_(list(REACHED_PROVIDER)),
+        col(OutboxMessage.sent_at).is_not(None) | (OutboxMessage.status != Status.SENDING),
+    )
+    return session.exec(query.limit(1)).first() is not None
+
+
 def _sms_sent_on_local_day(
     session: Session, message: OutboxMessage, tz: ZoneInfo, now: datetime
 ) -> int:
@@ -328,7 +400,9 @@ def _sms_sent_on_local_day(
     return session.exec(query).one()
 
 
-def _outgoing(message: OutboxMessage, composed: Composed, now: datetime) -> OutgoingMessage:
+def _outgoing(
+    message: OutboxMessage, composed: Composed, now: datetime, expires_at: datetime | None
+) -> OutgoingMessage:
     return OutgoingMessage(
         message_id=message.id or 0,
         channel=message.channel,
@@ -339,6 +413,7 @@ def _outgoing(message: OutboxMessage, composed: Composed, now: datetime) -> Outg
         subject=composed.subject,
         html=composed.html,
         segments=composed.segments,
+        expires_at=expires_at,
     )
 
 

@@ -58,11 +58,48 @@ def skip(
 
 
 def _claimable(now: datetime) -> sa.ColumnElement[bool]:
+    """Due and pending, or leased by a worker that died before it reserved the send."""
     table = OutboxMessage
     return sa.or_(
         sa.and_(col(table.status) == Status.PENDING, col(table.due_at) <= now),
-        sa.and_(col(table.status) == Status.SENDING, col(table.lease_expires_at) < now),
+        sa.and_(
+            col(table.status) == Status.SENDING,
+            col(table.lease_expires_at) < now,
+            col(table.sent_at).is_(None),
+        ),
     )
+
+
+def settle_dead_sends(session: Session, now: datetime, *, actor: str) -> int:
+    """A lease that expired after the send was reserved: the provider may have the message.
+
+    Resending blindly could text the patient twice, so such rows become `unknown` and are
+    reconciled like a send that timed out.
+    """
+    statement = (
+        sa.update(OutboxMessage)
+        .where(
+            col(OutboxMessage.status) == Status.SENDING,
+            col(OutboxMessage.lease_expires_at) < now,
+            col(OutboxMessage.sent_at).is_not(None),
+        )
+        .values(status=Status.UNKNOWN, lease_owner=None, lease_expires_at=None, updated_at=now)
+        .returning(col(OutboxMessage.id))
+        .execution_options(synchronize_session=False)
+    )
+    ids = session.execute(statement).scalars().all()
+    session.add_all(
+        MessageEvent(
+            message_id=i,
+            at=now,
+            from_status=Status.SENDING,
+            to_status=Status.UNKNOWN,
+            reason="the worker sending it stopped: outcome unknown",
+            actor=actor,
+        )
+        for i in ids
+    )
+    return len(ids)
 
 
 def claim_due(

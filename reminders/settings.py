@@ -141,6 +141,18 @@ class Settings(BaseSettings):
         return self.email_channel
 
     @property
+    def warnings(self) -> list[str]:
+        """Settings that work but lose something an operator would want; said at start."""
+        notes = []
+        if self.sms_provider == "twilio" and not self.public_base_url:
+            notes.append("PUBLIC_BASE_URL is not set: Twilio will send no delivery receipts")
+        if self.email_provider == "smtp" and not (self.public_base_url and self.secret_key):
+            notes.append(
+                "PUBLIC_BASE_URL or SECRET_KEY is not set: emails carry no unsubscribe link"
+            )
+        return notes
+
+    @property
     def trial_numbers(self) -> frozenset[str]:
         return frozenset(n.strip() for n in self.trial_allowed_numbers.split(",") if n.strip())
 

@@ -158,6 +158,11 @@ def next_opening(moment: datetime, tz: ZoneInfo, window: SendWindow) -> datetime
     return next_day_opening(moment, tz, window)
 
 
+def window_close(moment: datetime, tz: ZoneInfo, window: SendWindow) -> datetime:
+    """When the send window of `moment`'s local day closes: a text must not arrive after it."""
+    return _wall_clock(local_date(moment, tz), window.end, tz)
+
+
 def next_day_opening(moment: datetime, tz: ZoneInfo, window: SendWindow) -> datetime:
     """Where a message goes once the patient's daily cap is used up for `moment`'s day."""
     tomorrow = local_date(moment, tz) + timedelta(days=1)

@@ -272,3 +272,139 @@ def test_a_full_batch_says_more_is_waiting_so_a_burst_drains_at_once(runtime):
     dispatcher = make_dispatcher(runtime, lambda: NOW)
     assert dispatcher.run_once().claimed == 3 and dispatcher.more_waiting
     assert dispatcher.run_once().claimed == 1 and not dispatcher.more_waiting
+
+
+def test_a_lease_that_ran_out_before_sending_is_not_used(runtime):
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW, email=None)
+    lease = timedelta(seconds=runtime.settings.lease_seconds)
+    with session_scope(runtime.engine) as session:
+        claim_due(session, "worker-1", NOW, lease, 100)
+    message_id = messages(runtime)["aftercare", "sms"].id
+    channel = RecordingChannel()
+    late = make_dispatcher(runtime, lambda: NOW + lease + timedelta(seconds=1), sms=channel)
+    assert late.process(message_id).result == "lost"  # another worker may hold it by now
+    assert channel.sent == []
+
+
+def test_preparing_a_send_renews_the_lease_for_the_provider_call(runtime):
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW, email=None)
+    lease = timedelta(seconds=runtime.settings.lease_seconds)
+    with session_scope(runtime.engine) as session:
+        claim_due(session, "worker-1", NOW, lease, 100)
+    message_id = messages(runtime)["aftercare", "sms"].id
+    later = NOW + lease - timedelta(seconds=1)
+    seen: list[datetime | None] = []
+
+    def look(_message: OutgoingMessage) -> None:
+        seen.append(messages(runtime)["aftercare", "sms"].lease_expires_at)
+
+    make_dispatcher(runtime, lambda: later, sms=RecordingChannel(fail_with=look)).process(
+        message_id
+    )
+    assert seen == [later + lease]
+
+
+def test_a_worker_that_died_after_reserving_a_send_is_never_resent_blindly(runtime):
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW, email=None)
+    lease = timedelta(seconds=runtime.settings.lease_seconds)
+    sms_id = messages(runtime)["aftercare", "sms"].id
+    with session_scope(runtime.engine) as session:
+        claim_due(session, "dead-worker", NOW, lease, 100)
+        row = session.get_one(OutboxMessage, sms_id)
+        row.sent_at = NOW  # it had reserved the send: the provider may have the text
+        session.add(row)
+    channel = RecordingChannel()
+    clock = [NOW + lease + timedelta(seconds=1)]
+    dispatcher = make_dispatcher(runtime, lambda: clock[0], sms=channel)
+    dispatcher.run_once()
+    assert messages(runtime)["aftercare", "sms"].status == "unknown"
+    clock[0] += timedelta(minutes=5)
+    dispatcher.run_once()  # this channel cannot be asked: counted as sent, not sent again
+    assert messages(runtime)["aftercare", "sms"].status == "sent"
+    assert channel.sent == []
+
+
+def test_a_send_the_database_could_not_record_is_not_sent_again(runtime, monkeypatch):
+    import sqlalchemy as sa
+
+    import reminders.dispatcher as dispatcher_module
+
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW, email=None)
+    monkeypatch.setattr(dispatcher_module.time, "sleep", lambda _s: None)
+
+    def database_down(*_args: object, **_kwargs: object) -> None:
+        raise sa.exc.OperationalError("UPDATE", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(dispatcher_module, "record_sent", database_down)
+    channel = RecordingChannel()
+    clock = [NOW]
+    dispatcher = make_dispatcher(runtime, lambda: clock[0], sms=channel)
+    outcomes = dispatcher.run_once().outcomes
+    assert [o.result for o in outcomes if o.channel == "sms"] == ["unknown"]
+    monkeypatch.undo()
+    for step in (timedelta(seconds=runtime.settings.lease_seconds + 1), timedelta(minutes=5)):
+        clock[0] += step
+        dispatcher.run_once()
+    assert len(channel.sent) == 1
+    assert messages(runtime)["aftercare", "sms"].status == "sent"
+
+
+def test_the_first_text_a_number_gets_says_how_to_stop_whatever_its_step(runtime):
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW, email=None)
+    day_seven = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)  # entered late: day 0 to 3 are past
+    dispatcher = make_dispatcher(runtime, lambda: day_seven)
+    dispatcher.run_once()
+    first = messages(runtime)["what_is_normal", "sms"]
+    assert first.status == "sent" and (first.body or "").endswith("Reply STOP to opt out.")
+    dispatcher.clock = lambda: datetime(2026, 12, 11, 18, 0, tzinfo=UTC)
+    dispatcher.run_once()
+    assert "STOP" not in (messages(runtime)["results_timeline", "sms"].body or "")
+
+
+@dataclass
+class AskableChannel(RecordingChannel):
+    """A channel whose provider can be asked about a lost send; `during` runs while asked."""
+
+    answer: str | None = None
+    during: Callable[[], None] = lambda: None
+
+    def reconcile(self, *, message_id: int, to: str, body: str, since: datetime) -> str | None:
+        self.during()
+        return self.answer
+
+
+def _lost_send(runtime) -> tuple[AskableChannel, list[datetime]]:
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW, email=None)
+    channel = AskableChannel(fail_with=lambda _m: OutcomeUnknown("read timeout"))
+    clock = [NOW]
+    make_dispatcher(runtime, lambda: clock[0], sms=channel).run_once()
+    channel.fail_with = lambda _m: None
+    clock[0] = NOW + timedelta(minutes=3)
+    return channel, clock
+
+
+def test_asking_the_provider_holds_no_database_lock(runtime):
+    channel, clock = _lost_send(runtime)
+
+    def write_meanwhile() -> None:  # the webhook or staff must not wait on a slow provider
+        with session_scope(runtime.engine) as session:
+            opt_out(session, "someone@example.org", source="cli", actor="staff", now=clock[0])
+
+    channel.during, channel.answer = write_meanwhile, "SM123"
+    make_dispatcher(runtime, lambda: clock[0], sms=channel).run_once()
+    assert messages(runtime)["aftercare", "sms"].provider_id == "SM123"
+
+
+def test_a_receipt_that_lands_while_asking_is_not_overwritten(runtime):
+    channel, clock = _lost_send(runtime)
+
+    def receipt_arrives() -> None:
+        with session_scope(runtime.engine) as session:
+            row = session.get_one(OutboxMessage, messages(runtime)["aftercare", "sms"].id)
+            row.status = "delivered"
+            session.add(row)
+
+    channel.during, channel.answer = receipt_arrives, None  # the listing missed it
+    make_dispatcher(runtime, lambda: clock[0], sms=channel).run_once()
+    assert messages(runtime)["aftercare", "sms"].status == "delivered"
+    assert channel.sent == []

@@ -18,6 +18,9 @@ class OutgoingMessage:
     subject: str | None = None
     html: str | None = None
     segments: int | None = None  # SMS only: what the provider will bill and rate-limit
+    # After this the message is unwanted (its not_after; for SMS also tonight's window end):
+    # a provider that queues messages should drop it rather than deliver it late.
+    expires_at: datetime | None = None
 
 
 class ChannelError(Exception):
