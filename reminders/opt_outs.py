@@ -66,11 +66,17 @@ def _to_address(channel: str, address: str, status: Status) -> sa.ColumnElement[
 def _messages_to(
     session: Session, channel: str, address: str, status: Status
 ) -> Sequence[OutboxMessage]:
-    """Locked first, so a worker's claim either came before (and is waited for) or misses."""
+    """Locked first, so a worker's claim either came before (and is waited for) or misses.
+
+    Locked in id order, the order SQLAlchemy's flush writes rows in (a void or a supersede
+    skipping the same rows): transactions that take the same rows in the same order wait for
+    each other instead of deadlocking.
+    """
     query = (
         select(OutboxMessage)
         .join(Patient, col(Patient.id) == col(OutboxMessage.patient_id))
         .where(_to_address(channel, address, status))
+        .order_by(col(OutboxMessage.id))
         .with_for_update(of=OutboxMessage)
     )
     return session.exec(query).all()

@@ -5,40 +5,34 @@ callback moves a message only along `lifecycle.ALLOWED` (never backwards: a late
 `delivered` changes nothing), and only the message it belongs to (its MessageSid must match
 the stored provider_id). `apply_status_callback` carries the decision out in the caller's
 transaction, with a timeline entry for every change.
+
+A receipt can overtake the send it reports: Twilio may call back with `undelivered 30003`
+before the dispatcher has stored the SID and moved the row to `sent`. Such a receipt is held
+on the `sending` row (provider_status, error_code, and a timeline note naming its SID) and
+`apply_held_receipts` plays it through `decide` once the send is recorded, if the SID is the
+one the send returned: a receipt for an earlier attempt of the message never applies.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
+from reminders.channels.twilio_sms import classify_delivery_error, describe_twilio_code
 from reminders.lifecycle import ALLOWED, SkipReason, Status
-from reminders.models import OutboxMessage, Patient
-from reminders.opt_outs import opt_out
+from reminders.models import MessageEvent, OutboxMessage
 from reminders.outbox import skip, transition
+from reminders.send_outcomes import apply_side_effects
 
 log = logging.getLogger(__name__)
 
 ACTOR = "twilio"
 RESEND_DELAY = timedelta(minutes=10)
-
-# Twilio's own words for the codes a status callback commonly carries.
-TWILIO_ERRORS: dict[str, str] = {
-    "30001": "Queue overflow",
-    "30003": "Unreachable destination handset",
-    "30004": "Message blocked",
-    "30005": "Unknown destination handset",
-    "30006": "Landline or unreachable carrier",
-    "30007": "Message filtered by the carrier",
-    "30008": "Unknown error",
-    "21610": "Attempt to send to unsubscribed recipient",
-}
-UNDELIVERABLE_CODES = frozenset({"30005", "30006"})  # the number can never receive texts
-TEMPORARY_CODES = frozenset({"30001", "30008"})  # worth one resend later
-UNSUBSCRIBED_CODE = "21610"
 
 # Twilio statuses before `sent`: they tell us nothing new, except that the message reached it.
 EARLY_STATUSES = frozenset({"queued", "sending", "accepted", "scheduled"})
@@ -49,6 +43,10 @@ FINAL_STATUSES: dict[str, Status] = {
     "undelivered": Status.UNDELIVERED,
     "failed": Status.FAILED,
 }
+FAILED = frozenset({Status.UNDELIVERED, Status.FAILED})
+OUTCOMES = FAILED | {Status.DELIVERED}  # what is worth holding while the send is in flight
+HELD_NOTE = "held until the send is recorded:"
+_HELD = re.compile(re.escape(HELD_NOTE) + r" (?P<sid>\S+) (?P<status>\S+)(?: (?P<code>[^\s(]\S*))?")
 
 
 @dataclass(frozen=True)
@@ -76,14 +74,12 @@ class CancelResend:
     """A resend is pending, and the first attempt turns out delivered after all."""
 
 
-Decision = Ignore | Move | CancelResend
+@dataclass(frozen=True)
+class Hold:
+    """The send is in flight (no SID stored yet): keep the outcome until it is recorded."""
 
 
-def describe(code: str | None) -> str:
-    """Twilio's words for a code, for staff reading the timeline."""
-    if not code:
-        return "no error code"
-    return TWILIO_ERRORS.get(code, f"Twilio error {code}")
+Decision = Ignore | Move | CancelResend | Hold
 
 
 def target_status(provider_status: str, current: Status) -> Status | None:
@@ -98,6 +94,8 @@ def decide(
 ) -> Decision:
     """What a callback does to a message in `status`; pure, so every ordering is testable."""
     current = Status(status)
+    if current == Status.SENDING:
+        return _decide_in_flight(callback)
     if provider_id and callback.message_sid != provider_id:
         return Ignore("MessageSid does not match the message")
     target = target_status(callback.status.lower(), current)
@@ -112,13 +110,23 @@ def decide(
     return _move(target, callback.error_code, delivery_retries)
 
 
+def _decide_in_flight(callback: StatusCallback) -> Hold | Ignore:
+    """Which SID the send returns is not known yet, so nothing moves; an outcome is held."""
+    if FINAL_STATUSES.get(callback.status.lower()) in OUTCOMES:
+        return Hold()
+    return Ignore(f"'{callback.status}' changes nothing before the send is recorded")
+
+
 def _move(target: Status, code: str | None, delivery_retries: int) -> Move:
-    failed = target in (Status.UNDELIVERED, Status.FAILED)
+    if target not in FAILED:
+        return Move(target)
+    error = classify_delivery_error(code)
+    transient = not error.permanent and not error.account_problem
     return Move(
         target,
-        undeliverable=failed and code in UNDELIVERABLE_CODES,
-        opted_out=code == UNSUBSCRIBED_CODE,
-        resend=failed and code in TEMPORARY_CODES and delivery_retries == 0,
+        undeliverable=error.undeliverable,
+        opted_out=error.opted_out,
+        resend=transient and delivery_retries == 0,
     )
 
 
@@ -129,32 +137,86 @@ def apply_status_callback(
     message = session.get(OutboxMessage, message_id, with_for_update=True)
     if message is None:
         return Ignore("no such message")
+    return _carry_out(session, message, callback, now)
+
+
+def apply_held_receipts(session: Session, message: OutboxMessage, now: datetime) -> int:
+    """Play the receipts held while `message` was sending, now that it is `sent` with its SID.
+
+    Only receipts naming that SID apply (one for an earlier attempt is stale), in the order
+    they came, through `decide` like any receipt. Returns how many applied.
+    """
+    message.provider_status = None  # the held word belonged to the send in flight
+    held = [cb for cb in _held_receipts(session, message) if cb.message_sid == message.provider_id]
+    for callback in held:
+        _carry_out(session, message, callback, now)
+    return len(held)
+
+
+def _carry_out(
+    session: Session, message: OutboxMessage, callback: StatusCallback, now: datetime
+) -> Decision:
     decision = decide(message.status, message.provider_id, message.delivery_retries, callback)
     if isinstance(decision, Move):
         _apply_move(session, message, decision, callback, now)
     elif isinstance(decision, CancelResend):
         _cancel_resend(session, message, callback, now)
-    log.info("message %s: twilio %s: %s", message_id, callback.status, _summary(decision))
+    elif isinstance(decision, Hold):
+        _hold(session, message, callback, now)
+    log.info("message %s: twilio %s: %s", message.id, callback.status, _summary(decision))
     return decision
+
+
+def _hold(
+    session: Session, message: OutboxMessage, callback: StatusCallback, now: datetime
+) -> None:
+    """On the row for staff and for `record_sent`; the SID, to match it, in the timeline note."""
+    code = callback.error_code or None
+    message.provider_status, message.error_code = callback.status, code
+    note = f"{HELD_NOTE} {callback.message_sid} {callback.status}" + (f" {code}" if code else "")
+    session.add(message)
+    session.add(
+        MessageEvent(
+            message_id=message.id or 0,
+            at=now,
+            from_status=message.status,
+            to_status=message.status,
+            reason=f"{note} ({describe_twilio_code(code)})"[:500],
+            actor=ACTOR,
+        )
+    )
+
+
+def _held_receipts(session: Session, message: OutboxMessage) -> Iterator[StatusCallback]:
+    query = (
+        select(MessageEvent.reason)
+        .where(
+            MessageEvent.message_id == message.id,
+            MessageEvent.to_status == Status.SENDING,
+            col(MessageEvent.reason).startswith(HELD_NOTE),
+        )
+        .order_by(col(MessageEvent.id))
+    )
+    for reason in session.exec(query):
+        if reason and (found := _HELD.match(reason)):
+            yield StatusCallback(found["sid"], found["status"], found["code"])
 
 
 def _apply_move(
     session: Session, message: OutboxMessage, move: Move, callback: StatusCallback, now: datetime
 ) -> None:
     code = callback.error_code or None
-    reason = f"twilio: {callback.status}" + (f" {code} ({describe(code)})" if code else "")
+    words = describe_twilio_code(code)
+    reason = f"twilio: {callback.status}" + (f" {code} ({words})" if code else "")
     transition(session, message, move.to, now, actor=ACTOR, reason=reason)
     message.provider_id = message.provider_id or callback.message_sid
     message.provider_status = callback.status
     if move.to == Status.DELIVERED:
         message.delivered_at = now
         message.error_code = message.error_reason = None
-    elif move.to in (Status.UNDELIVERED, Status.FAILED):
-        message.error_code, message.error_reason = code, describe(code)
-    if move.undeliverable:
-        _mark_phone_undeliverable(session, message, code or "", now)
-    if move.opted_out:
-        _record_opt_out(session, message, now)
+    elif move.to in FAILED:
+        message.error_code, message.error_reason = code, words
+        apply_side_effects(session, message, classify_delivery_error(code), now, ACTOR)
     if move.resend:
         _schedule_resend(session, message, code or "", now)
 
@@ -179,29 +241,11 @@ def _schedule_resend(session: Session, message: OutboxMessage, code: str, now: d
     message.sent_at = None
 
 
-def _mark_phone_undeliverable(
-    session: Session, message: OutboxMessage, code: str, now: datetime
-) -> None:
-    patient = session.get(Patient, message.patient_id)
-    if patient is None or patient.phone_undeliverable_at is not None:
-        return
-    patient.phone_undeliverable_at = now
-    patient.phone_undeliverable_reason = f"{code} {describe(code)}"
-    session.add(patient)
-
-
-def _record_opt_out(session: Session, message: OutboxMessage, now: datetime) -> None:
-    address = message.recipient
-    if address is None:
-        patient = session.get(Patient, message.patient_id)
-        address = patient.phone if patient else None
-    if address:
-        opt_out(session, address, source="provider", actor=ACTOR, now=now)
-
-
 def _summary(decision: Decision) -> str:
     if isinstance(decision, Ignore):
         return f"ignored ({decision.why})"
     if isinstance(decision, CancelResend):
         return "delivered after all, resend cancelled"
+    if isinstance(decision, Hold):
+        return "held until the send is recorded"
     return f"now {decision.to}" + (", resend scheduled" if decision.resend else "")

@@ -36,9 +36,20 @@ class RetryPolicy:
 def record_sent(
     session: Session, message: OutboxMessage, provider_id: str, via: str, now: datetime, actor: str
 ) -> None:
+    """The provider took it; a receipt that overtook us (held on the row) is applied now.
+
+    The row is read again under a lock: a receipt committed since the caller loaded it is
+    seen here, and one arriving later waits for this transaction and finds the row `sent`.
+    """
+    session.refresh(message, with_for_update=True)
     transition(session, message, Status.SENT, now, actor=actor, reason=f"via {via}")
     message.provider_id = provider_id
     message.error_code = message.error_reason = None
+    if message.provider_status is not None:  # only a Twilio receipt writes it
+        # Imported here: receipts builds on this module, and brings in the Twilio SDK.
+        from reminders.receipts import apply_held_receipts
+
+        apply_held_receipts(session, message, now)
 
 
 def record_failure(
@@ -127,9 +138,13 @@ def fail(
 def apply_side_effects(
     session: Session, message: OutboxMessage, error: ChannelError, now: datetime, actor: str
 ) -> None:
-    """What the provider told us about the recipient, beyond this one message."""
-    if error.opted_out and message.recipient:
-        opt_out(session, message.recipient, source="provider", actor=actor, now=now)
+    """What the provider told us about the recipient, beyond this one message.
+
+    The one place for it: a refused send (dispatcher) and a failed delivery receipt
+    (receipts) both come here, so both opt out and mark the address alike.
+    """
+    if error.opted_out and (address := _address_of(session, message)):
+        opt_out(session, address, source="provider", actor=actor, now=now)
     if error.undeliverable:
         mark_undeliverable(
             session, message, f"{error.code or ''} {error.reason}".strip(), now, actor
@@ -139,21 +154,37 @@ def apply_side_effects(
 def mark_undeliverable(
     session: Session, message: OutboxMessage, reason: str, now: datetime, actor: str
 ) -> None:
-    """Flag the patient's address so staff see it and later messages skip it."""
+    """Flag the patient's address so staff see it and later messages skip it.
+
+    The first mark stands (when it was first known, and why): a repeated receipt or a second
+    message to the same address changes nothing and adds no timeline entry.
+    """
+    kind = _address_field(message)
     patient = session.get_one(Patient, message.patient_id)
-    setattr(patient, f"{_address_field(message)}_undeliverable_at", now)
-    setattr(patient, f"{_address_field(message)}_undeliverable_reason", reason[:200])
+    if getattr(patient, f"{kind}_undeliverable_at") is not None:
+        return
+    setattr(patient, f"{kind}_undeliverable_at", now)
+    setattr(patient, f"{kind}_undeliverable_reason", reason[:200])
     session.add(patient)
+    note = f"{kind} marked undeliverable: {reason}"[:500]
     session.add(
         MessageEvent(
             message_id=message.id or 0,
             at=now,
             from_status=message.status,
             to_status=message.status,
-            reason=f"{_address_field(message)} marked undeliverable: {reason}"[:500],
+            reason=note,
             actor=actor,
         )
     )
+
+
+def _address_of(session: Session, message: OutboxMessage) -> str | None:
+    """Where the message went; the patient's address if it never recorded one."""
+    if message.recipient:
+        return message.recipient
+    patient = session.get_one(Patient, message.patient_id)
+    return patient.phone if message.channel == "sms" else patient.email
 
 
 def _address_field(message: OutboxMessage) -> str:

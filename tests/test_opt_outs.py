@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from reminders.db import session_scope
@@ -61,3 +62,25 @@ def test_opting_back_in_restores_what_is_still_timely(runtime):
 def test_opt_in_without_an_opt_out_says_so(runtime):
     with session_scope(runtime.engine) as session:
         assert opt_in(session, MARIA_PHONE, actor="t", now=NOW) is None
+
+
+def test_opt_out_locks_the_messages_in_id_order(runtime):
+    """The order every multi-row writer locks in, so a STOP never deadlocks with a void."""
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW)
+    statements: list[str] = []
+
+    def keep(conn, cursor, statement, parameters, context, executemany):
+        statements.append(" ".join(statement.split()))
+
+    sa.event.listen(runtime.engine, "before_cursor_execute", keep)
+    try:
+        with session_scope(runtime.engine) as session:
+            opt_out(session, MARIA_PHONE, source="sms_reply", actor="t", now=NOW)
+    finally:
+        sa.event.remove(runtime.engine, "before_cursor_execute", keep)
+    [locking] = [s for s in statements if s.startswith("SELECT outbox_message.") and "JOIN" in s]
+    assert locking.endswith("ORDER BY outbox_message.id" + _for_update(runtime))
+
+
+def _for_update(runtime) -> str:
+    return "" if runtime.engine.dialect.name == "sqlite" else " FOR UPDATE OF outbox_message"

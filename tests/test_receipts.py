@@ -13,6 +13,7 @@ from reminders.models import MessageEvent, OptOut, OutboxMessage, Patient
 from reminders.receipts import (
     RESEND_DELAY,
     CancelResend,
+    Hold,
     Ignore,
     Move,
     StatusCallback,
@@ -86,9 +87,21 @@ def test_unknown_message_without_sid_is_reconciled_by_any_callback():
     assert decide("unknown", None, 0, cb("delivered", sid="SMx")) == Move(Status.DELIVERED)
 
 
-@pytest.mark.parametrize("current", ["pending", "sending", "failed"])
+@pytest.mark.parametrize("current", ["pending", "failed"])
 def test_messages_that_never_reached_twilio_ignore_callbacks(current):
     assert isinstance(decide(current, None, 0, cb("delivered")), Ignore)
+
+
+@pytest.mark.parametrize(
+    "callback", [cb("delivered"), cb("read"), cb("undelivered", "30003"), cb("failed", "21610")]
+)
+def test_an_outcome_for_a_message_being_sent_is_held(callback):
+    assert decide("sending", None, 0, callback) == Hold()
+
+
+@pytest.mark.parametrize("status", ["queued", "accepted", "sending", "sent", "canceled"])
+def test_progress_for_a_message_being_sent_is_ignored(status):
+    assert isinstance(decide("sending", None, 0, cb(status)), Ignore)
 
 
 def test_temporary_failure_is_resent_only_once():
@@ -215,6 +228,30 @@ def test_unknown_number_or_landline_marks_the_phone_undeliverable(runtime, code)
     assert patient.phone_undeliverable_at == LATER
     assert patient.phone_undeliverable_reason is not None
     assert patient.phone_undeliverable_reason.startswith(code)
+
+
+def test_marking_the_phone_undeliverable_shows_on_the_timeline(runtime):
+    message_id = message_in(runtime)
+    receive(runtime, message_id, "undelivered", "30006")
+    _, events = load(runtime, message_id)
+    assert [e.reason for e in events] == [
+        "twilio: undelivered 30006 (Landline or unreachable carrier)",
+        "phone marked undeliverable: 30006 Landline or unreachable carrier",
+    ]
+
+
+def test_a_phone_already_marked_undeliverable_keeps_its_first_mark(runtime):
+    first, second = message_in(runtime), message_in(runtime)
+    receive(runtime, first, "failed", "30005")
+    with session_scope(runtime.engine) as session:
+        apply_status_callback(session, second, cb("undelivered", "30006"), LATER + timedelta(1))
+    message, events = load(runtime, second)
+    patient = patient_of(runtime, message)
+    assert (patient.phone_undeliverable_at, patient.phone_undeliverable_reason) == (
+        LATER,
+        "30005 Unknown destination handset",
+    )
+    assert [e.to_status for e in events] == ["undelivered"]  # no second "marked" entry
 
 
 def test_unsubscribed_recipient_records_a_provider_opt_out(runtime):

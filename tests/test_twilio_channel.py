@@ -22,7 +22,9 @@ from reminders.channels.factory import build_channels
 from reminders.channels.twilio_sms import (
     RoutedHttpClient,
     TwilioChannel,
+    classify_delivery_error,
     classify_twilio_error,
+    describe_twilio_code,
     redact_numbers,
 )
 from reminders.rate_limit import TokenBucket
@@ -66,15 +68,22 @@ def twilio_settings(api_base: str, **overrides: object) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
 
 
-def outgoing(message_id: int = 7, body: str = BODY, segments: int | None = 1) -> OutgoingMessage:
+def outgoing(
+    message_id: int = 7,
+    body: str = BODY,
+    segments: int | None = 1,
+    sent_at: datetime | None = None,
+    expires_at: datetime | None = None,
+) -> OutgoingMessage:
     return OutgoingMessage(
         message_id=message_id,
         channel="sms",
         to=MARIA,
         body=body,
         step="day1_restrictions",
-        sent_at=datetime.now(UTC),
+        sent_at=sent_at or datetime.now(UTC),
         segments=segments,
+        expires_at=expires_at,
     )
 
 
@@ -159,6 +168,39 @@ def test_no_status_callback_without_public_base_url(
     [request] = twilio.created()
     assert "StatusCallback" not in request.form
     assert request.form["ValidityPeriod"] == "600"
+
+
+SENT_AT = datetime(2026, 3, 11, 3, 55, tzinfo=UTC)  # 19:55 in Los Angeles
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "validity"),
+    [
+        (timedelta(minutes=5), "300"),  # the send window closes at 20:00: not at 23:55
+        (timedelta(minutes=5, seconds=30, milliseconds=900), "330"),  # whole seconds, down
+        (timedelta(hours=4), "14400"),
+        (timedelta(hours=9), "14400"),  # never longer than SMS_VALIDITY_SECONDS
+        (timedelta(seconds=1), "1"),
+        (timedelta(0), "1"),  # already past: Twilio's least, and a warning
+        (-timedelta(minutes=3), "1"),
+    ],
+)
+def test_validity_period_ends_when_the_message_expires(
+    channel: TwilioChannel, twilio: FakeTwilio, expires_in: timedelta, validity: str
+) -> None:
+    channel.send(outgoing(sent_at=SENT_AT, expires_at=SENT_AT + expires_in))
+
+    [request] = twilio.created()
+    assert request.form["ValidityPeriod"] == validity
+
+
+def test_a_message_sent_past_its_expiry_is_logged(
+    channel: TwilioChannel, caplog: pytest.LogCaptureFixture
+) -> None:
+    late = outgoing(message_id=9, sent_at=SENT_AT, expires_at=SENT_AT - timedelta(seconds=40))
+
+    assert channel.validity_seconds(late) == 1
+    assert "message 9 sent 40s past its expiry" in caplog.text
 
 
 def test_api_base_wins_over_twilio_region_and_edge(
@@ -372,6 +414,35 @@ def test_classify_twilio_error(
 
     assert (error.code, flags(error)) == (label, expected)
     assert error.reason == "about <number>"
+
+
+DELIVERY_CASES: list[tuple[str | None, Flags, str]] = [
+    ("30001", TRANSIENT, "Queue overflow"),
+    ("30003", PERMANENT, "Unreachable destination handset"),
+    ("30004", PERMANENT, "Message blocked"),
+    ("30005", UNDELIVERABLE, "Unknown destination handset"),
+    ("30006", UNDELIVERABLE, "Landline or unreachable carrier"),
+    ("30007", PERMANENT, "Message filtered by the carrier"),
+    ("30008", TRANSIENT, "Unknown error"),
+    ("21610", OPTED_OUT, "Attempt to send to unsubscribed recipient"),
+    ("12345", PERMANENT, "Twilio error 12345"),  # unknown: Twilio has given up on it
+    (None, PERMANENT, "no error code"),
+]
+
+
+@pytest.mark.parametrize(("code", "expected", "words"), DELIVERY_CASES)
+def test_delivery_codes_mean_what_the_same_codes_mean_for_a_send(
+    code: str | None, expected: Flags, words: str
+) -> None:
+    error = classify_delivery_error(code)
+
+    assert (error.code, flags(error), error.reason) == (code, expected, words)
+    assert describe_twilio_code(code) == words
+
+
+@pytest.mark.parametrize("code", ["21211", "21610", "30005", "30006", "30007", "30008"])
+def test_a_code_has_the_same_flags_in_a_receipt_and_an_answer(code: str) -> None:
+    assert flags(classify_delivery_error(code)) == flags(classify_twilio_error(400, int(code), ""))
 
 
 def test_classify_without_words_names_the_status() -> None:

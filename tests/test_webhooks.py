@@ -8,16 +8,20 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from psycopg.errors import DeadlockDetected
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 from twilio.request_validator import RequestValidator
 
+from reminders import web
 from reminders.db import session_scope
 from reminders.models import OptOut, OutboxMessage, Reply
-from reminders.opt_outs import is_opted_out
+from reminders.opt_outs import is_opted_out, opt_out
 from reminders.runtime import Runtime
 from reminders.settings import Settings
 from reminders.sms_segments import sms_shape
+from reminders.web import webhooks
 from reminders.web.app import create_app
 from tests.conftest import make_settings, utc
 from tests.support.factories import MARIA_PHONE, enroll_patient
@@ -176,6 +180,32 @@ def test_stop_reply_skips_pending_sms_and_keeps_email(client, runtime, body):
         assert is_opted_out(session, "sms", MARIA_PHONE)
         assert session.exec(select(OptOut.source)).all() == ["sms_reply"]
     assert replies(runtime) == []
+
+
+def test_stop_is_not_lost_to_a_deadlock(client, runtime, monkeypatch):
+    """A worker voiding the same rows made the first try a deadlock victim: it runs again."""
+    enroll(runtime)
+    tries: list[str] = []
+
+    def deadlocked_once(session, phone, **kw):
+        tries.append(phone)
+        if len(tries) == 1:
+            raise OperationalError("SELECT ... FOR UPDATE", None, DeadlockDetected("deadlock"))
+        return opt_out(session, phone, **kw)
+
+    monkeypatch.setattr(webhooks, "opt_out", deadlocked_once)
+    response = signed(client, "/webhooks/twilio/inbound", text(body="STOP"))
+    assert (response.status_code, len(tries)) == (200, 2)
+    assert statuses(runtime, "sms") == {("skipped", "opted_out")}
+
+
+def test_stop_answers_503_when_the_deadlocks_do_not_pass(client, runtime, monkeypatch):
+    def always_deadlocked(session, phone, **kw):
+        raise OperationalError("SELECT ... FOR UPDATE", None, DeadlockDetected("deadlock"))
+
+    monkeypatch.setattr(webhooks, "opt_out", always_deadlocked)
+    monkeypatch.setattr(web, "CONTENTION_DELAYS", (0.0, 0.0))
+    assert signed(client, "/webhooks/twilio/inbound", text(body="STOP")).status_code == 503
 
 
 def test_stop_from_an_unknown_number_still_opts_it_out(client, runtime):

@@ -33,8 +33,10 @@ log = logging.getLogger(__name__)
 DEFAULT_API_BASE = "https://api.twilio.com"
 RECONCILE_LIMIT = 50  # newest messages to the number read back: one page, and a bound on paging
 
-# Twilio error code -> what follows for the dispatcher (ChannelError flags).
+# Twilio error code -> what follows (ChannelError flags), for a refused send and for a
+# delivery receipt alike: this table is the one place that knows what a Twilio code means.
 _TRANSIENT: Mapping[str, bool] = {"permanent": False}
+_PERMANENT: Mapping[str, bool] = {"permanent": True}
 _ACCOUNT: Mapping[str, bool] = {"permanent": False, "account_problem": True}
 _UNDELIVERABLE: Mapping[str, bool] = {"permanent": True, "undeliverable": True}
 _CODE_RULES: Mapping[int, Mapping[str, bool]] = {
@@ -49,9 +51,20 @@ _CODE_RULES: Mapping[int, Mapping[str, bool]] = {
     21614: _UNDELIVERABLE,  # To is not a mobile number
     30005: _UNDELIVERABLE,  # unknown destination handset
     30006: _UNDELIVERABLE,  # landline or unreachable carrier
-    21408: {"permanent": True},  # sending to that region is not enabled
-    30007: {"permanent": True},  # carrier filtering
+    21408: _PERMANENT,  # sending to that region is not enabled
+    30007: _PERMANENT,  # carrier filtering
     21610: {"permanent": True, "opted_out": True},  # the recipient replied STOP
+}
+# Twilio's own words for the codes a status callback commonly carries (it sends no words).
+TWILIO_WORDS: Mapping[int, str] = {
+    30001: "Queue overflow",
+    30003: "Unreachable destination handset",
+    30004: "Message blocked",
+    30005: "Unknown destination handset",
+    30006: "Landline or unreachable carrier",
+    30007: "Message filtered by the carrier",
+    30008: "Unknown error",
+    21610: "Attempt to send to unsubscribed recipient",
 }
 _SDK_PREFIXES = ("Unable to create record: ", "Unable to fetch record: ")
 # A run of at least 7 digits with the separators people write numbers with: `+1 (555) 010-0199`.
@@ -66,6 +79,25 @@ def classify_twilio_error(status: int | None, code: int | None, message: str) ->
     return ChannelError(words, code=label, **_rule(status, code))
 
 
+def classify_delivery_error(code: str | None) -> ChannelError:
+    """What a status callback's ErrorCode means, by the same table as a refused send.
+
+    Twilio has given up on that message by then, so a code the table does not know is final,
+    not transient; only a transient code (30001, 30008) is worth a resend.
+    """
+    number = int(code) if code and code.isdigit() else None
+    rule = _CODE_RULES.get(number, _PERMANENT) if number is not None else _PERMANENT
+    return ChannelError(describe_twilio_code(code), code=code or None, **rule)
+
+
+def describe_twilio_code(code: str | None) -> str:
+    """Twilio's words for a code, for staff reading the timeline."""
+    if not code:
+        return "no error code"
+    words = TWILIO_WORDS.get(int(code)) if code.isdigit() else None
+    return words or f"Twilio error {code}"
+
+
 def _rule(status: int | None, code: int | None) -> Mapping[str, bool]:
     if code is not None and code in _CODE_RULES:
         return _CODE_RULES[code]
@@ -73,7 +105,7 @@ def _rule(status: int | None, code: int | None) -> Mapping[str, bool]:
         return _TRANSIENT
     if status in (401, 403) or (status == 404 and code is None) or status < 400:
         return _ACCOUNT  # credentials, a wrong account or a redirecting API base: ours to fix
-    return {"permanent": True}
+    return _PERMANENT
 
 
 def redact_numbers(text: str) -> str:
@@ -155,7 +187,7 @@ class TwilioChannel:
         params: dict[str, Any] = {
             "to": message.to,
             "body": message.body,
-            "validity_period": self.settings.sms_validity_seconds,
+            "validity_period": self.validity_seconds(message),
         }
         if self.settings.twilio_messaging_service_sid:
             params["messaging_service_sid"] = self.settings.twilio_messaging_service_sid
@@ -167,6 +199,20 @@ class TwilioChannel:
                 f"{base}/webhooks/twilio/status?message_id={message.message_id}"
             )
         return params
+
+    def validity_seconds(self, message: OutgoingMessage) -> int:
+        """How long Twilio may queue the text: SMS_VALIDITY_SECONDS, cut at its `expires_at`.
+
+        A text sent at 19:55 must not arrive at 23:55 or after its not_after. Twilio counts
+        from when it accepts the request, which is `sent_at` give or take the call itself.
+        """
+        setting = self.settings.sms_validity_seconds
+        if message.expires_at is None:
+            return setting
+        left = int((message.expires_at - message.sent_at).total_seconds())
+        if left <= 0:  # the dispatcher should not send past the window; Twilio's minimum is 1
+            log.warning("message %s sent %ss past its expiry", message.message_id, -left)
+        return max(1, min(setting, left))
 
     def reconcile(self, *, message_id: int, to: str, body: str, since: datetime) -> str | None:
         """The SID of the message Twilio holds for this send attempt, or None if it has none.
