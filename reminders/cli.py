@@ -19,17 +19,18 @@ from reminders.db import session_scope
 from reminders.dispatcher import Dispatcher
 from reminders.enroll_warnings import enrollment_warnings
 from reminders.enrollment import (
+    Enrolled,
     EnrollmentForm,
     InvalidEnrollment,
-    enroll,
+    PhoneOfAnotherPatient,
     validate,
     void_session,
 )
 from reminders.models import Patient, TreatmentSession
 from reminders.opt_outs import opt_in, opt_out
-from reminders.planner import plan_session
+from reminders.planner import enroll_and_plan
 from reminders.queries import list_messages, list_replies
-from reminders.runtime import initialize, worker_id
+from reminders.runtime import Runtime, initialize, worker_id
 
 app = typer.Typer(
     help="Aftercare: timely aftercare reminders by SMS and email.",
@@ -79,6 +80,14 @@ def enroll_command(
     language: Annotated[str, typer.Option(help="en or es.")] = "en",
     no_sms: Annotated[bool, typer.Option("--no-sms", help="No consent to SMS.")] = False,
     no_email: Annotated[bool, typer.Option("--no-email", help="No consent to email.")] = False,
+    patient: Annotated[
+        int | None,
+        typer.Option(
+            "--patient",
+            metavar="ID",
+            help="Enroll for this existing patient (its name and phone may be corrected).",
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Enroll a completed session and plan its messages."""
@@ -94,41 +103,35 @@ def enroll_command(
         language,
         sms=not no_sms,
         email_ok=not no_email,
+        patient_id=patient,
     )
-    try:
-        enrollment = validate(
-            form,
-            plans=rt.plans,
-            clinic_tz=rt.settings.timezone,
-            region=rt.settings.default_phone_region,
-            now=now,
-        )
-    except InvalidEnrollment as exc:
-        fail(str(exc))
-    with session_scope(rt.engine) as session:
-        enrolled = enroll(
-            session,
-            enrollment,
-            plans=rt.plans,
-            clinic_tz=rt.settings.timezone,
-            actor=actor(),
-            now=now,
-        )
-        plan_session(
-            session,
-            rt.plans,
-            rt.settings.timezone,
-            session.get_one(TreatmentSession, enrolled.session_id),
-            now,
-        )
+    enrolled = _enroll(rt, form, now)
     messages = list_messages(rt.engine, session_id=enrolled.session_id)
     with session_scope(rt.engine) as session:
-        patient = session.get_one(Patient, enrolled.patient_id)
-        warnings = enrollment_warnings(session, patient, messages, now)
+        patient_row = session.get_one(Patient, enrolled.patient_id)
+        warnings = [*enrolled.notes, *enrollment_warnings(session, patient_row, messages, now)]
     if as_json:
         typer.echo(json.dumps(out.enrolled_json(enrolled, messages, warnings), indent=2))
         return
-    out.print_enrolled(enrolled, messages, rt.settings.timezone, enrollment.timezone, warnings)
+    zone = (timezone or "").strip() or None  # validated by _enroll
+    out.print_enrolled(enrolled, messages, rt.settings.timezone, zone, warnings)
+
+
+def _enroll(rt: Runtime, form: EnrollmentForm, now: datetime) -> Enrolled:
+    """Validate, write and plan in one transaction; bad input is one line and writes nothing."""
+    settings = rt.settings
+    region = settings.default_phone_region
+    try:
+        enrollment = validate(
+            form, plans=rt.plans, clinic_tz=settings.timezone, region=region, now=now
+        )
+        with session_scope(rt.engine) as session:
+            return enroll_and_plan(session, enrollment, rt.plans, clinic_tz=settings.timezone,
+                                   region=region, actor=actor(), now=now)  # fmt: skip
+    except PhoneOfAnotherPatient as exc:
+        fail(f"{exc}; if it is the same person, add --patient {exc.patient_id}")
+    except InvalidEnrollment as exc:
+        fail(str(exc))
 
 
 @app.command(name="import")

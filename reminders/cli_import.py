@@ -1,4 +1,8 @@
-"""`aftercare import`: every row is checked before any is written; one bad row imports nothing."""
+"""`aftercare import`: every row is checked before any is written; one bad row imports nothing.
+
+Rows get the rules of `enroll`: a phone number on file under another name is refused unless
+the row names the patient in a `patient_id` column.
+"""
 
 from __future__ import annotations
 
@@ -8,54 +12,78 @@ from datetime import datetime
 from pathlib import Path
 
 import typer
+from sqlmodel import Session
 
 from reminders.db import session_scope
-from reminders.enrollment import Enrollment, EnrollmentForm, InvalidEnrollment, enroll, validate
-from reminders.models import TreatmentSession
-from reminders.planner import plan_session
+from reminders.enrollment import (
+    Enrollment,
+    EnrollmentForm,
+    InvalidEnrollment,
+    PhoneOfAnotherPatient,
+    validate,
+)
+from reminders.planner import enroll_and_plan
 from reminders.runtime import Runtime
 
 REQUIRED = ("name", "phone", "treatment", "completed_at")
-OPTIONAL = ("email", "timezone", "language", "no_sms", "no_email")
+OPTIONAL = ("email", "timezone", "language", "no_sms", "no_email", "patient_id")
 TRUE, FALSE = {"1", "true", "yes", "y", "x"}, {"", "0", "false", "no", "n"}
 
 RowError = tuple[int, str]
+RowNote = tuple[int, str]
+Row = tuple[int, Enrollment]
 
 
 def import_csv(rt: Runtime, path: Path, *, actor: str, now: datetime) -> list[RowError]:
-    """Validate the whole file, then enroll every row in one transaction; returns row errors."""
-    enrollments, errors = read_enrollments(rt, path, now)
+    """Validate the whole file, then enroll every row in one transaction; returns row errors.
+
+    Rows that clash with patients on file (a number under another name) are errors too: they
+    are found while writing, so the transaction is rolled back and nothing is imported.
+    """
+    rows, errors = read_enrollments(rt, path, now)
     if errors:
         return errors
-    with (
-        session_scope(rt.engine) as session,
-        typer.progressbar(enrollments, label="Importing", file=None) as rows,
-    ):
-        for enrollment in rows:
-            enrolled = enroll(
-                session,
-                enrollment,
-                plans=rt.plans,
-                clinic_tz=rt.settings.timezone,
-                actor=actor,
-                now=now,
-            )
-            treatment = session.get_one(TreatmentSession, enrolled.session_id)
-            plan_session(session, rt.plans, rt.settings.timezone, treatment, now)
-    typer.echo(f"Imported {len(enrollments)} session(s).")
+    with session_scope(rt.engine) as session:
+        notes, errors = _enroll_rows(rt, session, rows, actor=actor, now=now)
+        if errors:
+            session.rollback()
+            return errors
+    for line, note in notes:
+        typer.echo(f"line {line}: note: {note}")
+    typer.echo(f"Imported {len(rows)} session(s).")
     return []
 
 
-def read_enrollments(
-    rt: Runtime, path: Path, now: datetime
-) -> tuple[list[Enrollment], list[RowError]]:
+def _enroll_rows(
+    rt: Runtime, session: Session, rows: list[Row], *, actor: str, now: datetime
+) -> tuple[list[RowNote], list[RowError]]:
+    """Every row tried, so that each clash is reported with its line, not only the first."""
+    notes: list[RowNote] = []
+    errors: list[RowError] = []
+    with typer.progressbar(rows, label="Importing", file=None) as progress:
+        for line, enrollment in progress:
+            try:
+                enrolled = enroll_and_plan(session, enrollment, rt.plans, actor=actor, now=now,
+                                           clinic_tz=rt.settings.timezone,
+                                           region=rt.settings.default_phone_region)  # fmt: skip
+            except PhoneOfAnotherPatient as exc:
+                hint = f"put {exc.patient_id} in a patient_id column"
+                errors.append((line, f"{exc}; if it is the same person, {hint}"))
+            except InvalidEnrollment as exc:
+                errors.append((line, str(exc)))
+            else:
+                notes.extend((line, note) for note in enrolled.notes)
+    return notes, errors
+
+
+def read_enrollments(rt: Runtime, path: Path, now: datetime) -> tuple[list[Row], list[RowError]]:
     """Every row checked; each bad one listed with its line, the reading never stopping early."""
-    enrollments: list[Enrollment] = []
+    enrollments: list[Row] = []
     errors: list[RowError] = []
     try:
         for line, row in _rows(path):
             try:
-                enrollments.append(_validate(rt, row, now))
+                enrollments.append((line, _validate(rt, row, now)))
             except InvalidEnrollment as exc:
                 errors.append((line, str(exc)))
     except InvalidEnrollment as exc:  # the header
@@ -111,7 +139,17 @@ def _form(row: dict[str, str | None]) -> EnrollmentForm:
         language=(row.get("language") or "en").strip(),
         sms=not _flag(row, "no_sms"),
         email_ok=not _flag(row, "no_email"),
+        patient_id=_patient_id(row),
     )
+
+
+def _patient_id(row: dict[str, str | None]) -> int | None:
+    value = (row.get("patient_id") or "").strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise InvalidEnrollment(f"patient_id must be a patient's number, not {value!r}")
+    return int(value)
 
 
 def _flag(row: dict[str, str | None], column: str) -> bool:

@@ -1,18 +1,21 @@
 """Enrolling a patient's completed session, and voiding one.
 
 Validation is pure and happens before anything is written: bad input gives one clear line
-and leaves the database untouched.
+and leaves the database untouched. A phone number identifies a patient: a different name on a
+known number is refused (another person would take over that patient's record) unless staff
+name the patient by id; a changed email address is never replaced silently.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from reminders.audit import record
 from reminders.care_plans import CarePlans
@@ -20,13 +23,24 @@ from reminders.lifecycle import SkipReason, Status
 from reminders.models import OutboxMessage, Patient, TreatmentSession
 from reminders.outbox import skip
 from reminders.settings import require_zone
-from reminders.timing import local_date
 
 LANGUAGES = ("en", "es")
 
 
 class InvalidEnrollment(ValueError):
     """One line saying what is wrong with the input."""
+
+
+class PhoneOfAnotherPatient(InvalidEnrollment):
+    """The number is on file for a patient with another name; each front end says how to
+    enroll for that patient if it is the same person (`--patient`, a `patient_id` column)."""
+
+    def __init__(self, phone: str, patient_id: int) -> None:
+        super().__init__(
+            f"phone number {phone} belongs to another patient (patient {patient_id},"
+            " with a different name)"
+        )
+        self.patient_id = patient_id
 
 
 @dataclass(frozen=True)
@@ -42,6 +56,7 @@ class EnrollmentForm:
     language: str = "en"
     sms: bool = True
     email_ok: bool = True
+    patient_id: int | None = None  # an existing patient, named explicitly
 
 
 @dataclass(frozen=True)
@@ -55,6 +70,7 @@ class Enrollment:
     language: str
     sms_consent: bool
     email_consent: bool
+    patient_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +78,7 @@ class Enrolled:
     session_id: int
     patient_id: int
     replaced_session_id: int | None
+    notes: tuple[str, ...] = ()  # what staff must hear: details on file that were changed
 
 
 def validate(
@@ -90,6 +107,7 @@ def validate(
         language=language,
         sms_consent=form.sms,
         email_consent=form.email_ok,
+        patient_id=form.patient_id,
     )
 
 
@@ -116,12 +134,50 @@ def parse_phone(raw: str, region: str) -> str:
 
 
 def parse_email(raw: str | None) -> str | None:
+    """Lower-case, as opt-outs store and match addresses."""
     if raw is None or not raw.strip():
         return None
     try:
-        return validate_email(raw.strip(), check_deliverability=False).normalized
+        return validate_email(raw.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
         raise InvalidEnrollment(f"email address {raw!r} is not valid: {exc}") from None
+
+
+def normalize_contact(session: Session, patient: Patient, region: str, now: datetime) -> None:
+    """Store the phone as E.164 and the email lower-case, in place, audited.
+
+    Rows written straight into the database may hold '3105550142' or ' Ana@Example.com ';
+    opt-outs (STOP, unsubscribe) match exact E.164 numbers and lower-case addresses, so a
+    number left as written would never be stopped. Raises InvalidEnrollment (nothing
+    changed) for a number that cannot be read or that another patient already has.
+    """
+    phone = _stored_phone(patient.phone, region)
+    email = (patient.email or "").strip().lower() or None
+    changed = [f for f, new in (("phone", phone), ("email", email)) if getattr(patient, f) != new]
+    if not changed:
+        return
+    if "phone" in changed:
+        _check_phone_free(session, patient, phone)
+    patient.phone, patient.email = phone, email
+    session.add(patient)
+    detail = f"normalized: {', '.join(changed)}"
+    record(session, actor="planner", action="patient_normalize", entity="patient",
+           entity_id=patient.id, now=now, detail=detail)  # fmt: skip
+
+
+def _check_phone_free(session: Session, patient: Patient, phone: str | None) -> None:
+    holder = session.exec(select(Patient.id).where(Patient.phone == phone)).first()
+    if phone is not None and holder is not None and holder != patient.id:
+        raise InvalidEnrollment(f"patient phone is the number of another patient ({holder})")
+
+
+def _stored_phone(raw: str | None, region: str) -> str | None:
+    if raw is None or not raw.strip():
+        return None
+    try:
+        return parse_phone(raw.strip(), region)
+    except InvalidEnrollment:
+        raise InvalidEnrollment("patient phone is not a valid number") from None
 
 
 def parse_completed_at(raw: str, tz: ZoneInfo, now: datetime) -> datetime:
@@ -141,50 +197,71 @@ def parse_completed_at(raw: str, tz: ZoneInfo, now: datetime) -> datetime:
 
 
 def enroll(
-    session: Session,
-    enrollment: Enrollment,
-    *,
-    plans: CarePlans,
-    clinic_tz: ZoneInfo,
-    actor: str,
-    now: datetime,
-) -> Enrolled:
-    """Write the patient (reused by phone) and the session; the caller plans and commits."""
-    patient = _upsert_patient(session, enrollment, actor=actor, now=now)
-    tz = require_zone(patient.timezone) if patient.timezone else clinic_tz
-    replaced = _same_day_session(session, plans, patient, enrollment, tz)
+    session: Session, enrollment: Enrollment, *, actor: str, now: datetime
+) -> tuple[TreatmentSession, list[str]]:
+    """Write the patient and the session; returns the session and notes for staff.
+
+    Raises InvalidEnrollment before writing anything when the number is another patient's.
+    The caller plans (see planner.enroll_and_plan, which also replaces a same-day session)
+    and commits.
+    """
+    existing = _existing_patient(session, enrollment)
+    patient, notes = _write_patient(session, existing, enrollment, actor=actor, now=now)
     treatment = TreatmentSession(
         patient_id=patient.id or 0,
         treatment=enrollment.treatment,
         completed_at=enrollment.completed_at,
         enrolled_by=actor,
-        replaces_session_id=replaced.id if replaced else None,
         created_at=now,
     )
     session.add(treatment)
     session.flush()
-    if replaced is not None:
-        void_session(session, replaced, actor=actor, now=now, reason=f"replaced by {treatment.id}")
-    record(
-        session,
-        actor=actor,
-        action="enroll",
-        entity="treatment_session",
-        entity_id=treatment.id,
-        now=now,
-        detail=f"treatment={enrollment.treatment}",
-    )
-    return Enrolled(treatment.id or 0, patient.id or 0, replaced.id if replaced else None)
+    detail = f"treatment={enrollment.treatment}"
+    record(session, actor=actor, action="enroll", entity="treatment_session",
+           entity_id=treatment.id, now=now, detail=detail)  # fmt: skip
+    return treatment, notes
 
 
-def _upsert_patient(
-    session: Session, enrollment: Enrollment, *, actor: str, now: datetime
-) -> Patient:
-    patient = session.exec(select(Patient).where(Patient.phone == enrollment.phone)).first()
-    action = "patient_update"
+def same_name(left: str, right: str) -> bool:
+    """'Maria Lopez' is 'maría  LÓPEZ': staff type names with or without accents and caps."""
+    return _name_key(left) == _name_key(right)
+
+
+def _name_key(name: str) -> str:
+    bare = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
+    return " ".join(bare.casefold().split())
+
+
+def _existing_patient(session: Session, enrollment: Enrollment) -> Patient | None:
+    """The patient this enrollment is for: the one named by id, else the one with the phone."""
+    holder = session.exec(select(Patient).where(Patient.phone == enrollment.phone)).first()
+    if enrollment.patient_id is None:
+        if holder is not None and not same_name(holder.name, enrollment.name):
+            raise PhoneOfAnotherPatient(enrollment.phone, holder.id or 0)
+        return holder
+    chosen = session.get(Patient, enrollment.patient_id)
+    if chosen is None:
+        raise InvalidEnrollment(f"there is no patient {enrollment.patient_id}")
+    if holder is not None and holder.id != chosen.id:
+        raise InvalidEnrollment(
+            f"phone number {enrollment.phone} belongs to patient {holder.id},"
+            f" not patient {chosen.id}"
+        )
+    return chosen
+
+
+def _write_patient(
+    session: Session, patient: Patient | None, enrollment: Enrollment, *, actor: str, now: datetime
+) -> tuple[Patient, list[str]]:
+    """Create or update the patient; changed details are audited (by field) and noted."""
+    action, changed = "patient_update", []
     if patient is None:
-        patient = Patient(name=enrollment.name, phone=enrollment.phone, created_at=now)
-        action = "patient_create"
+        action, patient = "patient_create", Patient(name=enrollment.name, created_at=now)
+    else:
+        changed = _changed_fields(patient, enrollment)
+    if enrollment.patient_id is not None:
+        patient.name = enrollment.name  # staff named the patient: the name may be corrected
+    patient.phone = enrollment.phone
     patient.email = enrollment.email or patient.email
     patient.timezone = enrollment.timezone or patient.timezone
     patient.language = enrollment.language
@@ -192,8 +269,32 @@ def _upsert_patient(
     _set_consent(patient, "email", enrollment.email_consent, actor, now)
     session.add(patient)
     session.flush()
-    record(session, actor=actor, action=action, entity="patient", entity_id=patient.id, now=now)
-    return patient
+    detail = f"changed: {', '.join(changed)}" if changed else None
+    record(session, actor=actor, action=action, entity="patient", entity_id=patient.id,
+           now=now, detail=detail)  # fmt: skip
+    return patient, [_CHANGE_NOTES[field].format(id=patient.id) for field in changed]
+
+
+_CHANGE_NOTES = {
+    "name": "patient {id}'s name on file was corrected to the one given",
+    "phone": "patient {id}'s phone number on file was replaced by the one given",
+    "email": (
+        "patient {id} had a different email address on file; it was replaced by the one given"
+        " (emails for this patient go there from now on)"
+    ),
+}
+
+
+def _changed_fields(patient: Patient, enrollment: Enrollment) -> list[str]:
+    """Details on file this enrollment replaces; a first email address or phone is no change."""
+    changed = []
+    if enrollment.patient_id is not None and enrollment.name != patient.name:
+        changed.append("name")
+    if patient.phone and patient.phone != enrollment.phone:
+        changed.append("phone")
+    if enrollment.email and patient.email and enrollment.email != patient.email.lower():
+        changed.append("email")
+    return changed
 
 
 def _set_consent(patient: Patient, channel: str, given: bool, actor: str, now: datetime) -> None:
@@ -201,22 +302,6 @@ def _set_consent(patient: Patient, channel: str, given: bool, actor: str, now: d
     setattr(patient, f"{channel}_consent", given)
     setattr(patient, f"{channel}_consent_at", now)
     setattr(patient, f"{channel}_consent_by", actor)
-
-
-def _same_day_session(
-    session: Session, plans: CarePlans, patient: Patient, enrollment: Enrollment, tz: ZoneInfo
-) -> TreatmentSession | None:
-    """A re-enrollment: same patient, same care plan, same local day (a corrected entry)."""
-    plan = plans.for_treatment(enrollment.treatment)
-    candidates = session.exec(
-        select(TreatmentSession).where(
-            TreatmentSession.patient_id == patient.id,
-            TreatmentSession.status == "completed",
-            col(TreatmentSession.treatment).in_(list(plan.treatments)),
-        )
-    ).all()
-    day = local_date(enrollment.completed_at, tz)
-    return next((s for s in candidates if local_date(s.completed_at, tz) == day), None)
 
 
 def void_session(

@@ -1,8 +1,9 @@
 """Completed sessions → outbox rows, idempotently.
 
 Sessions may come from the CLI, the web form or a practice system writing rows directly: the
-planner only looks for completed sessions with no `planned_at`. The unique key on
-(session, step, channel) lets two planners race without creating anything twice.
+planner only looks for completed sessions with no `planned_at`, and applies the same rules to
+all of them (contact details normalized, a same-day entry of the same plan replaced). The
+unique key on (session, step, channel) lets two planners race without creating anything twice.
 """
 
 from __future__ import annotations
@@ -20,12 +21,16 @@ from sqlmodel import Session, SQLModel, col, select
 
 from reminders.care_plans import CarePlans, Plan
 from reminders.db import session_scope
-from reminders.lifecycle import REACHED_PROVIDER, SkipReason, Status
+from reminders.enrollment import Enrolled, Enrollment, enroll, normalize_contact, void_session
+from reminders.lifecycle import SkipReason, Status
 from reminders.models import MessageEvent, OutboxMessage, Patient, TreatmentSession
 from reminders.outbox import skip
 from reminders.settings import require_zone
+from reminders.timing import local_date
 
 log = logging.getLogger(__name__)
+
+DEFAULT_REGION = "US"  # DEFAULT_PHONE_REGION's own default, for callers without settings
 
 
 @dataclass(frozen=True)
@@ -63,15 +68,25 @@ def rows_for_session(
 
 
 def plan_pending(
-    engine: Engine, plans: CarePlans, clinic_tz: ZoneInfo, now: datetime, limit: int = 200
+    engine: Engine,
+    plans: CarePlans,
+    clinic_tz: ZoneInfo,
+    now: datetime,
+    limit: int = 200,
+    *,
+    region: str = DEFAULT_REGION,
 ) -> PlanReport:
-    """Plan every completed, unplanned session, one transaction per session."""
+    """Plan every completed, unplanned session, one transaction per session.
+
+    `region` (DEFAULT_PHONE_REGION) reads national numbers a practice system wrote.
+    """
     totals = PlanReport()
     while True:
         with session_scope(engine) as session:
             ids = _unplanned_ids(session, limit)
         for session_id in ids:
-            totals = _add(totals, _plan_one(engine, plans, clinic_tz, session_id, now))
+            report = _plan_one(engine, plans, clinic_tz, session_id, now, region)
+            totals = _add(totals, report)
         if len(ids) < limit:
             return totals
 
@@ -96,13 +111,38 @@ def _unplanned_ids(session: Session, limit: int) -> Sequence[int]:
 
 
 def _plan_one(
-    engine: Engine, plans: CarePlans, clinic_tz: ZoneInfo, session_id: int, now: datetime
+    engine: Engine,
+    plans: CarePlans,
+    clinic_tz: ZoneInfo,
+    session_id: int,
+    now: datetime,
+    region: str,
 ) -> PlanReport:
     with session_scope(engine) as session:
         treatment = _lock_unplanned(session, session_id)
         if treatment is None:  # another planner took it
             return PlanReport()
-        return plan_session(session, plans, clinic_tz, treatment, now)
+        return plan_session(session, plans, clinic_tz, treatment, now, region=region)
+
+
+def enroll_and_plan(
+    session: Session,
+    enrollment: Enrollment,
+    plans: CarePlans,
+    *,
+    clinic_tz: ZoneInfo,
+    region: str,
+    actor: str,
+    now: datetime,
+) -> Enrolled:
+    """What every front door does (CLI, CSV import, web form): write, then plan at once, in
+    the caller's transaction, so staff see the planned messages before they move on."""
+    treatment, notes = enroll(session, enrollment, actor=actor, now=now)
+    plan_session(session, plans, clinic_tz, treatment, now, region=region)
+    if treatment.plan_error:
+        notes.append(f"the session could not be planned: {treatment.plan_error}")
+    replaced = treatment.replaces_session_id
+    return Enrolled(treatment.id or 0, treatment.patient_id, replaced, tuple(notes))
 
 
 def plan_session(
@@ -111,15 +151,19 @@ def plan_session(
     clinic_tz: ZoneInfo,
     treatment: TreatmentSession,
     now: datetime,
+    *,
+    region: str,
 ) -> PlanReport:
-    """Plan one session inside the caller's transaction (enrollment plans at once)."""
+    """Plan one session inside the caller's transaction, whoever wrote it: contact details
+    normalized, an earlier entry of the same session replaced, one row per step and channel."""
     patient = session.get_one(Patient, treatment.patient_id)
     try:
         plan = plans.for_treatment(treatment.treatment)
         tz = require_zone(patient.timezone) if patient.timezone else clinic_tz
+        normalize_contact(session, patient, region, now)
     except (KeyError, ValueError) as exc:
         return _mark_unplannable(session, treatment, str(exc).strip("'\""), now)
-    already_sent = _steps_reached_provider(session, treatment.replaces_session_id)
+    already_sent = replace_same_day(session, plan, treatment, tz, now)
     rows = rows_for_session(plan, treatment.completed_at, tz, already_sent)
     created = insert_rows(session, treatment, rows, now)
     superseded = supersede_follow_ups(session, plans, treatment, now)
@@ -140,7 +184,8 @@ def _lock_unplanned(session: Session, session_id: int) -> TreatmentSession | Non
 def _mark_unplannable(
     session: Session, treatment: TreatmentSession, reason: str, now: datetime
 ) -> PlanReport:
-    """Park a row we cannot plan (unknown treatment, bad zone) so it is reported, not retried."""
+    """Park a row we cannot plan (unknown treatment, bad zone, unreadable phone) so it is
+    reported, not retried."""
     log.warning("session %s cannot be planned: %s", treatment.id, reason)
     treatment.planned_at = now
     treatment.plan_error = reason[:500]
@@ -148,14 +193,64 @@ def _mark_unplannable(
     return PlanReport(sessions=1, errors=1)
 
 
-def _steps_reached_provider(
-    session: Session, replaced_id: int | None
+def replace_same_day(
+    session: Session, plan: Plan, treatment: TreatmentSession, tz: ZoneInfo, now: datetime
 ) -> frozenset[tuple[str, str]]:
-    if replaced_id is None:
+    """A session entered again (a corrected entry, a practice system writing it twice): same
+    patient, same care plan, same local day. The older entries are voided; returns the steps
+    that may already have reached the patient through them, which the new one must not send.
+    """
+    older = _same_day_sessions(session, plan, treatment, tz)
+    for entry in older:
+        void_session(session, entry, actor="planner", now=now, reason=f"replaced by {treatment.id}")
+    if older:
+        treatment.replaces_session_id = older[-1].id
+    replaced = {entry.id for entry in older} | {treatment.replaces_session_id}
+    return _steps_reached_patient(session, [i for i in replaced if i is not None])
+
+
+def _same_day_sessions(
+    session: Session, plan: Plan, treatment: TreatmentSession, tz: ZoneInfo
+) -> list[TreatmentSession]:
+    """Completed sessions written before this one (lower id) for the same plan and day."""
+    query = select(TreatmentSession).where(
+        TreatmentSession.patient_id == treatment.patient_id,
+        TreatmentSession.status == "completed",
+        col(TreatmentSession.id) < (treatment.id or 0),
+        col(TreatmentSession.treatment).in_(list(plan.treatments)),
+    )
+    day = local_date(treatment.completed_at, tz)
+    found = session.exec(query.order_by(col(TreatmentSession.id))).all()
+    return [older for older in found if local_date(older.completed_at, tz) == day]
+
+
+def _reached_patient() -> sa.ColumnElement[bool]:
+    """A step the patient has, or may have: never sent again by a replacing session.
+
+    Counted: sent, delivered, unknown (the provider may have delivered it), sending once the
+    send was reserved (`sent_at` set: the provider call may be under way), and a step the
+    replaced session itself skipped as already sent (an entry replaced twice). Not counted:
+    pending, failed, undelivered and any other skip: the patient never got those, so the new
+    session sends them.
+    """
+    status = col(OutboxMessage.status)
+    return sa.or_(
+        status.in_([Status.SENT, Status.DELIVERED, Status.UNKNOWN]),
+        sa.and_(status == Status.SENDING, col(OutboxMessage.sent_at).is_not(None)),
+        sa.and_(
+            status == Status.SKIPPED,
+            col(OutboxMessage.error_reason) == SkipReason.ALREADY_SENT,
+        ),
+    )
+
+
+def _steps_reached_patient(
+    session: Session, replaced_ids: Sequence[int]
+) -> frozenset[tuple[str, str]]:
+    if not replaced_ids:
         return frozenset()
     query = select(OutboxMessage.step, OutboxMessage.channel).where(
-        OutboxMessage.session_id == replaced_id,
-        col(OutboxMessage.status).in_([*REACHED_PROVIDER, Status.FAILED]),
+        col(OutboxMessage.session_id).in_(replaced_ids), _reached_patient()
     )
     return frozenset((step, channel) for step, channel in session.exec(query).all())
 

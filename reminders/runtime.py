@@ -33,7 +33,13 @@ class Runtime:
     plans: CarePlans
 
     def plan(self, now: datetime) -> PlanReport:
-        return plan_pending(self.engine, self.plans, self.settings.timezone, now)
+        return plan_pending(
+            self.engine,
+            self.plans,
+            self.settings.timezone,
+            now,
+            region=self.settings.default_phone_region,
+        )
 
 
 def open_runtime(settings: Settings) -> Runtime:

@@ -488,3 +488,136 @@ def test_import_of_a_file_with_no_rows_is_an_error(aftercare, tmp_path):
     csv_file.write_text("name,phone,treatment,completed_at\n")
     result = aftercare.runner.invoke(app, ["import", str(csv_file)], env=aftercare.env)
     assert result.exit_code == 1 and "no rows" in result.stderr
+
+
+# -- one phone, one patient: no silent takeover (F14) ----------------------------------------
+
+MARIA = ["enroll", "--name", "Maria Lopez", "--phone", "3105550142", "--treatment", "asclera"]
+
+
+def audit(database_url: str, action: str) -> list[tuple[int | None, str | None]]:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(database_url)
+    with engine.connect() as connection:
+        found = connection.execute(
+            sa.text("SELECT entity_id, detail FROM audit_event WHERE action = :a ORDER BY id"),
+            {"a": action},
+        ).all()
+    engine.dispose()
+    return [(row[0], row[1]) for row in found]
+
+
+def test_another_name_on_a_known_phone_is_refused_and_the_patient_left_alone(aftercare):
+    maria = aftercare.json(
+        *MARIA, "--email", "maria@example.com", "--completed-at", "2026-06-01 10:00"
+    )
+    result = aftercare.runner.invoke(
+        app,
+        ["enroll", "--name", "Ana Lopez", "--phone", "+13105550142", "--treatment", "asclera",
+         "--email", "ana@example.com", "--completed-at", "2026-06-01 11:00"],
+        env=aftercare.env,
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert result.stderr.strip().count("\n") == 0
+    assert "belongs to another patient (patient 1" in result.stderr
+    assert "if it is the same person, add --patient 1" in result.stderr
+    rows = aftercare.json("messages")
+    assert {r["session_id"] for r in rows} == {maria["session_id"]}  # no new session
+    assert {r["status"] for r in rows} == {"pending"}  # Maria's session not voided
+    aftercare("tick", "--now", "2026-06-01T11:05")
+    email = next(d for d in aftercare.delivered() if d["channel"] == "email")
+    assert email["to"] == "maria@example.com"
+
+
+def test_names_match_whatever_the_case_spacing_or_accents(aftercare):
+    first = aftercare.json(*MARIA, "--completed-at", "2026-06-01 10:00")
+    again = aftercare.json(
+        "enroll", "--name", "  maría   LÓPEZ ", "--phone", "3105550142", "--treatment", "laser",
+        "--completed-at", "2026-06-08 10:00",
+    )  # fmt: skip
+    assert again["patient_id"] == first["patient_id"]
+    assert not any("name on file" in warning for warning in again["warnings"])
+
+
+def test_patient_option_enrolls_for_that_patient_and_corrects_the_name(aftercare, database_url):
+    aftercare.json(*MARIA, "--completed-at", "2026-06-01 10:00")
+    enrolled = aftercare.json(
+        "enroll", "--patient", "1", "--name", "Maria Lopez Ruiz", "--phone", "3105550142",
+        "--treatment", "laser", "--completed-at", "2026-06-08 10:00",
+    )  # fmt: skip
+    assert enrolled["patient_id"] == 1
+    assert "patient 1's name on file was corrected to the one given" in enrolled["warnings"]
+    assert (1, "changed: name") in audit(database_url, "patient_update")
+    aftercare("tick", "--now", "2026-06-08T10:01")
+    assert any("Maria" in d["body"] for d in aftercare.delivered())
+
+
+@pytest.mark.parametrize(
+    ("patient", "phone", "reason"),
+    [
+        ("7", "3105550142", "there is no patient 7"),
+        ("2", "3105550142", "phone number +13105550142 belongs to patient 1, not patient 2"),
+    ],
+)
+def test_patient_option_refuses_an_unknown_patient_or_anothers_phone(
+    aftercare, patient, phone, reason
+):
+    aftercare(*MARIA, "--completed-at", "2026-06-01 10:00")
+    aftercare("enroll", "--name", "Bo Lee", "--phone", "3105550188", "--treatment", "laser",
+              "--completed-at", "2026-06-01 10:00")  # fmt: skip
+    before = aftercare.json("messages")
+    result = aftercare.runner.invoke(
+        app,
+        ["enroll", "--patient", patient, "--name", "Bo Lee", "--phone", phone,
+         "--treatment", "laser", "--completed-at", "2026-06-02 10:00"],
+        env=aftercare.env,
+    )  # fmt: skip
+    assert result.exit_code == 1 and reason in result.stderr
+    assert aftercare.json("messages") == before
+
+
+def test_a_different_email_is_replaced_with_a_warning_and_audited(aftercare, database_url):
+    aftercare(*MARIA, "--email", "maria@example.com", "--completed-at", "2026-06-01 10:00")
+    output = aftercare(
+        *MARIA, "--email", "Maria.Lopez@Example.com", "--completed-at", "2026-06-08 10:00"
+    )
+    assert "patient 1 had a different email address on file; it was replaced" in output
+    assert (1, "changed: email") in audit(database_url, "patient_update")
+    same = aftercare.json(
+        *MARIA, "--email", "MARIA.LOPEZ@example.com", "--completed-at", "2026-06-15 10:00"
+    )
+    assert not any("email address on file" in w for w in same["warnings"])
+
+
+def test_import_refuses_a_row_whose_phone_belongs_to_another_patient(aftercare, tmp_path):
+    aftercare(*MARIA, "--completed-at", "2026-06-01 10:00")
+    csv_file = tmp_path / "sessions.csv"
+    csv_file.write_text(
+        "name,phone,email,treatment,completed_at\n"
+        "Ana Lopez,3105550142,ana@example.com,asclera,2026-06-01 11:00\n"
+        "Bo Lee,3105550188,,laser,2026-06-01 10:00\n"
+        "Bob Lee,3105550188,,laser,2026-06-02 10:00\n"
+    )
+    result = aftercare.runner.invoke(app, ["import", str(csv_file)], env=aftercare.env)
+    assert result.exit_code == 1
+    assert (
+        "line 2: phone number +13105550142 belongs to another patient (patient 1" in result.stderr
+    )
+    assert "put 1 in a patient_id column" in result.stderr
+    assert "line 4: phone number +13105550188 belongs to another patient" in result.stderr
+    assert "nothing was imported" in result.stderr
+    assert len(aftercare.json("messages")) == 11  # Bo Lee's good row was not imported either
+
+
+def test_import_with_a_patient_id_enrolls_for_that_patient(aftercare, tmp_path):
+    aftercare(*MARIA, "--email", "maria@example.com", "--completed-at", "2026-06-01 10:00")
+    csv_file = tmp_path / "sessions.csv"
+    csv_file.write_text(
+        "patient_id,name,phone,email,treatment,completed_at\n"
+        "1,Maria Lopez Ruiz,3105550142,mlr@example.com,laser,2026-06-08 10:00\n"
+    )
+    output = aftercare("import", str(csv_file))
+    assert "line 2: note: patient 1 had a different email address on file" in output
+    assert "Imported 1 session(s)." in output
+    assert {r["patient_id"] for r in aftercare.json("messages")} == {1}

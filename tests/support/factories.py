@@ -10,8 +10,7 @@ from reminders.channels.console import ConsoleChannel
 from reminders.db import session_scope
 from reminders.dispatcher import Dispatcher
 from reminders.enrollment import Enrolled, EnrollmentForm, enroll, validate
-from reminders.models import TreatmentSession
-from reminders.planner import plan_session
+from reminders.planner import enroll_and_plan
 from reminders.runtime import Runtime
 
 MARIA_PHONE = "+13105550142"
@@ -32,8 +31,12 @@ def enroll_patient(
     sms: bool = True,
     email_ok: bool = True,
     plan: bool = True,
+    patient_id: int | None = None,
 ) -> Enrolled:
-    """Enroll (and by default plan) a session completed at the given aware moment."""
+    """Enroll (and by default plan) a session completed at the given aware moment.
+
+    `plan=False` leaves the session for the planner, as a practice system's row would be.
+    """
     form = EnrollmentForm(
         name,
         phone,
@@ -44,6 +47,7 @@ def enroll_patient(
         language,
         sms=sms,
         email_ok=email_ok,
+        patient_id=patient_id,
     )
     settings = runtime.settings
     enrollment = validate(
@@ -54,18 +58,18 @@ def enroll_patient(
         now=now,
     )
     with session_scope(runtime.engine) as session:
-        enrolled = enroll(
+        if not plan:
+            row, notes = enroll(session, enrollment, actor="test", now=now)
+            return Enrolled(row.id or 0, row.patient_id, None, tuple(notes))
+        return enroll_and_plan(
             session,
             enrollment,
-            plans=runtime.plans,
+            runtime.plans,
             clinic_tz=settings.timezone,
+            region=settings.default_phone_region,
             actor="test",
             now=now,
         )
-        if plan:
-            treatment_row = session.get_one(TreatmentSession, enrolled.session_id)
-            plan_session(session, runtime.plans, settings.timezone, treatment_row, now)
-    return enrolled
 
 
 def make_dispatcher(
