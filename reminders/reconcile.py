@@ -156,6 +156,9 @@ def _apply(
         transition(session, message, to, now, actor=dispatcher.worker_id, reason=reason)
         if sid is not None:
             message.provider_id = sid
+            from reminders.receipts import apply_held_receipts  # Twilio's words load only here
+
+            apply_held_receipts(session, message, now)
         if to == Status.PENDING:
             message.due_at, message.sent_at = now, None
         message.error_code = message.error_reason = None
