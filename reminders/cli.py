@@ -77,7 +77,9 @@ def enroll_command(
     timezone: Annotated[
         str | None, typer.Option(help="IANA zone; default CLINIC_TIMEZONE.")
     ] = None,
-    language: Annotated[str, typer.Option(help="en or es.")] = "en",
+    language: Annotated[
+        str | None, typer.Option(help="en or es; default the patient's own, else en.")
+    ] = None,
     no_sms: Annotated[bool, typer.Option("--no-sms", help="No consent to SMS.")] = False,
     no_email: Annotated[bool, typer.Option("--no-email", help="No consent to email.")] = False,
     patient: Annotated[

@@ -136,7 +136,7 @@ def _form(row: dict[str, str | None]) -> EnrollmentForm:
         completed_at=row["completed_at"] or "",
         email=row.get("email") or None,
         timezone=row.get("timezone") or None,
-        language=(row.get("language") or "en").strip(),
+        language=(row.get("language") or "").strip() or None,
         sms=not _flag(row, "no_sms"),
         email_ok=not _flag(row, "no_email"),
         patient_id=_patient_id(row),

@@ -53,7 +53,7 @@ class EnrollmentForm:
     completed_at: str
     email: str | None = None
     timezone: str | None = None
-    language: str = "en"
+    language: str | None = None  # None: the patient's own, or English for a new patient
     sms: bool = True
     email_ok: bool = True
     patient_id: int | None = None  # an existing patient, named explicitly
@@ -67,7 +67,7 @@ class Enrollment:
     completed_at: datetime  # aware UTC
     email: str | None
     timezone: str | None
-    language: str
+    language: str | None
     sms_consent: bool
     email_consent: bool
     patient_id: int | None = None
@@ -93,8 +93,8 @@ def validate(
         raise InvalidEnrollment(
             f"unknown treatment {form.treatment!r} (choose from {', '.join(plans.treatments)})"
         )
-    language = form.language.strip().lower()
-    if language not in LANGUAGES:
+    language = form.language.strip().lower() if form.language else None
+    if language is not None and language not in LANGUAGES:
         raise InvalidEnrollment(f"unknown language {form.language!r} (choose en or es)")
     zone = _zone(form.timezone)
     return Enrollment(
@@ -264,7 +264,7 @@ def _write_patient(
     patient.phone = enrollment.phone
     patient.email = enrollment.email or patient.email
     patient.timezone = enrollment.timezone or patient.timezone
-    patient.language = enrollment.language
+    patient.language = enrollment.language or patient.language or "en"
     _set_consent(patient, "sms", enrollment.sms_consent, actor, now)
     _set_consent(patient, "email", enrollment.email_consent, actor, now)
     session.add(patient)

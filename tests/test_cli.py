@@ -433,9 +433,16 @@ def test_zone_folders_legacy_zones_and_vanity_numbers_are_refused(aftercare, arg
 def test_enroll_warns_about_messages_that_will_not_go(aftercare):
     aftercare("opt-out", "3105550142")
     enrolled = aftercare.json(
-        "enroll", "--name", "Maria Lopez", "--phone", "3105550142", "--treatment", "asclera",
-        "--completed-at", "2026-06-01 10:00",
-    )  # fmt: skip
+        "enroll",
+        "--name",
+        "Maria Lopez",
+        "--phone",
+        "3105550142",
+        "--treatment",
+        "asclera",
+        "--completed-at",
+        "2026-06-01 10:00",
+    )
     warnings = " | ".join(enrolled["warnings"])
     assert "no email address" in warnings
     assert "this number has opted out" in warnings
@@ -449,10 +456,12 @@ def test_replies_lists_what_patients_wrote_back(aftercare, database_url):
     engine = sa.create_engine(database_url)
     with engine.begin() as connection:
         connection.execute(
-            sa.text("INSERT INTO reply (from_address, body, urgent, received_at)"
-                    " VALUES ('+13105550142', 'my throat is swelling', true, :at)"),
+            sa.text(
+                "INSERT INTO reply (from_address, body, urgent, received_at)"
+                " VALUES ('+13105550142', 'my throat is swelling', true, :at)"
+            ),
             {"at": "2026-06-01 18:00:00"},
-        )  # fmt: skip
+        )
     engine.dispose()
     [reply] = aftercare.json("replies", "--urgent")
     assert (reply["body"], reply["urgent"]) == ("my throat is swelling", True)
@@ -514,10 +523,21 @@ def test_another_name_on_a_known_phone_is_refused_and_the_patient_left_alone(aft
     )
     result = aftercare.runner.invoke(
         app,
-        ["enroll", "--name", "Ana Lopez", "--phone", "+13105550142", "--treatment", "asclera",
-         "--email", "ana@example.com", "--completed-at", "2026-06-01 11:00"],
+        [
+            "enroll",
+            "--name",
+            "Ana Lopez",
+            "--phone",
+            "+13105550142",
+            "--treatment",
+            "asclera",
+            "--email",
+            "ana@example.com",
+            "--completed-at",
+            "2026-06-01 11:00",
+        ],
         env=aftercare.env,
-    )  # fmt: skip
+    )
     assert result.exit_code == 1
     assert result.stderr.strip().count("\n") == 0
     assert "belongs to another patient (patient 1" in result.stderr
@@ -533,9 +553,16 @@ def test_another_name_on_a_known_phone_is_refused_and_the_patient_left_alone(aft
 def test_names_match_whatever_the_case_spacing_or_accents(aftercare):
     first = aftercare.json(*MARIA, "--completed-at", "2026-06-01 10:00")
     again = aftercare.json(
-        "enroll", "--name", "  maría   LÓPEZ ", "--phone", "3105550142", "--treatment", "laser",
-        "--completed-at", "2026-06-08 10:00",
-    )  # fmt: skip
+        "enroll",
+        "--name",
+        "  maría   LÓPEZ ",
+        "--phone",
+        "3105550142",
+        "--treatment",
+        "laser",
+        "--completed-at",
+        "2026-06-08 10:00",
+    )
     assert again["patient_id"] == first["patient_id"]
     assert not any("name on file" in warning for warning in again["warnings"])
 
@@ -543,9 +570,18 @@ def test_names_match_whatever_the_case_spacing_or_accents(aftercare):
 def test_patient_option_enrolls_for_that_patient_and_corrects_the_name(aftercare, database_url):
     aftercare.json(*MARIA, "--completed-at", "2026-06-01 10:00")
     enrolled = aftercare.json(
-        "enroll", "--patient", "1", "--name", "Maria Lopez Ruiz", "--phone", "3105550142",
-        "--treatment", "laser", "--completed-at", "2026-06-08 10:00",
-    )  # fmt: skip
+        "enroll",
+        "--patient",
+        "1",
+        "--name",
+        "Maria Lopez Ruiz",
+        "--phone",
+        "3105550142",
+        "--treatment",
+        "laser",
+        "--completed-at",
+        "2026-06-08 10:00",
+    )
     assert enrolled["patient_id"] == 1
     assert "patient 1's name on file was corrected to the one given" in enrolled["warnings"]
     assert (1, "changed: name") in audit(database_url, "patient_update")
@@ -564,15 +600,35 @@ def test_patient_option_refuses_an_unknown_patient_or_anothers_phone(
     aftercare, patient, phone, reason
 ):
     aftercare(*MARIA, "--completed-at", "2026-06-01 10:00")
-    aftercare("enroll", "--name", "Bo Lee", "--phone", "3105550188", "--treatment", "laser",
-              "--completed-at", "2026-06-01 10:00")  # fmt: skip
+    aftercare(
+        "enroll",
+        "--name",
+        "Bo Lee",
+        "--phone",
+        "3105550188",
+        "--treatment",
+        "laser",
+        "--completed-at",
+        "2026-06-01 10:00",
+    )
     before = aftercare.json("messages")
     result = aftercare.runner.invoke(
         app,
-        ["enroll", "--patient", patient, "--name", "Bo Lee", "--phone", phone,
-         "--treatment", "laser", "--completed-at", "2026-06-02 10:00"],
+        [
+            "enroll",
+            "--patient",
+            patient,
+            "--name",
+            "Bo Lee",
+            "--phone",
+            phone,
+            "--treatment",
+            "laser",
+            "--completed-at",
+            "2026-06-02 10:00",
+        ],
         env=aftercare.env,
-    )  # fmt: skip
+    )
     assert result.exit_code == 1 and reason in result.stderr
     assert aftercare.json("messages") == before
 
@@ -621,3 +677,14 @@ def test_import_with_a_patient_id_enrolls_for_that_patient(aftercare, tmp_path):
     assert "line 2: note: patient 1 had a different email address on file" in output
     assert "Imported 1 session(s)." in output
     assert {r["patient_id"] for r in aftercare.json("messages")} == {1}
+
+
+def test_re_enrolling_without_a_language_keeps_the_patients_own(aftercare):
+    common = ["--name", "Ana Ruiz", "--phone", "3105550199", "--treatment"]
+    aftercare(
+        "enroll", *common, "test-dose", "--completed-at", "2026-06-01 10:00", "--language", "es"
+    )
+    aftercare("enroll", *common, "asclera", "--completed-at", "2026-06-08 10:00")
+    aftercare("tick", "--now", "2026-06-08T10:01")
+    sent = [r for r in aftercare.json("messages", "--status", "sent") if r["session_id"] == 2]
+    assert sent and all("Hola" in r["body"] or "Gracias" in r["body"] for r in sent)
