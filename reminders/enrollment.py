@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from reminders.audit import record
 from reminders.care_plans import CarePlans
@@ -316,10 +316,11 @@ def void_session(
     treatment.status = "voided"
     treatment.voided_at = now
     session.add(treatment)
-    pending = session.exec(
-        select(OutboxMessage).where(
-            OutboxMessage.session_id == treatment.id, OutboxMessage.status == Status.PENDING
-        )
+    pending = session.exec(  # locked in id order, as opt-outs lock: a claim waits or misses
+        select(OutboxMessage)
+        .where(OutboxMessage.session_id == treatment.id, OutboxMessage.status == Status.PENDING)
+        .order_by(col(OutboxMessage.id))
+        .with_for_update()
     ).all()
     for message in pending:
         skip(session, message, SkipReason.VOIDED, now, actor=actor)

@@ -314,8 +314,11 @@ def supersede_follow_ups(
         TreatmentSession.id != treatment.id,
         TreatmentSession.completed_at <= treatment.completed_at,
     )
-    query = select(OutboxMessage).where(
-        col(OutboxMessage.session_id).in_(earlier), OutboxMessage.status == Status.PENDING
+    query = (  # locked in id order, as opt-outs lock: a claim waits or misses
+        select(OutboxMessage)
+        .where(col(OutboxMessage.session_id).in_(earlier), OutboxMessage.status == Status.PENDING)
+        .order_by(col(OutboxMessage.id))
+        .with_for_update()
     )
     moot = [m for m in session.exec(query).all() if (m.plan, m.step) in pairs]
     for message in moot:
