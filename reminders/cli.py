@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +15,7 @@ from reminders.channels.factory import build_channels
 from reminders.cli_common import actor, close_runtimes, fail, runtime, settings
 from reminders.cli_import import import_csv
 from reminders.cli_templates import templates_app
+from reminders.clock import utcnow
 from reminders.db import session_scope
 from reminders.dispatcher import Dispatcher
 from reminders.enroll_warnings import enrollment_warnings
@@ -47,10 +48,6 @@ def main_callback(ctx: typer.Context) -> None:
 
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @app.command()

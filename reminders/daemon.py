@@ -16,6 +16,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.engine import Engine
 
 from reminders.channels.factory import build_channels
+from reminders.clock import utcnow
 from reminders.db import session_scope
 from reminders.dispatcher import Dispatcher, DispatchReport
 from reminders.logs import configure_logging
@@ -24,10 +25,6 @@ from reminders.runtime import DatabaseNotReady, Runtime, check_database, open_ru
 from reminders.settings import Settings
 
 log = logging.getLogger("aftercare.daemon")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Daemon:

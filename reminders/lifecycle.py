@@ -51,7 +51,6 @@ ALLOWED: dict[Status, frozenset[Status]] = {
 REACHED_PROVIDER = frozenset(
     {Status.SENDING, Status.SENT, Status.DELIVERED, Status.UNDELIVERED, Status.UNKNOWN}
 )
-FINAL = frozenset({Status.DELIVERED, Status.SKIPPED})
 
 
 class IllegalTransition(ValueError):

@@ -6,17 +6,13 @@ and stored as UTC (`UTCDateTime`).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from reminders.clock import utcnow
 from reminders.db import UTCDateTime
-
-
-def utcnow() -> datetime:
-    """Default for created-at columns only; business logic takes `now` as a parameter."""
-    return datetime.now(UTC)
 
 
 class Patient(SQLModel, table=True):

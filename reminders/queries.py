@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from reminders.models import MessageEvent, OutboxMessage, Reply
+from reminders.models import OutboxMessage, Reply
 
 
 def list_messages(
@@ -24,16 +24,6 @@ def list_messages(
         query = query.where(OutboxMessage.patient_id == patient_id)
     if status is not None:
         query = query.where(OutboxMessage.status == status)
-    with Session(engine) as session:
-        return session.exec(query).all()
-
-
-def message_events(engine: Engine, message_id: int) -> Sequence[MessageEvent]:
-    query = (
-        select(MessageEvent)
-        .where(MessageEvent.message_id == message_id)
-        .order_by(col(MessageEvent.at), col(MessageEvent.id))
-    )
     with Session(engine) as session:
         return session.exec(query).all()
 

@@ -4,19 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse
 from sqlalchemy.engine import Engine
 
+from reminders.clock import utcnow
 from reminders.db import make_engine
 from reminders.settings import Settings
 from reminders.web import Clock, DatabaseUnavailable, health, unsubscribe, webhooks
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def create_app(
