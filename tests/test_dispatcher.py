@@ -408,3 +408,20 @@ def test_a_receipt_that_lands_while_asking_is_not_overwritten(runtime):
     make_dispatcher(runtime, lambda: clock[0], sms=channel).run_once()
     assert messages(runtime)["aftercare", "sms"].status == "delivered"
     assert channel.sent == []
+
+
+def test_a_closed_console_stream_does_not_turn_a_delivery_into_a_retry(runtime):
+    from reminders.channels.console import ConsoleChannel
+
+    class ClosedPipe:
+        def write(self, _text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self) -> None:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW)
+    console = ConsoleChannel(runtime.settings.outbox_file, ClosedPipe())  # type: ignore[arg-type]
+    report = make_dispatcher(runtime, lambda: NOW, sms=console, email=console).run_once()
+    assert sorted(o.result for o in report.outcomes) == ["sent", "sent"]
+    assert len(runtime.settings.outbox_file.read_text().splitlines()) == 2

@@ -39,9 +39,18 @@ class ConsoleChannel:
             self.outbox_file.parent.mkdir(parents=True, exist_ok=True)
             with self.outbox_file.open("a", encoding="utf-8") as handle:
                 handle.write(line + "\n")
-            if self.stream is not None:
-                print(self._notice(message), file=self.stream, flush=True)
+            self._tell(message)
         return provider_id
+
+    def _tell(self, message: OutgoingMessage) -> None:
+        """The notice is a courtesy: the message is delivered once it is in the file, so a
+        closed pipe (`aftercare tick | head`) must not make it a failure to be sent again."""
+        if self.stream is None:
+            return
+        try:
+            print(self._notice(message), file=self.stream, flush=True)
+        except (OSError, ValueError):  # BrokenPipeError; ValueError: the stream was closed
+            self.stream = None
 
     def close(self) -> None:
         """Nothing is held open between sends."""
