@@ -243,33 +243,34 @@ def void(
     typer.echo(f"Voided session {session_id}; {skipped} pending message(s) skipped.")
 
 
-@app.command(name="opt-out")
-def opt_out_command(
-    address: Annotated[
-        str, typer.Argument(metavar="PHONE_OR_EMAIL", help="Phone number or email.")
-    ],
-) -> None:
-    """Stop all messages to a phone number or email address."""
-    rt = runtime()
+AddressArgument = Annotated[
+    str, typer.Argument(metavar="PHONE_OR_EMAIL", help="Phone number or email.")
+]
+
+
+def _address(rt: Runtime, address: str) -> str:
+    """E.164 or a normalized email, as opt-outs are stored; one line and exit otherwise."""
     normalized = out.normalize_address(address, rt.settings.default_phone_region)
     if normalized is None:
         fail(f"{address!r} is neither a valid phone number nor an email address")
+    return normalized
+
+
+@app.command(name="opt-out")
+def opt_out_command(address: AddressArgument) -> None:
+    """Stop all messages to a phone number or email address."""
+    rt = runtime()
+    normalized = _address(rt, address)
     with session_scope(rt.engine) as db:
         skipped = opt_out(db, normalized, source="cli", actor=actor(), now=utcnow())
     typer.echo(f"Opted out; {skipped} pending message(s) skipped.")
 
 
 @app.command(name="opt-in")
-def opt_in_command(
-    address: Annotated[
-        str, typer.Argument(metavar="PHONE_OR_EMAIL", help="Phone number or email.")
-    ],
-) -> None:
+def opt_in_command(address: AddressArgument) -> None:
     """Lift an opt-out for a phone number or email address."""
     rt = runtime()
-    normalized = out.normalize_address(address, rt.settings.default_phone_region)
-    if normalized is None:
-        fail(f"{address!r} is neither a valid phone number nor an email address")
+    normalized = _address(rt, address)
     with session_scope(rt.engine) as db:
         restored = opt_in(db, normalized, actor=actor(), now=utcnow())
     if restored is None:

@@ -205,7 +205,7 @@ class Dispatcher:
         now: datetime,
     ) -> Facts:
         is_sms = message.channel == "sms"
-        address = patient.phone if is_sms else patient.email
+        address = patient.address(message.channel)
         tz = self._zone(patient)
         return Facts(
             channel=message.channel,
@@ -261,7 +261,7 @@ class Dispatcher:
         except (TemplateProblem, TemplateMissing) as exc:
             fail(session, message, now, code="template", reason=str(exc), actor=self.worker_id)
             return _outcome(message, "failed", f"template: {exc}", now)
-        message.recipient = patient.phone if message.channel == "sms" else patient.email
+        message.recipient = patient.address(message.channel)
         message.body, message.subject = composed.body, composed.subject
         message.template_version = composed.template_version
         message.sent_at = now  # reserves today's SMS slot for the cap before the provider call

@@ -33,7 +33,7 @@ def enrollment_warnings(
 def _channel_notes(session: Session, patient: Patient, channel: str) -> list[str]:
     sms = channel == "sms"
     label, what = ("SMS", "number") if sms else ("email", "address")
-    address = patient.phone if sms else patient.email
+    address = patient.address(channel)
     consent = patient.sms_consent if sms else patient.email_consent
     undeliverable = patient.phone_undeliverable_at if sms else patient.email_undeliverable_at
     skipped = f"{label} messages will be skipped"

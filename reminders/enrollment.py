@@ -15,13 +15,13 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from reminders.audit import record
 from reminders.care_plans import CarePlans
 from reminders.lifecycle import SkipReason, Status
 from reminders.models import OutboxMessage, Patient, TreatmentSession
-from reminders.outbox import skip
+from reminders.outbox import lock_in_order, skip
 from reminders.settings import require_zone
 
 LANGUAGES = ("en", "es")
@@ -316,12 +316,12 @@ def void_session(
     treatment.status = "voided"
     treatment.voided_at = now
     session.add(treatment)
-    pending = session.exec(  # locked in id order, as opt-outs lock: a claim waits or misses
-        select(OutboxMessage)
-        .where(OutboxMessage.session_id == treatment.id, OutboxMessage.status == Status.PENDING)
-        .order_by(col(OutboxMessage.id))
-        .with_for_update()
-    ).all()
+    pending = lock_in_order(
+        session,
+        select(OutboxMessage).where(
+            OutboxMessage.session_id == treatment.id, OutboxMessage.status == Status.PENDING
+        ),
+    )
     for message in pending:
         skip(session, message, SkipReason.VOIDED, now, actor=actor)
     record(

@@ -39,6 +39,10 @@ class Patient(SQLModel, table=True):
         sa_column_kwargs={"server_default": sa.func.now()},
     )
 
+    def address(self, channel: str) -> str | None:
+        """Where a message of `channel` goes: the phone for sms, else the email."""
+        return self.phone if channel == "sms" else self.email
+
 
 class TreatmentSession(SQLModel, table=True):
     __tablename__ = "treatment_session"

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from reminders.audit import record
 from reminders.lifecycle import SkipReason, Status
 from reminders.models import OptOut, OutboxMessage, Patient
-from reminders.outbox import skip, transition
+from reminders.outbox import lock_in_order, skip, transition
 
 
 def channel_of(address: str) -> str:
@@ -66,20 +66,12 @@ def _to_address(channel: str, address: str, status: Status) -> sa.ColumnElement[
 def _messages_to(
     session: Session, channel: str, address: str, status: Status
 ) -> Sequence[OutboxMessage]:
-    """Locked first, so a worker's claim either came before (and is waited for) or misses.
-
-    Locked in id order, the order SQLAlchemy's flush writes rows in (a void or a supersede
-    skipping the same rows): transactions that take the same rows in the same order wait for
-    each other instead of deadlocking.
-    """
     query = (
         select(OutboxMessage)
         .join(Patient, col(Patient.id) == col(OutboxMessage.patient_id))
         .where(_to_address(channel, address, status))
-        .order_by(col(OutboxMessage.id))
-        .with_for_update(of=OutboxMessage)
     )
-    return session.exec(query).all()
+    return lock_in_order(session, query)
 
 
 def skip_pending_to(

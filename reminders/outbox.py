@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, col
+from sqlmodel.sql.expression import SelectOfScalar
 
 from reminders.lifecycle import Status, check_transition
 from reminders.models import MessageEvent, OutboxMessage
@@ -57,6 +58,52 @@ def skip(
     message.error_code = None
 
 
+def add_note(
+    session: Session, message: OutboxMessage, now: datetime, reason: str, actor: str
+) -> None:
+    """A timeline entry that changes no status (a held receipt, an address marked bad)."""
+    session.add(
+        MessageEvent(
+            message_id=message.id or 0,
+            at=now,
+            from_status=message.status,
+            to_status=message.status,
+            reason=reason[:500],
+            actor=actor,
+        )
+    )
+
+
+def lock_in_order(
+    session: Session, query: SelectOfScalar[OutboxMessage]
+) -> Sequence[OutboxMessage]:
+    """Rows another writer may be moving, locked in id order: every path that skips pending
+    messages (void, supersede, opt-out) locks the same way, so none of them deadlock, and a
+    worker's claim either came first (and is waited for) or misses them."""
+    return session.exec(
+        query.order_by(col(OutboxMessage.id)).with_for_update(of=OutboxMessage)
+    ).all()
+
+
+def _log_moves(
+    session: Session,
+    ids: Sequence[int],
+    now: datetime,
+    *,
+    to: Status,
+    came_from: Status | None,
+    reason: str,
+    actor: str,
+) -> None:
+    """Timeline entries for rows a bulk UPDATE moved (the ORM did not see them change)."""
+    session.add_all(
+        MessageEvent(
+            message_id=i, at=now, from_status=came_from, to_status=to, reason=reason, actor=actor
+        )
+        for i in ids
+    )
+
+
 def _claimable(now: datetime) -> sa.ColumnElement[bool]:
     """Due and pending, or leased by a worker that died before it reserved the send."""
     table = OutboxMessage
@@ -88,16 +135,14 @@ def settle_dead_sends(session: Session, now: datetime, *, actor: str) -> int:
         .execution_options(synchronize_session=False)
     )
     ids = session.execute(statement).scalars().all()
-    session.add_all(
-        MessageEvent(
-            message_id=i,
-            at=now,
-            from_status=Status.SENDING,
-            to_status=Status.UNKNOWN,
-            reason="the worker sending it stopped: outcome unknown",
-            actor=actor,
-        )
-        for i in ids
+    _log_moves(
+        session,
+        ids,
+        now,
+        came_from=Status.SENDING,
+        to=Status.UNKNOWN,
+        actor=actor,
+        reason="the worker sending it stopped: outcome unknown",
     )
     return len(ids)
 
@@ -134,21 +179,14 @@ def claim_due(
             attempts=col(OutboxMessage.attempts) + 1,
             updated_at=now,
         )
-        .returning(col(OutboxMessage.id), col(OutboxMessage.attempts))
+        .returning(col(OutboxMessage.id))
         .execution_options(synchronize_session=False)
     )
-    claimed = session.execute(statement).all()
-    session.add_all(
-        MessageEvent(
-            message_id=i,
-            at=now,
-            to_status=Status.SENDING,
-            reason=f"claimed, attempt {n}",
-            actor=worker,
-        )
-        for i, n in claimed
+    claimed = sorted(session.execute(statement).scalars().all())
+    _log_moves(
+        session, claimed, now, came_from=None, to=Status.SENDING, actor=worker, reason="claimed"
     )
-    return sorted((i for i, _ in claimed), key=lambda i: i)
+    return claimed
 
 
 def release(session: Session, worker: str, message_ids: Sequence[int], now: datetime) -> int:
@@ -173,15 +211,13 @@ def release(session: Session, worker: str, message_ids: Sequence[int], now: date
         .execution_options(synchronize_session=False)
     )
     released = session.execute(statement).scalars().all()
-    session.add_all(
-        MessageEvent(
-            message_id=i,
-            at=now,
-            from_status=Status.SENDING,
-            to_status=Status.PENDING,
-            reason="released at shutdown",
-            actor=worker,
-        )
-        for i in released
+    _log_moves(
+        session,
+        released,
+        now,
+        came_from=Status.SENDING,
+        to=Status.PENDING,
+        actor=worker,
+        reason="released at shutdown",
     )
     return len(released)

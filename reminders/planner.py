@@ -24,7 +24,7 @@ from reminders.db import session_scope
 from reminders.enrollment import Enrolled, Enrollment, enroll, normalize_contact, void_session
 from reminders.lifecycle import SkipReason, Status
 from reminders.models import MessageEvent, OutboxMessage, Patient, TreatmentSession
-from reminders.outbox import skip
+from reminders.outbox import lock_in_order, skip
 from reminders.settings import require_zone
 from reminders.timing import local_date
 
@@ -314,13 +314,10 @@ def supersede_follow_ups(
         TreatmentSession.id != treatment.id,
         TreatmentSession.completed_at <= treatment.completed_at,
     )
-    query = (  # locked in id order, as opt-outs lock: a claim waits or misses
-        select(OutboxMessage)
-        .where(col(OutboxMessage.session_id).in_(earlier), OutboxMessage.status == Status.PENDING)
-        .order_by(col(OutboxMessage.id))
-        .with_for_update()
+    query = select(OutboxMessage).where(
+        col(OutboxMessage.session_id).in_(earlier), OutboxMessage.status == Status.PENDING
     )
-    moot = [m for m in session.exec(query).all() if (m.plan, m.step) in pairs]
+    moot = [m for m in lock_in_order(session, query) if (m.plan, m.step) in pairs]
     for message in moot:
         skip(session, message, SkipReason.SUPERSEDED, now, actor="planner")
     return len(moot)

@@ -26,7 +26,7 @@ from sqlmodel import Session, col, select
 from reminders.channels.twilio_sms import classify_delivery_error, describe_twilio_code
 from reminders.lifecycle import ALLOWED, SkipReason, Status
 from reminders.models import MessageEvent, OutboxMessage
-from reminders.outbox import skip, transition
+from reminders.outbox import add_note, skip, transition
 from reminders.send_outcomes import apply_side_effects
 
 log = logging.getLogger(__name__)
@@ -175,16 +175,7 @@ def _hold(
     message.provider_status, message.error_code = callback.status, code
     note = f"{HELD_NOTE} {callback.message_sid} {callback.status}" + (f" {code}" if code else "")
     session.add(message)
-    session.add(
-        MessageEvent(
-            message_id=message.id or 0,
-            at=now,
-            from_status=message.status,
-            to_status=message.status,
-            reason=f"{note} ({describe_twilio_code(code)})"[:500],
-            actor=ACTOR,
-        )
-    )
+    add_note(session, message, now, f"{note} ({describe_twilio_code(code)})", ACTOR)
 
 
 def _held_receipts(session: Session, message: OutboxMessage) -> Iterator[StatusCallback]:

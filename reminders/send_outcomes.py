@@ -16,9 +16,9 @@ from sqlmodel import Session
 
 from reminders.channels.base import ChannelError, OutcomeUnknown
 from reminders.lifecycle import Status
-from reminders.models import MessageEvent, OutboxMessage, Patient
+from reminders.models import OutboxMessage, Patient
 from reminders.opt_outs import opt_out
-from reminders.outbox import transition
+from reminders.outbox import add_note, transition
 from reminders.timing import retry_delay
 
 log = logging.getLogger(__name__)
@@ -85,17 +85,8 @@ def retry_later(
     actor: str,
 ) -> datetime:
     retry_at = now + retry_delay(message.attempts, base=policy.base, rng=policy.rng)
-    transition(
-        session,
-        message,
-        Status.PENDING,
-        now,
-        actor=actor,
-        reason=f"transient error, retry at {retry_at.isoformat()}: {error.reason}",
-    )
-    message.due_at = retry_at
-    message.sent_at = None
-    message.error_code, message.error_reason = error.code, error.reason
+    reason = f"transient error, retry at {retry_at.isoformat()}: {error.reason}"
+    _back_to_pending(session, message, error, retry_at, now, actor, reason)
     return retry_at
 
 
@@ -105,19 +96,26 @@ def keep_pending(
     """Our credentials or configuration, not the patient: alert, and do not spend an attempt."""
     log.error("channel account problem (code %s): %s; messages wait", error.code, error.reason)
     resume_at = now + ACCOUNT_PROBLEM_PAUSE
-    transition(
-        session,
-        message,
-        Status.PENDING,
-        now,
-        actor=actor,
-        reason=f"account problem, waiting: {error.reason}",
-    )
-    message.due_at = resume_at
-    message.sent_at = None
+    reason = f"account problem, waiting: {error.reason}"
+    _back_to_pending(session, message, error, resume_at, now, actor, reason)
     message.attempts = max(0, message.attempts - 1)
-    message.error_code, message.error_reason = error.code, error.reason
     return resume_at
+
+
+def _back_to_pending(
+    session: Session,
+    message: OutboxMessage,
+    error: ChannelError,
+    due_at: datetime,
+    now: datetime,
+    actor: str,
+    reason: str,
+) -> None:
+    """Not sent: pending again at `due_at`, the reserved send released, the error kept."""
+    transition(session, message, Status.PENDING, now, actor=actor, reason=reason)
+    message.due_at = due_at
+    message.sent_at = None
+    message.error_code, message.error_reason = error.code, error.reason
 
 
 def fail(
@@ -166,17 +164,7 @@ def mark_undeliverable(
     setattr(patient, f"{kind}_undeliverable_at", now)
     setattr(patient, f"{kind}_undeliverable_reason", reason[:200])
     session.add(patient)
-    note = f"{kind} marked undeliverable: {reason}"[:500]
-    session.add(
-        MessageEvent(
-            message_id=message.id or 0,
-            at=now,
-            from_status=message.status,
-            to_status=message.status,
-            reason=note,
-            actor=actor,
-        )
-    )
+    add_note(session, message, now, f"{kind} marked undeliverable: {reason}", actor)
 
 
 def _address_of(session: Session, message: OutboxMessage) -> str | None:
@@ -184,7 +172,7 @@ def _address_of(session: Session, message: OutboxMessage) -> str | None:
     if message.recipient:
         return message.recipient
     patient = session.get_one(Patient, message.patient_id)
-    return patient.phone if message.channel == "sms" else patient.email
+    return patient.address(message.channel)
 
 
 def _address_field(message: OutboxMessage) -> str:

@@ -13,6 +13,7 @@ reports (as an unraisable ResourceWarning) in whichever test runs next.
 
 from __future__ import annotations
 
+import shutil
 import socket
 import ssl
 import subprocess
@@ -25,6 +26,7 @@ from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
@@ -147,6 +149,8 @@ def free_port() -> int:
 
 def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
     """A certificate for 127.0.0.1 and its key, made with `openssl` (no Python dependency)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is not installed: TLS tests need it for a certificate")
     cert, key = directory / "cert.pem", directory / "key.pem"
     command = [
         *("openssl", "req", "-x509", "-nodes", "-days", "2"),
