@@ -26,10 +26,11 @@ node_modules: package-lock.json
 	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --loglevel=error && touch node_modules; \
 	else echo "npm not found: the Prism contract test will be skipped"; fi
 
-lint: install
+lint: install  ## ruff, mypy and the import contracts of docs/architecture.md
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy reminders
+	$(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff format .

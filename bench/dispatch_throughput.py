@@ -17,14 +17,14 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from reminders.care_plans import load_care_plans
-from reminders.channels.base import OutgoingMessage
-from reminders.db import make_engine, session_scope
-from reminders.dispatcher import Dispatcher
-from reminders.models import Patient, TreatmentSession
 from reminders.runtime import Runtime, migrate
+from reminders.sending.channels.base import OutgoingMessage
+from reminders.sending.dispatcher import Dispatcher
 from reminders.settings import Settings
-from reminders.template_store import load_defaults
+from reminders.store.db import make_engine, session_scope
+from reminders.store.defaults import load_care_plans
+from reminders.store.models import Patient, TreatmentSession
+from reminders.store.templates import load_defaults
 
 COMPLETED = datetime(2026, 6, 10, 17, 0, tzinfo=UTC)  # 10:00 in Los Angeles
 NOW = COMPLETED + timedelta(minutes=1)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import reminders.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from reminders.db import make_engine
+import reminders.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from reminders.store.db import make_engine
 from reminders.settings import load_settings
 
 config = context.config

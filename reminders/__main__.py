@@ -1,5 +1,5 @@
 """`python -m reminders` is the `aftercare` command."""
 
-from reminders.cli import main
+from reminders.cli.app import main
 
 main()

@@ -15,14 +15,14 @@ from types import FrameType
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.engine import Engine
 
-from reminders.channels.factory import build_channels
 from reminders.clock import utcnow
-from reminders.db import session_scope
-from reminders.dispatcher import Dispatcher, DispatchReport
 from reminders.logs import configure_logging
-from reminders.models import WorkerHeartbeat
 from reminders.runtime import DatabaseNotReady, Runtime, check_database, open_runtime, worker_id
+from reminders.sending.channels.factory import build_channels
+from reminders.sending.dispatcher import Dispatcher, DispatchReport
 from reminders.settings import Settings
+from reminders.store.db import session_scope
+from reminders.store.models import WorkerHeartbeat
 
 log = logging.getLogger("aftercare.daemon")
 

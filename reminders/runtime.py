@@ -17,11 +17,12 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
-from reminders.care_plans import CarePlans, load_care_plans
-from reminders.db import make_engine, session_scope
-from reminders.planner import PlanReport, plan_pending
+from reminders.planning.planner import PlanReport, plan_pending
+from reminders.rules.care_plans import CarePlans
 from reminders.settings import PROJECT_ROOT, Settings
-from reminders.template_store import load_defaults
+from reminders.store.db import make_engine, session_scope
+from reminders.store.defaults import load_care_plans
+from reminders.store.templates import load_defaults
 
 MIGRATIONS = PROJECT_ROOT / "migrations"
 

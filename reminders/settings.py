@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import time
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import (
     Field,
@@ -21,7 +21,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from reminders.timing import SendWindow
+from reminders.rules.timing import SendWindow, require_zone
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -167,21 +167,6 @@ class Settings(BaseSettings):
     @property
     def uses_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
-
-
-def require_zone(name: str) -> ZoneInfo:
-    """Turn an IANA zone name into a ZoneInfo, or a ValueError that names it.
-
-    Only Area/City names (and UTC): legacy names such as EST are fixed offsets without
-    daylight saving, so a New York patient would get texts an hour off all summer.
-    """
-    problem = f"unknown time zone {name!r} (use an IANA name such as America/Los_Angeles)"
-    if "/" not in name and name != "UTC":
-        raise ValueError(problem)
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "America" is a folder
-        raise ValueError(problem) from None
 
 
 def _twilio_problems(settings: Settings) -> list[str]:

@@ -17,11 +17,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from reminders.care_plans import load_care_plans
-from reminders.db import make_engine, session_scope
 from reminders.runtime import Runtime, migrate
 from reminders.settings import Settings
-from reminders.template_store import load_defaults
+from reminders.store.db import make_engine, session_scope
+from reminders.store.defaults import load_care_plans
+from reminders.store.templates import load_defaults
 
 POSTGRES_URL = os.environ.get(
     "AFTERCARE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from reminders.cli import app
+from reminders.cli.app import app
 
 
 class Aftercare:

@@ -26,17 +26,18 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from reminders.care_plans import CarePlans, load_care_plans
-from reminders.channels.base import Channel, OutgoingMessage
-from reminders.channels.console import ConsoleChannel
-from reminders.db import make_engine, session_scope
-from reminders.dispatcher import Dispatcher, Outcome
-from reminders.models import MessageEvent, OutboxMessage, Patient, TreatmentSession
-from reminders.outbox import claim_due
-from reminders.planner import PlanReport, plan_pending
+from reminders.planning.planner import PlanReport, plan_pending
+from reminders.rules.care_plans import CarePlans
 from reminders.runtime import Runtime, migrate
+from reminders.sending.channels.base import Channel, OutgoingMessage
+from reminders.sending.channels.console import ConsoleChannel
+from reminders.sending.dispatcher import Dispatcher, Outcome
 from reminders.settings import Settings
-from reminders.template_store import load_defaults
+from reminders.store.db import make_engine, session_scope
+from reminders.store.defaults import load_care_plans
+from reminders.store.models import MessageEvent, OutboxMessage, Patient, TreatmentSession
+from reminders.store.outbox import claim_due
+from reminders.store.templates import load_defaults
 from tests.conftest import make_settings
 from tests.support.factories import enroll_patient
 

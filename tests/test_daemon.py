@@ -22,11 +22,11 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from reminders.care_plans import load_care_plans
-from reminders.db import make_engine, session_scope
-from reminders.models import Patient, TreatmentSession
-from reminders.planner import plan_pending
+from reminders.planning.planner import plan_pending
 from reminders.settings import Settings
+from reminders.store.db import make_engine, session_scope
+from reminders.store.defaults import load_care_plans
+from reminders.store.models import Patient, TreatmentSession
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ZONES = (

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from reminders.decisions import Defer, Facts, Send, Skip, decide
-from reminders.lifecycle import SkipReason
-from reminders.timing import SendWindow
+from reminders.rules.decisions import Defer, Facts, Send, Skip, decide
+from reminders.rules.lifecycle import SkipReason
+from reminders.rules.timing import SendWindow
 
 LA = ZoneInfo("America/Los_Angeles")
 NOON_LA = datetime(2026, 6, 10, 19, 0, tzinfo=UTC)  # 12:00 PDT

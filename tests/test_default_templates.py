@@ -7,14 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from reminders.rendering import (
+from reminders.rules.rendering import (
     SAMPLE_CONTEXT,
     TemplateKey,
-    default_template_path,
-    iter_default_templates,
     render_email,
     render_sms,
 )
+from reminders.store.defaults import default_template_path, iter_default_templates
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = ROOT / "templates"

@@ -11,12 +11,12 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from reminders.channels.base import ChannelError, OutcomeUnknown, OutgoingMessage
-from reminders.db import session_scope
-from reminders.models import MessageEvent, OutboxMessage, TemplateRevision
-from reminders.opt_outs import opt_out
-from reminders.outbox import claim_due
 from reminders.runtime import Runtime
+from reminders.sending.channels.base import ChannelError, OutcomeUnknown, OutgoingMessage
+from reminders.store.db import session_scope
+from reminders.store.models import MessageEvent, OutboxMessage, TemplateRevision
+from reminders.store.opt_outs import opt_out
+from reminders.store.outbox import claim_due
 from tests.support.factories import MARIA_PHONE, enroll_patient, make_dispatcher
 
 LA = ZoneInfo("America/Los_Angeles")
@@ -327,7 +327,7 @@ def test_a_worker_that_died_after_reserving_a_send_is_never_resent_blindly(runti
 def test_a_send_the_database_could_not_record_is_not_sent_again(runtime, monkeypatch):
     import sqlalchemy as sa
 
-    import reminders.dispatcher as dispatcher_module
+    import reminders.sending.dispatcher as dispatcher_module
 
     enroll_patient(runtime, completed_at=COMPLETED, now=NOW, email=None)
     monkeypatch.setattr(dispatcher_module.time, "sleep", lambda _s: None)
@@ -411,7 +411,7 @@ def test_a_receipt_that_lands_while_asking_is_not_overwritten(runtime):
 
 
 def test_a_closed_console_stream_does_not_turn_a_delivery_into_a_retry(runtime):
-    from reminders.channels.console import ConsoleChannel
+    from reminders.sending.channels.console import ConsoleChannel
 
     class ClosedPipe:
         def write(self, _text: str) -> int:

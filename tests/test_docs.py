@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from reminders.cli import app
+from reminders.cli.app import app
 from reminders.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,13 +13,19 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from reminders.channels.base import OutgoingMessage
-from reminders.db import session_scope
-from reminders.lifecycle import Status
-from reminders.models import MessageEvent, OptOut, OutboxMessage, Patient
-from reminders.receipts import RESEND_DELAY, Hold, Ignore, StatusCallback, apply_status_callback
+from reminders.rules.lifecycle import Status
 from reminders.runtime import Runtime
-from reminders.send_outcomes import record_sent
+from reminders.sending.channels.base import OutgoingMessage
+from reminders.sending.outcomes import record_sent
+from reminders.sending.receipts import (
+    RESEND_DELAY,
+    Hold,
+    Ignore,
+    StatusCallback,
+    apply_status_callback,
+)
+from reminders.store.db import session_scope
+from reminders.store.models import MessageEvent, OptOut, OutboxMessage, Patient
 from tests.conftest import utc
 from tests.support.factories import MARIA_PHONE, enroll_patient, make_dispatcher
 

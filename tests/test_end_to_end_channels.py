@@ -16,7 +16,7 @@ import pytest
 from twilio.request_validator import RequestValidator
 from typer.testing import CliRunner
 
-from reminders.cli import app
+from reminders.cli.app import app
 from reminders.web.app import create_app
 from tests.conftest import make_settings, utc
 from tests.support.smtp_server import RunningServer, smtp_server

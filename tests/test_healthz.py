@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from reminders.db import session_scope
-from reminders.models import WorkerHeartbeat
 from reminders.settings import Settings
+from reminders.store.db import session_scope
+from reminders.store.models import WorkerHeartbeat
 from reminders.web.app import create_app
 from tests.conftest import make_settings, utc
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reminders.inbound import Inbound, Kind, classify
+from reminders.rules.keywords import Inbound, Kind, classify
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reminders.lifecycle import ALLOWED, IllegalTransition, Status, check_transition
+from reminders.rules.lifecycle import ALLOWED, IllegalTransition, Status, check_transition
 
 
 @pytest.mark.parametrize(

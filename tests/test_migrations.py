@@ -18,9 +18,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
-import reminders.models
-from reminders.db import make_engine
+import reminders.store.models
 from reminders.runtime import MIGRATIONS, migrate
+from reminders.store.db import make_engine
 
 NOW = datetime(2026, 6, 10, 18, 0, tzinfo=UTC)
 DDL_PREFIXES = ("CREATE", "ALTER", "DROP")
@@ -91,7 +91,7 @@ def test_migrate_twice_is_a_no_op_that_keeps_the_data(raw_engine):
     migrate(raw_engine)
     with raw_engine.begin() as connection:
         connection.execute(
-            sa.insert(reminders.models.Patient).values(name="Maria Lopez", created_at=NOW)
+            sa.insert(reminders.store.models.Patient).values(name="Maria Lopez", created_at=NOW)
         )
     statements: list[str] = []
 
@@ -106,7 +106,7 @@ def test_migrate_twice_is_a_no_op_that_keeps_the_data(raw_engine):
     assert [s for s in statements if s.startswith(DDL_PREFIXES)] == []
     assert current_revision(raw_engine) == head_revision()
     with raw_engine.connect() as connection:
-        names = connection.execute(sa.select(reminders.models.Patient.name)).scalars().all()
+        names = connection.execute(sa.select(reminders.store.models.Patient.name)).scalars().all()
     assert names == ["Maria Lopez"]
 
 
@@ -139,7 +139,7 @@ def test_upgrading_a_database_that_holds_data_keeps_every_row(raw_engine):
             table: connection.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
             for table in ("patient", "treatment_session", "outbox_message", "message_event")
         }
-        message = connection.execute(sa.select(reminders.models.OutboxMessage)).one()
+        message = connection.execute(sa.select(reminders.store.models.OutboxMessage)).one()
     assert counts == dict.fromkeys(counts, 1)
     assert (message.status, message.due_at, message.delivery_retries) == ("sent", NOW, 0)
     assert schema_differences(raw_engine) == []

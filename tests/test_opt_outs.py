@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from reminders.db import session_scope
-from reminders.models import OutboxMessage
-from reminders.opt_outs import is_opted_out, opt_in, opt_out
+from reminders.store.db import session_scope
+from reminders.store.models import OutboxMessage
+from reminders.store.opt_outs import is_opted_out, opt_in, opt_out
 from tests.support.factories import MARIA_EMAIL, MARIA_PHONE, enroll_patient
 
 COMPLETED = datetime(2026, 11, 20, 22, 30, tzinfo=UTC)

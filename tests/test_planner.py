@@ -9,12 +9,18 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from reminders.channels.base import ChannelError, OutgoingMessage
-from reminders.db import session_scope
-from reminders.enrollment import void_session
-from reminders.models import AuditEvent, MessageEvent, OutboxMessage, Patient, TreatmentSession
-from reminders.opt_outs import opt_out
+from reminders.planning.enrollment import void_session
 from reminders.runtime import Runtime
+from reminders.sending.channels.base import ChannelError, OutgoingMessage
+from reminders.store.db import session_scope
+from reminders.store.models import (
+    AuditEvent,
+    MessageEvent,
+    OutboxMessage,
+    Patient,
+    TreatmentSession,
+)
+from reminders.store.opt_outs import opt_out
 from tests.support.factories import enroll_patient, make_dispatcher
 
 COMPLETED = datetime(2026, 11, 20, 22, 30, tzinfo=UTC)  # 14:30 PST, Friday

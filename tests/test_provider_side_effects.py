@@ -1,6 +1,6 @@
 """A provider's word on the recipient acts alike: a refused send or a failed receipt.
 
-Both paths go through `send_outcomes.apply_side_effects`: an unsubscribed recipient is opted
+Both paths go through `sending.side_effects.apply_side_effects`: an unsubscribed recipient is opted
 out, an address that can never work is marked once (the first mark stands) with a timeline
 entry, and the code's meaning comes from the Twilio channel's one table.
 """
@@ -12,13 +12,13 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from reminders.channels.base import ChannelError
-from reminders.channels.twilio_sms import classify_delivery_error, classify_twilio_error
-from reminders.db import session_scope
-from reminders.models import MessageEvent, OptOut, OutboxMessage, Patient
-from reminders.receipts import StatusCallback, apply_status_callback
 from reminders.runtime import Runtime
-from reminders.send_outcomes import apply_side_effects
+from reminders.sending.channels.base import ChannelError
+from reminders.sending.channels.twilio_errors import classify_delivery_error, classify_twilio_error
+from reminders.sending.receipts import StatusCallback, apply_status_callback
+from reminders.sending.side_effects import apply_side_effects
+from reminders.store.db import session_scope
+from reminders.store.models import MessageEvent, OptOut, OutboxMessage, Patient
 from tests.conftest import utc
 from tests.support.factories import MARIA_PHONE, enroll_patient
 

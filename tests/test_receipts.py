@@ -7,10 +7,9 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from reminders.db import session_scope
-from reminders.lifecycle import Status
-from reminders.models import MessageEvent, OptOut, OutboxMessage, Patient
-from reminders.receipts import (
+from reminders.rules.lifecycle import Status
+from reminders.runtime import Runtime
+from reminders.sending.receipts import (
     RESEND_DELAY,
     CancelResend,
     Hold,
@@ -20,7 +19,8 @@ from reminders.receipts import (
     apply_status_callback,
     decide,
 )
-from reminders.runtime import Runtime
+from reminders.store.db import session_scope
+from reminders.store.models import MessageEvent, OptOut, OutboxMessage, Patient
 from tests.conftest import utc
 from tests.support.factories import MARIA_PHONE, enroll_patient
 

@@ -4,18 +4,17 @@ from pathlib import Path
 
 import pytest
 
-from reminders.rendering import (
+from reminders.rules.rendering import (
     SAMPLE_CONTEXT,
     RenderedEmail,
     TemplateKey,
     TemplateProblem,
     check_template,
-    default_template_path,
-    iter_default_templates,
     render_email,
     render_sms,
 )
-from reminders.sms_segments import SmsShape
+from reminders.rules.sms_segments import SmsShape
+from reminders.store.defaults import default_template_path, iter_default_templates
 
 EMAIL = """\
 {% block subject %}Hello {{ first_name }}{% endblock %}

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from reminders.sms_segments import (
+from reminders.rules.sms_segments import (
     GSM7_BASIC,
     GSM7_EXTENSION,
     SmsShape,

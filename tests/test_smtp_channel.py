@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from reminders.channels.base import ChannelError, OutcomeUnknown, OutgoingMessage
-from reminders.channels.console import ConsoleChannel
-from reminders.channels.factory import build_channels
-from reminders.channels.smtp_email import SmtpChannel, classify, redact
+from reminders.sending.channels.base import ChannelError, OutcomeUnknown, OutgoingMessage
+from reminders.sending.channels.console import ConsoleChannel
+from reminders.sending.channels.factory import build_channels
+from reminders.sending.channels.smtp_email import SmtpChannel, classify, redact
 from reminders.settings import Settings
 from reminders.unsubscribe import read_token
 from tests.support.smtp_server import (

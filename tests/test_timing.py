@@ -1,4 +1,4 @@
-"""Tests for reminders.timing.
+"""Tests for reminders.rules.timing.
 
 Expected moments are written out by hand in UTC (PST = UTC-8, PDT = UTC-7; in 2026 US DST
 starts 2026-03-08 02:00 and ends 2026-11-01 02:00, EU DST starts 2026-03-29 02:00 CET).
@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from reminders.timing import (
+from reminders.rules.timing import (
     AfterHours,
     DayAt,
     Offset,

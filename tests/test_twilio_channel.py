@@ -17,17 +17,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from reminders.channels.base import ChannelError, OutcomeUnknown, OutgoingMessage
-from reminders.channels.factory import build_channels
-from reminders.channels.twilio_sms import (
-    RoutedHttpClient,
-    TwilioChannel,
+from reminders.sending.channels.base import ChannelError, OutcomeUnknown, OutgoingMessage
+from reminders.sending.channels.factory import build_channels
+from reminders.sending.channels.twilio_errors import (
     classify_delivery_error,
     classify_twilio_error,
     describe_twilio_code,
     redact_numbers,
 )
-from reminders.rate_limit import TokenBucket
+from reminders.sending.channels.twilio_sms import RoutedHttpClient, TwilioChannel
+from reminders.sending.rate_limit import TokenBucket
 from reminders.settings import Settings
 from tests.support.twilio_server import (
     ACCOUNT_SID,

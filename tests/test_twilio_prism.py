@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from reminders.channels.base import ChannelError, OutgoingMessage
-from reminders.channels.twilio_sms import TwilioChannel
+from reminders.sending.channels.base import ChannelError, OutgoingMessage
+from reminders.sending.channels.twilio_sms import TwilioChannel
 from reminders.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent

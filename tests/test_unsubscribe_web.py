@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from reminders.db import session_scope
-from reminders.models import OptOut, OutboxMessage
 from reminders.runtime import Runtime
 from reminders.settings import Settings
+from reminders.store.db import session_scope
+from reminders.store.models import OptOut, OutboxMessage
 from reminders.unsubscribe import make_token
 from reminders.web.app import create_app
 from tests.conftest import make_settings, utc

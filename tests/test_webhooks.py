@@ -15,12 +15,12 @@ from sqlmodel import select
 from twilio.request_validator import RequestValidator
 
 from reminders import web
-from reminders.db import session_scope
-from reminders.models import OptOut, OutboxMessage, Reply
-from reminders.opt_outs import is_opted_out, opt_out
+from reminders.rules.sms_segments import sms_shape
 from reminders.runtime import Runtime
 from reminders.settings import Settings
-from reminders.sms_segments import sms_shape
+from reminders.store.db import session_scope
+from reminders.store.models import OptOut, OutboxMessage, Reply
+from reminders.store.opt_outs import is_opted_out, opt_out
 from reminders.web import webhooks
 from reminders.web.app import create_app
 from tests.conftest import make_settings, utc

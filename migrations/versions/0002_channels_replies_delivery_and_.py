@@ -13,7 +13,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import reminders.db
+import reminders.store.db
 
 
 revision: str = '0002'
@@ -31,8 +31,8 @@ def upgrade() -> None:
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('provider_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('urgent', sa.Boolean(), nullable=False),
-    sa.Column('received_at', reminders.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('read_at', reminders.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('received_at', reminders.store.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('read_at', reminders.store.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('read_by', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
     sa.ForeignKeyConstraint(['patient_id'], ['patient.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -43,13 +43,13 @@ def upgrade() -> None:
 
     with op.batch_alter_table('outbox_message', schema=None) as batch_op:
         batch_op.add_column(sa.Column('provider_status', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=True))
-        batch_op.add_column(sa.Column('delivered_at', reminders.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('delivered_at', reminders.store.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('delivery_retries', sa.Integer(), nullable=False, server_default='0'))
 
     with op.batch_alter_table('patient', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('phone_undeliverable_at', reminders.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('phone_undeliverable_at', reminders.store.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('phone_undeliverable_reason', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True))
-        batch_op.add_column(sa.Column('email_undeliverable_at', reminders.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('email_undeliverable_at', reminders.store.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('email_undeliverable_reason', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True))
 
     # ### end Alembic commands ###

@@ -19,8 +19,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from reminders.db import session_scope
 from reminders.settings import Settings
+from reminders.store.db import session_scope
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]

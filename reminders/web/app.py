@@ -10,8 +10,8 @@ from fastapi.responses import PlainTextResponse
 from sqlalchemy.engine import Engine
 
 from reminders.clock import utcnow
-from reminders.db import make_engine
 from reminders.settings import Settings
+from reminders.store.db import make_engine
 from reminders.web import Clock, DatabaseUnavailable, health, unsubscribe, webhooks
 
 

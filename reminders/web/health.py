@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col
 from starlette.concurrency import run_in_threadpool
 
-from reminders.models import WorkerHeartbeat
+from reminders.store.models import WorkerHeartbeat
 
 router = APIRouter()
 

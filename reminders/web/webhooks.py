@@ -19,11 +19,11 @@ from sqlmodel import Session, select
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from reminders.inbound import Kind, classify
-from reminders.models import Patient, Reply
-from reminders.opt_outs import opt_in, opt_out
-from reminders.receipts import StatusCallback, apply_status_callback
+from reminders.rules.keywords import Kind, classify
+from reminders.sending.receipts import StatusCallback, apply_status_callback
 from reminders.settings import Settings
+from reminders.store.models import Patient, Reply
+from reminders.store.opt_outs import opt_in, opt_out
 from reminders.web import run_db, settings_of
 
 log = logging.getLogger(__name__)

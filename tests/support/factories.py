@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from reminders.channels.base import Channel
-from reminders.channels.console import ConsoleChannel
-from reminders.db import session_scope
-from reminders.dispatcher import Dispatcher
-from reminders.enrollment import Enrolled, EnrollmentForm, enroll, validate
-from reminders.planner import enroll_and_plan
+from reminders.planning.enrollment import Enrolled, EnrollmentForm, enroll, validate
+from reminders.planning.planner import enroll_and_plan
 from reminders.runtime import Runtime
+from reminders.sending.channels.base import Channel
+from reminders.sending.channels.console import ConsoleChannel
+from reminders.sending.dispatcher import Dispatcher
+from reminders.store.db import session_scope
 
 MARIA_PHONE = "+13105550142"
 MARIA_EMAIL = "maria@example.com"

@@ -1,0 +1,1 @@
+"""The `aftercare` command: an entry point, importing the rest lazily."""

@@ -1,0 +1,203 @@
+"""The `aftercare` command. Thin: parse, call the modules that do the work, print.
+
+Each command imports what it needs when it runs, so `aftercare --help` and a mistyped
+option answer at once instead of loading the database layer, Twilio and Jinja first.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from reminders.cli import enroll, messages
+from reminders.cli.common import actor, close_runtimes, fail, runtime, settings
+from reminders.cli.templates import templates_app
+
+if TYPE_CHECKING:
+    from reminders.runtime import Runtime
+
+app = typer.Typer(
+    help="Aftercare: timely aftercare reminders by SMS and email.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.add_typer(templates_app, name="templates")
+
+
+@app.callback()
+def main_callback(ctx: typer.Context) -> None:
+    """Aftercare: timely aftercare reminders by SMS and email."""
+    ctx.call_on_close(close_runtimes)
+
+
+@app.command()
+def init() -> None:
+    """Create or upgrade the database and load the default templates (safe to run again)."""
+    from reminders.cli import output as out
+    from reminders.clock import utcnow
+    from reminders.runtime import initialize
+
+    rt = runtime(initialized=False)
+    added = initialize(rt, actor="defaults", now=utcnow())
+    typer.echo(
+        f"Database ready at {out.safe_url(rt.settings.database_url)}; {added} template(s) loaded."
+    )
+
+
+app.command(name="enroll")(enroll.enroll_command)
+
+
+@app.command(name="import")
+def import_command(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, metavar="FILE.csv", help="CSV with the columns of enroll."
+        ),
+    ],
+) -> None:
+    """Enroll many sessions from a CSV; any bad row imports nothing."""
+    from reminders.cli.import_csv import import_csv
+    from reminders.clock import utcnow
+
+    rt = runtime()
+    errors = import_csv(rt, file, actor=actor(), now=utcnow())
+    if errors:
+        for line, reason in errors:
+            typer.echo(f"line {line}: {reason}", err=True)
+        fail(f"{len(errors)} problem(s) found; nothing was imported")
+
+
+@app.command()
+def tick(
+    now: Annotated[
+        str | None, typer.Option(help="ISO-8601 moment to act as of (no offset: clinic time).")
+    ] = None,
+) -> None:
+    """One plan pass and one dispatch pass, as of now or the given moment."""
+    from reminders.cli import output as out
+    from reminders.clock import utcnow
+    from reminders.runtime import worker_id
+    from reminders.sending.channels.factory import build_channels
+    from reminders.sending.dispatcher import Dispatcher
+
+    rt = runtime()
+    moment = out.parse_moment(now, rt.settings.timezone) if now else utcnow()
+    if moment is None:
+        fail(f"--now {now!r} is not an ISO-8601 date and time")
+    planned = rt.plan(moment)
+    dispatcher = Dispatcher(
+        rt.engine,
+        rt.settings,
+        rt.plans,
+        build_channels(rt.settings),
+        worker_id=worker_id(),
+        clock=lambda: moment,
+    )
+    report = dispatcher.run_once()
+    out.print_tick(moment, rt.settings.timezone, planned, report)
+
+
+@app.command()
+def run() -> None:
+    """Run the daemon (the same as `python scheduler.py`)."""
+    from reminders.daemon import run_daemon
+
+    sys.exit(run_daemon(settings()))
+
+
+@app.command()
+def web(
+    host: Annotated[
+        str | None, typer.Option(help="Interface to listen on; default WEB_HOST.")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port; default WEB_PORT.")] = None,
+) -> None:
+    """Serve the web app: Twilio webhooks, /healthz, unsubscribe links."""
+    from reminders.cli.web import serve  # FastAPI loads only for this command
+
+    serve(host, port)
+
+
+app.command(name="messages")(messages.messages_command)
+app.command(name="replies")(messages.replies_command)
+
+
+@app.command()
+def void(
+    session_id: Annotated[int, typer.Argument(metavar="SESSION_ID", help="The session to void.")],
+) -> None:
+    """Void a session: its pending messages are skipped."""
+    from reminders.clock import utcnow
+    from reminders.planning.enrollment import void_session
+    from reminders.store.db import session_scope
+    from reminders.store.models import TreatmentSession
+
+    rt = runtime()
+    with session_scope(rt.engine) as db:
+        treatment = db.get(TreatmentSession, session_id)
+        if treatment is None:
+            fail(f"no session {session_id}")
+        if treatment.status == "voided":
+            typer.echo(f"Session {session_id} was already voided.")
+            return
+        skipped = void_session(db, treatment, actor=actor(), now=utcnow())
+    typer.echo(f"Voided session {session_id}; {skipped} pending message(s) skipped.")
+
+
+AddressArgument = Annotated[
+    str, typer.Argument(metavar="PHONE_OR_EMAIL", help="Phone number or email.")
+]
+
+
+def _address(rt: Runtime, address: str) -> str:
+    """E.164 or a normalized email, as opt-outs are stored; one line and exit otherwise."""
+    from reminders.cli import output as out
+
+    normalized = out.normalize_address(address, rt.settings.default_phone_region)
+    if normalized is None:
+        fail(f"{address!r} is neither a valid phone number nor an email address")
+    return normalized
+
+
+@app.command(name="opt-out")
+def opt_out_command(address: AddressArgument) -> None:
+    """Stop all messages to a phone number or email address."""
+    from reminders.clock import utcnow
+    from reminders.store.db import session_scope
+    from reminders.store.opt_outs import opt_out
+
+    rt = runtime()
+    normalized = _address(rt, address)
+    with session_scope(rt.engine) as db:
+        skipped = opt_out(db, normalized, source="cli", actor=actor(), now=utcnow())
+    typer.echo(f"Opted out; {skipped} pending message(s) skipped.")
+
+
+@app.command(name="opt-in")
+def opt_in_command(address: AddressArgument) -> None:
+    """Lift an opt-out for a phone number or email address."""
+    from reminders.clock import utcnow
+    from reminders.store.db import session_scope
+    from reminders.store.opt_outs import opt_in
+
+    rt = runtime()
+    normalized = _address(rt, address)
+    with session_scope(rt.engine) as db:
+        restored = opt_in(db, normalized, actor=actor(), now=utcnow())
+    if restored is None:
+        typer.echo("There was no opt-out for that address.")
+        return
+    typer.echo(f"Opted back in; {restored} skipped message(s) pending again.")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,172 @@
+"""How the CLI shows things: tables for people, JSON for scripts. Times print patient-local."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from rich.console import Console
+from rich.table import Table
+
+from reminders.planning.enrollment import Enrolled, InvalidEnrollment, parse_email, parse_phone
+from reminders.planning.planner import PlanReport
+from reminders.sending.dispatcher import DispatchReport
+from reminders.store.models import OutboxMessage, Reply
+
+# Off a terminal (pipes, CI logs) rich would wrap at 80 columns; COLUMNS still wins.
+console = Console(highlight=False, width=shutil.get_terminal_size((160, 24)).columns)
+
+
+def safe_url(url: str) -> str:
+    """The database URL without its password, fit to print."""
+    return sa.engine.make_url(url).render_as_string(hide_password=True)
+
+
+def iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def local(moment: datetime | None, tz: ZoneInfo, *, zone: bool = True) -> str:
+    fmt = "%a %Y-%m-%d %H:%M %Z" if zone else "%Y-%m-%d %H:%M"
+    return "" if moment is None else moment.astimezone(tz).strftime(fmt)
+
+
+def parse_moment(raw: str, tz: ZoneInfo) -> datetime | None:
+    """ISO-8601; without an offset it is read as clinic time, as staff would mean it."""
+    try:
+        moment = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=tz)).astimezone(UTC)
+
+
+def normalize_address(raw: str, region: str) -> str | None:
+    try:
+        return parse_email(raw) if "@" in raw else parse_phone(raw, region)
+    except InvalidEnrollment:
+        return None
+
+
+def message_json(row: OutboxMessage) -> dict[str, object]:
+    return {
+        "id": row.id,
+        "session_id": row.session_id,
+        "patient_id": row.patient_id,
+        "plan": row.plan,
+        "step": row.step,
+        "channel": row.channel,
+        "status": row.status,
+        "due_at": iso(row.due_at),
+        "sent_at": iso(row.sent_at),
+        "not_after": iso(row.not_after),
+        "attempts": row.attempts,
+        "error": _error(row),
+        "provider_id": row.provider_id,
+        "template_version": row.template_version,
+        "subject": row.subject,
+        "body": row.body,
+    }
+
+
+def _error(row: OutboxMessage) -> str | None:
+    if row.error_code and row.error_reason:
+        return f"{row.error_code}: {row.error_reason}"
+    return row.error_reason or row.error_code
+
+
+def enrolled_json(
+    enrolled: Enrolled, rows: Sequence[OutboxMessage], warnings: Sequence[str]
+) -> dict[str, object]:
+    return {
+        "session_id": enrolled.session_id,
+        "patient_id": enrolled.patient_id,
+        "replaced_session_id": enrolled.replaced_session_id,
+        "messages": [message_json(row) for row in rows],
+        "warnings": list(warnings),
+    }
+
+
+def print_enrolled(
+    enrolled: Enrolled,
+    rows: Sequence[OutboxMessage],
+    clinic_tz: ZoneInfo,
+    zone: str | None,
+    warnings: Sequence[str],
+) -> None:
+    tz = ZoneInfo(zone) if zone else clinic_tz
+    console.print(f"Enrolled session {enrolled.session_id} for patient {enrolled.patient_id}.")
+    if enrolled.replaced_session_id:
+        console.print(f"It replaces session {enrolled.replaced_session_id}, now voided.")
+    print_messages(rows, tz)
+    for warning in warnings:
+        console.print(f"Note: {warning}.")
+
+
+def print_messages(rows: Sequence[OutboxMessage], tz: ZoneInfo) -> None:
+    if not rows:
+        console.print("No messages.")
+        return
+    table = Table(title=f"Times in {tz.key}", title_justify="left", box=None, pad_edge=False)
+    for header in ("id", "session", "step", "channel", "status", "when"):
+        table.add_column(header, no_wrap=True)
+    table.add_column("error", overflow="fold")
+    for row in rows:
+        # one time column keeps a row within 80 columns: when it went, or else when it is due
+        when = local(row.sent_at or row.due_at, tz, zone=False)
+        table.add_row(
+            str(row.id),
+            str(row.session_id),
+            row.step,
+            row.channel,
+            row.status,
+            when,
+            _error(row) or "",
+        )
+    console.print(table)
+
+
+def print_tick(moment: datetime, tz: ZoneInfo, planned: PlanReport, report: DispatchReport) -> None:
+    console.print(
+        f"As of {local(moment, tz)}: planned {planned.messages} message(s) for "
+        f"{planned.sessions} session(s); sent {report.count('sent')}, "
+        f"deferred {report.count('deferred')}, skipped {report.count('skipped')}, "
+        f"failed {report.count('failed')}, retrying {report.count('retry')}."
+    )
+    for outcome in report.outcomes:
+        when = f" until {local(outcome.at, tz)}" if outcome.result in ("deferred", "retry") else ""
+        console.print(
+            f"  {outcome.result:<9} #{outcome.message_id} {outcome.step} {outcome.channel}"
+            f" {outcome.detail}{when}".rstrip()
+        )
+
+
+def reply_json(row: Reply) -> dict[str, object]:
+    return {
+        "id": row.id,
+        "patient_id": row.patient_id,
+        "from": row.from_address,
+        "received_at": iso(row.received_at),
+        "urgent": row.urgent,
+        "body": row.body,
+    }
+
+
+def print_replies(rows: Sequence[Reply], tz: ZoneInfo) -> None:
+    if not rows:
+        console.print("No replies.")
+        return
+    table = Table(title=f"Times in {tz.key}", title_justify="left", box=None, pad_edge=False)
+    for header in ("id", "patient", "received", "urgent", "text"):
+        table.add_column(header, overflow="fold")
+    for row in rows:
+        table.add_row(
+            str(row.id),
+            str(row.patient_id or "unknown"),
+            local(row.received_at, tz, zone=False),
+            "URGENT" if row.urgent else "",
+            row.body,
+        )
+    console.print(table)

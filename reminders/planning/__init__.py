@@ -1,0 +1,1 @@
+"""From a completed session to outbox rows: enrollment and the planner."""

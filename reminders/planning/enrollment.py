@@ -1,0 +1,336 @@
+"""Enrolling a patient's completed session, and voiding one.
+
+Validation is pure and happens before anything is written: bad input gives one clear line
+and leaves the database untouched. A phone number identifies a patient: a different name on a
+known number is refused (another person would take over that patient's record) unless staff
+name the patient by id; a changed email address is never replaced silently.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from sqlmodel import Session, select
+
+from reminders.rules.care_plans import CarePlans
+from reminders.rules.lifecycle import SkipReason, Status
+from reminders.rules.timing import require_zone
+from reminders.store.audit import record
+from reminders.store.models import OutboxMessage, Patient, TreatmentSession
+from reminders.store.outbox import lock_in_order, skip
+
+LANGUAGES = ("en", "es")
+
+
+class InvalidEnrollment(ValueError):
+    """One line saying what is wrong with the input."""
+
+
+class PhoneOfAnotherPatient(InvalidEnrollment):
+    """The number is on file for a patient with another name; each front end says how to
+    enroll for that patient if it is the same person (`--patient`, a `patient_id` column)."""
+
+    def __init__(self, phone: str, patient_id: int) -> None:
+        super().__init__(
+            f"phone number {phone} belongs to another patient (patient {patient_id},"
+            " with a different name)"
+        )
+        self.patient_id = patient_id
+
+
+@dataclass(frozen=True)
+class EnrollmentForm:
+    """What staff typed, as text: from the CLI, a CSV row or the web form."""
+
+    name: str
+    phone: str
+    treatment: str
+    completed_at: str
+    email: str | None = None
+    timezone: str | None = None
+    language: str | None = None  # None: the patient's own, or English for a new patient
+    sms: bool = True
+    email_ok: bool = True
+    patient_id: int | None = None  # an existing patient, named explicitly
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    name: str
+    phone: str  # E.164
+    treatment: str
+    completed_at: datetime  # aware UTC
+    email: str | None
+    timezone: str | None
+    language: str | None
+    sms_consent: bool
+    email_consent: bool
+    patient_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    session_id: int
+    patient_id: int
+    replaced_session_id: int | None
+    notes: tuple[str, ...] = ()  # what staff must hear: details on file that were changed
+
+
+def validate(
+    form: EnrollmentForm, *, plans: CarePlans, clinic_tz: ZoneInfo, region: str, now: datetime
+) -> Enrollment:
+    """Check every field; raise InvalidEnrollment naming the first bad one."""
+    name = form.name.strip()
+    if not name or len(name) > 200:
+        raise InvalidEnrollment("name is required (at most 200 characters)")
+    treatment = form.treatment.strip().lower()
+    if treatment not in plans.treatments:
+        raise InvalidEnrollment(
+            f"unknown treatment {form.treatment!r} (choose from {', '.join(plans.treatments)})"
+        )
+    language = form.language.strip().lower() if form.language else None
+    if language is not None and language not in LANGUAGES:
+        raise InvalidEnrollment(f"unknown language {form.language!r} (choose en or es)")
+    zone = _zone(form.timezone)
+    return Enrollment(
+        name=name,
+        phone=parse_phone(form.phone, region),
+        treatment=treatment,
+        completed_at=parse_completed_at(form.completed_at, zone or clinic_tz, now),
+        email=parse_email(form.email),
+        timezone=form.timezone.strip() if form.timezone else None,
+        language=language,
+        sms_consent=form.sms,
+        email_consent=form.email_ok,
+        patient_id=form.patient_id,
+    )
+
+
+def _zone(name: str | None) -> ZoneInfo | None:
+    if not name or not name.strip():
+        return None
+    try:
+        return require_zone(name.strip())
+    except ValueError as exc:
+        raise InvalidEnrollment(str(exc)) from None
+
+
+def parse_phone(raw: str, region: str) -> str:
+    """E.164, or InvalidEnrollment: a number we cannot text is caught at the desk, not later."""
+    if any(ch.isalpha() for ch in raw):
+        raise InvalidEnrollment(f"phone number {raw!r} has letters; type the digits")
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        raise InvalidEnrollment(f"phone number {raw!r} cannot be read") from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidEnrollment(f"phone number {raw!r} is not a valid number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def parse_email(raw: str | None) -> str | None:
+    """Lower-case, as opt-outs store and match addresses."""
+    if raw is None or not raw.strip():
+        return None
+    try:
+        return validate_email(raw.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise InvalidEnrollment(f"email address {raw!r} is not valid: {exc}") from None
+
+
+def normalize_contact(session: Session, patient: Patient, region: str, now: datetime) -> None:
+    """Store the phone as E.164 and the email lower-case, in place, audited.
+
+    Rows written straight into the database may hold '3105550142' or ' Ana@Example.com ';
+    opt-outs (STOP, unsubscribe) match exact E.164 numbers and lower-case addresses, so a
+    number left as written would never be stopped. Raises InvalidEnrollment (nothing
+    changed) for a number that cannot be read or that another patient already has.
+    """
+    phone = _stored_phone(patient.phone, region)
+    email = (patient.email or "").strip().lower() or None
+    changed = [f for f, new in (("phone", phone), ("email", email)) if getattr(patient, f) != new]
+    if not changed:
+        return
+    if "phone" in changed:
+        _check_phone_free(session, patient, phone)
+    patient.phone, patient.email = phone, email
+    session.add(patient)
+    detail = f"normalized: {', '.join(changed)}"
+    record(session, actor="planner", action="patient_normalize", entity="patient",
+           entity_id=patient.id, now=now, detail=detail)  # fmt: skip
+
+
+def _check_phone_free(session: Session, patient: Patient, phone: str | None) -> None:
+    holder = session.exec(select(Patient.id).where(Patient.phone == phone)).first()
+    if phone is not None and holder is not None and holder != patient.id:
+        raise InvalidEnrollment(f"patient phone is the number of another patient ({holder})")
+
+
+def _stored_phone(raw: str | None, region: str) -> str | None:
+    if raw is None or not raw.strip():
+        return None
+    try:
+        return parse_phone(raw.strip(), region)
+    except InvalidEnrollment:
+        raise InvalidEnrollment("patient phone is not a valid number") from None
+
+
+def parse_completed_at(raw: str, tz: ZoneInfo, now: datetime) -> datetime:
+    """'YYYY-MM-DD HH:MM' in the patient's zone, or ISO-8601 with an offset; never the future."""
+    try:
+        moment = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise InvalidEnrollment(
+            f"completion time {raw!r} is not 'YYYY-MM-DD HH:MM' (patient-local) or ISO-8601"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=tz)
+    moment = moment.astimezone(UTC)
+    if moment > now:
+        raise InvalidEnrollment(f"completion time {raw!r} is in the future")
+    return moment
+
+
+def enroll(
+    session: Session, enrollment: Enrollment, *, actor: str, now: datetime
+) -> tuple[TreatmentSession, list[str]]:
+    """Write the patient and the session; returns the session and notes for staff.
+
+    Raises InvalidEnrollment before writing anything when the number is another patient's.
+    The caller plans (see planner.enroll_and_plan, which also replaces a same-day session)
+    and commits.
+    """
+    existing = _existing_patient(session, enrollment)
+    patient, notes = _write_patient(session, existing, enrollment, actor=actor, now=now)
+    treatment = TreatmentSession(
+        patient_id=patient.id or 0,
+        treatment=enrollment.treatment,
+        completed_at=enrollment.completed_at,
+        enrolled_by=actor,
+        created_at=now,
+    )
+    session.add(treatment)
+    session.flush()
+    detail = f"treatment={enrollment.treatment}"
+    record(session, actor=actor, action="enroll", entity="treatment_session",
+           entity_id=treatment.id, now=now, detail=detail)  # fmt: skip
+    return treatment, notes
+
+
+def same_name(left: str, right: str) -> bool:
+    """'Maria Lopez' is 'maría  LÓPEZ': staff type names with or without accents and caps."""
+    return _name_key(left) == _name_key(right)
+
+
+def _name_key(name: str) -> str:
+    bare = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
+    return " ".join(bare.casefold().split())
+
+
+def _existing_patient(session: Session, enrollment: Enrollment) -> Patient | None:
+    """The patient this enrollment is for: the one named by id, else the one with the phone."""
+    holder = session.exec(select(Patient).where(Patient.phone == enrollment.phone)).first()
+    if enrollment.patient_id is None:
+        if holder is not None and not same_name(holder.name, enrollment.name):
+            raise PhoneOfAnotherPatient(enrollment.phone, holder.id or 0)
+        return holder
+    chosen = session.get(Patient, enrollment.patient_id)
+    if chosen is None:
+        raise InvalidEnrollment(f"there is no patient {enrollment.patient_id}")
+    if holder is not None and holder.id != chosen.id:
+        raise InvalidEnrollment(
+            f"phone number {enrollment.phone} belongs to patient {holder.id},"
+            f" not patient {chosen.id}"
+        )
+    return chosen
+
+
+def _write_patient(
+    session: Session, patient: Patient | None, enrollment: Enrollment, *, actor: str, now: datetime
+) -> tuple[Patient, list[str]]:
+    """Create or update the patient; changed details are audited (by field) and noted."""
+    action, changed = "patient_update", []
+    if patient is None:
+        action, patient = "patient_create", Patient(name=enrollment.name, created_at=now)
+    else:
+        changed = _changed_fields(patient, enrollment)
+    if enrollment.patient_id is not None:
+        patient.name = enrollment.name  # staff named the patient: the name may be corrected
+    patient.phone = enrollment.phone
+    patient.email = enrollment.email or patient.email
+    patient.timezone = enrollment.timezone or patient.timezone
+    patient.language = enrollment.language or patient.language or "en"
+    _set_consent(patient, "sms", enrollment.sms_consent, actor, now)
+    _set_consent(patient, "email", enrollment.email_consent, actor, now)
+    session.add(patient)
+    session.flush()
+    detail = f"changed: {', '.join(changed)}" if changed else None
+    record(session, actor=actor, action=action, entity="patient", entity_id=patient.id,
+           now=now, detail=detail)  # fmt: skip
+    return patient, [_CHANGE_NOTES[field].format(id=patient.id) for field in changed]
+
+
+_CHANGE_NOTES = {
+    "name": "patient {id}'s name on file was corrected to the one given",
+    "phone": "patient {id}'s phone number on file was replaced by the one given",
+    "email": (
+        "patient {id} had a different email address on file; it was replaced by the one given"
+        " (emails for this patient go there from now on)"
+    ),
+}
+
+
+def _changed_fields(patient: Patient, enrollment: Enrollment) -> list[str]:
+    """Details on file this enrollment replaces; a first email address or phone is no change."""
+    changed = []
+    if enrollment.patient_id is not None and enrollment.name != patient.name:
+        changed.append("name")
+    if patient.phone and patient.phone != enrollment.phone:
+        changed.append("phone")
+    if enrollment.email and patient.email and enrollment.email != patient.email.lower():
+        changed.append("email")
+    return changed
+
+
+def _set_consent(patient: Patient, channel: str, given: bool, actor: str, now: datetime) -> None:
+    """Consent is recorded with when and by whom each time it is stated at enrollment."""
+    setattr(patient, f"{channel}_consent", given)
+    setattr(patient, f"{channel}_consent_at", now)
+    setattr(patient, f"{channel}_consent_by", actor)
+
+
+def void_session(
+    session: Session,
+    treatment: TreatmentSession,
+    *,
+    actor: str,
+    now: datetime,
+    reason: str = "voided",
+) -> int:
+    """Void a session and skip its pending messages; returns how many were skipped."""
+    treatment.status = "voided"
+    treatment.voided_at = now
+    session.add(treatment)
+    pending = lock_in_order(
+        session,
+        select(OutboxMessage).where(
+            OutboxMessage.session_id == treatment.id, OutboxMessage.status == Status.PENDING
+        ),
+    )
+    for message in pending:
+        skip(session, message, SkipReason.VOIDED, now, actor=actor)
+    record(
+        session,
+        actor=actor,
+        action="void",
+        entity="treatment_session",
+        entity_id=treatment.id,
+        now=now,
+        detail=reason,
+    )
+    return len(pending)

@@ -1,0 +1,85 @@
+"""Is a due message still wanted, and may it go now? Pure: facts in, a decision out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from reminders.rules.lifecycle import SkipReason
+from reminders.rules.timing import SendWindow, in_window, is_expired, next_day_opening, next_opening
+
+
+@dataclass(frozen=True)
+class Facts:
+    channel: str
+    now: datetime
+    not_after: datetime | None
+    session_voided: bool
+    consent: bool
+    address: str | None
+    opted_out: bool
+    tz: ZoneInfo
+    window: SendWindow
+    sms_sent_today: int  # SMS already handed to the provider for this patient, local day of `now`
+    daily_cap: int
+    undeliverable: bool = False
+    trial_blocked: bool = False
+
+
+@dataclass(frozen=True)
+class Send:
+    pass
+
+
+@dataclass(frozen=True)
+class Skip:
+    reason: SkipReason
+    detail: str = ""  # for the timeline: why, when the reason alone would mislead
+
+
+@dataclass(frozen=True)
+class Defer:
+    until: datetime
+    reason: str  # outside_window | daily_cap
+
+
+Decision = Send | Skip | Defer
+
+
+def decide(facts: Facts) -> Decision:
+    """Skip what is no longer wanted, defer SMS outside the window or over the cap, else send."""
+    unwanted = _unwanted(facts)
+    if unwanted is not None:
+        return Skip(unwanted)
+    if facts.channel != "sms":
+        return Send()
+    return _sms_timing(facts)
+
+
+def _unwanted(facts: Facts) -> SkipReason | None:
+    checks = (
+        (facts.session_voided, SkipReason.VOIDED),
+        (is_expired(facts.now, facts.not_after), SkipReason.EXPIRED),
+        (not facts.consent, SkipReason.NO_CONSENT),
+        (not facts.address, SkipReason.NO_ADDRESS),
+        (facts.opted_out, SkipReason.OPTED_OUT),
+        (facts.undeliverable, SkipReason.UNDELIVERABLE),
+        (facts.trial_blocked, SkipReason.TRIAL),
+    )
+    return next((reason for failed, reason in checks if failed), None)
+
+
+def _sms_timing(facts: Facts) -> Decision:
+    if not in_window(facts.now, facts.tz, facts.window):
+        return _defer(facts, next_opening(facts.now, facts.tz, facts.window), "outside_window")
+    if facts.sms_sent_today >= facts.daily_cap:
+        return _defer(facts, next_day_opening(facts.now, facts.tz, facts.window), "daily_cap")
+    return Send()
+
+
+def _defer(facts: Facts, until: datetime, reason: str) -> Decision:
+    """A deferral that would land after `not_after` is an expiry decided now, not later."""
+    if is_expired(until, facts.not_after):
+        return Skip(SkipReason.EXPIRED, f"{reason} would move it past its deadline")
+    return Defer(until, reason)

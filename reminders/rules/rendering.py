@@ -1,0 +1,210 @@
+"""Rendering of message templates: pure functions from template source and context to text.
+
+Templates are edited by clinic admins, so they run in Jinja2's sandbox with strict undefined
+variables, and every failure becomes one `TemplateProblem` with a one-line message the editor
+can show. Nothing here touches the database or the disk: callers pass the source (an admin's
+edit or the file default, see `reminders.store.defaults`) and the context.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from types import MappingProxyType
+from typing import Literal
+
+from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from reminders.rules.sms_segments import SmsShape, fit_gsm7, non_gsm7_characters, sms_shape
+
+__all__ = [
+    "EMAIL_BLOCKS",
+    "SAMPLE_CONTEXT",
+    "RenderedEmail",
+    "RenderedSms",
+    "TemplateKey",
+    "TemplateProblem",
+    "check_template",
+    "render_email",
+    "render_sms",
+]
+
+EMAIL_BLOCKS = ("subject", "text", "html")
+MAX_SMS_SEGMENTS = 2
+
+# The context of previews and template checks. No real patient: these are placeholders.
+SAMPLE_CONTEXT: Mapping[str, object] = MappingProxyType(
+    {
+        "first_name": "Maria",
+        "clinic_name": "Fine Touch Dermatology",
+        "clinic_phone": "877-337-6424",
+        "treatment_name": "Asclera sclerotherapy",
+    }
+)
+
+
+class TemplateProblem(Exception):
+    """A template that cannot produce a message; `str()` is one line, with the line number."""
+
+    def __init__(self, message: str, lineno: int | None = None) -> None:
+        self.message = " ".join(message.split())
+        self.lineno = lineno
+        super().__init__(f"line {lineno}: {self.message}" if lineno else self.message)
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedSms:
+    """The final SMS body, GSM-7 shaped, with its encoding and segment count for cost display."""
+
+    body: str
+    shape: SmsShape
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedEmail:
+    """One email, rendered: a one-line subject, the plain-text part and the (escaped) HTML part."""
+
+    subject: str
+    text: str
+    html: str
+
+
+def _environment(*, autoescape: bool) -> ImmutableSandboxedEnvironment:
+    return ImmutableSandboxedEnvironment(
+        autoescape=autoescape,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+# Autoescape is fixed when a template is compiled, so an email is compiled twice: once for
+# the subject and text blocks (plain text, never escaped) and once for the html block.
+_TEXT_ENV = _environment(autoescape=False)
+_HTML_ENV = _environment(autoescape=True)
+
+
+@lru_cache(maxsize=256)
+def _compile(source: str, *, html: bool) -> Template:
+    """Compile once per distinct source: the dispatcher renders the same few templates often."""
+    try:
+        return (_HTML_ENV if html else _TEXT_ENV).from_string(source)
+    except TemplateSyntaxError as exc:
+        raise TemplateProblem(f"syntax error: {exc.message}", exc.lineno) from exc
+
+
+def _template_lineno(exc: BaseException) -> int | None:
+    """The template line of the innermost template frame in the traceback, if any."""
+    lineno, tb = None, exc.__traceback__
+    while tb is not None:
+        template = tb.tb_frame.f_globals.get("__jinja_template__")
+        if template is not None:
+            lineno = template.get_corresponding_lineno(tb.tb_lineno)
+        tb = tb.tb_next
+    return lineno
+
+
+def _run(
+    template: Template, render: Callable[[Context], Iterator[str]], context: Mapping[str, object]
+) -> str:
+    """Run a render function (whole template or one block), turning any failure into a problem."""
+    try:
+        return "".join(render(template.new_context(dict(context))))
+    except SecurityError as exc:
+        raise TemplateProblem(f"unsafe operation blocked: {exc}", _template_lineno(exc)) from exc
+    except Exception as exc:  # a template may raise anything (1/0, bad filter arguments...)
+        message = str(exc) if isinstance(exc, TemplateError) else f"{type(exc).__name__}: {exc}"
+        raise TemplateProblem(message, _template_lineno(exc)) from exc
+
+
+def _tidy_sms(text: str) -> str:
+    """Join the template's lines: a blank line keeps a line break, other whitespace is one space."""
+    paragraphs = (" ".join(p.split()) for p in re.split(r"\n[ \t]*\n", text))
+    return "\n".join(p for p in paragraphs if p)
+
+
+def render_sms(source: str, context: Mapping[str, object]) -> RenderedSms:
+    """Render an SMS template to its final body (GSM-7 shaped) and its length figures."""
+    template = _compile(source, html=False)
+    body = _tidy_sms(fit_gsm7(_run(template, template.root_render_func, context)))
+    if not body:
+        raise TemplateProblem("the SMS body is empty")
+    return RenderedSms(body, sms_shape(body))
+
+
+def render_email(source: str, context: Mapping[str, object]) -> RenderedEmail:
+    """Render the subject, text and html blocks of one email template with the same context."""
+    text_template = _compile(source, html=False)
+    missing = [name for name in EMAIL_BLOCKS if name not in text_template.blocks]
+    if missing:
+        raise TemplateProblem(f"the email template lacks the block(s): {', '.join(missing)}")
+    html_template = _compile(source, html=True)
+    parts = {
+        name: _run(template, template.blocks[name], context).strip()
+        for name, template in (
+            ("subject", text_template),
+            ("text", text_template),
+            ("html", html_template),
+        )
+    }
+    for name, value in parts.items():
+        if not value:
+            raise TemplateProblem(f"the {name} block renders empty")
+    if "\n" in parts["subject"] or "\r" in parts["subject"]:
+        raise TemplateProblem("the subject block renders more than one line")
+    return RenderedEmail(**parts)
+
+
+def check_template(
+    source: str,
+    channel: Literal["sms", "email"],
+    context: Mapping[str, object] = SAMPLE_CONTEXT,
+) -> list[str]:
+    """Problems and warnings for an admin's editor; an empty list means the template is fine."""
+    try:
+        if channel == "email":
+            render_email(source, context)
+            return []
+        if channel != "sms":
+            raise ValueError(f"unknown channel {channel!r}")
+        rendered = render_sms(source, context)
+    except TemplateProblem as problem:
+        return [str(problem)]
+    body, shape = rendered.body, rendered.shape
+    warnings = []
+    if shape.encoding == "UCS-2":
+        chars = ", ".join(repr(ch) for ch in non_gsm7_characters(body))
+        warnings.append(
+            f"characters outside GSM-7 ({chars}) make this SMS UCS-2:"
+            " 70 characters per segment instead of 160"
+        )
+    if shape.segments > MAX_SMS_SEGMENTS:
+        warnings.append(
+            f"this SMS takes {shape.segments} segments ({shape.units} {_unit_name(shape)});"
+            f" keep it to {MAX_SMS_SEGMENTS} or fewer"
+        )
+    return warnings
+
+
+def _unit_name(shape: SmsShape) -> str:
+    return "septets" if shape.encoding == "GSM-7" else "UTF-16 units"
+
+
+# --- default templates, shipped as files -------------------------------------------------------
+
+TEMPLATE_NAME_PART = re.compile(r"[A-Za-z0-9_-]+\Z")
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateKey:
+    """Which message a template is for: plan, step, channel and language."""
+
+    plan: str
+    step: str
+    channel: str
+    language: str

@@ -1,0 +1,1 @@
+"""From a due outbox row to a provider and back: claim, decide, render, send, receipts."""

@@ -1,0 +1,32 @@
+"""Pick each channel's implementation from the settings; provider SDKs load only when used."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from reminders.sending.channels.base import Channel
+from reminders.sending.channels.console import ConsoleChannel
+from reminders.settings import Settings
+
+
+def build_channels(settings: Settings, stream: TextIO | None = sys.stdout) -> dict[str, Channel]:
+    """The `sms` and `email` channels; console for any that has no provider settings."""
+    console = ConsoleChannel(settings.outbox_file, stream)
+    return {"sms": _sms(settings, console), "email": _email(settings, console)}
+
+
+def _sms(settings: Settings, console: ConsoleChannel) -> Channel:
+    if settings.sms_provider == "console":
+        return console
+    from reminders.sending.channels.twilio_sms import TwilioChannel  # the SDK loads only when used
+
+    return TwilioChannel(settings)
+
+
+def _email(settings: Settings, console: ConsoleChannel) -> Channel:
+    if settings.email_provider == "smtp":
+        from reminders.sending.channels.smtp_email import SmtpChannel  # loaded only when used
+
+        return SmtpChannel(settings)
+    return console

@@ -1,0 +1,295 @@
+"""Email over SMTP with the standard library: one connection per batch, errors classified.
+
+The connection is opened on the first send of a batch, reused for the rest and closed by
+`close()`, which the dispatcher calls after every batch. Sending threads share it under one
+lock: an SMTP session is a strict dialogue, so they would take turns anyway.
+
+A connection lost after the message went out in DATA may mean the server took it; that is
+reported as OutcomeUnknown, never retried here, because no patient may get a step twice.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import logging
+import re
+import smtplib
+import ssl
+import threading
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+
+from reminders.sending.channels.base import ChannelError, OutcomeUnknown, OutgoingMessage
+from reminders.settings import Settings
+from reminders.unsubscribe import make_token, unsubscribe_url
+
+log = logging.getLogger(__name__)
+
+# CRLF line ends and 7-bit bodies (quoted-printable or base64), so no server needs 8BITMIME.
+# refold_source="none" lets a raw List-Unsubscribe URL stay one line: folding would wrap it
+# in encoded words that mail clients cannot read as a link.
+_POLICY = email.policy.SMTP.clone(cte_type="7bit", refold_source="none")
+_ADDRESS = re.compile(r"<?[^\s<>@]+@[^\s<>@]+>?")
+_ENHANCED = re.compile(r"^\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
+_ACCOUNT_CODES = frozenset({530, 534, 535, 538})  # authentication required / refused
+_BAD_MAILBOX_CODES = frozenset({550, 551, 553})
+_MAX_TEXT = 200
+
+
+class _Unconfirmed(Exception):
+    """The message was handed over in DATA but no final reply came back."""
+
+
+class SmtpChannel:
+    """The `email` channel on an SMTP server (SMTP_HOST, SMTP_SECURITY, SMTP_USERNAME...)."""
+
+    name = "smtp"
+
+    def __init__(self, settings: Settings, *, ssl_context: ssl.SSLContext | None = None) -> None:
+        if not settings.smtp_host or not settings.email_from:
+            raise ValueError("the smtp channel needs SMTP_HOST and EMAIL_FROM")
+        self.settings = settings
+        self._ssl_context = ssl_context or ssl.create_default_context()
+        self._sender = parseaddr(settings.email_from)[1]
+        self._domain = self._sender.rpartition("@")[2] or "localhost"
+        self._connection: smtplib.SMTP | None = None
+        self._lock = threading.Lock()
+
+    def send(self, message: OutgoingMessage) -> str:
+        """Hand the message to the server; its Message-ID is the provider id."""
+        mail = self._compose(message)
+        payload = mail.as_bytes()
+        with self._lock:
+            try:
+                self._deliver(message.to, payload)
+            except _Unconfirmed as exc:
+                self._drop()
+                raise OutcomeUnknown(
+                    f"no reply after the message was sent: {_describe(exc.__cause__, message.to)}"
+                ) from None
+            except (OSError, UnicodeError) as exc:  # smtplib's errors, sockets, TLS: all OSError
+                self._drop()  # a fresh connection is cheaper than reasoning about its state
+                raise classify(exc, message.to) from None
+        return str(mail["Message-ID"])
+
+    def close(self) -> None:
+        """Say QUIT to the batch's server; the next send opens a new connection."""
+        with self._lock:
+            connection, self._connection = self._connection, None
+            if connection is None:
+                return
+            try:
+                connection.quit()
+            except OSError:
+                connection.close()
+
+    # -- the message ----------------------------------------------------------------------
+
+    def _compose(self, message: OutgoingMessage) -> EmailMessage:
+        if not message.to.isascii():
+            raise ChannelError(
+                "the address needs SMTPUTF8, which this channel does not use",
+                permanent=True,
+                code="smtputf8",
+            )
+        mail = EmailMessage(policy=_POLICY)
+        try:
+            self._set_headers(mail, message)
+        except ValueError:  # a line break in a header: refuse rather than inject headers
+            raise ChannelError(
+                "the address or subject cannot go in a mail header", permanent=True, code="header"
+            ) from None
+        mail.set_content(message.body)
+        if message.html:
+            mail.add_alternative(message.html, subtype="html")
+        return mail
+
+    def _set_headers(self, mail: EmailMessage, message: OutgoingMessage) -> None:
+        mail["Subject"] = message.subject or ""
+        mail["From"] = self.settings.email_from
+        mail["To"] = message.to
+        mail["Date"] = format_datetime(message.sent_at)
+        mail["Message-ID"] = make_msgid(domain=self._domain)
+        mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation auto-replies
+        link = self._unsubscribe_link(message.to)
+        if link:
+            mail.set_raw("List-Unsubscribe", f"<{link}>")
+            mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058
+
+    def _unsubscribe_link(self, address: str) -> str | None:
+        base, secret = self.settings.public_base_url, self.settings.secret_key
+        if not (base and secret):
+            return None
+        return unsubscribe_url(base, make_token(address, secret.get_secret_value()))
+
+    # -- the connection -------------------------------------------------------------------
+
+    def _deliver(self, to: str, payload: bytes) -> None:
+        """Send on the batch's connection; a reused one that died meanwhile is replaced once."""
+        reused = self._connection is not None
+        try:
+            _transaction(self._open(), self._sender, to, payload)
+        except (smtplib.SMTPServerDisconnected, smtplib.SMTPSenderRefused) as exc:
+            if not (reused and _is_stale(exc)):
+                raise
+            log.info("smtp connection closed by the server since the last send; reconnecting")
+            self._drop()
+            _transaction(self._open(), self._sender, to, payload)
+
+    def _open(self) -> smtplib.SMTP:
+        if self._connection is None:
+            self._connection = self._connect()
+        return self._connection
+
+    def _connect(self) -> smtplib.SMTP:
+        settings = self.settings
+        host, port = settings.smtp_host or "", settings.smtp_port
+        timeout = settings.smtp_timeout_seconds
+        if settings.smtp_security == "tls":
+            connection: smtplib.SMTP = smtplib.SMTP_SSL(
+                host, port, timeout=timeout, context=self._ssl_context
+            )
+        else:
+            connection = smtplib.SMTP(host, port, timeout=timeout)
+        try:
+            self._start_session(connection)
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def _start_session(self, connection: smtplib.SMTP) -> None:
+        settings = self.settings
+        if settings.smtp_security == "starttls":
+            code, text = connection.starttls(context=self._ssl_context)
+            if code != 220:  # smtplib returns a refusal instead of raising: never go on in clear
+                raise smtplib.SMTPResponseException(code, text)
+        if settings.smtp_username:
+            password = settings.smtp_password.get_secret_value() if settings.smtp_password else ""
+            connection.login(settings.smtp_username, password)
+        connection.ehlo_or_helo_if_needed()
+
+    def _drop(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+
+def _transaction(connection: smtplib.SMTP, sender: str, to: str, payload: bytes) -> None:
+    """MAIL, RCPT, DATA; raising smtplib's own errors so one classifier reads them all."""
+    code, text = connection.mail(sender)
+    if code != 250:
+        raise smtplib.SMTPSenderRefused(code, text, sender)
+    code, text = connection.rcpt(to)
+    if code not in (250, 251):
+        raise smtplib.SMTPRecipientsRefused({to: (code, text)})
+    try:
+        code, text = connection.data(payload)
+    except smtplib.SMTPServerDisconnected as exc:
+        raise _Unconfirmed from exc
+    if code != 250:
+        raise smtplib.SMTPDataError(code, text)
+
+
+def _is_stale(error: Exception) -> bool:
+    """Whether a reused connection failed before the transaction began, so resending is safe."""
+    if isinstance(error, smtplib.SMTPServerDisconnected):
+        return True
+    return isinstance(error, smtplib.SMTPResponseException) and error.smtp_code == 421
+
+
+# -- classification (pure) --------------------------------------------------------------------
+
+
+def classify(error: BaseException, address: str = "") -> ChannelError:
+    """What an SMTP failure means for the message, the patient's address and our account."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        code, text = next(iter(error.recipients.values()), (-1, b""))
+        return _from_reply(code, text, address, stage="rcpt")
+    if isinstance(error, smtplib.SMTPConnectError | smtplib.SMTPServerDisconnected):
+        return _unreachable(error, address)
+    if isinstance(error, smtplib.SMTPAuthenticationError):
+        return _from_reply(error.smtp_code, error.smtp_error, address, stage="auth")
+    if isinstance(error, smtplib.SMTPSenderRefused):
+        return _from_reply(error.smtp_code, error.smtp_error, address, stage="mail")
+    if isinstance(error, smtplib.SMTPResponseException):
+        return _from_reply(error.smtp_code, error.smtp_error, address, stage="data")
+    if isinstance(error, UnicodeError):  # smtplib speaks ASCII; the address was checked before
+        return ChannelError(
+            "EMAIL_FROM, SMTP_USERNAME or SMTP_PASSWORD is not ASCII",
+            permanent=False,
+            code="config",
+            account_problem=True,
+        )
+    if isinstance(error, smtplib.SMTPNotSupportedError | ssl.SSLError):
+        return ChannelError(
+            f"TLS or AUTH setup failed: {_describe(error, address)}",
+            permanent=False,
+            code="tls",
+            account_problem=True,
+        )
+    return _unreachable(error, address)
+
+
+def _from_reply(code: int, text: bytes | str, address: str, *, stage: str) -> ChannelError:
+    words = _shorten(redact(_text(text), address))
+    reason, code_text = f"SMTP {code} {words}".strip(), str(code)
+    if stage == "auth" or code in _ACCOUNT_CODES or _relay_denied(words):
+        return ChannelError(reason, permanent=False, code=code_text, account_problem=True)
+    if not 500 <= code < 600:  # 4xx, and anything odd, may pass if tried again
+        return ChannelError(reason, permanent=False, code=code_text)
+    if stage == "mail":  # our sender address was refused: nothing the patient can fix
+        return ChannelError(reason, permanent=False, code=code_text, account_problem=True)
+    bad_address = stage == "rcpt" and _names_bad_mailbox(code, words)
+    return ChannelError(reason, permanent=True, code=code_text, undeliverable=bad_address)
+
+
+def _unreachable(error: BaseException, address: str) -> ChannelError:
+    code = getattr(error, "smtp_code", None)
+    return ChannelError(
+        f"SMTP server unreachable: {_describe(error, address)}",
+        permanent=False,
+        code=str(code) if isinstance(code, int) and code > 0 else "connection",
+    )
+
+
+def _names_bad_mailbox(code: int, words: str) -> bool:
+    """550/551/553 or a 5.1.x status; a 5.7.x (policy, reputation) is not the address's fault."""
+    enhanced = _ENHANCED.match(words)
+    if enhanced:
+        return enhanced.group(2) == "1" or (code in _BAD_MAILBOX_CODES and enhanced.group(2) != "7")
+    return code in _BAD_MAILBOX_CODES
+
+
+def _relay_denied(words: str) -> bool:
+    """'Relay access denied' means we are not allowed to send through this server."""
+    enhanced = _ENHANCED.match(words)
+    return bool(enhanced and enhanced.group(2) == "7") and "relay" in words.lower()
+
+
+def redact(text: str, address: str = "") -> str:
+    """The text with every email address, and the recipient's bare local part, as <address>."""
+    text = _ADDRESS.sub("<address>", text)
+    local = address.partition("@")[0]
+    if len(local) >= 3:
+        pattern = rf"(?<![\w.+-]){re.escape(local)}(?![\w.+-])"
+        text = re.sub(pattern, "<address>", text, flags=re.IGNORECASE)
+    return text
+
+
+def _describe(error: BaseException | None, address: str) -> str:
+    if error is None:
+        return "unknown error"
+    detail = _shorten(redact(_text(str(error)), address))
+    return f"{type(error).__name__}: {detail}" if detail else type(error).__name__
+
+
+def _text(text: bytes | str) -> str:
+    """The server's words on one line (multi-line replies arrive joined by newlines)."""
+    decoded = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+    return " ".join(decoded.split())
+
+
+def _shorten(text: str) -> str:
+    """Cut only after redaction, so no partial address survives the cut."""
+    return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 1] + "…"

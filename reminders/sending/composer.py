@@ -1,0 +1,98 @@
+"""Turn an outbox message into the exact text a patient gets: template + context → render."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlmodel import Session
+
+from reminders.rules.care_plans import CarePlans
+from reminders.rules.rendering import TemplateKey, TemplateProblem, render_email, render_sms
+from reminders.rules.sms_segments import gsm7_name, sms_shape
+from reminders.store.models import Patient, TreatmentSession
+from reminders.store.templates import TemplateMissing, find_template
+
+# The first text a number gets says how to stop them, whichever step it happens to be.
+OPT_OUT_LINE = {"en": "Reply STOP to opt out.", "es": "Responda STOP para darse de baja."}
+MAX_SUBJECT = 300  # the outbox column; longer is an admin's slip, not a patient's problem
+
+
+@dataclass(frozen=True)
+class Composed:
+    body: str
+    subject: str | None
+    html: str | None
+    template_version: int | None
+    segments: int | None
+
+
+@dataclass(frozen=True)
+class ClinicInfo:
+    name: str
+    phone: str
+    sms_may_name_treatment: bool = False
+
+
+def message_context(
+    patient: Patient, treatment_name: str, clinic: ClinicInfo, channel: str
+) -> dict[str, object]:
+    """What a template may use. SMS get no treatment name unless the clinic chose so."""
+    name = first_name(patient.name)
+    context: dict[str, object] = {
+        "first_name": gsm7_name(name) if channel == "sms" else name,
+        "clinic_name": clinic.name,
+        "clinic_phone": clinic.phone,
+    }
+    if channel == "email" or clinic.sms_may_name_treatment:
+        context["treatment_name"] = treatment_name
+    return context
+
+
+def first_name(full_name: str) -> str:
+    parts = full_name.split()
+    return parts[0] if parts else full_name
+
+
+def render(
+    channel: str, source: str, context: Mapping[str, object]
+) -> tuple[str, str | None, str | None, int | None]:
+    """Render one channel's template; raises rendering.TemplateProblem on a bad template."""
+    if channel == "sms":
+        sms = render_sms(source, context)
+        return sms.body, None, None, sms.shape.segments
+    email = render_email(source, context)
+    return email.text, email.subject, email.html, None
+
+
+def compose(
+    session: Session,
+    templates_dir: Path,
+    plans: CarePlans,
+    clinic: ClinicInfo,
+    *,
+    plan: str,
+    step: str,
+    channel: str,
+    patient: Patient,
+    treatment: TreatmentSession,
+    first_text: bool = False,
+) -> Composed:
+    """The message as the patient gets it; `first_text`: nothing has been texted to them yet."""
+    try:
+        care_plan = plans.plans[plan]
+        template_step = care_plan.step(step).template_step
+    except KeyError:  # care_plans.toml changed under a planned message: a permanent problem
+        raise TemplateMissing(f"care plan {plan!r} has no step {step!r} any more") from None
+    key = TemplateKey(plan, template_step, channel, patient.language)
+    found = find_template(session, templates_dir, key)
+    treatment_name = care_plan.treatments.get(treatment.treatment, treatment.treatment)
+    context = message_context(patient, treatment_name, clinic, channel)
+    body, subject, html, segments = render(channel, found.source, context)
+    if channel == "sms" and first_text and "STOP" not in body:
+        body = f"{body} {OPT_OUT_LINE.get(patient.language, OPT_OUT_LINE['en'])}"
+        segments = sms_shape(body).segments
+    if subject is not None and len(subject) > MAX_SUBJECT:
+        raise TemplateProblem(f"the subject is {len(subject)} characters; at most {MAX_SUBJECT}")
+    return Composed(body, subject, html, found.version, segments)

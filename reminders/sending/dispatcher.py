@@ -1,0 +1,416 @@
+"""Due outbox rows → channels: claim, check, render, send, record. One bad row fails alone.
+
+Each message goes through two short transactions around the provider call: `prepare` decides
+and reserves the send (under a lock on the patient, so the daily cap holds across workers),
+`finish` stores the outcome. Nothing is held open while the provider is talking, and a
+bounded pool keeps SEND_CONCURRENCY provider calls in flight.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, func, select
+
+from reminders.rules.care_plans import CarePlans
+from reminders.rules.decisions import Defer, Facts, Skip, decide
+from reminders.rules.lifecycle import REACHED_PROVIDER, Status
+from reminders.rules.rendering import TemplateProblem
+from reminders.rules.timing import local_day_bounds, require_zone, window_close
+from reminders.sending.channels.base import Channel, ChannelError, OutgoingMessage
+from reminders.sending.composer import ClinicInfo, Composed, compose
+from reminders.sending.outcomes import RetryPolicy, fail, record_failure, record_sent
+from reminders.sending.reconcile import reconcile_unknown
+from reminders.sending.side_effects import apply_side_effects
+from reminders.settings import Settings
+from reminders.store.db import session_scope
+from reminders.store.models import OutboxMessage, Patient, TreatmentSession
+from reminders.store.opt_outs import is_opted_out
+from reminders.store.outbox import claim_due, release, settle_dead_sends, skip, transition
+from reminders.store.templates import TemplateMissing
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+RECORD_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Outcome:
+    message_id: int
+    step: str
+    channel: str
+    result: str  # sent | deferred | skipped | failed | retry | unknown | paused | lost
+    detail: str = ""
+    at: datetime | None = None
+
+
+@dataclass
+class DispatchReport:
+    outcomes: list[Outcome] = field(default_factory=list)
+    claimed: int = 0
+    released: int = 0
+    reconciled: int = 0
+
+    def count(self, result: str) -> int:
+        return sum(1 for outcome in self.outcomes if outcome.result == result)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        plans: CarePlans,
+        channels: Mapping[str, Channel],
+        *,
+        worker_id: str,
+        clock: Clock,
+        rng: random.Random | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.plans = plans
+        self.channels = channels
+        self.worker_id = worker_id
+        self.clock = clock
+        self.stop = stop or threading.Event()
+        self.policy = RetryPolicy(
+            settings.max_attempts,
+            timedelta(seconds=settings.retry_base_seconds),
+            rng or random.Random(),
+        )
+        self.clinic = ClinicInfo(
+            settings.clinic_name, settings.clinic_phone, settings.sms_may_name_treatment
+        )
+        self._paused: set[str] = set()  # channels with an account problem, for this batch
+        self._last_claimed = 0
+        self.lease = timedelta(seconds=settings.lease_seconds)
+
+    def run_once(self) -> DispatchReport:
+        """Reconcile, claim one batch, send it through the pool; hand back what is left."""
+        with session_scope(self.engine) as session:
+            settle_dead_sends(session, self.clock(), actor=self.worker_id)
+        report = DispatchReport(reconciled=reconcile_unknown(self))
+        with session_scope(self.engine) as session:
+            ids = claim_due(
+                session, self.worker_id, self.clock(), self.lease, self.settings.dispatch_batch_size
+            )
+        self._paused.clear()
+        report.claimed = self._last_claimed = len(ids)
+        results = self._map(ids)
+        report.outcomes = [outcome for outcome in results if outcome is not None]
+        leftover = [i for i, outcome in zip(ids, results, strict=True) if outcome is None]
+        report.released = self._release(leftover)
+        self._close_channels()
+        return report
+
+    @property
+    def more_waiting(self) -> bool:
+        """Whether the last batch was full: a morning burst should not wait for the next tick."""
+        return self._last_claimed >= self.settings.dispatch_batch_size and not self.stop.is_set()
+
+    def _map(self, ids: Sequence[int]) -> list[Outcome | None]:
+        workers = min(self.settings.send_concurrency, len(ids))
+        if workers <= 1:
+            return [self.process(message_id) for message_id in ids]
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="send") as pool:
+            return list(pool.map(self.process, ids))
+
+    def process(self, message_id: int) -> Outcome | None:
+        """Everything for one claimed message; None when it is handed back untouched."""
+        if self.stop.is_set():
+            return None
+        try:
+            prepared = self._prepare(message_id)
+        except Exception as exc:  # one bad row must never stop the loop
+            return self._internal_error(message_id, exc)
+        if not isinstance(prepared, OutgoingMessage):
+            return prepared
+        return self._send(message_id, prepared)
+
+    def _internal_error(self, message_id: int, exc: Exception) -> Outcome:
+        """A bug or a database hiccup before the provider call: nothing left, retry later."""
+        log.exception("message %s: unexpected %s", message_id, type(exc).__name__)
+        error = ChannelError(f"internal error: {type(exc).__name__}", permanent=False)
+        return self._finish_failure(message_id, error)
+
+    # -- prepare: decide and reserve ----------------------------------------------------
+
+    def _prepare(self, message_id: int) -> OutgoingMessage | Outcome | None:
+        with session_scope(self.engine) as session:
+            now = self.clock()
+            message = self._still_ours(session, message_id, now)
+            if message is None:
+                return Outcome(message_id, "?", "?", "lost", "lease lost")
+            if message.channel in self._paused:
+                return None
+            treatment = session.get_one(TreatmentSession, message.session_id)
+            patient = _lock_patient(session, message.patient_id)
+            decision = decide(self._facts(session, message, treatment, patient, now))
+            if isinstance(decision, Skip):
+                skip(
+                    session,
+                    message,
+                    decision.reason,
+                    now,
+                    actor=self.worker_id,
+                    detail=decision.detail,
+                )
+                return _outcome(message, "skipped", decision.reason, now)
+            if isinstance(decision, Defer):
+                self._defer(session, message, decision, now)
+                return _outcome(message, "deferred", decision.reason, decision.until)
+            return self._reserve(session, message, treatment, patient, now)
+
+    def _still_ours(self, session: Session, message_id: int, now: datetime) -> OutboxMessage | None:
+        """The message, locked, if this worker's lease on it is still alive; the lease is then
+        renewed, so the provider call that follows cannot outlive it and invite a second send."""
+        query = select(OutboxMessage).where(OutboxMessage.id == message_id).with_for_update()
+        message = session.exec(query).first()
+        alive = (
+            message is not None
+            and message.status == Status.SENDING
+            and message.lease_owner == self.worker_id
+            and message.lease_expires_at is not None
+            and message.lease_expires_at > now
+        )
+        if not alive or message is None:
+            return None
+        message.lease_expires_at = now + self.lease
+        return message
+
+    def _facts(
+        self,
+        session: Session,
+        message: OutboxMessage,
+        treatment: TreatmentSession,
+        patient: Patient,
+        now: datetime,
+    ) -> Facts:
+        is_sms = message.channel == "sms"
+        address = patient.address(message.channel)
+        tz = self._zone(patient)
+        return Facts(
+            channel=message.channel,
+            now=now,
+            not_after=message.not_after,
+            session_voided=treatment.status != "completed",
+            consent=patient.sms_consent if is_sms else patient.email_consent,
+            address=address,
+            opted_out=bool(address) and is_opted_out(session, message.channel, address or ""),
+            tz=tz,
+            window=self.settings.send_window,
+            sms_sent_today=_sms_sent_on_local_day(session, message, tz, now) if is_sms else 0,
+            daily_cap=self.settings.sms_daily_cap,
+            undeliverable=(
+                patient.phone_undeliverable_at if is_sms else patient.email_undeliverable_at
+            )
+            is not None,
+            trial_blocked=is_sms
+            and self.settings.trial_mode
+            and address not in self.settings.trial_numbers,
+        )
+
+    def _zone(self, patient: Patient) -> ZoneInfo:
+        try:
+            return require_zone(patient.timezone) if patient.timezone else self.settings.timezone
+        except ValueError:
+            return self.settings.timezone
+
+    def _defer(
+        self, session: Session, message: OutboxMessage, decision: Defer, now: datetime
+    ) -> None:
+        transition(
+            session,
+            message,
+            Status.PENDING,
+            now,
+            actor=self.worker_id,
+            reason=f"deferred ({decision.reason}) to {decision.until.isoformat()}",
+        )
+        message.due_at = decision.until
+        message.attempts = max(0, message.attempts - 1)  # waiting is not an attempt
+
+    def _reserve(
+        self,
+        session: Session,
+        message: OutboxMessage,
+        treatment: TreatmentSession,
+        patient: Patient,
+        now: datetime,
+    ) -> OutgoingMessage | Outcome:
+        try:
+            composed = self._compose(session, message, treatment, patient)
+        except (TemplateProblem, TemplateMissing) as exc:
+            fail(session, message, now, code="template", reason=str(exc), actor=self.worker_id)
+            return _outcome(message, "failed", f"template: {exc}", now)
+        message.recipient = patient.address(message.channel)
+        message.body, message.subject = composed.body, composed.subject
+        message.template_version = composed.template_version
+        message.sent_at = now  # reserves today's SMS slot for the cap before the provider call
+        session.add(message)
+        return _outgoing(message, composed, now, self._expires_at(message, patient, now))
+
+    def _expires_at(
+        self, message: OutboxMessage, patient: Patient, now: datetime
+    ) -> datetime | None:
+        """Past this a late delivery is unwanted: its deadline, and for SMS tonight's window end."""
+        if message.channel != "sms":
+            return message.not_after
+        closes = window_close(now, self._zone(patient), self.settings.send_window)
+        return closes if message.not_after is None else min(closes, message.not_after)
+
+    def _compose(
+        self,
+        session: Session,
+        message: OutboxMessage,
+        treatment: TreatmentSession,
+        patient: Patient,
+    ) -> Composed:
+        return compose(
+            session,
+            self.settings.templates_dir,
+            self.plans,
+            self.clinic,
+            plan=message.plan,
+            step=message.step,
+            channel=message.channel,
+            patient=patient,
+            treatment=treatment,
+            first_text=message.channel == "sms" and not _texted_before(session, message, patient),
+        )
+
+    # -- send and finish ----------------------------------------------------------------
+
+    def _send(self, message_id: int, outgoing: OutgoingMessage) -> Outcome:
+        channel = self.channels[outgoing.channel]  # a channel keeps its own provider's rate
+        try:
+            provider_id = channel.send(outgoing)
+        except ChannelError as exc:
+            return self._finish_failure(message_id, exc)
+        except Exception as exc:  # a bug in a channel: it promised to classify every failure
+            return self._internal_error(message_id, exc)
+        return self._record_sent(message_id, provider_id, channel.name, outgoing)
+
+    def _record_sent(
+        self, message_id: int, provider_id: str, via: str, outgoing: OutgoingMessage
+    ) -> Outcome:
+        """The provider has it: record that, retrying the write, and never send it again.
+
+        If the database stays unreachable the row keeps its reserved send; when its lease
+        runs out it becomes `unknown` and is reconciled, not resent.
+        """
+        for attempt in range(RECORD_ATTEMPTS):
+            try:
+                with session_scope(self.engine) as session:
+                    message = session.get_one(OutboxMessage, message_id)
+                    if message.status != Status.SENDING or message.lease_owner != self.worker_id:
+                        log.warning("message %s was sent but its lease had passed on", message_id)
+                        return _outcome(
+                            message, "lost", "lease passed on after sending", self.clock()
+                        )
+                    record_sent(session, message, provider_id, via, self.clock(), self.worker_id)
+                    return _outcome(message, "sent", via, outgoing.sent_at)
+            except sa.exc.SQLAlchemyError as exc:
+                log.warning(
+                    "message %s sent; recording it failed (%s), attempt %d",
+                    message_id,
+                    type(exc).__name__,
+                    attempt + 1,
+                )
+                time.sleep(0.2 * (attempt + 1))
+        log.error("message %s was sent via %s but could not be recorded", message_id, via)
+        return Outcome(message_id, outgoing.step, outgoing.channel, "unknown", "not recorded")
+
+    def _finish_failure(self, message_id: int, error: ChannelError) -> Outcome:
+        with session_scope(self.engine) as session:
+            message = session.get_one(OutboxMessage, message_id)
+            now = self.clock()
+            if message.status != Status.SENDING or message.lease_owner != self.worker_id:
+                return _outcome(message, "lost", error.reason, now)
+            apply_side_effects(session, message, error, now, self.worker_id)
+            result, at = record_failure(session, message, error, self.policy, now, self.worker_id)
+            if result == "paused":
+                self._paused.add(message.channel)
+            return _outcome(message, result, error.reason, at)
+
+    def _release(self, ids: list[int]) -> int:
+        if not ids:
+            return 0
+        with session_scope(self.engine) as session:
+            return release(session, self.worker_id, ids, self.clock())
+
+    def _close_channels(self) -> None:
+        for channel in {id(c): c for c in self.channels.values()}.values():
+            try:
+                channel.close()
+            except Exception:
+                log.exception("closing channel %s failed", channel.name)
+
+
+def _lock_patient(session: Session, patient_id: int) -> Patient:
+    """Serialize cap decisions for one patient across workers (SQLite: BEGIN IMMEDIATE does)."""
+    return session.exec(select(Patient).where(Patient.id == patient_id).with_for_update()).one()
+
+
+def _texted_before(session: Session, message: OutboxMessage, patient: Patient) -> bool:
+    """Whether any earlier SMS to this number may have reached it (any session, any patient)."""
+    query = select(OutboxMessage.id).where(
+        OutboxMessage.recipient == patient.phone,
+        OutboxMessage.channel == "sms",
+        OutboxMessage.id != message.id,
+        col(OutboxMessage.status).in_(list(REACHED_PROVIDER)),
+        col(OutboxMessage.sent_at).is_not(None) | (OutboxMessage.status != Status.SENDING),
+    )
+    return session.exec(query.limit(1)).first() is not None
+
+
+def _sms_sent_on_local_day(
+    session: Session, message: OutboxMessage, tz: ZoneInfo, now: datetime
+) -> int:
+    start, end = local_day_bounds(now, tz)
+    query = (
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(
+            OutboxMessage.patient_id == message.patient_id,
+            OutboxMessage.channel == "sms",
+            OutboxMessage.id != message.id,
+            col(OutboxMessage.status).in_(list(REACHED_PROVIDER)),
+            sa.and_(col(OutboxMessage.sent_at) >= start, col(OutboxMessage.sent_at) < end),
+        )
+    )
+    return session.exec(query).one()
+
+
+def _outgoing(
+    message: OutboxMessage, composed: Composed, now: datetime, expires_at: datetime | None
+) -> OutgoingMessage:
+    return OutgoingMessage(
+        message_id=message.id or 0,
+        channel=message.channel,
+        to=message.recipient or "",
+        body=composed.body,
+        step=message.step,
+        sent_at=now,
+        subject=composed.subject,
+        html=composed.html,
+        segments=composed.segments,
+        expires_at=expires_at,
+    )
+
+
+def _outcome(message: OutboxMessage, result: str, detail: str, at: datetime) -> Outcome:
+    return Outcome(message.id or 0, message.step, message.channel, result, str(detail), at)

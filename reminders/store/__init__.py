@@ -1,0 +1,1 @@
+"""The database: tables, the engine, and the moves on them that keep history."""

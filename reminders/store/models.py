@@ -1,0 +1,188 @@
+"""The tables. Practice systems may write `patient` and `treatment_session` rows directly.
+
+See docs/database.md for the columns an external system fills in. All datetimes are aware
+and stored as UTC (`UTCDateTime`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from reminders.clock import utcnow
+from reminders.store.db import UTCDateTime
+
+
+class Patient(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    phone: str | None = Field(default=None, max_length=20, unique=True)  # E.164
+    email: str | None = Field(default=None, max_length=320)
+    timezone: str | None = Field(default=None, max_length=64)  # None: the clinic's zone
+    language: str = Field(default="en", max_length=5, sa_column_kwargs={"server_default": "en"})
+    sms_consent: bool = True
+    sms_consent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sms_consent_by: str | None = Field(default=None, max_length=100)
+    email_consent: bool = True
+    email_consent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    email_consent_by: str | None = Field(default=None, max_length=100)
+    # Set when a provider says the address can never be delivered (invalid, landline, bounce).
+    phone_undeliverable_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    phone_undeliverable_reason: str | None = Field(default=None, max_length=200)
+    email_undeliverable_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    email_undeliverable_reason: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(
+        default_factory=utcnow,
+        sa_type=UTCDateTime,
+        sa_column_kwargs={"server_default": sa.func.now()},
+    )
+
+    def address(self, channel: str) -> str | None:
+        """Where a message of `channel` goes: the phone for sms, else the email."""
+        return self.phone if channel == "sms" else self.email
+
+
+class TreatmentSession(SQLModel, table=True):
+    __tablename__ = "treatment_session"
+    __table_args__ = (sa.Index("ix_treatment_session_unplanned", "planned_at", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    treatment: str = Field(max_length=40)  # asclera, sts, laser, test-dose
+    completed_at: datetime = Field(sa_type=UTCDateTime)
+    status: str = Field(
+        default="completed", max_length=20, sa_column_kwargs={"server_default": "completed"}
+    )  # completed | voided
+    enrolled_by: str | None = Field(default=None, max_length=100)
+    replaces_session_id: int | None = Field(default=None, foreign_key="treatment_session.id")
+    planned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    plan_error: str | None = Field(default=None, max_length=500)
+    voided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(
+        default_factory=utcnow,
+        sa_type=UTCDateTime,
+        sa_column_kwargs={"server_default": sa.func.now()},
+    )
+
+
+class OutboxMessage(SQLModel, table=True):
+    __tablename__ = "outbox_message"
+    __table_args__ = (
+        sa.UniqueConstraint("session_id", "step", "channel", name="uq_outbox_session_step_channel"),
+        sa.Index("ix_outbox_status_due", "status", "due_at"),
+        sa.Index("ix_outbox_patient_channel_sent", "patient_id", "channel", "sent_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: int = Field(foreign_key="treatment_session.id", index=True)
+    patient_id: int = Field(foreign_key="patient.id")
+    plan: str = Field(max_length=40)
+    step: str = Field(max_length=60)
+    channel: str = Field(max_length=10)  # sms | email
+    status: str = Field(default="pending", max_length=20)
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    not_after: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    attempts: int = 0
+    lease_owner: str | None = Field(default=None, max_length=100)
+    lease_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    recipient: str | None = Field(default=None, max_length=320)
+    provider_id: str | None = Field(default=None, max_length=200)
+    error_code: str | None = Field(default=None, max_length=40)
+    error_reason: str | None = Field(default=None, max_length=500)
+    subject: str | None = Field(default=None, max_length=300)
+    body: str | None = Field(default=None, sa_type=sa.Text)
+    template_version: int | None = None
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    provider_status: str | None = Field(default=None, max_length=30)  # the provider's own word
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Resends after a temporary delivery failure (30001, 30008); at most one.
+    delivery_retries: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class MessageEvent(SQLModel, table=True):
+    """Every status change of a message, for the patient's timeline."""
+
+    __tablename__ = "message_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="outbox_message.id", index=True)
+    at: datetime = Field(sa_type=UTCDateTime)
+    from_status: str | None = Field(default=None, max_length=20)
+    to_status: str = Field(max_length=20)
+    reason: str | None = Field(default=None, max_length=500)
+    actor: str | None = Field(default=None, max_length=100)
+
+
+class OptOut(SQLModel, table=True):
+    __tablename__ = "opt_out"
+    __table_args__ = (sa.UniqueConstraint("channel", "address", name="uq_opt_out_channel_address"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=10)  # sms | email
+    address: str = Field(max_length=320)  # E.164 phone or lower-case email
+    source: str = Field(max_length=40)  # cli, sms_reply, email_link, provider
+    actor: str | None = Field(default=None, max_length=100)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class TemplateRevision(SQLModel, table=True):
+    """Versions of a message template; the newest is used, older ones allow a rollback."""
+
+    __tablename__ = "template_revision"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "plan", "step", "channel", "language", "version", name="uq_template_revision"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan: str = Field(max_length=40)
+    step: str = Field(max_length=60)
+    channel: str = Field(max_length=10)
+    language: str = Field(max_length=5)
+    version: int
+    source: str = Field(sa_type=sa.Text)
+    is_default: bool = False  # loaded from templates/, not written by an admin
+    created_by: str | None = Field(default=None, max_length=100)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who did what; details name ids and fields, never message bodies or addresses."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_type=UTCDateTime)
+    actor: str = Field(max_length=100)
+    action: str = Field(max_length=60)
+    entity: str = Field(max_length=40)
+    entity_id: int | None = None
+    detail: str | None = Field(default=None, max_length=1000)
+
+
+class Reply(SQLModel, table=True):
+    """A patient's text back to us (not a STOP/START/HELP keyword): the replies inbox."""
+
+    __tablename__ = "reply"
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int | None = Field(default=None, foreign_key="patient.id", index=True)
+    from_address: str = Field(max_length=320)
+    body: str = Field(sa_type=sa.Text)
+    provider_id: str | None = Field(default=None, max_length=64, unique=True)
+    urgent: bool = False
+    received_at: datetime = Field(sa_type=UTCDateTime)
+    read_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    read_by: str | None = Field(default=None, max_length=100)
+
+
+class WorkerHeartbeat(SQLModel, table=True):
+    __tablename__ = "worker_heartbeat"
+
+    worker_id: str = Field(primary_key=True, max_length=100)
+    seen_at: datetime = Field(sa_type=UTCDateTime)
