@@ -1,10 +1,11 @@
 """Every request the Twilio channel makes fits Twilio's own OpenAPI description.
 
-Stoplight Prism mocks the API from `twilio_api_v2010.json` and answers 422 (or 401) to any
+Stoplight Prism mocks the API from `twilio_api_v2010.json` (vendored beside the test support,
+with Twilio's MIT licence) and answers 422 (or 401) to any
 request that breaks it, so the real twilio client, driven by `TwilioChannel`, is checked
 against the spec rather than against our reading of it. Prism comes from `node_modules`
 (`npm ci`, pinned in package.json) or else `npx`. The module skips only where neither Prism
-nor npx exists or the spec is missing, and fails instead when AFTERCARE_REQUIRE_PRISM=1 (CI).
+nor npx exists, and fails instead when AFTERCARE_REQUIRE_PRISM=1 (CI).
 """
 
 from __future__ import annotations
@@ -36,11 +37,7 @@ MARIA = "+13105550142"
 BODY = "Fine Touch Dermatology: drink water and walk 20 minutes today. Reply STOP to end."
 
 
-def spec_path() -> Path | None:
-    candidates = [REPO.parent / "shared" / "twilio-oai" / "twilio_api_v2010.json"]
-    if os.environ.get("TWILIO_OAI_SPEC"):
-        candidates.append(Path(os.environ["TWILIO_OAI_SPEC"]))
-    return next((path for path in candidates if path.is_file()), None)
+SPEC = REPO / "tests" / "support" / "twilio_oai" / "twilio_api_v2010.json"  # vendored, MIT
 
 
 def prism_command() -> list[str] | None:
@@ -91,11 +88,8 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture(scope="module")
 def spec() -> Path:
-    path = spec_path()
-    if path is None:
-        unavailable("Twilio's OpenAPI spec not found (../shared/twilio-oai or TWILIO_OAI_SPEC)")
-    assert path is not None
-    return path
+    assert SPEC.is_file(), f"the vendored spec is missing: {SPEC}"
+    return SPEC
 
 
 @pytest.fixture(scope="module")
