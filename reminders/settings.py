@@ -22,6 +22,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from reminders.rules.timing import SendWindow, require_zone
+from reminders.unsubscribe import UnsubscribeLinks
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -163,6 +164,11 @@ class Settings(BaseSettings):
     @property
     def send_window(self) -> SendWindow:
         return SendWindow(self.send_window_start, self.send_window_end)
+
+    @property
+    def unsubscribe_links(self) -> UnsubscribeLinks | None:
+        secret = self.secret_key.get_secret_value() if self.secret_key else None
+        return UnsubscribeLinks.configured(self.public_base_url, secret)
 
     @property
     def uses_sqlite(self) -> bool:

@@ -7,6 +7,8 @@ old email keeps working.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from itsdangerous import BadData, URLSafeSerializer
 
 SALT = "aftercare-unsubscribe"  # keeps these signatures useless for anything else signed
@@ -34,6 +36,22 @@ def read_token(token: str, secret: str) -> str:
 
 def unsubscribe_url(public_base_url: str, token: str) -> str:
     return f"{public_base_url.rstrip('/')}/unsubscribe/{token}"
+
+
+@dataclass(frozen=True)
+class UnsubscribeLinks:
+    """Each address's link: one maker for the email footer and the List-Unsubscribe header."""
+
+    public_base_url: str
+    secret: str
+
+    @classmethod
+    def configured(cls, public_base_url: str | None, secret: str | None) -> UnsubscribeLinks | None:
+        """None unless both are set: without the web app's address a link would lead nowhere."""
+        return cls(public_base_url, secret) if public_base_url and secret else None
+
+    def for_address(self, address: str) -> str:
+        return unsubscribe_url(self.public_base_url, make_token(address, self.secret))
 
 
 def _serializer(secret: str) -> URLSafeSerializer:

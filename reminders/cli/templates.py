@@ -59,7 +59,7 @@ def preview(
     from sqlmodel import Session
 
     from reminders.rules.rendering import SAMPLE_CONTEXT, TemplateKey, TemplateProblem
-    from reminders.sending.composer import render
+    from reminders.sending.composer import ClinicInfo, add_email_footer, render
     from reminders.store.templates import TemplateMissing, find_template
 
     rt = runtime()
@@ -83,6 +83,9 @@ def preview(
             body, subject, html, segments = render(channel, found.source, context)
         except (TemplateMissing, TemplateProblem) as exc:
             fail(str(exc))
+    if channel == "email":
+        clinic = ClinicInfo.from_settings(rt.settings)
+        body, html = add_email_footer(body, html, clinic, language, "patient@example.com")
     _show(body, subject, html, segments, channel)
 
 

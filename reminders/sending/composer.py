@@ -9,10 +9,13 @@ from pathlib import Path
 from sqlmodel import Session
 
 from reminders.rules.care_plans import CarePlans
+from reminders.rules.email_footer import email_footer, with_footer
 from reminders.rules.rendering import TemplateKey, TemplateProblem, render_email, render_sms
 from reminders.rules.sms_segments import gsm7_name, sms_shape
+from reminders.settings import Settings
 from reminders.store.models import Patient, TreatmentSession
 from reminders.store.templates import TemplateMissing, find_template
+from reminders.unsubscribe import UnsubscribeLinks
 
 # The first text a number gets says how to stop them, whichever step it happens to be.
 OPT_OUT_LINE = {"en": "Reply STOP to opt out.", "es": "Responda STOP para darse de baja."}
@@ -33,6 +36,16 @@ class ClinicInfo:
     name: str
     phone: str
     sms_may_name_treatment: bool = False
+    unsubscribe: UnsubscribeLinks | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ClinicInfo:
+        return cls(
+            settings.clinic_name,
+            settings.clinic_phone,
+            settings.sms_may_name_treatment,
+            settings.unsubscribe_links,
+        )
 
 
 def message_context(
@@ -93,6 +106,17 @@ def compose(
     if channel == "sms" and first_text and "STOP" not in body:
         body = f"{body} {OPT_OUT_LINE.get(patient.language, OPT_OUT_LINE['en'])}"
         segments = sms_shape(body).segments
+    if channel == "email":
+        body, html = add_email_footer(body, html, clinic, patient.language, patient.email)
     if subject is not None and len(subject) > MAX_SUBJECT:
         raise TemplateProblem(f"the subject is {len(subject)} characters; at most {MAX_SUBJECT}")
     return Composed(body, subject, html, found.version, segments)
+
+
+def add_email_footer(
+    text: str, html: str | None, clinic: ClinicInfo, language: str, address: str | None
+) -> tuple[str, str | None]:
+    """How to stop these emails, last in both parts; the preview shows it too."""
+    links = clinic.unsubscribe
+    link = links.for_address(address) if links is not None and address else None
+    return with_footer(text, html, email_footer(language, clinic.name, clinic.phone, link))

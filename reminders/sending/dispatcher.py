@@ -91,9 +91,7 @@ class Dispatcher:
             timedelta(seconds=settings.retry_base_seconds),
             rng or random.Random(),
         )
-        self.clinic = ClinicInfo(
-            settings.clinic_name, settings.clinic_phone, settings.sms_may_name_treatment
-        )
+        self.clinic = ClinicInfo.from_settings(settings)
         self._paused: set[str] = set()  # channels with an account problem, for this batch
         self._last_claimed = 0
         self.lease = timedelta(seconds=settings.lease_seconds)

@@ -21,7 +21,6 @@ from email.utils import format_datetime, make_msgid, parseaddr
 
 from reminders.sending.channels.base import ChannelError, OutcomeUnknown, OutgoingMessage
 from reminders.settings import Settings
-from reminders.unsubscribe import make_token, unsubscribe_url
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +53,7 @@ class SmtpChannel:
         self._domain = self._sender.rpartition("@")[2] or "localhost"
         self._connection: smtplib.SMTP | None = None
         self._lock = threading.Lock()
+        self._links = settings.unsubscribe_links
 
     def send(self, message: OutgoingMessage) -> str:
         """Hand the message to the server; its Message-ID is the provider id."""
@@ -111,16 +111,10 @@ class SmtpChannel:
         mail["Date"] = format_datetime(message.sent_at)
         mail["Message-ID"] = make_msgid(domain=self._domain)
         mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation auto-replies
-        link = self._unsubscribe_link(message.to)
-        if link:
+        if self._links is not None:
+            link = self._links.for_address(message.to)
             mail.set_raw("List-Unsubscribe", f"<{link}>")
             mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058
-
-    def _unsubscribe_link(self, address: str) -> str | None:
-        base, secret = self.settings.public_base_url, self.settings.secret_key
-        if not (base and secret):
-            return None
-        return unsubscribe_url(base, make_token(address, secret.get_secret_value()))
 
     # -- the connection -------------------------------------------------------------------
 
