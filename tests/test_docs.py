@@ -31,5 +31,5 @@ def test_every_command_in_the_readme_exists():
     text = (ROOT / "README.md").read_text()
     commands = set(re.findall(r"`aftercare ([a-z-]+)", text))
     result = CliRunner().invoke(app, ["--help"])
-    listed = set(re.findall(r"^│ ([a-z-]+) ", result.output, flags=re.MULTILINE))
+    listed = set(re.findall(r"^  ([a-z-]+) ", result.output, flags=re.MULTILINE))
     assert commands - listed == set()
