@@ -72,6 +72,11 @@ URGENT_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
 )
 
 _EDGE_PUNCTUATION = " \t\r\n.!?,;:¡¿\"'()"
+# Characters that carry no words: invisible ones (zero-width space and joiners, variation
+# selectors) vanish, and emoji, other symbols, controls and spaces separate words; so
+# "STOP 🛑", "STOP🛑" and "S\u200bTOP" read STOP, as a person reads them.
+_INVISIBLE = frozenset({"Cf", "Mn", "Me"})
+_SEPARATING = frozenset({"So", "Sk", "Cc", "Zs", "Zl", "Zp"})
 
 
 def fold(text: str) -> str:
@@ -83,10 +88,21 @@ def fold(text: str) -> str:
 def classify(body: str) -> Inbound:
     """Keyword when the whole message is one; otherwise a reply, flagged when urgent."""
     folded = fold(body)
-    keyword = KEYWORDS.get(folded.strip(_EDGE_PUNCTUATION))
+    keyword = KEYWORDS.get(_words_only(folded).strip(_EDGE_PUNCTUATION))
     if keyword is not None:
         return Inbound(keyword)
     return Inbound(Kind.REPLY, urgent=is_urgent(folded))
+
+
+def _words_only(text: str) -> str:
+    return "".join(_word_char(c) for c in text)
+
+
+def _word_char(char: str) -> str:
+    category = unicodedata.category(char)
+    if category in _INVISIBLE:
+        return ""
+    return " " if category in _SEPARATING else char
 
 
 def is_urgent(text: str) -> bool:

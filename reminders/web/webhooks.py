@@ -9,6 +9,7 @@ a body or a phone number: MessageSids and message ids are enough to trace a requ
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -16,6 +17,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from sqlmodel import Session, select
+from starlette.requests import ClientDisconnect
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
@@ -32,6 +34,14 @@ router = APIRouter(prefix="/webhooks/twilio")
 ACTOR = "twilio"
 MAX_BODY_BYTES = 64 * 1024  # a Twilio form is a few kilobytes at most
 TWIML = "application/xml"
+MAX_MESSAGE_ID = 2**63 - 1  # the column's range on SQLite and PostgreSQL alike
+
+# What Twilio sends is ASCII; anything else is refused (400) before it reaches a query or a
+# log line, so a forged value can neither split a log line nor put an address in one.
+SID = re.compile(r"[A-Za-z0-9]{2,64}")
+STATUS = re.compile(r"[a-z_]{1,32}")
+ERROR_CODE = re.compile(r"[0-9]{1,6}")
+PHONE = re.compile(r"\+[0-9]{6,15}")  # E.164: an address with "@" is no sender of a text
 
 
 @dataclass(frozen=True)
@@ -57,7 +67,9 @@ async def status_callback(request: Request) -> Response:
     message_id = _message_id(request.query_params.get("message_id"))
     status = params.get("MessageStatus") or params.get("SmsStatus")
     callback = StatusCallback(
-        _required(params, "MessageSid"), _present(status, "MessageStatus"), _error_code(params)
+        _sid(params),
+        _matching(STATUS, _present(status, "MessageStatus"), "MessageStatus"),
+        _error_code(params),
     )
     await run_db(request, partial(_apply_status, message_id=message_id, callback=callback))
     return Response(str(MessagingResponse()), media_type=TWIML)
@@ -68,7 +80,9 @@ async def inbound(request: Request) -> Response:
     """A patient's text: keyword, reply, or urgent reply; answered in TwiML when needed."""
     params = await verified_params(request)
     sms = InboundSms(
-        _required(params, "MessageSid"), _required(params, "From"), _present_key(params, "Body")
+        _sid(params),
+        _matching(PHONE, _required(params, "From"), "From"),
+        _present_key(params, "Body").replace("\x00", "\ufffd"),  # PostgreSQL text has no NUL
     )
     settings = settings_of(request)
     clinic = Clinic(settings.clinic_name, settings.clinic_phone)
@@ -111,10 +125,13 @@ def public_url(settings: Settings, request: Request) -> str:
 
 async def _read_body(request: Request) -> bytes:
     body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise HTTPException(413, "request body too large")
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                raise HTTPException(413, "request body too large")
+    except ClientDisconnect:  # the sender gave up mid-body: nothing to answer, nothing to log
+        raise HTTPException(400, "incomplete request body") from None
     return body
 
 
@@ -143,15 +160,29 @@ def _present_key(params: dict[str, str], name: str) -> str:
     return params[name]
 
 
+def _matching(pattern: re.Pattern[str], value: str, name: str) -> str:
+    if not pattern.fullmatch(value):
+        raise HTTPException(400, f"malformed {name}")
+    return value
+
+
+def _sid(params: dict[str, str]) -> str:
+    return _matching(SID, _required(params, "MessageSid"), "MessageSid")
+
+
 def _message_id(value: str | None) -> int:
-    if value is None or not value.isdigit() or int(value) <= 0:
+    """Our outbox id from the callback URL: ASCII digits in the column's range ('²' is not 2)."""
+    if value is None or not re.fullmatch(r"[0-9]{1,19}", value):
         raise HTTPException(400, "message_id must be a positive integer")
-    return int(value)
+    number = int(value)
+    if not 0 < number <= MAX_MESSAGE_ID:
+        raise HTTPException(400, "message_id must be a positive integer")
+    return number
 
 
 def _error_code(params: dict[str, str]) -> str | None:
     code = params.get("ErrorCode", "").strip()
-    return code or None
+    return _matching(ERROR_CODE, code, "ErrorCode") if code else None
 
 
 # -- inbound texts ------------------------------------------------------------------------

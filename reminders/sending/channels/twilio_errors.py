@@ -62,7 +62,7 @@ def classify_delivery_error(code: str | None) -> ChannelError:
     Twilio has given up on that message by then, so a code the table does not know is final,
     not transient; only a transient code (30001, 30008) is worth a resend.
     """
-    number = int(code) if code and code.isdigit() else None
+    number = int(code) if code and code.isascii() and code.isdigit() else None
     rule = _CODE_RULES.get(number, _PERMANENT) if number is not None else _PERMANENT
     return ChannelError(describe_twilio_code(code), code=code or None, **rule)
 
@@ -71,7 +71,7 @@ def describe_twilio_code(code: str | None) -> str:
     """Twilio's words for a code, for staff reading the timeline."""
     if not code:
         return "no error code"
-    words = TWILIO_WORDS.get(int(code)) if code.isdigit() else None
+    words = TWILIO_WORDS.get(int(code)) if code.isascii() and code.isdigit() else None
     return words or f"Twilio error {code}"
 
 
