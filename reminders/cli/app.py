@@ -40,9 +40,13 @@ def init() -> None:
     from reminders.cli import output as out
     from reminders.clock import utcnow
     from reminders.runtime import initialize
+    from reminders.store.templates import InvalidDefaultTemplate
 
     rt = runtime(initialized=False)
-    added = initialize(rt, actor="defaults", now=utcnow())
+    try:
+        added = initialize(rt, actor="defaults", now=utcnow())
+    except InvalidDefaultTemplate as exc:
+        fail(f"{exc}; no template was loaded")
     typer.echo(
         f"Database ready at {out.safe_url(rt.settings.database_url)}; {added} template(s) loaded."
     )

@@ -18,8 +18,8 @@ from typing import Literal
 from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from reminders.rules.sandbox import MAX_OUTPUT, LimitedSandbox, end_budget, start_budget
 from reminders.rules.sms_segments import SmsShape, fit_gsm7, non_gsm7_characters, sms_shape
 
 __all__ = [
@@ -74,8 +74,8 @@ class RenderedEmail:
     html: str
 
 
-def _environment(*, autoescape: bool) -> ImmutableSandboxedEnvironment:
-    return ImmutableSandboxedEnvironment(
+def _environment(*, autoescape: bool) -> LimitedSandbox:
+    return LimitedSandbox(
         autoescape=autoescape,
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -113,13 +113,27 @@ def _run(
     template: Template, render: Callable[[Context], Iterator[str]], context: Mapping[str, object]
 ) -> str:
     """Run a render function (whole template or one block), turning any failure into a problem."""
+    token = start_budget()
     try:
-        return "".join(render(template.new_context(dict(context))))
+        return _joined(render(template.new_context(dict(context))))
     except SecurityError as exc:
         raise TemplateProblem(f"unsafe operation blocked: {exc}", _template_lineno(exc)) from exc
     except Exception as exc:  # a template may raise anything (1/0, bad filter arguments...)
         message = str(exc) if isinstance(exc, TemplateError) else f"{type(exc).__name__}: {exc}"
         raise TemplateProblem(message, _template_lineno(exc)) from exc
+    finally:
+        end_budget(token)
+
+
+def _joined(chunks: Iterator[str]) -> str:
+    """The rendering, stopped as soon as it grows past what any message could be."""
+    parts, length = [], 0
+    for chunk in chunks:
+        length += len(chunk)
+        if length > MAX_OUTPUT:
+            raise SecurityError(f"the message would be longer than {MAX_OUTPUT} characters")
+        parts.append(chunk)
+    return "".join(parts)
 
 
 def _tidy_sms(text: str) -> str:

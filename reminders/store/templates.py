@@ -12,7 +12,13 @@ from pathlib import Path
 
 from sqlmodel import Session, col, select
 
-from reminders.rules.rendering import TemplateKey
+from reminders.rules.rendering import (
+    SAMPLE_CONTEXT,
+    TemplateKey,
+    TemplateProblem,
+    render_email,
+    render_sms,
+)
 from reminders.store.defaults import default_template_path, iter_default_templates
 from reminders.store.models import TemplateRevision
 
@@ -28,6 +34,10 @@ class TemplateSource:
 
 class TemplateMissing(LookupError):
     """No revision and no default file: the care plan names a template nobody wrote."""
+
+
+class InvalidDefaultTemplate(ValueError):
+    """A shipped template file does not render: `init` loads none rather than a broken one."""
 
 
 def newest_revision(session: Session, key: TemplateKey) -> TemplateRevision | None:
@@ -63,6 +73,7 @@ def load_defaults(session: Session, templates_dir: Path, *, actor: str, now: dat
     """Add the file defaults as revisions where they are new; returns how many were added."""
     added = 0
     for key, source in iter_default_templates(templates_dir):
+        _check_default(templates_dir, key, source)
         newest = newest_revision(session, key)
         if newest is not None and (not newest.is_default or newest.source == source):
             continue
@@ -70,6 +81,15 @@ def load_defaults(session: Session, templates_dir: Path, *, actor: str, now: dat
         session.add(_revision(key, source, version, actor=actor, now=now))
         added += 1
     return added
+
+
+def _check_default(templates_dir: Path, key: TemplateKey, source: str) -> None:
+    """Render it with the sample patient, in the same sandbox and limits as every message."""
+    try:
+        (render_sms if key.channel == "sms" else render_email)(source, SAMPLE_CONTEXT)
+    except TemplateProblem as problem:
+        path = default_template_path(templates_dir, key.plan, key.step, key.channel, key.language)
+        raise InvalidDefaultTemplate(f"{path}: {problem}") from None
 
 
 def _revision(
