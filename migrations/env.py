@@ -6,8 +6,8 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import reminders.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from reminders.store.db import make_engine
 from reminders.settings import load_settings
+from reminders.store.db import make_engine
 
 config = context.config
 target_metadata = SQLModel.metadata
