@@ -1,0 +1,58 @@
+"""Property: whatever a signed webhook carries, the answer is never a 5xx and nothing is lost.
+
+Hypothesis draws forms of any Unicode (NUL, surrogates aside, emoji, other scripts' digits) and
+signs them as Twilio would; the app must answer 200 or a 4xx, and every 200 to an inbound
+text must have stored it as a reply, a keyword, or an answered HELP.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from hypothesis import HealthCheck, given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
+from sqlmodel import select
+
+from reminders.store.db import session_scope
+from reminders.store.models import OptOut, Reply
+from tests.test_webhooks import client, settings, signed
+
+__all__ = ["client", "settings"]  # fixtures shared with test_webhooks
+
+ANY_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
+SID_LIKE = st.one_of(ANY_TEXT, st.from_regex(r"SM[0-9a-f]{32}", fullmatch=True))
+PHONE_LIKE = st.one_of(ANY_TEXT, st.from_regex(r"\+1310555[0-9]{4}", fullmatch=True))
+FORM_KEYS = ("MessageSid", "From", "Body", "MessageStatus", "ErrorCode", "SmsStatus")
+FUZZ = examples(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@FUZZ
+@given(
+    sid=SID_LIKE,
+    sender=PHONE_LIKE,
+    body=st.one_of(ANY_TEXT, st.sampled_from(["STOP", "START", "HELP", "stop 🛑"])),
+    extra=st.dictionaries(st.sampled_from(FORM_KEYS), ANY_TEXT, max_size=3),
+)
+def test_signed_inbound_is_never_a_server_error(client, runtime, sid, sender, body, extra):
+    form = {"MessageSid": sid, "From": sender, "Body": body, **extra}
+    response = signed(client, "/webhooks/twilio/inbound", form)
+    assert response.status_code < 500, response.text
+    if response.status_code == 200 and form["Body"].strip().upper() not in {"HELP", "INFO"}:
+        with session_scope(runtime.engine) as session:
+            kept = session.exec(select(Reply).where(Reply.provider_id == form["MessageSid"]))
+            stored = kept.first() is not None
+            opted = session.exec(select(OptOut)).first() is not None
+        assert stored or opted or "Message" in response.text
+
+
+@FUZZ
+@given(
+    message_id=st.one_of(ANY_TEXT, st.integers(min_value=-(2**70), max_value=2**70).map(str)),
+    form=st.dictionaries(st.sampled_from(FORM_KEYS), ANY_TEXT, max_size=5),
+)
+def test_signed_status_callback_is_never_a_server_error(client, message_id, form):
+    path = f"/webhooks/twilio/status?message_id={quote(message_id)}"
+    assert signed(client, path, form).status_code < 500
