@@ -26,6 +26,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(templates_app, name="templates")
+app.add_typer(messages.replies_app, name="replies")
 
 
 @app.callback()
@@ -128,7 +129,6 @@ def web(
 
 
 app.command(name="messages")(messages.messages_command)
-app.command(name="replies")(messages.replies_command)
 
 
 @app.command()

@@ -3,36 +3,106 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from reminders.cli.common import JsonFlag, runtime
+from reminders.cli.common import JsonFlag, actor, fail, runtime
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+DEFAULT_LIMIT = 200
 
 
 def messages_command(
     session: Annotated[int | None, typer.Option("--session", help="Only this session.")] = None,
     patient: Annotated[int | None, typer.Option("--patient", help="Only this patient.")] = None,
     status: Annotated[str | None, typer.Option("--status", help="Only this status.")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            metavar="DATE|ISO-8601",
+            help="Only messages due at or after this (no offset: clinic time).",
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until",
+            metavar="DATE|ISO-8601",
+            help="Only messages due before this; a date alone includes that whole day.",
+        ),
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", metavar="N", help="Show at most N messages.")
+    ] = DEFAULT_LIMIT,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Include the messages of replaced sessions.")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """The outbox: what was sent, what is due, what was skipped or failed, and why."""
+    """The outbox: what was sent, what is due, what was skipped or failed, and why.
+
+    Times are each patient's own; `--json` gives UTC. Sessions entered again replace the
+    earlier entry, whose messages are left out unless `--all`.
+    """
     from reminders.cli import output as out
-    from reminders.store.queries import list_messages
+    from reminders.store.queries import MessageFilter, page_messages
 
+    if limit < 1:
+        fail(f"--limit must be at least 1, not {limit}")
     rt = runtime()
-    rows = list_messages(rt.engine, session_id=session, patient_id=patient, status=status)
+    clinic_tz = rt.settings.timezone
+    start = _bound("--since", since, out.parse_moment, clinic_tz)
+    before = _bound("--until", until, out.parse_before, clinic_tz)
+    if start and before and start >= before:
+        fail(f"--since {since!r} is not before --until {until!r}")
+    where = MessageFilter(session, patient, status, start, before, include_replaced=show_all)
+    page = page_messages(rt.engine, where, limit=limit)
     if as_json:
-        typer.echo(json.dumps([out.message_json(row) for row in rows], indent=2))
+        typer.echo(json.dumps([out.message_json(row.message) for row in page.rows], indent=2))
+        if len(page.rows) < page.total:  # stdout stays valid JSON for scripts
+            typer.echo(f"note: first {len(page.rows)} of {page.total}; raise --limit", err=True)
         return
-    out.print_messages(rows, rt.settings.timezone)
+    out.print_message_page(page, clinic_tz)
 
 
+def _bound(
+    option: str,
+    raw: str | None,
+    parse: Callable[[str, ZoneInfo], datetime | None],
+    tz: ZoneInfo,
+) -> datetime | None:
+    if raw is None:
+        return None
+    moment = parse(raw, tz)
+    if moment is None:
+        fail(f"{option} {raw!r} is not a date (YYYY-MM-DD) or an ISO-8601 date and time")
+    return moment
+
+
+replies_app = typer.Typer(
+    help="Patients' texts back (not STOP/START/HELP), newest first; urgent ones flagged.",
+    invoke_without_command=True,
+)
+
+
+@replies_app.callback()
 def replies_command(
+    ctx: typer.Context,
     urgent: Annotated[bool, typer.Option("--urgent", help="Only replies flagged urgent.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Patients' texts back (not STOP/START/HELP), newest first; urgent ones flagged."""
+    """Patients' texts back (not STOP/START/HELP), newest first; urgent ones flagged.
+
+    `aftercare replies handled ID` marks one as dealt with.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
     from reminders.cli import output as out
     from reminders.store.queries import list_replies
 
@@ -42,3 +112,26 @@ def replies_command(
         typer.echo(json.dumps([out.reply_json(row) for row in rows], indent=2))
         return
     out.print_replies(rows, rt.settings.timezone)
+
+
+@replies_app.command(name="handled")
+def handled_command(
+    reply_id: Annotated[int, typer.Argument(metavar="ID", help="The reply's id.")],
+) -> None:
+    """Mark a reply as handled (answered or dealt with); safe to run again."""
+    from reminders.cli import output as out
+    from reminders.clock import utcnow
+    from reminders.store.db import session_scope
+    from reminders.store.replies import UnknownReply, mark_handled
+
+    rt = runtime()
+    try:
+        with session_scope(rt.engine) as session:
+            handled = mark_handled(session, reply_id, actor=actor(), now=utcnow())
+    except UnknownReply:
+        fail(f"no reply {reply_id}")
+    when = out.local(handled.at, rt.settings.timezone)
+    if handled.already:
+        typer.echo(f"Reply {reply_id} was already handled by {handled.by} on {when}.")
+        return
+    typer.echo(f"Reply {reply_id} marked handled by {handled.by}.")

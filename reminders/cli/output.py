@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -13,8 +13,11 @@ from rich.table import Table
 
 from reminders.planning.enrollment import Enrolled, InvalidEnrollment, parse_email, parse_phone
 from reminders.planning.planner import PlanReport
+from reminders.rules.masking import mask_phone
+from reminders.rules.timing import local_day_bounds, require_zone
 from reminders.sending.dispatcher import DispatchReport
-from reminders.store.models import OutboxMessage, Reply
+from reminders.store.models import OutboxMessage
+from reminders.store.queries import ListedReply, MessagePage
 
 # Off a terminal (pipes, CI logs) rich would wrap at 80 columns; COLUMNS still wins.
 console = Console(highlight=False, width=shutil.get_terminal_size((160, 24)).columns)
@@ -41,6 +44,32 @@ def parse_moment(raw: str, tz: ZoneInfo) -> datetime | None:
     except ValueError:
         return None
     return (moment if moment.tzinfo else moment.replace(tzinfo=tz)).astimezone(UTC)
+
+
+def parse_before(raw: str, tz: ZoneInfo) -> datetime | None:
+    """The exclusive upper bound `--until` means: a date alone takes in that whole local day."""
+    moment = parse_moment(raw, tz)
+    if moment is None or not _is_date(raw):
+        return moment
+    return local_day_bounds(moment, tz)[1]
+
+
+def _is_date(raw: str) -> bool:
+    try:
+        date.fromisoformat(raw.strip())
+    except ValueError:
+        return False
+    return True
+
+
+def zone_or(name: str | None, fallback: ZoneInfo) -> ZoneInfo:
+    """A patient's zone for display; the clinic's when none or one a practice system misspelt."""
+    if not name:
+        return fallback
+    try:
+        return require_zone(name)
+    except ValueError:
+        return fallback
 
 
 def normalize_address(raw: str, region: str) -> str | None:
@@ -106,16 +135,35 @@ def print_enrolled(
 
 
 def print_messages(rows: Sequence[OutboxMessage], tz: ZoneInfo) -> None:
+    """One patient's messages, all in the zone named in the title."""
+    _print_message_table([(row, tz) for row in rows], f"Times in {tz.key}")
+
+
+def print_message_page(page: MessagePage, clinic_tz: ZoneInfo) -> None:
+    """Each row in its patient's own zone: a 09:00 text to New York reads 09:00 EST."""
+    title = f"Times are patient-local ({clinic_tz.key} where none is on file)"
+    pairs = [(row.message, zone_or(row.patient_timezone, clinic_tz)) for row in page.rows]
+    _print_message_table(pairs, title)
+    if len(page.rows) < page.total:
+        console.print(
+            f"Showing {len(page.rows)} of {page.total} messages; "
+            "raise --limit or narrow with --since/--until."
+        )
+    if page.hidden:
+        console.print(f"{page.hidden} message(s) of replaced sessions not shown; --all shows them.")
+
+
+def _print_message_table(rows: Sequence[tuple[OutboxMessage, ZoneInfo]], title: str) -> None:
     if not rows:
         console.print("No messages.")
         return
-    table = Table(title=f"Times in {tz.key}", title_justify="left", box=None, pad_edge=False)
+    table = Table(title=title, title_justify="left", box=None, pad_edge=False)
     for header in ("id", "session", "step", "channel", "status", "when"):
         table.add_column(header, no_wrap=True)
     table.add_column("error", overflow="fold")
-    for row in rows:
-        # one time column keeps a row within 80 columns: when it went, or else when it is due
-        when = local(row.sent_at or row.due_at, tz, zone=False)
+    for row, tz in rows:
+        # one time column keeps a row narrow: when it went, or else when it is due
+        when = (row.sent_at or row.due_at).astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
         table.add_row(
             str(row.id),
             str(row.session_id),
@@ -143,30 +191,43 @@ def print_tick(moment: datetime, tz: ZoneInfo, planned: PlanReport, report: Disp
         )
 
 
-def reply_json(row: Reply) -> dict[str, object]:
+def reply_json(row: ListedReply) -> dict[str, object]:
+    reply = row.reply
     return {
-        "id": row.id,
-        "patient_id": row.patient_id,
-        "from": row.from_address,
-        "received_at": iso(row.received_at),
-        "urgent": row.urgent,
-        "body": row.body,
+        "id": reply.id,
+        "patient_id": reply.patient_id,
+        "patient_name": row.patient_name,
+        "from": reply.from_address,
+        "received_at": iso(reply.received_at),
+        "urgent": reply.urgent,
+        "handled_at": iso(reply.read_at),
+        "handled_by": reply.read_by,
+        "body": reply.body,
     }
 
 
-def print_replies(rows: Sequence[Reply], tz: ZoneInfo) -> None:
+def print_replies(rows: Sequence[ListedReply], tz: ZoneInfo) -> None:
     if not rows:
         console.print("No replies.")
         return
     table = Table(title=f"Times in {tz.key}", title_justify="left", box=None, pad_edge=False)
-    for header in ("id", "patient", "received", "urgent", "text"):
+    for header in ("id", "from", "received", "urgent", "handled", "text"):
         table.add_column(header, overflow="fold")
     for row in rows:
+        reply = row.reply
+        handled = f"{reply.read_by}, {local(reply.read_at, tz, zone=False)}"
         table.add_row(
-            str(row.id),
-            str(row.patient_id or "unknown"),
-            local(row.received_at, tz, zone=False),
-            "URGENT" if row.urgent else "",
-            row.body,
+            str(reply.id),
+            sender(row),
+            local(reply.received_at, tz, zone=False),
+            "URGENT" if reply.urgent else "",
+            handled if reply.read_at else "",
+            reply.body,
         )
     console.print(table)
+
+
+def sender(row: ListedReply) -> str:
+    """Who wrote, with the number masked: the name staff know, or the number alone."""
+    masked = mask_phone(row.reply.from_address)
+    return f"{row.patient_name} {masked}" if row.patient_name else f"{masked} (no patient)"
