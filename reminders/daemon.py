@@ -1,18 +1,25 @@
-"""The daemon: an APScheduler BlockingScheduler (UTC) with two jobs, plan and dispatch.
+"""The daemon: an APScheduler BackgroundScheduler (UTC) with two jobs, plan and dispatch.
 
-SIGTERM and SIGINT stop new work, let the running job finish its current message, hand back
-the rest of its leased batch, and exit 0.
+The first SIGTERM or SIGINT stops new work, lets the running job finish its current message,
+hands back the rest of its leased batch, and exits 0. A second one stops at once, without
+waiting for a provider call in flight: every lease still held is given up (pending again, or
+`unknown` for a send already reserved, to be reconciled) and the process exits 0.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import signal
+import sys
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from types import FrameType
+from typing import NoReturn
 
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import Engine
 
 from reminders.clock import utcnow
@@ -41,13 +48,11 @@ class Daemon:
             clock=utcnow,
             stop=self.stop,
         )
-        self.scheduler = BlockingScheduler(timezone=UTC)
+        self.scheduler = BackgroundScheduler(timezone=UTC)
         self._running = {"plan": threading.Lock(), "dispatch": threading.Lock()}
 
     def plan(self) -> None:
-        with self._running["plan"]:
-            if self.stop.is_set():
-                return
+        if not self.stop.is_set():
             report = self.runtime.plan(utcnow())
             if report.sessions:
                 log.info(
@@ -59,13 +64,12 @@ class Daemon:
 
     def dispatch(self) -> None:
         """Send what is due; while batches come back full, go on at the provider's pace."""
-        with self._running["dispatch"]:
-            while not self.stop.is_set():
-                beat(self.runtime.engine, self.worker, utcnow())
-                report = self.dispatcher.run_once()
-                self._log(report)
-                if not self.dispatcher.more_waiting or report.count("paused"):
-                    return
+        while not self.stop.is_set():
+            beat(self.runtime.engine, self.worker, utcnow())
+            report = self.dispatcher.run_once()
+            self._log(report)
+            if not self.dispatcher.more_waiting or report.count("paused"):
+                return
 
     def _log(self, report: DispatchReport) -> None:
         if report.outcomes or report.released:
@@ -86,11 +90,12 @@ class Daemon:
             ("dispatch", self.dispatch, settings.dispatch_interval_seconds),
         ):
             self.scheduler.add_job(
-                job,
+                self._alone(name, job),
                 "interval",
                 seconds=seconds,
                 id=name,
-                max_instances=1,
+                name=name,
+                max_instances=2,  # the second finds the first still running and returns
                 coalesce=True,
                 next_run_time=utcnow(),
             )
@@ -103,17 +108,71 @@ class Daemon:
             settings.dispatch_interval_seconds,
         )
         self.scheduler.start()
+        self.stop.wait()
+        self.scheduler.shutdown(wait=False)
         for lock in self._running.values():  # wait for a job still finishing its message
             with lock:
                 pass
+        _ignore_stop_signals()  # nothing is held now: a late signal must not cut the exit short
         self.runtime.engine.dispose()
         log.info("worker %s stopped", self.worker)
         return 0
 
+    def _alone(self, name: str, job: Callable[[], None]) -> Callable[[], None]:
+        """The job, returning at once while its previous run is still going (a long dispatch
+        outlasts its interval). APScheduler's own max_instances=1 would skip the run too, but
+        log a warning at every interval."""
+        lock = self._running[name]
+
+        def run_alone() -> None:
+            if not lock.acquire(blocking=False):
+                return
+            try:
+                job()
+            finally:
+                lock.release()
+
+        return run_alone
+
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s, stopping", signal.Signals(signum).name)
+        name = signal.Signals(signum).name
+        if self.stop.is_set():
+            self._stop_now(name)
+        log.info("received %s, stopping (a second signal stops at once)", name)
         self.stop.set()
-        self.scheduler.shutdown(wait=False)
+
+    def _stop_now(self, name: str) -> NoReturn:
+        """Give up every lease and exit without waiting for the job threads: a send stuck on a
+        slow provider must not hold the process, nor its batch, until the lease expires."""
+        _ignore_stop_signals()
+        try:
+            released, unknown = self.dispatcher.abandon()
+        except Exception as exc:
+            log.error(
+                "received %s again; handing back leases failed (%s): they return when they expire",
+                name,
+                type(exc).__name__,
+            )
+            code = 1
+        else:
+            log.info(
+                "received %s again: worker %s stopped at once, %d message(s) handed back,"
+                " %d in flight left to reconcile",
+                name,
+                self.worker,
+                released,
+                unknown,
+            )
+            code = 0
+        logging.shutdown()
+        with contextlib.suppress(Exception):  # os._exit does not flush; stdout may be closed
+            sys.stdout.flush()
+        os._exit(code)  # sys.exit would wait for the job threads, which is what we are cutting
+
+
+def _ignore_stop_signals() -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def beat(engine: Engine, worker: str, now: datetime) -> None:

@@ -30,8 +30,11 @@ def configure_logging(level: str = "INFO") -> None:
         )
         root.addHandler(handler)
     root.setLevel(level)
-    # APScheduler logs every job run at INFO; noise for a daemon that runs every few seconds.
-    logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
+    # APScheduler logs every job added and run at INFO: noise for a daemon that runs every few
+    # seconds, and our own lines say when the worker starts and stops. DEBUG shows it all.
+    logging.getLogger("apscheduler").setLevel(
+        logging.NOTSET if level.upper() == "DEBUG" else logging.WARNING
+    )
     logging.getLogger("alembic").setLevel(logging.WARNING)
     # urllib3 logs request URLs at DEBUG, and Twilio's carry phone numbers.
     logging.getLogger("urllib3").setLevel(logging.WARNING)

@@ -8,8 +8,10 @@ picked at test time so that "now" is daytime there, inside the 09:00–20:00 sen
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,7 +23,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from apscheduler.schedulers.background import BackgroundScheduler
 
+from reminders.logs import configure_logging
 from reminders.planning.planner import plan_pending
 from reminders.settings import Settings
 from reminders.store.db import make_engine, session_scope
@@ -113,27 +117,38 @@ def home(tmp_path: Path) -> Home:
     return home
 
 
-def start_daemon(home: Home, **settings: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, str(REPO_ROOT / "scheduler.py")],
-        cwd=home.folder,
-        env={**home.env, **{name.upper(): value for name, value in settings.items()}},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def start_daemon(home: Home, log: Path | None = None, **settings: str) -> subprocess.Popen[str]:
+    """The daemon, its output piped, or written to `log` for a test that reads it while it runs."""
+
+    def popen(**output: object) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, str(REPO_ROOT / "scheduler.py")],
+            cwd=home.folder,
+            env={**home.env, **{name.upper(): value for name, value in settings.items()}},
+            text=True,
+            **output,  # type: ignore[call-overload]
+        )
+
+    if log is None:
+        return popen(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    with log.open("w", encoding="utf-8") as file:
+        return popen(stdout=file, stderr=subprocess.STDOUT)
 
 
 def stop(process: subprocess.Popen[str], signum: signal.Signals) -> str:
     """Signal the daemon and return all it printed; a daemon that does not exit is killed."""
     process.send_signal(signum)
+    return wait_for_exit(process, signum.name)
+
+
+def wait_for_exit(process: subprocess.Popen[str], after: str) -> str:
     try:
         out, err = process.communicate(timeout=STOP_TIMEOUT)
     except subprocess.TimeoutExpired:
         process.kill()
         out, err = process.communicate(timeout=STOP_TIMEOUT)
-        raise AssertionError(f"running {STOP_TIMEOUT}s after {signum.name}:\n{out}{err}") from None
-    return out + err
+        raise AssertionError(f"running {STOP_TIMEOUT}s after {after}:\n{out}{err}") from None
+    return (out or "") + (err or "")
 
 
 @pytest.fixture
@@ -207,6 +222,7 @@ def test_daemon_sends_then_stops_cleanly_on_signal_without_leaking_patient_data(
     assert daemon.returncode == 0, output
     assert "stopped" in output
     assert signum.name in output
+    assert "Adding job tentatively" not in output  # APScheduler's start-up chatter
     for secret in (PHONE, PHONE.removeprefix("+1"), EMAIL, NAME, NAME.split()[0]):
         assert secret not in output
     for line in lines:
@@ -269,3 +285,142 @@ def test_daemon_stopped_mid_batch_hands_back_the_rest_and_sends_nothing_twice(ho
     )
     assert released, "the signal came after the whole batch: nothing was handed back"
     assert set(released) == {("pending", 0, None)}
+
+
+@pytest.fixture
+def silent_smtp() -> Iterator[int]:
+    """A port that takes connections and never answers: an SMTP send there hangs."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        yield server.getsockname()[1]
+
+
+def wait_for_rows(home: Home, process: subprocess.Popen[str], sql: str) -> list[tuple[object, ...]]:
+    """Poll the database until `sql` returns rows; bounded by SEND_TIMEOUT."""
+    deadline = time.monotonic() + SEND_TIMEOUT
+    while not (rows := query(home.database, sql)):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"never true: {sql} (daemon exit {process.returncode})")
+        time.sleep(0.05)
+    return rows
+
+
+def wait_for_text(log: Path, text: str) -> None:
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while text not in log.read_text(encoding="utf-8"):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{text!r} never logged:\n{log.read_text(encoding='utf-8')}")
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_second_signal_stops_a_stuck_daemon_at_once_and_hands_back_its_leases(
+    home, silent_smtp, signum
+):
+    add_planned_sessions(home, 5)  # SMS due behind the patient's email, in the same batch
+    log = home.folder / "daemon.log"
+    process = start_daemon(
+        home,
+        log,
+        smtp_host="127.0.0.1",
+        smtp_port=str(silent_smtp),
+        smtp_security="none",
+        smtp_timeout_seconds="300",  # far past STOP_TIMEOUT: only a stop at once ends in time
+        email_from="clinic@example.com",
+        send_concurrency="1",
+    )
+    try:
+        [(in_flight,)] = wait_for_rows(  # the email's send is under way, the rest still leased
+            home,
+            process,
+            "SELECT id FROM outbox_message WHERE channel = 'email' AND status = 'sending'"
+            " AND sent_at IS NOT NULL AND EXISTS (SELECT 1 FROM outbox_message"
+            " WHERE status = 'sending' AND sent_at IS NULL)",
+        )
+        time.sleep(1.5)  # the dispatch job comes due a few times while its last run is stuck
+        process.send_signal(signum)
+        wait_for_text(log, f"received {signum.name}, stopping")
+        process.send_signal(signum)
+        wait_for_exit(process, f"two {signum.name}")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=STOP_TIMEOUT)
+    output = log.read_text(encoding="utf-8")
+
+    assert process.returncode == 0, output
+    assert "Traceback" not in output
+    assert "stopped at once" in output
+    assert "maximum number of running instances" not in output
+    for secret in (PHONE, EMAIL, NAME):
+        assert secret not in output
+    assert leased(home.database) == []
+    assert query(home.database, "SELECT id FROM outbox_message WHERE lease_owner IS NOT NULL") == []
+    released = query(
+        home.database,
+        "SELECT m.status, m.attempts, m.lease_expires_at FROM outbox_message m JOIN message_event"
+        " e ON e.message_id = m.id WHERE e.reason = 'released at shutdown'",
+    )
+    assert released, "nothing was handed back"
+    assert set(released) == {("pending", 0, None)}
+    status = query(home.database, f"SELECT status FROM outbox_message WHERE id = {in_flight}")
+    assert status == [("unknown",)]  # maybe delivered: to be reconciled, never resent blindly
+
+
+def test_scheduler_help_prints_usage_and_starts_nothing(tmp_path):
+    env = clean_env(database_url=f"sqlite:///{tmp_path / 'a.db'}")
+
+    done = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "scheduler.py"), "--help"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: scheduler.py")
+    assert "second one stops at once" in done.stdout
+    assert list(tmp_path.iterdir()) == []  # no database, no var/ folder, no outbox
+
+
+def test_scheduler_refuses_an_unknown_argument(tmp_path):
+    done = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "scheduler.py"), "--once"],
+        cwd=tmp_path,
+        env=clean_env(database_url=f"sqlite:///{tmp_path / 'a.db'}"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 2
+    assert "unrecognized arguments: --once" in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def logging_restored() -> Iterator[None]:
+    loggers = [logging.getLogger(), logging.getLogger("apscheduler")]
+    levels = [logger.level for logger in loggers]
+    yield
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.setLevel(level)
+
+
+@pytest.mark.parametrize(("level", "chatter"), [("INFO", False), ("DEBUG", True)])
+def test_scheduler_start_logs_no_apscheduler_chatter_unless_debugging(
+    caplog, logging_restored, level, chatter
+):
+    configure_logging(level)
+    logging.getLogger("aftercare.daemon").info("worker started")
+    scheduler = BackgroundScheduler(timezone=UTC)
+    scheduler.add_job(print, "interval", seconds=3600)
+    scheduler.start()
+    scheduler.shutdown()
+
+    assert ("Adding job tentatively" in caplog.text) is chatter
+    assert ("Scheduler started" in caplog.text) is chatter
+    assert "worker started" in caplog.text

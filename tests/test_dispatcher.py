@@ -221,6 +221,33 @@ def test_stop_hands_back_the_rest_of_the_batch_untouched(runtime):
     assert statuses == [("pending", 0), ("sent", 1)]
 
 
+def test_abandon_gives_up_this_workers_leases_only_and_never_hands_back_a_reserved_send(
+    runtime,
+):
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW)
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW, phone="+13105550199", email=None)
+    dispatcher = make_dispatcher(runtime, lambda: NOW)
+    lease = timedelta(seconds=runtime.settings.lease_seconds)
+    with session_scope(runtime.engine) as session:
+        ours = claim_due(session, dispatcher.worker_id, NOW, lease, 2)
+        theirs = claim_due(session, "worker-2", NOW, lease, 100)
+        reserved = session.get_one(OutboxMessage, ours[0])
+        reserved.sent_at = NOW  # its provider call is under way
+    assert len(ours) == 2 and theirs
+
+    assert dispatcher.abandon() == (1, 1)
+
+    with Session(runtime.engine) as session:
+        rows = {m.id: m for m in session.exec(select(OutboxMessage)).all()}
+    assert (rows[ours[0]].status, rows[ours[0]].lease_owner) == ("unknown", None)
+    assert (rows[ours[1]].status, rows[ours[1]].attempts, rows[ours[1]].lease_owner) == (
+        "pending",
+        0,
+        None,
+    )
+    assert {(rows[i].status, rows[i].lease_owner) for i in theirs} == {("sending", "worker-2")}
+
+
 def test_every_status_change_is_on_the_timeline(runtime):
     enroll_patient(runtime, completed_at=COMPLETED, now=NOW)
     make_dispatcher(runtime, lambda: NOW).run_once()

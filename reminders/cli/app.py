@@ -109,7 +109,11 @@ def tick(
 
 @app.command()
 def run() -> None:
-    """Run the daemon (the same as `python scheduler.py`)."""
+    """Run the daemon (the same as `python scheduler.py`).
+
+    The first Ctrl-C or SIGTERM finishes the message in hand, hands back the rest and exits;
+    a second one stops at once, handing back everything still held.
+    """
     from reminders.daemon import run_daemon
 
     sys.exit(run_daemon(settings()))

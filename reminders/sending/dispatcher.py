@@ -36,7 +36,15 @@ from reminders.settings import Settings
 from reminders.store.db import session_scope
 from reminders.store.models import OutboxMessage, Patient, TreatmentSession
 from reminders.store.opt_outs import is_opted_out
-from reminders.store.outbox import claim_due, release, settle_dead_sends, skip, transition
+from reminders.store.outbox import (
+    claim_due,
+    release,
+    release_held,
+    settle_dead_sends,
+    settle_held_sends,
+    skip,
+    transition,
+)
 from reminders.store.templates import TemplateMissing
 
 log = logging.getLogger(__name__)
@@ -349,6 +357,18 @@ class Dispatcher:
             return 0
         with session_scope(self.engine) as session:
             return release(session, self.worker_id, ids, self.clock())
+
+    def abandon(self) -> tuple[int, int]:
+        """Stopping at once, mid-batch: every lease this worker holds is given up now.
+
+        Returns (handed back, left unknown): messages not yet reserved are pending again for
+        any worker; a send already reserved may have reached the provider, so it is `unknown`
+        and reconciled rather than resent.
+        """
+        with session_scope(self.engine) as session:
+            now = self.clock()
+            released = release_held(session, self.worker_id, now)
+            return released, settle_held_sends(session, self.worker_id, now)
 
     def _close_channels(self) -> None:
         for channel in {id(c): c for c in self.channels.values()}.values():

@@ -123,12 +123,22 @@ def settle_dead_sends(session: Session, now: datetime, *, actor: str) -> int:
     Resending blindly could text the patient twice, so such rows become `unknown` and are
     reconciled like a send that timed out.
     """
+    return _to_unknown(session, now, actor, col(OutboxMessage.lease_expires_at) < now)
+
+
+def settle_held_sends(session: Session, worker: str, now: datetime) -> int:
+    """Sends `worker` reserved and is abandoning (an immediate stop): `unknown` now, as their
+    expired leases would make them later, so reconciling settles them without the wait."""
+    return _to_unknown(session, now, worker, col(OutboxMessage.lease_owner) == worker)
+
+
+def _to_unknown(session: Session, now: datetime, actor: str, whose: sa.ColumnElement[bool]) -> int:
     statement = (
         sa.update(OutboxMessage)
         .where(
             col(OutboxMessage.status) == Status.SENDING,
-            col(OutboxMessage.lease_expires_at) < now,
             col(OutboxMessage.sent_at).is_not(None),
+            whose,
         )
         .values(status=Status.UNKNOWN, lease_owner=None, lease_expires_at=None, updated_at=now)
         .returning(col(OutboxMessage.id))
@@ -193,12 +203,24 @@ def release(session: Session, worker: str, message_ids: Sequence[int], now: date
     """Hand back leased messages untouched (shutdown): pending again, the attempt not counted."""
     if not message_ids:
         return 0
+    return _hand_back(session, worker, now, col(OutboxMessage.id).in_(message_ids))
+
+
+def release_held(session: Session, worker: str, now: datetime) -> int:
+    """Every lease `worker` holds on a send not yet reserved (an immediate stop): another
+    worker, or the next start, can take them at once instead of waiting for the lease."""
+    return _hand_back(session, worker, now, sa.true())
+
+
+def _hand_back(session: Session, worker: str, now: datetime, which: sa.ColumnElement[bool]) -> int:
+    """A reserved send (`sent_at` set) is never handed back: the provider may already have it."""
     statement = (
         sa.update(OutboxMessage)
         .where(
-            col(OutboxMessage.id).in_(message_ids),
+            which,
             col(OutboxMessage.status) == Status.SENDING,
             col(OutboxMessage.lease_owner) == worker,
+            col(OutboxMessage.sent_at).is_(None),
         )
         .values(
             status=Status.PENDING,
