@@ -280,9 +280,8 @@ def _on_wall_clock(raw: str, wall: datetime, tz: ZoneInfo) -> tuple[datetime, st
         return first, None
     second = wall.replace(tzinfo=tz, fold=1).isoformat(timespec="minutes")
     return first, (
-        f"{wall:%Y-%m-%d %H:%M} happens twice in {tz.key} (the clocks go back that night);"
-        f" it was taken as {first:%H:%M %Z} (the first of the two); for the second, give"
-        f" {second}"
+        f"{wall:%Y-%m-%d %H:%M} happens twice in {tz.key} (the clocks go back): taken as"
+        f" {first:%H:%M %Z} (the first of the two); for the second, give {second}"
     )
 
 
