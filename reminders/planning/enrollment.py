@@ -1,11 +1,13 @@
 """Enrolling a patient's completed session, and voiding one.
 
 Validation is pure and happens before anything is written: bad input gives one clear line
-and leaves the database untouched. That includes a session on which no message would go (every
-step past its deadline, or no channel the patient agreed to): it would be enrolled for nothing,
-and is most often a typo in the year. A phone number identifies a patient: a different name on a
-known number is refused (another person would take over that patient's record) unless staff
-name the patient by id; a changed email address is never replaced silently.
+and leaves the database untouched. That includes a session on which no message would go
+(every step past its deadline, or no channel with consent and an address): it would be
+enrolled for nothing, and is most often a typo in the year.
+
+A phone number identifies a patient: a different name on a known number is refused (another
+person would take over that patient's record) unless staff name the patient by id; a changed
+email address is never replaced silently.
 """
 
 from __future__ import annotations
@@ -240,9 +242,10 @@ def parse_completed_at(raw: str, tz: ZoneInfo, now: datetime) -> tuple[datetime,
     """
     given = _read_moment(raw)
     moment, note = (given, None) if given.tzinfo else _on_wall_clock(raw, given, tz)
+    moment = moment.astimezone(UTC)  # compared in UTC: PEP 495 inter-zone comparison is lax
     if moment > now:
         raise InvalidEnrollment(f"completion time {raw!r} is in the future")
-    return moment.astimezone(UTC), note
+    return moment, note
 
 
 def _read_moment(raw: str) -> datetime:
