@@ -22,6 +22,7 @@ from reminders.settings import Settings
 from reminders.store.db import make_engine, session_scope
 from reminders.store.defaults import load_care_plans
 from reminders.store.templates import load_defaults
+from tests.support.cli import Aftercare
 
 POSTGRES_URL = os.environ.get(
     "AFTERCARE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -114,6 +115,16 @@ def runtime(settings: Settings, engine: Engine) -> Runtime:
     with session_scope(engine) as session:
         load_defaults(session, settings.templates_dir, actor="defaults", now=datetime.now(UTC))
     return runtime
+
+
+@pytest.fixture
+def aftercare(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Aftercare:
+    """The CLI after `aftercare init`; its clock reads `aftercare.now` (CLI_NOW unless set)."""
+    monkeypatch.chdir(tmp_path)  # no developer .env is read
+    cli = Aftercare(database_url, tmp_path)
+    monkeypatch.setattr("reminders.clock.utcnow", lambda: cli.now)  # the CLI reads it per call
+    assert "template(s) loaded" in cli("init")
+    return cli
 
 
 def utc(*args: int) -> datetime:

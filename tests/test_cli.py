@@ -2,49 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+from datetime import UTC, datetime
 
 import pytest
 from typer.testing import CliRunner
 
 from reminders.cli.app import app
-
-
-class Aftercare:
-    """Runs the CLI in a clean folder with its own database, as a newcomer would."""
-
-    def __init__(self, database_url: str, folder: Path) -> None:
-        self.runner = CliRunner()
-        self.folder = folder
-        self.env = {"DATABASE_URL": database_url, "OUTBOX_FILE": str(folder / "outbox.jsonl")}
-
-    def __call__(self, *args: str, ok: bool = True) -> str:
-        result = self.runner.invoke(app, list(args), env=self.env)
-        if ok:
-            assert result.exit_code == 0, result.output
-        else:
-            assert result.exit_code != 0, result.output
-        return result.output
-
-    def json(self, *args: str) -> object:
-        result = self.runner.invoke(app, [*args, "--json"], env=self.env)
-        assert result.exit_code == 0, result.output
-        return json.loads(result.stdout)
-
-    def delivered(self) -> list[dict[str, object]]:
-        path = self.folder / "outbox.jsonl"
-        if not path.exists():
-            return []
-        return [json.loads(line) for line in path.read_text().splitlines()]
-
-
-@pytest.fixture
-def aftercare(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Aftercare:
-    monkeypatch.chdir(tmp_path)  # no developer .env is read
-    cli = Aftercare(database_url, tmp_path)
-    assert "template(s) loaded" in cli("init")
-    return cli
+from tests.support.cli import Aftercare
 
 
 def replay(aftercare: Aftercare, moments: list[str]) -> dict[str, list[tuple[str, str]]]:
@@ -58,6 +22,7 @@ def replay(aftercare: Aftercare, moments: list[str]) -> dict[str, list[tuple[str
 
 
 def test_asclera_plan_replayed_over_six_weeks(aftercare):
+    aftercare.now = datetime(2026, 10, 29, 22, 1, tzinfo=UTC)  # 15:01 in Los Angeles
     enrolled = aftercare.json(
         "enroll",
         "--name",
@@ -255,7 +220,8 @@ def test_opt_out_stops_sms_and_opt_in_resumes(aftercare):
     aftercare("tick", "--now", "2026-06-01T10:01")
     sms = [r for r in aftercare.json("messages") if r["step"] == "aftercare"]
     assert {(r["channel"], r["status"]) for r in sms} == {("sms", "skipped"), ("email", "sent")}
-    # the June messages are all past their deadlines by now: none comes back
+    aftercare.now = datetime(2026, 8, 11, 12, 0, tzinfo=UTC)
+    # in August the June messages are all past their deadlines: none comes back
     assert "Opted back in; 0 skipped message(s) pending again." in aftercare(
         "opt-in", "+13105550142"
     )

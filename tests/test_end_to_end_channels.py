@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from reminders.cli.app import app
 from reminders.web.app import create_app
 from tests.conftest import make_settings, utc
+from tests.support.cli import CLI_NOW
 from tests.support.smtp_server import RunningServer, smtp_server
 from tests.support.twilio_server import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 
@@ -47,6 +48,7 @@ def smtp() -> Iterator[RunningServer]:
 def env(database_url: str, tmp_path: Path, twilio: FakeTwilio, smtp: RunningServer,
         monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:  # fmt: skip
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("reminders.clock.utcnow", lambda: CLI_NOW)  # June sessions stay timely
     return {
         "DATABASE_URL": database_url,
         "TWILIO_ACCOUNT_SID": ACCOUNT_SID,

@@ -22,6 +22,8 @@ from reminders.rules.timing import (
     SendWindow,
     in_window,
     is_expired,
+    is_repeated,
+    is_skipped,
     local_date,
     local_day_bounds,
     next_day_opening,
@@ -533,3 +535,32 @@ def test_naive_datetime_is_rejected(call: Callable[[], object]) -> None:
 )
 def test_local_day_bounds_follow_the_patients_calendar_day(moment, start, end):
     assert local_day_bounds(moment, ZoneInfo("America/Los_Angeles")) == (start, end)
+
+
+@pytest.mark.parametrize(
+    ("wall", "zone", "skipped", "repeated"),
+    [
+        (datetime(2026, 3, 8, 2, 30), LA, True, False),
+        (datetime(2026, 3, 8, 2, 0), LA, True, False),  # the gap starts on the hour
+        (datetime(2026, 3, 8, 1, 59), LA, False, False),
+        (datetime(2026, 3, 8, 3, 0), LA, False, False),
+        (datetime(2026, 11, 1, 1, 30), LA, False, True),
+        (datetime(2026, 11, 1, 1, 0), LA, False, True),
+        (datetime(2026, 11, 1, 2, 0), LA, False, False),  # 02:00 PST: once, after the change
+        (datetime(2026, 11, 1, 0, 59), LA, False, False),
+        (datetime(2026, 3, 29, 2, 30), MADRID, True, False),
+        (datetime(2026, 10, 25, 2, 30), MADRID, False, True),
+        (datetime(2026, 6, 1, 10, 0), LA, False, False),
+    ],
+)
+def test_wall_clock_times_the_clocks_skip_or_repeat(
+    wall: datetime, zone: ZoneInfo, skipped: bool, repeated: bool
+) -> None:
+    assert (is_skipped(wall, zone), is_repeated(wall, zone)) == (skipped, repeated)
+
+
+def test_skipped_and_repeated_take_only_wall_clock_times() -> None:
+    with pytest.raises(ValueError, match="naive wall-clock"):
+        is_skipped(utc(2026, 3, 8, 10, 30), LA)
+    with pytest.raises(ValueError, match="naive wall-clock"):
+        is_repeated(utc(2026, 11, 1, 8, 30), LA)

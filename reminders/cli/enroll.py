@@ -17,20 +17,30 @@ if TYPE_CHECKING:
 
 
 def enroll_command(
-    name: Annotated[str, typer.Option(help="Patient's full name.")],
+    name: Annotated[str, typer.Option(metavar="NAME", help="Patient's full name.")],
     phone: Annotated[
-        str, typer.Option(help="Mobile number; national numbers use DEFAULT_PHONE_REGION.")
+        str,
+        typer.Option(
+            metavar="PHONE", help="Mobile number; national numbers use DEFAULT_PHONE_REGION."
+        ),
     ],
-    treatment: Annotated[str, typer.Option(help="asclera, sts, laser or test-dose.")],
+    treatment: Annotated[
+        str, typer.Option(metavar="TREATMENT", help="asclera, sts, laser or test-dose.")
+    ],
     completed_at: Annotated[
-        str, typer.Option(help="'YYYY-MM-DD HH:MM' patient-local, or ISO-8601.")
+        str,
+        typer.Option(
+            metavar="WHEN",
+            help="When it ended: 'YYYY-MM-DD HH:MM' patient-local, or ISO-8601 with an offset.",
+        ),
     ],
-    email: Annotated[str | None, typer.Option(help="Email address.")] = None,
+    email: Annotated[str | None, typer.Option(metavar="EMAIL", help="Email address.")] = None,
     timezone: Annotated[
-        str | None, typer.Option(help="IANA zone; default CLINIC_TIMEZONE.")
+        str | None, typer.Option(metavar="ZONE", help="IANA zone; default CLINIC_TIMEZONE.")
     ] = None,
     language: Annotated[
-        str | None, typer.Option(help="en or es; default the patient's own, else en.")
+        str | None,
+        typer.Option(metavar="LANG", help="en or es; default the patient's own, else en."),
     ] = None,
     no_sms: Annotated[bool, typer.Option("--no-sms", help="No consent to SMS.")] = False,
     no_email: Annotated[bool, typer.Option("--no-email", help="No consent to email.")] = False,

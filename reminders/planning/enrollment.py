@@ -1,25 +1,30 @@
 """Enrolling a patient's completed session, and voiding one.
 
 Validation is pure and happens before anything is written: bad input gives one clear line
-and leaves the database untouched. A phone number identifies a patient: a different name on a
-known number is refused (another person would take over that patient's record) unless staff
-name the patient by id; a changed email address is never replaced silently.
+and leaves the database untouched. That includes a session on which no message would go
+(every step past its deadline, or no channel with consent and an address): it would be
+enrolled for nothing, and is most often a typo in the year.
+
+A phone number identifies a patient: a different name on a known number is refused (another
+person would take over that patient's record) unless staff name the patient by id; a changed
+email address is never replaced silently.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session, select
 
-from reminders.rules.care_plans import CarePlans
+from reminders.rules.care_plans import CHANNELS, CarePlans, Plan
 from reminders.rules.lifecycle import SkipReason, Status
-from reminders.rules.timing import require_zone
+from reminders.rules.timing import is_expired, is_repeated, is_skipped, require_zone
 from reminders.store.audit import record
 from reminders.store.models import OutboxMessage, Patient, TreatmentSession
 from reminders.store.outbox import lock_in_order, skip
@@ -71,6 +76,7 @@ class Enrollment:
     sms_consent: bool
     email_consent: bool
     patient_id: int | None = None
+    notes: tuple[str, ...] = ()  # what staff must hear about how the input was read
 
 
 @dataclass(frozen=True)
@@ -96,19 +102,66 @@ def validate(
     language = form.language.strip().lower() if form.language else None
     if language is not None and language not in LANGUAGES:
         raise InvalidEnrollment(f"unknown language {form.language!r} (choose en or es)")
-    zone = _zone(form.timezone)
+    zone = _zone(form.timezone) or clinic_tz
+    phone = parse_phone(form.phone, region)
+    completed_at, note = parse_completed_at(form.completed_at, zone, now)
+    email = parse_email(form.email)
+    consent = {"sms": form.sms, "email": form.email_ok}
+    blocked = {ch: f"no consent to {_LABELS[ch]}" for ch, ok in consent.items() if not ok}
+    require_a_timely_step(plans.for_treatment(treatment), completed_at, zone, blocked, now)
     return Enrollment(
         name=name,
-        phone=parse_phone(form.phone, region),
+        phone=phone,
         treatment=treatment,
-        completed_at=parse_completed_at(form.completed_at, zone or clinic_tz, now),
-        email=parse_email(form.email),
+        completed_at=completed_at,
+        email=email,
         timezone=form.timezone.strip() if form.timezone else None,
         language=language,
         sms_consent=form.sms,
         email_consent=form.email_ok,
         patient_id=form.patient_id,
+        notes=(note,) if note else (),
     )
+
+
+_LABELS = {"sms": "SMS", "email": "email"}
+
+
+def require_a_timely_step(
+    plan: Plan,
+    completed_at: datetime,
+    tz: ZoneInfo,
+    blocked: Mapping[str, str],
+    now: datetime,
+) -> None:
+    """Raise InvalidEnrollment when not one step would still go out on an open channel.
+
+    `blocked` maps each channel that cannot carry messages to why ("no consent to SMS").
+    One step still before its deadline is enough: a late entry keeps its timely steps.
+    """
+    open_channels = [channel for channel in CHANNELS if channel not in blocked]
+    why_not = " and ".join(blocked.values())
+    if not open_channels:
+        raise InvalidEnrollment(f"{why_not}: nothing would be sent")
+    steps = [step for step in plan.steps if set(step.channels) & set(open_channels)]
+    by = " or ".join(_LABELS[channel] for channel in open_channels)
+    if not steps:
+        raise InvalidEnrollment(
+            f"{why_not}, and the {plan.title} plan sends nothing by {by}: nothing would be sent"
+        )
+    deadlines = [step.expires_at(completed_at, tz) for step in steps]
+    if any(deadline is None or not is_expired(now, deadline) for deadline in deadlines):
+        return
+    last = max(deadline for deadline in deadlines if deadline is not None)
+    what = f"{by} message" if blocked else "message"
+    raise InvalidEnrollment(
+        f"every {what} of this plan would already be past its deadline (completed"
+        f" {_wall(completed_at, tz)}, the last deadline {_wall(last, tz)}); check the date"
+    )
+
+
+def _wall(moment: datetime, tz: ZoneInfo) -> str:
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def _zone(name: str | None) -> ZoneInfo | None:
@@ -180,33 +233,80 @@ def _stored_phone(raw: str | None, region: str) -> str | None:
         raise InvalidEnrollment("patient phone is not a valid number") from None
 
 
-def parse_completed_at(raw: str, tz: ZoneInfo, now: datetime) -> datetime:
-    """'YYYY-MM-DD HH:MM' in the patient's zone, or ISO-8601 with an offset; never the future."""
+def parse_completed_at(raw: str, tz: ZoneInfo, now: datetime) -> tuple[datetime, str | None]:
+    """'YYYY-MM-DD HH:MM' in the patient's zone, or ISO-8601 with an offset; never the future.
+
+    Returns the moment in UTC and, for a fall-back time that happens twice, a note saying
+    which of the two it was taken as. A date alone or a time the clocks skip is refused:
+    either would be read as some other moment (midnight, an hour later) without a word.
+    """
+    given = _read_moment(raw)
+    moment, note = (given, None) if given.tzinfo else _on_wall_clock(raw, given, tz)
+    moment = moment.astimezone(UTC)  # compared in UTC: PEP 495 inter-zone comparison is lax
+    if moment > now:
+        raise InvalidEnrollment(f"completion time {raw!r} is in the future")
+    return moment, note
+
+
+def _read_moment(raw: str) -> datetime:
+    text = raw.strip()
+    if _is_date(text):
+        example = f"{date.fromisoformat(text)} 14:30"
+        raise InvalidEnrollment(
+            f"completion time {raw!r} has no time of day: give the time too, e.g. {example!r}"
+        )
     try:
-        moment = datetime.fromisoformat(raw.strip())
+        return datetime.fromisoformat(text)
     except ValueError:
         raise InvalidEnrollment(
             f"completion time {raw!r} is not 'YYYY-MM-DD HH:MM' (patient-local) or ISO-8601"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=tz)
-    moment = moment.astimezone(UTC)
-    if moment > now:
-        raise InvalidEnrollment(f"completion time {raw!r} is in the future")
-    return moment
+
+
+def _is_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _on_wall_clock(raw: str, wall: datetime, tz: ZoneInfo) -> tuple[datetime, str | None]:
+    """A patient-local time: refused if the clocks skip it, noted if it happens twice."""
+    if is_skipped(wall, tz):
+        raise InvalidEnrollment(
+            f"completion time {raw!r} never happened in {tz.key}: the clocks skip that hour"
+            " there (they spring forward that night); check the time"
+        )
+    first = wall.replace(tzinfo=tz, fold=0)
+    if not is_repeated(wall, tz):
+        return first, None
+    second = wall.replace(tzinfo=tz, fold=1).isoformat(timespec="minutes")
+    return first, (
+        f"{wall:%Y-%m-%d %H:%M} happens twice in {tz.key} (the clocks go back): taken as"
+        f" {first:%H:%M %Z} (the first of the two); for the second, give {second}"
+    )
 
 
 def enroll(
-    session: Session, enrollment: Enrollment, *, actor: str, now: datetime
+    session: Session,
+    enrollment: Enrollment,
+    plans: CarePlans,
+    *,
+    clinic_tz: ZoneInfo,
+    actor: str,
+    now: datetime,
 ) -> tuple[TreatmentSession, list[str]]:
     """Write the patient and the session; returns the session and notes for staff.
 
-    Raises InvalidEnrollment before writing anything when the number is another patient's.
-    The caller plans (see planner.enroll_and_plan, which also replaces a same-day session)
-    and commits.
+    Raises InvalidEnrollment before writing anything when the number is another patient's,
+    or when nothing could be sent for want of an email address. The caller plans (see
+    planner.enroll_and_plan, which also replaces a same-day session) and commits.
     """
     existing = _existing_patient(session, enrollment)
+    _require_an_address(enrollment, existing, plans, clinic_tz, now)
     patient, notes = _write_patient(session, existing, enrollment, actor=actor, now=now)
+    notes = [*enrollment.notes, *notes]
     treatment = TreatmentSession(
         patient_id=patient.id or 0,
         treatment=enrollment.treatment,
@@ -220,6 +320,42 @@ def enroll(
     record(session, actor=actor, action="enroll", entity="treatment_session",
            entity_id=treatment.id, now=now, detail=detail)  # fmt: skip
     return treatment, notes
+
+
+def _require_an_address(
+    enrollment: Enrollment,
+    existing: Patient | None,
+    plans: CarePlans,
+    clinic_tz: ZoneInfo,
+    now: datetime,
+) -> None:
+    """`validate` judged consent alone; email consent without an address carries nothing.
+
+    Only here is it known whether the patient has an address on file, and which zone the
+    session's steps fall in.
+    """
+    if not enrollment.email_consent or enrollment.email or (existing and existing.email):
+        return
+    blocked = {"email": "no email address"}
+    if not enrollment.sms_consent:
+        blocked = {"sms": "no consent to SMS", **blocked}
+    plan = plans.for_treatment(enrollment.treatment)
+    tz = _patient_zone(enrollment, existing, clinic_tz)
+    require_a_timely_step(plan, enrollment.completed_at, tz, blocked, now)
+
+
+def _patient_zone(
+    enrollment: Enrollment, existing: Patient | None, clinic_tz: ZoneInfo
+) -> ZoneInfo:
+    """The zone the planner will use: the one given, else the patient's own, else the clinic's.
+
+    A zone on file that cannot be read falls back to the clinic's: the planner reports it.
+    """
+    name = enrollment.timezone or (existing.timezone if existing else None)
+    try:
+        return require_zone(name) if name else clinic_tz
+    except ValueError:
+        return clinic_tz
 
 
 def same_name(left: str, right: str) -> bool:

@@ -142,7 +142,7 @@ def enroll_and_plan(
 ) -> Enrolled:
     """What every front door does (CLI, CSV import, web form): write, then plan at once, in
     the caller's transaction, so staff see the planned messages before they move on."""
-    treatment, notes = enroll(session, enrollment, actor=actor, now=now)
+    treatment, notes = enroll(session, enrollment, plans, clinic_tz=clinic_tz, actor=actor, now=now)
     plan_session(session, plans, clinic_tz, treatment, now, region=region)
     if treatment.plan_error:
         notes.append(f"the session could not be planned: {treatment.plan_error}")

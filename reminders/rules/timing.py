@@ -23,6 +23,8 @@ __all__ = [
     "SendWindow",
     "in_window",
     "is_expired",
+    "is_repeated",
+    "is_skipped",
     "local_date",
     "next_day_opening",
     "next_opening",
@@ -126,6 +128,21 @@ def _wall_clock(day: date, at: time, tz: ZoneInfo, fold: int = 0) -> datetime:
     return datetime.combine(day, at.replace(fold=fold), tzinfo=tz).astimezone(UTC)
 
 
+def is_skipped(wall: datetime, tz: ZoneInfo) -> bool:
+    """A wall-clock time in a spring-forward gap never happened there: read as given it would
+    silently move by the gap, so callers refuse it instead."""
+    _require_naive(wall)
+    aware = wall.replace(tzinfo=tz, fold=0)
+    return aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != wall
+
+
+def is_repeated(wall: datetime, tz: ZoneInfo) -> bool:
+    """A fall-back wall-clock time happens twice; fold=0 (the first) is what it is read as."""
+    _require_naive(wall)
+    first, second = wall.replace(tzinfo=tz, fold=0), wall.replace(tzinfo=tz, fold=1)
+    return first.utcoffset() != second.utcoffset() and not is_skipped(wall, tz)
+
+
 def local_date(moment: datetime, tz: ZoneInfo) -> date:
     """Per-day rules (day N, daily caps) count the patient's days, not UTC ones."""
     _require_aware(moment, "moment")
@@ -210,6 +227,11 @@ def _require_aware(moment: datetime, name: str) -> None:
     """A naive datetime would silently be read as server-local time: refuse it instead."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"{name} must be timezone-aware, got naive {moment!r}")
+
+
+def _require_naive(wall: datetime) -> None:
+    if wall.tzinfo is not None:
+        raise ValueError(f"wall must be a naive wall-clock time, got aware {wall!r}")
 
 
 def require_zone(name: str) -> ZoneInfo:

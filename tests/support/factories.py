@@ -59,7 +59,8 @@ def enroll_patient(
     )
     with session_scope(runtime.engine) as session:
         if not plan:
-            row, notes = enroll(session, enrollment, actor="test", now=now)
+            row, notes = enroll(session, enrollment, runtime.plans, clinic_tz=settings.timezone,
+                                actor="test", now=now)  # fmt: skip
             return Enrolled(row.id or 0, row.patient_id, None, tuple(notes))
         return enroll_and_plan(
             session,
