@@ -3,8 +3,6 @@ bounded page, replaced sessions out of the way, masked numbers, replies marked h
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import sqlalchemy as sa
 
@@ -19,11 +17,10 @@ NEW_YORK = ("--timezone", "America/New_York")
 
 
 @pytest.fixture
-def aftercare(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Aftercare:
-    monkeypatch.chdir(tmp_path)  # no developer .env is read
-    cli = Aftercare(database_url, tmp_path)
-    cli("init")
-    return cli
+def aftercare(aftercare: Aftercare) -> Aftercare:
+    """The CLI of conftest, its clock just after these tests' sessions of 10 January 2026."""
+    aftercare.now = utc(2026, 1, 10, 23, 0)  # 15:00 in Los Angeles
+    return aftercare
 
 
 def enroll(aftercare: Aftercare, name: str, phone: str, when: str, *extra: str) -> dict:
