@@ -15,6 +15,7 @@ import typer
 from reminders.cli import enroll, messages
 from reminders.cli.common import actor, close_runtimes, fail, runtime, settings
 from reminders.cli.templates import templates_app
+from reminders.cli.users import users_app
 
 if TYPE_CHECKING:
     from reminders.runtime import Runtime
@@ -26,6 +27,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(templates_app, name="templates")
+app.add_typer(users_app, name="users")
 
 
 @app.callback()
@@ -105,9 +107,13 @@ def tick(
 @app.command()
 def run() -> None:
     """Run the daemon (the same as `python scheduler.py`)."""
+    from reminders.cli.users import announce_first_admin_link
     from reminders.daemon import run_daemon
 
-    sys.exit(run_daemon(settings()))
+    loaded = settings()
+    base_url = loaded.public_base_url or f"http://{loaded.web_host}:{loaded.web_port}"
+    announce_first_admin_link(loaded, base_url, serves_it=False)
+    sys.exit(run_daemon(loaded))
 
 
 @app.command()
@@ -117,7 +123,7 @@ def web(
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port; default WEB_PORT.")] = None,
 ) -> None:
-    """Serve the web app: Twilio webhooks, /healthz, unsubscribe links."""
+    """Serve the web app: staff and admin pages, Twilio webhooks, /healthz, unsubscribe links."""
     from reminders.cli.web import serve  # FastAPI loads only for this command
 
     serve(host, port)
