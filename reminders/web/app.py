@@ -38,6 +38,10 @@ from reminders.web.auth import (
 )
 from reminders.web.pages import STATIC_DIR, render
 
+# The staff and admin pages: each router carries its CSRF check, each view its role. Tests walk
+# every route of these for the role matrix and the CSRF check, so add new pages' routers here.
+PAGE_ROUTERS = (login.router, login.session_router, home.router, admin_users.router)
+
 
 def create_app(
     settings: Settings,
@@ -76,9 +80,8 @@ def create_app(
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(Forbidden, _forbidden)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    for module in (webhooks, health, unsubscribe, login, home, admin_users):
-        app.include_router(module.router)
-    app.include_router(login.session_router)
+    for router in (webhooks.router, health.router, unsubscribe.router, *PAGE_ROUTERS):
+        app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 
