@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from reminders.cli.app import app
 from reminders.runtime import migrate
 from reminders.store.db import make_engine, session_scope
-from reminders.store.models import AuditEvent, SetupToken, User, WebSession
+from reminders.store.models import AuditEvent, SetupToken, User, WebSession, WorkerHeartbeat
 from reminders.store.web_sessions import open_session, signed_in
 from reminders.web.app import create_app
 from tests.conftest import make_settings, utc
@@ -226,10 +226,12 @@ def answers(port: int) -> Callable[[], bool]:
     return ready
 
 
-def token_issued(engine: Engine) -> Callable[[], bool]:
+def daemon_running(engine: Engine) -> Callable[[], bool]:
+    """Its first heartbeat: a SIGTERM before the scheduler runs would be lost (daemon.py)."""
+
     def ready() -> bool:
         with session_scope(engine) as session:
-            return session.exec(query(SetupToken)).first() is not None
+            return session.exec(query(WorkerHeartbeat)).first() is not None
 
     return ready
 
@@ -242,7 +244,7 @@ def test_with_no_account_the_start_prints_a_link_that_creates_the_first_admin(
     if command == "web":
         out = start_and_stop(env, answers(port), "web", "--port", str(port))
     else:  # the daemon says it too, for the web app it does not serve itself
-        out = start_and_stop({**env, "WEB_PORT": str(port)}, token_issued(engine), "run")
+        out = start_and_stop({**env, "WEB_PORT": str(port)}, daemon_running(engine), "run")
     assert "No account yet. To create the first admin, open this link" in out
     assert ("served by `aftercare web`" in out) == (command == "run")
     link = next(line.strip() for line in out.splitlines() if "/setup/" in line)

@@ -422,6 +422,16 @@ def test_unknown_emails_are_throttled_like_known_ones(app, clock):
     assert log_in(client, "nobody@example.com").status_code == 429
 
 
+def test_forgiven_failure_counts_are_deleted_so_guessed_emails_do_not_pile_up(app, engine, clock):
+    client = browser(app)
+    for n in range(5):
+        log_in(client, f"guess{n}@example.com", "wrong password!")
+    clock.advance(minutes=15)
+    log_in(client, "another@example.com", "wrong password!")
+    with session_scope(engine) as session:
+        assert len(session.exec(select(LoginThrottle)).all()) == 1
+
+
 def test_a_successful_login_forgives_earlier_failures(app, clock, accounts):
     client = browser(app)
     for _ in range(3):

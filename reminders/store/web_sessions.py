@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from reminders.rules.login_throttle import Failures, after_failure
+from reminders.rules.login_throttle import WINDOW, Failures, after_failure
 from reminders.store.accounts import digest
 from reminders.store.models import LoginThrottle, User, WebSession
 
@@ -104,7 +104,11 @@ def failures_of(session: Session, key: str) -> Failures | None:
 
 
 def record_failure(session: Session, key: str, now: datetime) -> Failures:
-    """Count one more failure; the row is locked so concurrent attempts each count."""
+    """Count one more failure; the row is locked so concurrent attempts each count.
+
+    Counts that are forgiven by now are deleted, so guessed emails do not pile up.
+    """
+    _forget_old_failures(session, now)
     query = select(LoginThrottle).where(LoginThrottle.key_hash == key).with_for_update()
     row = session.exec(query).first()
     before = None if row is None else Failures(row.failures, row.last_failed_at, row.locked_until)
@@ -114,6 +118,14 @@ def record_failure(session: Session, key: str, now: datetime) -> Failures:
     row.failures, row.last_failed_at, row.locked_until = after.count, now, after.locked_until
     session.add(row)
     return after
+
+
+def _forget_old_failures(session: Session, now: datetime) -> None:
+    lock_over = sa.or_(
+        col(LoginThrottle.locked_until).is_(None), col(LoginThrottle.locked_until) <= now
+    )
+    quiet = col(LoginThrottle.last_failed_at) <= now - WINDOW
+    session.execute(sa.delete(LoginThrottle).where(quiet, lock_over))
 
 
 def clear_failures(session: Session, key: str) -> None:

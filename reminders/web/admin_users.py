@@ -15,7 +15,6 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
-from starlette.concurrency import run_in_threadpool
 
 from reminders.store.accounts import (
     ROLES,
@@ -33,7 +32,7 @@ from reminders.store.accounts import (
 from reminders.store.models import User
 from reminders.store.web_sessions import SignedIn
 from reminders.web import run_db
-from reminders.web.auth import AdminUser, SessionCsrf
+from reminders.web.auth import AdminUser, SessionCsrf, with_passwords
 from reminders.web.pages import render, sentence
 
 log = logging.getLogger(__name__)
@@ -76,7 +75,7 @@ async def add(
         check_role(role)
     except AccountError as exc:
         return await _page(request, admin, error=exc, status=400, form={"email": email})
-    password_hash = await run_in_threadpool(request.app.state.passwords.hash, password)
+    password_hash = await with_passwords(request, lambda passwords: passwords.hash(password))
     work = partial(_add, actor=actor_of(admin.email), email=address, hash_=password_hash, role=role)
     try:
         user_id = await run_db(request, work)

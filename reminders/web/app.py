@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -43,6 +44,9 @@ from reminders.web.pages import STATIC_DIR, render
 PAGE_ROUTERS = (login.router, login.session_router, home.router, admin_users.router)
 
 
+HASHING_AT_ONCE = 4  # argon2 runs at once per process (64 MiB each)
+
+
 def create_app(
     settings: Settings,
     engine: Engine | None = None,
@@ -75,6 +79,7 @@ def create_app(
     app.state.engine = engine
     app.state.clock = clock or utcnow
     app.state.passwords = passwords or default_passwords()
+    app.state.hashing = threading.BoundedSemaphore(HASHING_AT_ONCE)
     app.state.form_key = _form_key(settings)
     app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
     app.add_exception_handler(LoginRequired, _login_required)

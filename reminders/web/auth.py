@@ -12,21 +12,26 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from typing import Annotated, cast
+from collections.abc import Callable
+from typing import Annotated, TypeVar, cast
 from urllib.parse import quote
 
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse, Response
+from pwdlib import PasswordHash
+from starlette.concurrency import run_in_threadpool
 
 from reminders.store.web_sessions import LIFETIME, SignedIn, signed_in
 from reminders.web import run_db, settings_of
+
+T = TypeVar("T")
 
 SESSION_COOKIE = "aftercare_session"
 PRESESSION_COOKIE = "aftercare_presession"
 CSRF_FIELD = "csrf_token"
 
 # Paths an anonymous visitor may see: everything else sends them to /login.
-PUBLIC_PREFIXES = ("/login", "/setup/", "/healthz", "/webhooks/", "/unsubscribe/", "/static/")
+PUBLIC_PREFIXES = ("/setup/", "/healthz", "/webhooks/", "/unsubscribe/", "/static/")
 
 
 class LoginRequired(Exception):
@@ -94,6 +99,18 @@ def needs_login(path: str) -> bool:
 def login_redirect(next_path: str) -> RedirectResponse:
     target = "/login" if next_path == "/" else f"/login?next={quote(next_path, safe='/')}"
     return RedirectResponse(target, status_code=303)
+
+
+async def with_passwords(request: Request, work: Callable[[PasswordHash], T]) -> T:
+    """Run argon2 work off the event loop, a few at a time: each takes 64 MiB and most of a
+    second, so a burst of logins queues here instead of exhausting memory."""
+    state = request.app.state
+
+    def run() -> T:
+        with state.hashing:
+            return work(state.passwords)
+
+    return await run_in_threadpool(run)
 
 
 # -- CSRF ---------------------------------------------------------------------------------------

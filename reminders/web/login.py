@@ -17,7 +17,6 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
-from starlette.concurrency import run_in_threadpool
 
 from reminders.rules.login_throttle import LOCK_FOR, wait_before_next, wait_words
 from reminders.store.accounts import (
@@ -51,6 +50,7 @@ from reminders.web.auth import (
     presession_token,
     set_presession_cookie,
     set_session_cookie,
+    with_passwords,
 )
 from reminders.web.pages import local_path, render, sentence
 
@@ -86,7 +86,10 @@ async def login(
         log.info("login refused: too many failed attempts")
         error = _too_many(attempt.wait)
         return _login_form(request, next=target, email=email, error=error, status=429)
-    ok, new_hash = await run_in_threadpool(_check, request, password, attempt.password_hash)
+    stored = attempt.password_hash
+    ok, new_hash = await with_passwords(
+        request, lambda passwords: check_password_hash(passwords, password, stored)
+    )
     if not ok:
         wait = await run_db(request, partial(_failed, email=address, key=key, attempt=attempt))
         who = f"user {attempt.user_id}" if attempt.user_id else "an unknown or disabled account"
@@ -118,10 +121,6 @@ def _begin_attempt(session: Session, now: datetime, *, email: str, key: str) -> 
     if user is None or user.disabled_at is not None:
         return Attempt(None)
     return Attempt(None, user.id, user.password_hash)
-
-
-def _check(request: Request, password: str, stored: str | None) -> tuple[bool, str | None]:
-    return check_password_hash(request.app.state.passwords, password, stored)
 
 
 def _failed(
@@ -236,7 +235,7 @@ async def setup(
             raise AccountError("the two passwords differ")
     except AccountError as exc:
         return _setup_form(request, email=email, error=sentence(str(exc)), status=400)
-    password_hash = await run_in_threadpool(request.app.state.passwords.hash, password)
+    password_hash = await with_passwords(request, lambda passwords: passwords.hash(password))
     opened = await run_db(
         request, partial(_first_admin, token=token, email=address, password_hash=password_hash)
     )
