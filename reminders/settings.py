@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=6, ge=1)
     retry_base_seconds: float = Field(default=120, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # development lets the web app start without SECRET_KEY (a fresh `make run`); production not
+    aftercare_env: Literal["development", "production"] = "development"
 
     # Twilio SMS (the sms channel is twilio when TWILIO_ACCOUNT_SID is set)
     twilio_account_sid: str | None = None
@@ -83,7 +85,7 @@ class Settings(BaseSettings):
 
     # Web app and webhooks (`aftercare web`)
     public_base_url: str | None = None  # what Twilio calls; signatures are checked against it
-    secret_key: SecretStr | None = None  # signs unsubscribe links and sessions
+    secret_key: SecretStr | None = None  # signs unsubscribe links and login forms
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8000, ge=1, le=65_535)
     heartbeat_stale_seconds: int = Field(default=120, ge=1)
@@ -152,6 +154,20 @@ class Settings(BaseSettings):
                 "PUBLIC_BASE_URL or SECRET_KEY is not set: emails carry no unsubscribe link"
             )
         return notes
+
+    def web_app_problem(self) -> str | None:
+        """Why the web app must not start with these settings, or None.
+
+        A placeholder SECRET_KEY is refused for every process (see `_secret_problems`); here a
+        missing one is refused too, outside development, because login forms are signed with it.
+        """
+        if self.aftercare_env == "production" and self.secret_key is None:
+            return (
+                "SECRET_KEY is not set, and AFTERCARE_ENV=production needs one: set it to a "
+                "random string of at least 16 characters "
+                '(python -c "import secrets; print(secrets.token_urlsafe(32))")'
+            )
+        return None
 
     @property
     def trial_numbers(self) -> frozenset[str]:

@@ -24,7 +24,15 @@ print(",".join(sorted(m for m in {heavy!r} if m in sys.modules)), file=sys.stder
 
 
 @pytest.mark.parametrize(
-    "args", [["--help"], ["enroll", "--help"], ["messages", "--help"], ["templates", "--help"]]
+    "args",
+    [
+        ["--help"],
+        ["enroll", "--help"],
+        ["messages", "--help"],
+        ["templates", "--help"],
+        ["users", "--help"],
+        ["users", "add", "--help"],
+    ],
 )
 def test_help_imports_nothing_heavy(args: list[str]) -> None:
     probe = PROBE.format(args=args, heavy=HEAVY)

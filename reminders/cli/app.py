@@ -15,6 +15,7 @@ import typer
 from reminders.cli import enroll, messages
 from reminders.cli.common import actor, close_runtimes, fail, runtime, settings
 from reminders.cli.templates import templates_app
+from reminders.cli.users import users_app
 
 if TYPE_CHECKING:
     from reminders.runtime import Runtime
@@ -27,6 +28,7 @@ app = typer.Typer(
 )
 app.add_typer(templates_app, name="templates")
 app.add_typer(messages.replies_app, name="replies")
+app.add_typer(users_app, name="users")
 
 
 @app.callback()
@@ -114,9 +116,13 @@ def run() -> None:
     The first Ctrl-C or SIGTERM finishes the message in hand, hands back the rest and exits;
     a second one stops at once, handing back everything still held.
     """
+    from reminders.cli.users import announce_first_admin_link
     from reminders.daemon import run_daemon
 
-    sys.exit(run_daemon(settings()))
+    loaded = settings()
+    base_url = loaded.public_base_url or f"http://{loaded.web_host}:{loaded.web_port}"
+    announce_first_admin_link(loaded, base_url, serves_it=False)
+    sys.exit(run_daemon(loaded))
 
 
 @app.command()
@@ -126,7 +132,7 @@ def web(
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port; default WEB_PORT.")] = None,
 ) -> None:
-    """Serve the web app: Twilio webhooks, /healthz, unsubscribe links."""
+    """Serve the web app: staff and admin pages, Twilio webhooks, /healthz, unsubscribe links."""
     from reminders.cli.web import serve  # FastAPI loads only for this command
 
     serve(host, port)

@@ -186,3 +186,52 @@ class WorkerHeartbeat(SQLModel, table=True):
 
     worker_id: str = Field(primary_key=True, max_length=100)
     seen_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class User(SQLModel, table=True):
+    """A staff or admin account of the web app; disabled, never deleted (the audit names it)."""
+
+    __tablename__ = "app_user"  # `user` is a reserved word in PostgreSQL
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320, unique=True)  # lower-case
+    password_hash: str = Field(max_length=200)  # argon2id, with its own salt and parameters
+    role: str = Field(max_length=10)  # staff | admin
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    created_by: str | None = Field(default=None, max_length=100)
+    disabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser. The cookie holds a random id; only its SHA-256 is stored here."""
+
+    __tablename__ = "web_session"
+
+    id_hash: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    csrf_token: str = Field(max_length=64)  # every POST of this session's pages carries it
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    last_seen_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed logins per email (keyed by its SHA-256, so no typed address is kept)."""
+
+    __tablename__ = "login_throttle"
+
+    key_hash: str = Field(primary_key=True, max_length=64)
+    failures: int
+    last_failed_at: datetime = Field(sa_type=UTCDateTime)
+    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SetupToken(SQLModel, table=True):
+    """A one-time link to create the first admin; only its SHA-256 is stored."""
+
+    __tablename__ = "setup_token"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)

@@ -2,23 +2,66 @@
 
 from __future__ import annotations
 
+import secrets
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import PlainTextResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pwdlib import PasswordHash
 from sqlalchemy.engine import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from reminders.clock import utcnow
-from reminders.settings import Settings
+from reminders.settings import Settings, SettingsError
+from reminders.store.accounts import default_passwords
 from reminders.store.db import make_engine
-from reminders.web import Clock, DatabaseUnavailable, health, unsubscribe, webhooks
+from reminders.web import (
+    Clock,
+    DatabaseUnavailable,
+    admin_users,
+    health,
+    home,
+    login,
+    unsubscribe,
+    webhooks,
+)
+from reminders.web.auth import (
+    Forbidden,
+    LoginRequired,
+    current_session,
+    login_redirect,
+    needs_login,
+    next_of,
+)
+from reminders.web.pages import STATIC_DIR, render
+
+# The staff and admin pages: each router carries its CSRF check, each view its role. Tests walk
+# every route of these for the role matrix and the CSRF check, so add new pages' routers here.
+PAGE_ROUTERS = (login.router, login.session_router, home.router, admin_users.router)
+
+
+HASHING_AT_ONCE = 4  # argon2 runs at once per process (64 MiB each)
 
 
 def create_app(
-    settings: Settings, engine: Engine | None = None, *, clock: Clock | None = None
+    settings: Settings,
+    engine: Engine | None = None,
+    *,
+    clock: Clock | None = None,
+    passwords: PasswordHash | None = None,
 ) -> FastAPI:
-    """The app for these settings; an engine passed in is shared, one made here is disposed."""
+    """The app for these settings; an engine passed in is shared, one made here is disposed.
+
+    Raises SettingsError when the settings are unfit for a web app (see `web_app_problem`).
+    `passwords` is the hasher (tests pass cheaper argon2 parameters).
+    """
+    problem = settings.web_app_problem()
+    if problem:
+        raise SettingsError(problem)
     owned = engine is None
     engine = engine if engine is not None else make_engine(settings.database_url)
 
@@ -35,11 +78,49 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.clock = clock or utcnow
+    app.state.passwords = passwords or default_passwords()
+    app.state.hashing = threading.BoundedSemaphore(HASHING_AT_ONCE)
+    app.state.form_key = _form_key(settings)
     app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
-    for module in (webhooks, health, unsubscribe):
-        app.include_router(module.router)
+    app.add_exception_handler(LoginRequired, _login_required)
+    app.add_exception_handler(Forbidden, _forbidden)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    for router in (webhooks.router, health.router, unsubscribe.router, *PAGE_ROUTERS):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
+
+
+def _form_key(settings: Settings) -> bytes:
+    """What signs the login form's token: SECRET_KEY, or in development a key of this process."""
+    if settings.secret_key is not None:
+        return b"aftercare-forms:" + settings.secret_key.get_secret_value().encode()
+    return secrets.token_bytes(32)
 
 
 async def _database_unavailable(_request: Request, exc: Exception) -> PlainTextResponse:
     return PlainTextResponse(f"database unavailable ({exc})", status_code=503)
+
+
+async def _login_required(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LoginRequired)
+    return login_redirect(exc.next_path)
+
+
+async def _forbidden(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Forbidden)
+    user = await current_session(request)
+    context = {"user": user, "csrf_token": user.csrf_token if user else "", "reason": exc.reason}
+    return render(request, "forbidden.html", context, status=403)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """An unknown page sends an anonymous visitor to log in too: it tells them nothing."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404 and needs_login(request.url.path):
+        user = await current_session(request)
+        if user is None:
+            return login_redirect(next_of(request))
+        context = {"user": user, "csrf_token": user.csrf_token}
+        return render(request, "not_found.html", context, status=404)
+    return await http_exception_handler(request, exc)

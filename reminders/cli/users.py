@@ -1,0 +1,170 @@
+"""`aftercare users`: the staff and admin accounts of the web app, from a shell.
+
+The password is asked twice on a terminal, read as one line from standard input otherwise
+(`printf '%s\\n' "$PASSWORD" | aftercare users add ...`), and never echoed or printed.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from reminders.cli.common import JsonFlag, actor, fail, runtime
+
+if TYPE_CHECKING:
+    from reminders.settings import Settings
+
+users_app = typer.Typer(help="Staff and admin accounts of the web app.", no_args_is_help=True)
+
+EmailArgument = Annotated[str, typer.Argument(metavar="EMAIL", help="The person's email.")]
+
+
+@users_app.command()
+def add(
+    email: EmailArgument,
+    role: Annotated[
+        str, typer.Option(help="staff (the daily pages) or admin (also templates and users).")
+    ] = "staff",
+) -> None:
+    """Add an account; the password is prompted for (or read from standard input)."""
+    from reminders.clock import utcnow
+    from reminders.store.accounts import (
+        AccountError,
+        add_user,
+        check_password,
+        check_role,
+        default_passwords,
+        normalize_email,
+    )
+    from reminders.store.db import session_scope
+
+    try:
+        address = normalize_email(email)
+        check_role(role)
+        password = _read_password()
+        check_password(password)
+    except AccountError as exc:
+        fail(str(exc))
+    rt = runtime()
+    password_hash = default_passwords().hash(password)  # before the transaction: it is slow
+    try:
+        with session_scope(rt.engine) as db:
+            user = add_user(
+                db,
+                email=address,
+                password_hash=password_hash,
+                role=role,
+                actor=actor(),
+                now=utcnow(),
+            )
+    except AccountError as exc:
+        fail(str(exc))
+    typer.echo(f"Added {role} {address} (user {user.id}).")
+
+
+@users_app.command()
+def disable(email: EmailArgument) -> None:
+    """Disable an account: it can no longer log in, and its sessions end at once."""
+    from reminders.clock import utcnow
+    from reminders.store.accounts import AccountError, disable_user, find_user, normalize_email
+    from reminders.store.db import session_scope
+
+    try:
+        address = normalize_email(email)
+    except AccountError as exc:
+        fail(str(exc))
+    rt = runtime()
+    with session_scope(rt.engine) as db:
+        user = find_user(db, address)
+        if user is None:
+            fail(f"there is no user with the email {address}")
+        already = user.disabled_at is not None
+        ended = disable_user(db, user, actor=actor(), now=utcnow())
+    if already:
+        typer.echo(f"{address} was already disabled.")
+        return
+    typer.echo(f"Disabled {address}; {ended} session(s) ended.")
+
+
+@users_app.command(name="list")
+def list_command(as_json: JsonFlag = False) -> None:
+    """Every account: email, role, whether it is active, when it last logged in."""
+    import json
+
+    from rich.table import Table
+
+    from reminders.cli import output as out
+    from reminders.store.accounts import list_users
+    from reminders.store.db import session_scope
+
+    rt = runtime()
+    with session_scope(rt.engine) as db:
+        users = list_users(db)
+    if as_json:
+        rows = [
+            {
+                "id": u.id,
+                "email": u.email,
+                "role": u.role,
+                "active": u.disabled_at is None,
+                "created_at": out.iso(u.created_at),
+                "last_login_at": out.iso(u.last_login_at),
+            }
+            for u in users
+        ]
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not users:
+        typer.echo("No users yet: add one with `aftercare users add EMAIL --role admin`.")
+        return
+    tz = rt.settings.timezone
+    table = Table(title=f"Times in {tz.key}", title_justify="left", box=None, pad_edge=False)
+    for header in ("id", "email", "role", "status", "last login"):
+        table.add_column(header, overflow="fold")
+    for u in users:
+        status = "active" if u.disabled_at is None else "disabled"
+        last = out.local(u.last_login_at, tz, zone=False) or "never"
+        table.add_row(str(u.id), u.email, u.role, status, last)
+    out.console.print(table)
+
+
+def _read_password() -> str:
+    """Twice, hidden, on a terminal; else the first line of standard input."""
+    if sys.stdin.isatty():
+        return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+    line = sys.stdin.readline()
+    if not line:
+        fail("no password on standard input")
+    return line.rstrip("\r\n")
+
+
+def announce_first_admin_link(settings: Settings, base_url: str, *, serves_it: bool) -> None:
+    """With no account at all, print a one-time link that creates the first admin.
+
+    The token is stored hashed, so whichever process serves the web app accepts it; a
+    database `aftercare init` has not prepared says nothing here (the command says why).
+    """
+    from reminders.clock import utcnow
+    from reminders.runtime import DatabaseNotReady, check_database
+    from reminders.store.accounts import any_user, issue_setup_token
+    from reminders.store.db import make_engine, session_scope
+
+    try:
+        check_database(settings.database_url)
+    except DatabaseNotReady:
+        return
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(engine) as db:
+            token = None if any_user(db) else issue_setup_token(db, utcnow())
+    finally:
+        engine.dispose()
+    if token is None:
+        return
+    where = "" if serves_it else " (served by `aftercare web`)"
+    typer.echo(
+        "No account yet. To create the first admin, open this link"
+        f"{where}; it works once, within 24 hours:\n  {base_url.rstrip('/')}/setup/{token}"
+    )
