@@ -235,11 +235,21 @@ def _name_key(name: str) -> str:
 def _existing_patient(session: Session, enrollment: Enrollment) -> Patient | None:
     """The patient this enrollment is for: the one named by id, else the one with the phone."""
     holder = session.exec(select(Patient).where(Patient.phone == enrollment.phone)).first()
+    chosen = None if enrollment.patient_id is None else session.get(Patient, enrollment.patient_id)
+    return choose_patient(enrollment, holder, chosen)
+
+
+def choose_patient(
+    enrollment: Enrollment, holder: Patient | None, chosen: Patient | None
+) -> Patient | None:
+    """The rule apart from the look-ups, which an import makes for all its rows at once.
+
+    `holder` has the enrollment's phone number; `chosen` is the patient named by id, if any.
+    """
     if enrollment.patient_id is None:
         if holder is not None and not same_name(holder.name, enrollment.name):
             raise PhoneOfAnotherPatient(enrollment.phone, holder.id or 0)
         return holder
-    chosen = session.get(Patient, enrollment.patient_id)
     if chosen is None:
         raise InvalidEnrollment(f"there is no patient {enrollment.patient_id}")
     if holder is not None and holder.id != chosen.id:
@@ -254,25 +264,50 @@ def _write_patient(
     session: Session, patient: Patient | None, enrollment: Enrollment, *, actor: str, now: datetime
 ) -> tuple[Patient, list[str]]:
     """Create or update the patient; changed details are audited (by field) and noted."""
+    patient, action, changed = apply_enrollment(patient, enrollment, actor=actor, now=now)
+    session.add(patient)
+    session.flush()
+    record(session, actor=actor, action=action, entity="patient", entity_id=patient.id,
+           now=now, detail=change_detail(changed))  # fmt: skip
+    return patient, change_notes(patient.id, changed)
+
+
+def apply_enrollment(
+    patient: Patient | None, enrollment: Enrollment, *, actor: str, now: datetime
+) -> tuple[Patient, str, list[str]]:
+    """The patient as the enrollment leaves it, in memory: (patient, audit action, changed)."""
     action, changed = "patient_update", []
     if patient is None:
         action, patient = "patient_create", Patient(name=enrollment.name, created_at=now)
     else:
         changed = _changed_fields(patient, enrollment)
-    if enrollment.patient_id is not None:
-        patient.name = enrollment.name  # staff named the patient: the name may be corrected
-    patient.phone = enrollment.phone
-    patient.email = enrollment.email or patient.email
-    patient.timezone = enrollment.timezone or patient.timezone
-    patient.language = enrollment.language or patient.language or "en"
+    for field, value in enrolled_details(patient, enrollment).items():
+        setattr(patient, field, value)
     _set_consent(patient, "sms", enrollment.sms_consent, actor, now)
     _set_consent(patient, "email", enrollment.email_consent, actor, now)
-    session.add(patient)
-    session.flush()
-    detail = f"changed: {', '.join(changed)}" if changed else None
-    record(session, actor=actor, action=action, entity="patient", entity_id=patient.id,
-           now=now, detail=detail)  # fmt: skip
-    return patient, [_CHANGE_NOTES[field].format(id=patient.id) for field in changed]
+    return patient, action, changed
+
+
+def enrolled_details(patient: Patient, enrollment: Enrollment) -> dict[str, object]:
+    """The details on file once the enrollment is written; what is not given is kept."""
+    return {
+        # staff named the patient: the name may be corrected
+        "name": enrollment.name if enrollment.patient_id is not None else patient.name,
+        "phone": enrollment.phone,
+        "email": enrollment.email or patient.email,
+        "timezone": enrollment.timezone or patient.timezone,
+        "language": enrollment.language or patient.language or "en",
+        "sms_consent": enrollment.sms_consent,
+        "email_consent": enrollment.email_consent,
+    }
+
+
+def change_detail(changed: list[str]) -> str | None:
+    return f"changed: {', '.join(changed)}" if changed else None
+
+
+def change_notes(patient_id: int | None, changed: list[str]) -> list[str]:
+    return [_CHANGE_NOTES[field].format(id=patient_id) for field in changed]
 
 
 _CHANGE_NOTES = {
@@ -313,9 +348,6 @@ def void_session(
     reason: str = "voided",
 ) -> int:
     """Void a session and skip its pending messages; returns how many were skipped."""
-    treatment.status = "voided"
-    treatment.voided_at = now
-    session.add(treatment)
     pending = lock_in_order(
         session,
         select(OutboxMessage).where(
@@ -324,6 +356,17 @@ def void_session(
     )
     for message in pending:
         skip(session, message, SkipReason.VOIDED, now, actor=actor)
+    mark_voided(session, treatment, actor=actor, now=now, reason=reason)
+    return len(pending)
+
+
+def mark_voided(
+    session: Session, treatment: TreatmentSession, *, actor: str, now: datetime, reason: str
+) -> None:
+    """The session's own part of voiding, audited; its pending messages are the caller's."""
+    treatment.status = "voided"
+    treatment.voided_at = now
+    session.add(treatment)
     record(
         session,
         actor=actor,
@@ -333,4 +376,3 @@ def void_session(
         now=now,
         detail=reason,
     )
-    return len(pending)

@@ -1,0 +1,117 @@
+"""How long `aftercare import` takes for a clinic's backlog: 2,000 rows in at most 2 s on SQLite.
+
+Writes a CSV of N rows (patients with one or two sessions, both languages, every treatment,
+some without email) to a temporary folder, creates a temporary SQLite database with
+`aftercare init`, and runs `aftercare import` on it as staff would: a fresh process, so the
+figure includes start-up. Then imports the same file again (every row unchanged). With
+--postgres URL (or AFTERCARE_TEST_POSTGRES_URL) it does the same in a scratch schema there.
+
+    .venv/bin/python bench/import_speed.py [--rows 2000] [--postgres URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+
+TARGET_SECONDS = 2.0  # for 2,000 rows on SQLite
+TARGET_ROWS = 2000
+AFTERCARE = [sys.executable, "-m", "reminders"]
+TREATMENTS = ("asclera", "sts", "laser", "test-dose")
+# Area codes whose 555-01xx numbers phonenumbers accepts; 100 fictional numbers each.
+AREA_CODES = (201, 202, 203, 205, 206, 207, 208, 209, 210, 212, 213, 214, 215, 216, 217, 218,
+              219, 224, 225, 228, 229, 231, 234, 239, 240, 248, 251, 252, 253, 254)  # fmt: skip
+
+
+def write_csv(path: Path, rows: int, now: datetime) -> None:
+    """Every fourth patient has a second session a week before their first one."""
+    patients = -(-rows * 4 // 5)  # ceil(rows / 1.25)
+    if patients > 100 * len(AREA_CODES):
+        raise SystemExit(f"at most {125 * len(AREA_CODES)} rows")
+    with path.open("w", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(["name", "phone", "email", "treatment", "completed_at", "language"])
+        written = 0
+        for n in range(patients):
+            sessions = 2 if n % 4 == 0 else 1
+            for extra in range(sessions):
+                if written == rows:
+                    return
+                out.writerow(_row(n, extra, now))
+                written += 1
+
+
+def _row(n: int, extra: int, now: datetime) -> list[str]:
+    phone = f"({AREA_CODES[n // 100]}) 555-01{n % 100:02d}"
+    email = "" if n % 7 == 0 else f"patient{n}@example.org"
+    completed = now - timedelta(days=1 + n % 5 + 7 * extra, hours=n % 9)
+    stamp = completed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M+00:00")
+    language = "es" if n % 3 == 0 else "en"
+    return [f"Patient {n}", phone, email, TREATMENTS[(n + extra) % 4], stamp, language]
+
+
+def aftercare(env: dict[str, str], *args: str) -> tuple[float, str]:
+    started = time.perf_counter()
+    done = subprocess.run([*AFTERCARE, *args], env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"aftercare {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+    return seconds, done.stdout.strip().splitlines()[-1]
+
+
+def run(url: str, folder: Path, rows: int) -> None:
+    csv_path = folder / "sessions.csv"
+    write_csv(csv_path, rows, datetime.now(UTC))
+    env = os.environ | {"DATABASE_URL": url, "OUTBOX_FILE": str(folder / "outbox.jsonl")}
+    aftercare(env, "init")
+    kind = sa.engine.make_url(url).get_backend_name()
+    target = TARGET_SECONDS * rows / TARGET_ROWS
+    for label in ("first import", "same file again"):
+        seconds, summary = aftercare(env, "import", str(csv_path))
+        verdict = "within" if seconds <= target else "OVER"
+        print(
+            f"{kind}: {label}: {rows} rows in {seconds:.2f} s ({rows / seconds:,.0f} rows/s;"
+            f" target <= {target:.1f} s on SQLite: {verdict})\n    {summary}"
+        )
+
+
+def postgres_schema(admin_url: str) -> tuple[sa.Engine, str]:
+    admin = sa.create_engine(admin_url, connect_args={"connect_timeout": 3})
+    with admin.begin() as connection:
+        connection.exec_driver_sql("DROP SCHEMA IF EXISTS bench_import CASCADE")
+        connection.exec_driver_sql("CREATE SCHEMA bench_import")
+    url = sa.engine.make_url(admin_url).update_query_dict(
+        {"options": "-csearch_path=bench_import"}
+    )
+    return admin, url.render_as_string(hide_password=False)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=TARGET_ROWS)
+    parser.add_argument("--postgres", default=os.environ.get("AFTERCARE_TEST_POSTGRES_URL"))
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        run(f"sqlite:///{folder}/bench.db", folder, args.rows)
+        if args.postgres:
+            admin, url = postgres_schema(args.postgres)
+            try:
+                run(url, folder, args.rows)
+            finally:
+                with admin.begin() as connection:
+                    connection.exec_driver_sql("DROP SCHEMA bench_import CASCADE")
+                admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
