@@ -11,6 +11,8 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import phonenumbers
@@ -120,6 +122,7 @@ def _zone(name: str | None) -> ZoneInfo | None:
         raise InvalidEnrollment(str(exc)) from None
 
 
+@lru_cache(maxsize=8192)  # an import reads each number, then the planner reads it again
 def parse_phone(raw: str, region: str) -> str:
     """E.164, or InvalidEnrollment: a number we cannot text is caught at the desk, not later."""
     if any(ch.isalpha() for ch in raw):
@@ -281,14 +284,30 @@ def apply_enrollment(
         action, patient = "patient_create", Patient(name=enrollment.name, created_at=now)
     else:
         changed = _changed_fields(patient, enrollment)
+    set_details(patient, enrollment, actor=actor, now=now)
+    return patient, action, changed
+
+
+class PatientDetails(Protocol):
+    """A patient record, or an import's lighter stand-in for a patient it has yet to write."""
+
+    name: str
+    phone: str | None
+    email: str | None
+    timezone: str | None
+    language: str
+
+
+def set_details(
+    patient: PatientDetails, enrollment: Enrollment, *, actor: str, now: datetime
+) -> None:
     for field, value in enrolled_details(patient, enrollment).items():
         setattr(patient, field, value)
     _set_consent(patient, "sms", enrollment.sms_consent, actor, now)
     _set_consent(patient, "email", enrollment.email_consent, actor, now)
-    return patient, action, changed
 
 
-def enrolled_details(patient: Patient, enrollment: Enrollment) -> dict[str, object]:
+def enrolled_details(patient: PatientDetails, enrollment: Enrollment) -> dict[str, object]:
     """The details on file once the enrollment is written; what is not given is kept."""
     return {
         # staff named the patient: the name may be corrected
@@ -332,7 +351,9 @@ def _changed_fields(patient: Patient, enrollment: Enrollment) -> list[str]:
     return changed
 
 
-def _set_consent(patient: Patient, channel: str, given: bool, actor: str, now: datetime) -> None:
+def _set_consent(
+    patient: PatientDetails, channel: str, given: bool, actor: str, now: datetime
+) -> None:
     """Consent is recorded with when and by whom each time it is stated at enrollment."""
     setattr(patient, f"{channel}_consent", given)
     setattr(patient, f"{channel}_consent_at", now)

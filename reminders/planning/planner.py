@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -30,8 +31,8 @@ from reminders.planning.enrollment import (
 from reminders.rules.care_plans import CarePlans, Plan
 from reminders.rules.lifecycle import SkipReason, Status
 from reminders.rules.timing import local_date, require_zone
-from reminders.store.db import session_scope
-from reminders.store.models import MessageEvent, OutboxMessage, Patient, TreatmentSession
+from reminders.store.db import UTCDateTime, session_scope
+from reminders.store.models import OutboxMessage, Patient, TreatmentSession
 from reminders.store.outbox import lock_in_order, skip
 
 log = logging.getLogger(__name__)
@@ -185,7 +186,7 @@ def plan_sessions(
         return PlanReport()
     ledger = _Ledger.load(session, {t.patient_id for t in ordered})
     reports = [_plan_in_ledger(session, plans, clinic_tz, t, ledger, now, region) for t in ordered]
-    created = _insert_planned(session, ledger.planned, now)
+    created = _insert_planned(session, ledger.planned, [t.id or 0 for t in ordered], now)
     total = PlanReport()
     for report in reports:
         total = _add(total, report)
@@ -200,10 +201,6 @@ class _Planned:
     skipped: str | None = None  # the timeline note
 
     @property
-    def key(self) -> tuple[object, object, object]:
-        return self.values["session_id"], self.values["step"], self.values["channel"]
-
-    @property
     def plan_step(self) -> tuple[object, object]:
         return self.values["plan"], self.values["step"]
 
@@ -215,6 +212,7 @@ Open = OutboxMessage | _Planned  # a pending message: on file, or created by thi
 class _Ledger:
     """The planned patients' sessions and messages, read once, then kept in memory."""
 
+    patients: dict[int, Patient]
     sessions: dict[int, list[TreatmentSession]]  # by patient, in id order
     pending: dict[int, list[Open]]  # by session
     reached: dict[int, set[tuple[str, str]]]  # by session: (step, channel) the patient has
@@ -223,7 +221,8 @@ class _Ledger:
     @classmethod
     def load(cls, session: Session, patient_ids: set[int]) -> _Ledger:
         ids = sorted(patient_ids)
-        list(session.exec(select(Patient).where(col(Patient.id).in_(ids))))  # the identity map
+        found_patients = session.exec(select(Patient).where(col(Patient.id).in_(ids)))
+        patients = {p.id or 0: p for p in found_patients}
         found = session.exec(
             select(TreatmentSession)
             .where(col(TreatmentSession.patient_id).in_(ids))
@@ -243,7 +242,7 @@ class _Ledger:
         steps = select(OutboxMessage.session_id, OutboxMessage.step, OutboxMessage.channel)
         for session_id, step, channel in session.exec(steps.where(theirs, _reached_patient())):
             reached[session_id].add((step, channel))
-        return cls(sessions, pending, reached)
+        return cls(patients, sessions, pending, reached)
 
     def add(self, treatment: TreatmentSession, rows: Sequence[PlannedRow], now: datetime) -> None:
         for row in rows:
@@ -264,7 +263,7 @@ def _plan_in_ledger(
     now: datetime,
     region: str,
 ) -> PlanReport:
-    patient = session.get_one(Patient, treatment.patient_id)
+    patient = ledger.patients[treatment.patient_id]
     try:
         plan = plans.for_treatment(treatment.treatment)
         tz = require_zone(patient.timezone) if patient.timezone else clinic_tz
@@ -365,33 +364,28 @@ def _reached_patient() -> sa.ColumnElement[bool]:
     )
 
 
-def _insert_planned(session: Session, planned: Sequence[_Planned], now: datetime) -> int:
-    """Insert the pass's outbox rows, ignoring any that exist, each with its timeline entries:
-    planned, then skipped for a row a later session of the same pass made moot."""
+def _insert_planned(
+    session: Session, planned: Sequence[_Planned], session_ids: Sequence[int], now: datetime
+) -> int:
+    """Insert the pass's outbox rows, ignoring any that exist; returns how many were new.
+
+    A row a later session of the same pass made moot is written skipped. The timeline entries
+    are written by the database from the new rows (see _log_planned), not sent row by row.
+    """
     if not planned:
         return 0
-    values = [_final_values(p) for p in planned]
-    # Core executemany: one cached statement, sent in batches (insertmanyvalues).
     table = sa.Table("outbox_message", SQLModel.metadata)
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(table)
-        .on_conflict_do_nothing(index_elements=["session_id", "step", "channel"])
-        .returning(table.c.id, table.c.session_id, table.c.step, table.c.channel)
+    statement = insert(table).on_conflict_do_nothing(
+        index_elements=["session_id", "step", "channel"]
     )
-    created = session.connection().execute(statement, values).all()
-    by_key = {p.key: p for p in planned}
-    made = [(i, by_key[(session_id, step, channel)]) for i, session_id, step, channel in created]
-    events = [_event(i, now, None, p.values) for i, p in made]
-    events += [
-        _event(i, now, p.values["status"], {"status": Status.SKIPPED, "error_reason": p.skipped})
-        for i, p in made
-        if p.skipped
-    ]
-    if events:
-        session.execute(sa.insert(MessageEvent), events)
-    return len(created)
+    # Rows this statement creates get ids above every id there is now: sequences and SQLite
+    # rowids only grow, and no one else writes rows for sessions this transaction plans.
+    newest = session.execute(sa.select(sa.func.max(table.c.id))).scalar_one() or 0
+    # Core executemany: one cached statement, sent in batches.
+    session.connection().execute(statement, [_final_values(p) for p in planned])
+    return _log_planned(session, session_ids, newest, now)
 
 
 def _final_values(planned: _Planned) -> dict[str, object]:
@@ -400,12 +394,40 @@ def _final_values(planned: _Planned) -> dict[str, object]:
     return planned.values | {"status": str(Status.SKIPPED), "error_reason": planned.skipped}
 
 
-def _event(
-    message_id: int, now: datetime, from_status: object, to: dict[str, object]
-) -> dict[str, object]:
-    return {"message_id": message_id, "at": now, "from_status": from_status,
-            "to_status": str(to["status"]), "reason": to["error_reason"] or "planned",
-            "actor": "planner"}  # fmt: skip
+def _log_planned(session: Session, session_ids: Sequence[int], newest: int, now: datetime) -> int:
+    """Timeline entries of these sessions' rows above id `newest`, written by the database:
+    planned (or born skipped as already sent), then skipped for a row made moot later in the
+    same pass. Returns how many rows there were."""
+    event = sa.Table("message_event", SQLModel.metadata)
+    columns = ["message_id", "at", "from_status", "to_status", "reason", "actor"]
+    connection = session.connection()
+    created = 0
+    for start in range(0, len(session_ids), 500):
+        planned, moot = _new_row_events(session_ids[start : start + 500], newest, now)
+        connection.execute(event.insert().from_select(columns, planned))
+        connection.execute(event.insert().from_select(columns, moot))
+        count = sa.select(sa.func.count()).select_from(planned.subquery())
+        created += connection.execute(count).scalar_one()
+    return created
+
+
+def _new_row_events(
+    session_ids: Sequence[int], newest: int, now: datetime
+) -> tuple[sa.Select[*tuple[Any, ...]], sa.Select[*tuple[Any, ...]]]:
+    message = OutboxMessage
+    born_skipped = col(message.error_reason) == SkipReason.ALREADY_SENT
+    born = sa.case((born_skipped, str(Status.SKIPPED)), else_=str(Status.PENDING))
+    new = (col(message.session_id).in_(session_ids), col(message.id) > newest)
+    at, actor = sa.literal(now, UTCDateTime), sa.literal("planner")
+    planned = sa.select(
+        col(message.id), at, sa.null(), born,
+        sa.func.coalesce(col(message.error_reason), "planned"), actor,
+    ).where(*new)  # fmt: skip
+    moot = sa.select(
+        col(message.id), at, sa.literal(str(Status.PENDING)), col(message.status),
+        col(message.error_reason), actor,
+    ).where(*new, col(message.status) == Status.SKIPPED, sa.not_(born_skipped))  # fmt: skip
+    return planned.order_by(col(message.id)), moot.order_by(col(message.id))
 
 
 def _row_values(treatment: TreatmentSession, row: PlannedRow, now: datetime) -> dict[str, object]:
