@@ -259,7 +259,8 @@ def _choose(resolution: _Resolution, enrollment: Enrollment) -> Someone | None:
             )
         if not same_name(holder.name, enrollment.name):
             raise InvalidEnrollment(
-                f"phone number {enrollment.phone} is given on line {holder.line} under another name"
+                f"phone number {enrollment.phone} belongs to another patient (the one on line"
+                f" {holder.line}, with a different name)"
             )
         return holder
     return choose_patient(enrollment, holder, chosen)

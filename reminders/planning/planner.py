@@ -421,7 +421,7 @@ def _new_row_events(
     at, actor = sa.literal(now, UTCDateTime), sa.literal("planner")
     planned = sa.select(
         col(message.id), at, sa.null(), born,
-        sa.func.coalesce(col(message.error_reason), "planned"), actor,
+        sa.case((born_skipped, col(message.error_reason)), else_="planned"), actor,
     ).where(*new)  # fmt: skip
     moot = sa.select(
         col(message.id), at, sa.literal(str(Status.PENDING)), col(message.status),
