@@ -291,7 +291,7 @@ def test_import_enrolls_every_row_of_a_good_file(aftercare, tmp_path):
         "Maria Lopez,3105550142,maria@example.com,asclera,2026-06-01 10:00,,en,,\n"
         "Ana Ruiz,3105550199,,test-dose,2026-06-01 11:00,America/New_York,es,,yes\n"
     )
-    assert "Imported 2 session(s)." in aftercare("import", str(csv_file))
+    assert "2 sessions: 2 created, 0 replaced, 0 unchanged;" in aftercare("import", str(csv_file))
     assert len(aftercare.json("messages")) == 11 + 4
 
 
@@ -641,7 +641,7 @@ def test_import_with_a_patient_id_enrolls_for_that_patient(aftercare, tmp_path):
     )
     output = aftercare("import", str(csv_file))
     assert "line 2: note: patient 1 had a different email address on file" in output
-    assert "Imported 1 session(s)." in output
+    assert "1 session: 1 created, 0 replaced, 0 unchanged;" in output
     assert {r["patient_id"] for r in aftercare.json("messages")} == {1}
 
 

@@ -185,7 +185,7 @@ def test_import_notes_which_reading_of_a_repeated_time_it_took(aftercare, tmp_pa
     )
     output = aftercare("import", str(csv_file))
     assert "line 2: note: 2026-11-01 01:30 happens twice" in output
-    assert "Imported 1 session(s)." in output
+    assert "1 session: 1 created" in output
 
 
 # The decision itself, pure: a plan, the completed-at time, the blocked channels and `now`.

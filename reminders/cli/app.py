@@ -67,7 +67,15 @@ def import_command(
         ),
     ],
 ) -> None:
-    """Enroll many sessions from a CSV; any bad row imports nothing."""
+    """Enroll many sessions from a CSV; any bad row imports nothing.
+
+    Says how many sessions were created, replaced (entered again: the planner replaces a
+    session on file for the same patient, care plan and local day) and unchanged, and how
+    many messages were planned, how many of them are already past their deadline and how
+    many have no address. A row is unchanged when the patient's details on file already are
+    what it says and the session it would replace has the same treatment and completion
+    time: it writes nothing, so importing a file again changes nothing.
+    """
     from reminders.cli.import_csv import import_csv
     from reminders.clock import utcnow
 

@@ -12,16 +12,9 @@ from datetime import datetime
 from pathlib import Path
 
 import typer
-from sqlmodel import Session
 
-from reminders.planning.enrollment import (
-    Enrollment,
-    EnrollmentForm,
-    InvalidEnrollment,
-    PhoneOfAnotherPatient,
-    validate,
-)
-from reminders.planning.planner import enroll_and_plan
+from reminders.planning.bulk import BulkReport, RowsRefused, enroll_many
+from reminders.planning.enrollment import Enrollment, EnrollmentForm, InvalidEnrollment, validate
 from reminders.runtime import Runtime
 from reminders.store.db import session_scope
 
@@ -30,7 +23,6 @@ OPTIONAL = ("email", "timezone", "language", "no_sms", "no_email", "patient_id")
 TRUE, FALSE = {"1", "true", "yes", "y", "x"}, {"", "0", "false", "no", "n"}
 
 RowError = tuple[int, str]
-RowNote = tuple[int, str]
 Row = tuple[int, Enrollment]
 
 
@@ -38,42 +30,45 @@ def import_csv(rt: Runtime, path: Path, *, actor: str, now: datetime) -> list[Ro
     """Validate the whole file, then enroll every row in one transaction; returns row errors.
 
     Rows that clash with patients on file (a number under another name) are errors too: they
-    are found while writing, so the transaction is rolled back and nothing is imported.
+    are found before anything is written, and then nothing is imported.
     """
     rows, errors = read_enrollments(rt, path, now)
     if errors:
         return errors
+    settings = rt.settings
     with session_scope(rt.engine) as session:
-        notes, errors = _enroll_rows(rt, session, rows, actor=actor, now=now)
-        if errors:
+        try:
+            report = enroll_many(
+                session,
+                rows,
+                rt.plans,
+                clinic_tz=settings.timezone,
+                region=settings.default_phone_region,
+                actor=actor,
+                now=now,
+            )
+        except RowsRefused as refused:
             session.rollback()
-            return errors
-    for line, note in notes:
+            return refused.errors
+    for line, note in report.notes:
         typer.echo(f"line {line}: note: {note}")
-    typer.echo(f"Imported {len(rows)} session(s).")
+    typer.echo(summary(report))
     return []
 
 
-def _enroll_rows(
-    rt: Runtime, session: Session, rows: list[Row], *, actor: str, now: datetime
-) -> tuple[list[RowNote], list[RowError]]:
-    """Every row tried, so that each clash is reported with its line, not only the first."""
-    notes: list[RowNote] = []
-    errors: list[RowError] = []
-    with typer.progressbar(rows, label="Importing", file=None) as progress:
-        for line, enrollment in progress:
-            try:
-                enrolled = enroll_and_plan(session, enrollment, rt.plans, actor=actor, now=now,
-                                           clinic_tz=rt.settings.timezone,
-                                           region=rt.settings.default_phone_region)  # fmt: skip
-            except PhoneOfAnotherPatient as exc:
-                hint = f"put {exc.patient_id} in a patient_id column"
-                errors.append((line, f"{exc}; if it is the same person, {hint}"))
-            except InvalidEnrollment as exc:
-                errors.append((line, str(exc)))
-            else:
-                notes.extend((line, note) for note in enrolled.notes)
-    return notes, errors
+def summary(report: BulkReport) -> str:
+    """'12 sessions: 10 created, 2 replaced, 0 unchanged; 38 messages planned, ...'."""
+    sessions = f"{report.sessions} session{_s(report.sessions)}"
+    outcomes = f"{report.created} created, {report.replaced} replaced, {report.unchanged} unchanged"
+    messages = f"{report.planned} message{_s(report.planned)} planned"
+    return (
+        f"{sessions}: {outcomes}; {messages}, {report.late} already past their deadline,"
+        f" {report.no_address} without an address"
+    )
+
+
+def _s(count: int) -> str:
+    return "" if count == 1 else "s"
 
 
 def read_enrollments(rt: Runtime, path: Path, now: datetime) -> tuple[list[Row], list[RowError]]:

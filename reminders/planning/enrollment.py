@@ -16,6 +16,8 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import lru_cache
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import phonenumbers
@@ -173,6 +175,7 @@ def _zone(name: str | None) -> ZoneInfo | None:
         raise InvalidEnrollment(str(exc)) from None
 
 
+@lru_cache(maxsize=8192)  # an import reads each number, then the planner reads it again
 def parse_phone(raw: str, region: str) -> str:
     """E.164, or InvalidEnrollment: a number we cannot text is caught at the desk, not later."""
     if any(ch.isalpha() for ch in raw):
@@ -304,7 +307,7 @@ def enroll(
     planner.enroll_and_plan, which also replaces a same-day session) and commits.
     """
     existing = _existing_patient(session, enrollment)
-    _require_an_address(enrollment, existing, plans, clinic_tz, now)
+    require_an_address(enrollment, existing, plans, clinic_tz, now)
     patient, notes = _write_patient(session, existing, enrollment, actor=actor, now=now)
     notes = [*enrollment.notes, *notes]
     treatment = TreatmentSession(
@@ -322,9 +325,9 @@ def enroll(
     return treatment, notes
 
 
-def _require_an_address(
+def require_an_address(
     enrollment: Enrollment,
-    existing: Patient | None,
+    existing: PatientDetails | None,
     plans: CarePlans,
     clinic_tz: ZoneInfo,
     now: datetime,
@@ -345,7 +348,7 @@ def _require_an_address(
 
 
 def _patient_zone(
-    enrollment: Enrollment, existing: Patient | None, clinic_tz: ZoneInfo
+    enrollment: Enrollment, existing: PatientDetails | None, clinic_tz: ZoneInfo
 ) -> ZoneInfo:
     """The zone the planner will use: the one given, else the patient's own, else the clinic's.
 
@@ -371,11 +374,21 @@ def _name_key(name: str) -> str:
 def _existing_patient(session: Session, enrollment: Enrollment) -> Patient | None:
     """The patient this enrollment is for: the one named by id, else the one with the phone."""
     holder = session.exec(select(Patient).where(Patient.phone == enrollment.phone)).first()
+    chosen = None if enrollment.patient_id is None else session.get(Patient, enrollment.patient_id)
+    return choose_patient(enrollment, holder, chosen)
+
+
+def choose_patient(
+    enrollment: Enrollment, holder: Patient | None, chosen: Patient | None
+) -> Patient | None:
+    """The rule apart from the look-ups, which an import makes for all its rows at once.
+
+    `holder` has the enrollment's phone number; `chosen` is the patient named by id, if any.
+    """
     if enrollment.patient_id is None:
         if holder is not None and not same_name(holder.name, enrollment.name):
             raise PhoneOfAnotherPatient(enrollment.phone, holder.id or 0)
         return holder
-    chosen = session.get(Patient, enrollment.patient_id)
     if chosen is None:
         raise InvalidEnrollment(f"there is no patient {enrollment.patient_id}")
     if holder is not None and holder.id != chosen.id:
@@ -390,25 +403,66 @@ def _write_patient(
     session: Session, patient: Patient | None, enrollment: Enrollment, *, actor: str, now: datetime
 ) -> tuple[Patient, list[str]]:
     """Create or update the patient; changed details are audited (by field) and noted."""
+    patient, action, changed = apply_enrollment(patient, enrollment, actor=actor, now=now)
+    session.add(patient)
+    session.flush()
+    record(session, actor=actor, action=action, entity="patient", entity_id=patient.id,
+           now=now, detail=change_detail(changed))  # fmt: skip
+    return patient, change_notes(patient.id, changed)
+
+
+def apply_enrollment(
+    patient: Patient | None, enrollment: Enrollment, *, actor: str, now: datetime
+) -> tuple[Patient, str, list[str]]:
+    """The patient as the enrollment leaves it, in memory: (patient, audit action, changed)."""
     action, changed = "patient_update", []
     if patient is None:
         action, patient = "patient_create", Patient(name=enrollment.name, created_at=now)
     else:
         changed = _changed_fields(patient, enrollment)
-    if enrollment.patient_id is not None:
-        patient.name = enrollment.name  # staff named the patient: the name may be corrected
-    patient.phone = enrollment.phone
-    patient.email = enrollment.email or patient.email
-    patient.timezone = enrollment.timezone or patient.timezone
-    patient.language = enrollment.language or patient.language or "en"
+    set_details(patient, enrollment, actor=actor, now=now)
+    return patient, action, changed
+
+
+class PatientDetails(Protocol):
+    """A patient record, or an import's lighter stand-in for a patient it has yet to write."""
+
+    name: str
+    phone: str | None
+    email: str | None
+    timezone: str | None
+    language: str
+
+
+def set_details(
+    patient: PatientDetails, enrollment: Enrollment, *, actor: str, now: datetime
+) -> None:
+    for field, value in enrolled_details(patient, enrollment).items():
+        setattr(patient, field, value)
     _set_consent(patient, "sms", enrollment.sms_consent, actor, now)
     _set_consent(patient, "email", enrollment.email_consent, actor, now)
-    session.add(patient)
-    session.flush()
-    detail = f"changed: {', '.join(changed)}" if changed else None
-    record(session, actor=actor, action=action, entity="patient", entity_id=patient.id,
-           now=now, detail=detail)  # fmt: skip
-    return patient, [_CHANGE_NOTES[field].format(id=patient.id) for field in changed]
+
+
+def enrolled_details(patient: PatientDetails, enrollment: Enrollment) -> dict[str, object]:
+    """The details on file once the enrollment is written; what is not given is kept."""
+    return {
+        # staff named the patient: the name may be corrected
+        "name": enrollment.name if enrollment.patient_id is not None else patient.name,
+        "phone": enrollment.phone,
+        "email": enrollment.email or patient.email,
+        "timezone": enrollment.timezone or patient.timezone,
+        "language": enrollment.language or patient.language or "en",
+        "sms_consent": enrollment.sms_consent,
+        "email_consent": enrollment.email_consent,
+    }
+
+
+def change_detail(changed: list[str]) -> str | None:
+    return f"changed: {', '.join(changed)}" if changed else None
+
+
+def change_notes(patient_id: int | None, changed: list[str]) -> list[str]:
+    return [_CHANGE_NOTES[field].format(id=patient_id) for field in changed]
 
 
 _CHANGE_NOTES = {
@@ -433,7 +487,9 @@ def _changed_fields(patient: Patient, enrollment: Enrollment) -> list[str]:
     return changed
 
 
-def _set_consent(patient: Patient, channel: str, given: bool, actor: str, now: datetime) -> None:
+def _set_consent(
+    patient: PatientDetails, channel: str, given: bool, actor: str, now: datetime
+) -> None:
     """Consent is recorded with when and by whom each time it is stated at enrollment."""
     setattr(patient, f"{channel}_consent", given)
     setattr(patient, f"{channel}_consent_at", now)
@@ -449,9 +505,6 @@ def void_session(
     reason: str = "voided",
 ) -> int:
     """Void a session and skip its pending messages; returns how many were skipped."""
-    treatment.status = "voided"
-    treatment.voided_at = now
-    session.add(treatment)
     pending = lock_in_order(
         session,
         select(OutboxMessage).where(
@@ -460,6 +513,17 @@ def void_session(
     )
     for message in pending:
         skip(session, message, SkipReason.VOIDED, now, actor=actor)
+    mark_voided(session, treatment, actor=actor, now=now, reason=reason)
+    return len(pending)
+
+
+def mark_voided(
+    session: Session, treatment: TreatmentSession, *, actor: str, now: datetime, reason: str
+) -> None:
+    """The session's own part of voiding, audited; its pending messages are the caller's."""
+    treatment.status = "voided"
+    treatment.voided_at = now
+    session.add(treatment)
     record(
         session,
         actor=actor,
@@ -469,4 +533,3 @@ def void_session(
         now=now,
         detail=reason,
     )
-    return len(pending)

@@ -9,9 +9,11 @@ unique key on (session, step, channel) lets two planners race without creating a
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -23,14 +25,14 @@ from reminders.planning.enrollment import (
     Enrolled,
     Enrollment,
     enroll,
+    mark_voided,
     normalize_contact,
-    void_session,
 )
 from reminders.rules.care_plans import CarePlans, Plan
 from reminders.rules.lifecycle import SkipReason, Status
 from reminders.rules.timing import local_date, require_zone
-from reminders.store.db import session_scope
-from reminders.store.models import MessageEvent, OutboxMessage, Patient, TreatmentSession
+from reminders.store.db import UTCDateTime, session_scope
+from reminders.store.models import OutboxMessage, Patient, TreatmentSession
 from reminders.store.outbox import lock_in_order, skip
 
 log = logging.getLogger(__name__)
@@ -159,22 +161,121 @@ def plan_session(
     *,
     region: str,
 ) -> PlanReport:
-    """Plan one session inside the caller's transaction, whoever wrote it: contact details
-    normalized, an earlier entry of the same session replaced, one row per step and channel."""
-    patient = session.get_one(Patient, treatment.patient_id)
+    """Plan one session inside the caller's transaction (see plan_sessions)."""
+    return plan_sessions(session, plans, clinic_tz, [treatment], now, region=region)
+
+
+def plan_sessions(
+    session: Session,
+    plans: CarePlans,
+    clinic_tz: ZoneInfo,
+    treatments: Sequence[TreatmentSession],
+    now: datetime,
+    *,
+    region: str,
+) -> PlanReport:
+    """Plan sessions inside the caller's transaction, whoever wrote them: contact details
+    normalized, an earlier entry of the same session replaced, one row per step and channel.
+
+    The outcome is that of planning them one by one in id order, but the database is read
+    once and written once for the lot, so an import of thousands of rows stays quick: the
+    patients' sessions and open messages are loaded up front and kept up to date in memory.
+    """
+    ordered = sorted(treatments, key=lambda t: t.id or 0)
+    if not ordered:
+        return PlanReport()
+    ledger = _Ledger.load(session, {t.patient_id for t in ordered})
+    reports = [_plan_in_ledger(session, plans, clinic_tz, t, ledger, now, region) for t in ordered]
+    created = _insert_planned(session, ledger.planned, [t.id or 0 for t in ordered], now)
+    total = PlanReport()
+    for report in reports:
+        total = _add(total, report)
+    return replace(total, messages=created)
+
+
+@dataclass
+class _Planned:
+    """A message this pass creates; `skipped` when a later session of the pass makes it moot."""
+
+    values: dict[str, object]
+    skipped: str | None = None  # the timeline note
+
+    @property
+    def plan_step(self) -> tuple[object, object]:
+        return self.values["plan"], self.values["step"]
+
+
+Open = OutboxMessage | _Planned  # a pending message: on file, or created by this pass
+
+
+@dataclass
+class _Ledger:
+    """The planned patients' sessions and messages, read once, then kept in memory."""
+
+    patients: dict[int, Patient]
+    sessions: dict[int, list[TreatmentSession]]  # by patient, in id order
+    pending: dict[int, list[Open]]  # by session
+    reached: dict[int, set[tuple[str, str]]]  # by session: (step, channel) the patient has
+    planned: list[_Planned] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, session: Session, patient_ids: set[int]) -> _Ledger:
+        ids = sorted(patient_ids)
+        found_patients = session.exec(select(Patient).where(col(Patient.id).in_(ids)))
+        patients = {p.id or 0: p for p in found_patients}
+        found = session.exec(
+            select(TreatmentSession)
+            .where(col(TreatmentSession.patient_id).in_(ids))
+            .order_by(col(TreatmentSession.id))
+        )
+        sessions: dict[int, list[TreatmentSession]] = defaultdict(list)
+        for treatment in found:
+            sessions[treatment.patient_id].append(treatment)
+        theirs = col(OutboxMessage.session_id).in_(
+            select(TreatmentSession.id).where(col(TreatmentSession.patient_id).in_(ids))
+        )
+        pending: dict[int, list[Open]] = defaultdict(list)
+        query = select(OutboxMessage).where(theirs, OutboxMessage.status == Status.PENDING)
+        for message in lock_in_order(session, query):
+            pending[message.session_id].append(message)
+        reached: dict[int, set[tuple[str, str]]] = defaultdict(set)
+        steps = select(OutboxMessage.session_id, OutboxMessage.step, OutboxMessage.channel)
+        for session_id, step, channel in session.exec(steps.where(theirs, _reached_patient())):
+            reached[session_id].add((step, channel))
+        return cls(patients, sessions, pending, reached)
+
+    def add(self, treatment: TreatmentSession, rows: Sequence[PlannedRow], now: datetime) -> None:
+        for row in rows:
+            planned = _Planned(_row_values(treatment, row, now))
+            self.planned.append(planned)
+            if row.skip_reason is None:
+                self.pending[treatment.id or 0].append(planned)
+            else:  # a replacement of this session must not send it either
+                self.reached[treatment.id or 0].add((row.step, row.channel))
+
+
+def _plan_in_ledger(
+    session: Session,
+    plans: CarePlans,
+    clinic_tz: ZoneInfo,
+    treatment: TreatmentSession,
+    ledger: _Ledger,
+    now: datetime,
+    region: str,
+) -> PlanReport:
+    patient = ledger.patients[treatment.patient_id]
     try:
         plan = plans.for_treatment(treatment.treatment)
         tz = require_zone(patient.timezone) if patient.timezone else clinic_tz
         normalize_contact(session, patient, region, now)
     except (KeyError, ValueError) as exc:
         return _mark_unplannable(session, treatment, str(exc).strip("'\""), now)
-    already_sent = replace_same_day(session, plan, treatment, tz, now)
-    rows = rows_for_session(plan, treatment.completed_at, tz, already_sent)
-    created = insert_rows(session, treatment, rows, now)
-    superseded = supersede_follow_ups(session, plans, treatment, now)
+    already_sent = replace_same_day(session, ledger, plan, treatment, tz, now)
+    ledger.add(treatment, rows_for_session(plan, treatment.completed_at, tz, already_sent), now)
+    superseded = supersede_follow_ups(session, ledger, plans, treatment, now)
     treatment.planned_at = now
     session.add(treatment)
-    return PlanReport(sessions=1, messages=created, superseded=superseded)
+    return PlanReport(sessions=1, superseded=superseded)
 
 
 def _lock_unplanned(session: Session, session_id: int) -> TreatmentSession | None:
@@ -199,34 +300,48 @@ def _mark_unplannable(
 
 
 def replace_same_day(
-    session: Session, plan: Plan, treatment: TreatmentSession, tz: ZoneInfo, now: datetime
+    session: Session,
+    ledger: _Ledger,
+    plan: Plan,
+    treatment: TreatmentSession,
+    tz: ZoneInfo,
+    now: datetime,
 ) -> frozenset[tuple[str, str]]:
     """A session entered again (a corrected entry, a practice system writing it twice): same
     patient, same care plan, same local day. The older entries are voided; returns the steps
     that may already have reached the patient through them, which the new one must not send.
     """
-    older = _same_day_sessions(session, plan, treatment, tz)
+    older = _same_day_sessions(ledger, plan, treatment, tz)
     for entry in older:
-        void_session(session, entry, actor="planner", now=now, reason=f"replaced by {treatment.id}")
+        for message in ledger.pending.pop(entry.id or 0, []):
+            _skip(session, message, SkipReason.VOIDED, now)
+        mark_voided(session, entry, actor="planner", now=now, reason=f"replaced by {treatment.id}")
     if older:
         treatment.replaces_session_id = older[-1].id
     replaced = {entry.id for entry in older} | {treatment.replaces_session_id}
-    return _steps_reached_patient(session, [i for i in replaced if i is not None])
+    return frozenset(step for i in replaced if i is not None for step in ledger.reached.get(i, ()))
 
 
 def _same_day_sessions(
-    session: Session, plan: Plan, treatment: TreatmentSession, tz: ZoneInfo
+    ledger: _Ledger, plan: Plan, treatment: TreatmentSession, tz: ZoneInfo
 ) -> list[TreatmentSession]:
     """Completed sessions written before this one (lower id) for the same plan and day."""
-    query = select(TreatmentSession).where(
-        TreatmentSession.patient_id == treatment.patient_id,
-        TreatmentSession.status == "completed",
-        col(TreatmentSession.id) < (treatment.id or 0),
-        col(TreatmentSession.treatment).in_(list(plan.treatments)),
-    )
     day = local_date(treatment.completed_at, tz)
-    found = session.exec(query.order_by(col(TreatmentSession.id))).all()
-    return [older for older in found if local_date(older.completed_at, tz) == day]
+    return [
+        older
+        for older in ledger.sessions.get(treatment.patient_id, [])
+        if older.status == "completed"
+        and (older.id or 0) < (treatment.id or 0)
+        and older.treatment in plan.treatments
+        and local_date(older.completed_at, tz) == day
+    ]
+
+
+def _skip(session: Session, message: Open, reason: SkipReason, now: datetime) -> None:
+    if isinstance(message, OutboxMessage):
+        skip(session, message, reason, now, actor="planner")
+    else:  # not written yet: written skipped, with both steps on its timeline
+        message.skipped = str(reason)
 
 
 def _reached_patient() -> sa.ColumnElement[bool]:
@@ -249,44 +364,70 @@ def _reached_patient() -> sa.ColumnElement[bool]:
     )
 
 
-def _steps_reached_patient(
-    session: Session, replaced_ids: Sequence[int]
-) -> frozenset[tuple[str, str]]:
-    if not replaced_ids:
-        return frozenset()
-    query = select(OutboxMessage.step, OutboxMessage.channel).where(
-        col(OutboxMessage.session_id).in_(replaced_ids), _reached_patient()
-    )
-    return frozenset((step, channel) for step, channel in session.exec(query).all())
-
-
-def insert_rows(
-    session: Session, treatment: TreatmentSession, rows: Sequence[PlannedRow], now: datetime
+def _insert_planned(
+    session: Session, planned: Sequence[_Planned], session_ids: Sequence[int], now: datetime
 ) -> int:
-    """Insert outbox rows, ignoring any that exist; log a transition for each new one."""
-    if not rows:
+    """Insert the pass's outbox rows, ignoring any that exist; returns how many were new.
+
+    A row a later session of the same pass made moot is written skipped. The timeline entries
+    are written by the database from the new rows (see _log_planned), not sent row by row.
+    """
+    if not planned:
         return 0
-    values = [_row_values(treatment, row, now) for row in rows]
-    # Core executemany: one cached statement for every session, unlike a multi-VALUES insert.
     table = sa.Table("outbox_message", SQLModel.metadata)
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(table)
-        .on_conflict_do_nothing(index_elements=["session_id", "step", "channel"])
-        .returning(table.c.id, table.c.status, table.c.error_reason)
+    statement = insert(table).on_conflict_do_nothing(
+        index_elements=["session_id", "step", "channel"]
     )
-    created = session.connection().execute(statement, values).all()
-    if created:
-        session.execute(
-            sa.insert(MessageEvent),
-            [
-                {"message_id": i, "at": now, "to_status": status,
-                 "reason": reason or "planned", "actor": "planner"}
-                for i, status, reason in created
-            ],
-        )  # fmt: skip
-    return len(created)
+    # Rows this statement creates get ids above every id there is now: sequences and SQLite
+    # rowids only grow, and no one else writes rows for sessions this transaction plans.
+    newest = session.execute(sa.select(sa.func.max(table.c.id))).scalar_one() or 0
+    # Core executemany: one cached statement, sent in batches.
+    session.connection().execute(statement, [_final_values(p) for p in planned])
+    return _log_planned(session, session_ids, newest, now)
+
+
+def _final_values(planned: _Planned) -> dict[str, object]:
+    if not planned.skipped:
+        return planned.values
+    return planned.values | {"status": str(Status.SKIPPED), "error_reason": planned.skipped}
+
+
+def _log_planned(session: Session, session_ids: Sequence[int], newest: int, now: datetime) -> int:
+    """Timeline entries of these sessions' rows above id `newest`, written by the database:
+    planned (or born skipped as already sent), then skipped for a row made moot later in the
+    same pass. Returns how many rows there were."""
+    event = sa.Table("message_event", SQLModel.metadata)
+    columns = ["message_id", "at", "from_status", "to_status", "reason", "actor"]
+    connection = session.connection()
+    created = 0
+    for start in range(0, len(session_ids), 500):
+        planned, moot = _new_row_events(session_ids[start : start + 500], newest, now)
+        connection.execute(event.insert().from_select(columns, planned))
+        connection.execute(event.insert().from_select(columns, moot))
+        count = sa.select(sa.func.count()).select_from(planned.subquery())
+        created += connection.execute(count).scalar_one()
+    return created
+
+
+def _new_row_events(
+    session_ids: Sequence[int], newest: int, now: datetime
+) -> tuple[sa.Select[*tuple[Any, ...]], sa.Select[*tuple[Any, ...]]]:
+    message = OutboxMessage
+    born_skipped = col(message.error_reason) == SkipReason.ALREADY_SENT
+    born = sa.case((born_skipped, str(Status.SKIPPED)), else_=str(Status.PENDING))
+    new = (col(message.session_id).in_(session_ids), col(message.id) > newest)
+    at, actor = sa.literal(now, UTCDateTime), sa.literal("planner")
+    planned = sa.select(
+        col(message.id), at, sa.null(), born,
+        sa.case((born_skipped, col(message.error_reason)), else_="planned"), actor,
+    ).where(*new)  # fmt: skip
+    moot = sa.select(
+        col(message.id), at, sa.literal(str(Status.PENDING)), col(message.status),
+        col(message.error_reason), actor,
+    ).where(*new, col(message.status) == Status.SKIPPED, sa.not_(born_skipped))  # fmt: skip
+    return planned.order_by(col(message.id)), moot.order_by(col(message.id))
 
 
 def _row_values(treatment: TreatmentSession, row: PlannedRow, now: datetime) -> dict[str, object]:
@@ -308,21 +449,26 @@ def _row_values(treatment: TreatmentSession, row: PlannedRow, now: datetime) -> 
 
 
 def supersede_follow_ups(
-    session: Session, plans: CarePlans, treatment: TreatmentSession, now: datetime
+    session: Session, ledger: _Ledger, plans: CarePlans, treatment: TreatmentSession, now: datetime
 ) -> int:
     """A newer session makes the earlier sessions' pending 'book your next session' moot."""
     pairs = plans.follow_up_steps
     if not pairs:
         return 0
-    earlier = select(TreatmentSession.id).where(
-        TreatmentSession.patient_id == treatment.patient_id,
-        TreatmentSession.id != treatment.id,
-        TreatmentSession.completed_at <= treatment.completed_at,
-    )
-    query = select(OutboxMessage).where(
-        col(OutboxMessage.session_id).in_(earlier), OutboxMessage.status == Status.PENDING
-    )
-    moot = [m for m in lock_in_order(session, query) if (m.plan, m.step) in pairs]
-    for message in moot:
-        skip(session, message, SkipReason.SUPERSEDED, now, actor="planner")
-    return len(moot)
+    earlier = [
+        other.id or 0
+        for other in ledger.sessions.get(treatment.patient_id, [])
+        if other.id != treatment.id and other.completed_at <= treatment.completed_at
+    ]
+    moot = 0
+    for session_id in earlier:
+        pending = ledger.pending.get(session_id, [])
+        for message in [m for m in pending if _plan_step(m) in pairs]:
+            _skip(session, message, SkipReason.SUPERSEDED, now)
+            pending.remove(message)
+            moot += 1
+    return moot
+
+
+def _plan_step(message: Open) -> tuple[object, object]:
+    return (message.plan, message.step) if isinstance(message, OutboxMessage) else message.plan_step
