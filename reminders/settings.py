@@ -126,6 +126,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _providers_complete(self) -> Settings:
         problems = _twilio_problems(self) + _smtp_problems(self) + _secret_problems(self)
+        problems += _clinic_problems(self)
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -224,6 +225,19 @@ def _secret_problems(settings: Settings) -> list[str]:
     if value.lower() in _PLACEHOLDER_SECRETS or len(value) < 16:
         return ["SECRET_KEY must be a random string of at least 16 characters"]
     return []
+
+
+def _clinic_problems(settings: Settings) -> list[str]:
+    """The defaults name the first clinic: a deployment that forgot them would text patients
+    another clinic's name and number. Only development may lean on them."""
+    if settings.aftercare_env != "production":
+        return []
+    unset = [
+        f.upper() for f in ("clinic_name", "clinic_phone") if f not in settings.model_fields_set
+    ]
+    if not unset:
+        return []
+    return [f"{' and '.join(unset)} must be set when AFTERCARE_ENV=production"]
 
 
 def load_settings(**overrides: object) -> Settings:

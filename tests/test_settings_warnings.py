@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from reminders.settings import Settings
 
 
@@ -22,3 +24,18 @@ def test_providers_without_public_url_or_secret_are_warned_about():
 
 def test_console_channels_need_nothing_more():
     assert Settings(_env_file=None).warnings == []  # type: ignore[call-arg]
+
+
+def test_production_needs_the_clinics_own_name_and_phone():
+    from reminders.settings import SettingsError, load_settings
+
+    with pytest.raises(SettingsError, match="CLINIC_NAME and CLINIC_PHONE must be set"):
+        load_settings(_env_file=None, aftercare_env="production")
+    with pytest.raises(SettingsError, match="CLINIC_PHONE must be set"):
+        load_settings(_env_file=None, aftercare_env="production", clinic_name="Sunset Veins")
+    chosen = load_settings(
+        _env_file=None, aftercare_env="production", clinic_name="Sunset Veins",
+        clinic_phone="+1 310 555 0100",
+    )  # fmt: skip
+    assert chosen.clinic_name == "Sunset Veins"
+    assert load_settings(_env_file=None).clinic_name  # development keeps the defaults

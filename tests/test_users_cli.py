@@ -47,6 +47,9 @@ def env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> d
     return {"DATABASE_URL": database_url, "OUTBOX_FILE": str(tmp_path / "outbox.jsonl")}
 
 
+CLINIC = {"CLINIC_NAME": "Sunset Veins", "CLINIC_PHONE": "+13105550100"}
+
+
 def aftercare(env: dict[str, str], *args: str, input: str | None = None, ok: bool = True):
     result = CliRunner().invoke(app, list(args), env=env, input=input)
     assert (result.exit_code == 0) == ok, result.output
@@ -273,6 +276,6 @@ def test_with_an_account_the_start_prints_no_link(env, engine):
 
 
 def test_web_refuses_to_start_in_production_without_a_secret_key(env, engine):
-    result = aftercare({**env, "AFTERCARE_ENV": "production"}, "web", ok=False)
+    result = aftercare({**env, "AFTERCARE_ENV": "production", **CLINIC}, "web", ok=False)
     assert result.exit_code == 2
     assert "SECRET_KEY is not set, and AFTERCARE_ENV=production needs one" in result.output

@@ -626,10 +626,13 @@ def test_the_password_is_checked_outside_any_transaction_so_sqlite_stays_writabl
 def test_production_refuses_to_build_the_web_app_without_a_secret_key(
     engine, database_url, tmp_path
 ):
-    settings = make_settings(database_url, tmp_path, aftercare_env="production")
+    clinic = {"clinic_name": "Sunset Veins", "clinic_phone": "+13105550100"}
+    settings = make_settings(database_url, tmp_path, aftercare_env="production", **clinic)
     with pytest.raises(SettingsError, match="SECRET_KEY is not set, and AFTERCARE_ENV=production"):
         create_app(settings, engine)
-    fine = make_settings(database_url, tmp_path, aftercare_env="production", secret_key=SECRET)
+    fine = make_settings(
+        database_url, tmp_path, aftercare_env="production", secret_key=SECRET, **clinic
+    )
     assert create_app(fine, engine) is not None
 
 
