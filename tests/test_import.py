@@ -211,3 +211,13 @@ def test_a_large_import_plans_each_step_once_per_session(runtime, capsys, tmp_pa
         ("sclerotherapy", "skipped", "superseded"): 200,
         ("laser", "pending", None): 200,
     }
+
+
+@pytest.mark.parametrize("patient_id", ["²", "٣", "1٢", "x1", "99999999999999999999"])
+def test_a_patient_id_that_is_not_ascii_digits_is_a_row_error(runtime, tmp_path, patient_id):
+    path = tmp_path / "sessions.csv"
+    path.write_text(HEADER.replace("\n", ",patient_id\n") + MARIA.replace("\n", f",{patient_id}\n"))
+    errors = import_csv(runtime, path, actor="staff", now=NOW)
+    assert [line for line, _ in errors] == [2]
+    assert "patient_id must be a patient's number" in errors[0][1]
+    assert counts(runtime)["TreatmentSession"] == 0

@@ -142,7 +142,7 @@ def _patient_id(row: dict[str, str | None]) -> int | None:
     value = (row.get("patient_id") or "").strip()
     if not value:
         return None
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit() and len(value) <= 18):  # '²' and '٣' are not ids
         raise InvalidEnrollment(f"patient_id must be a patient's number, not {value!r}")
     return int(value)
 
