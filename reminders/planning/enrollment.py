@@ -21,10 +21,10 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import phonenumbers
-from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session, select
 
 from reminders.rules.care_plans import CHANNELS, CarePlans, Plan
+from reminders.rules.emails import normalize_email
 from reminders.rules.lifecycle import SkipReason, Status
 from reminders.rules.timing import is_expired, is_repeated, is_skipped, require_zone
 from reminders.store.audit import record
@@ -194,8 +194,8 @@ def parse_email(raw: str | None) -> str | None:
     if raw is None or not raw.strip():
         return None
     try:
-        return validate_email(raw.strip(), check_deliverability=False).normalized.lower()
-    except EmailNotValidError as exc:
+        return normalize_email(raw)
+    except ValueError as exc:
         raise InvalidEnrollment(f"email address {raw!r} is not valid: {exc}") from None
 
 

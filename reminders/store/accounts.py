@@ -13,11 +13,11 @@ from datetime import datetime, timedelta
 from functools import cache
 
 import sqlalchemy as sa
-from email_validator import EmailNotValidError, validate_email
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlmodel import Session, col, select
 
+from reminders.rules.emails import normalize_email as normalized_email
 from reminders.store.audit import record
 from reminders.store.models import SetupToken, User, WebSession
 
@@ -42,8 +42,8 @@ def default_passwords() -> PasswordHash:
 
 def normalize_email(raw: str) -> str:
     try:
-        return validate_email(raw.strip(), check_deliverability=False).normalized.lower()
-    except EmailNotValidError:
+        return normalized_email(raw)
+    except ValueError:
         raise AccountError(f"{raw.strip()!r} is not a valid email address") from None
 
 
