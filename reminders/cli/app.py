@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from reminders.cli import enroll, messages
-from reminders.cli.common import actor, close_runtimes, fail, runtime, settings
+from reminders.cli.common import NowOption, actor, close_runtimes, fail, moment, runtime, settings
 from reminders.cli.templates import templates_app
 from reminders.cli.users import users_app
 
@@ -66,6 +66,7 @@ def import_command(
             exists=True, dir_okay=False, metavar="FILE.csv", help="CSV with the columns of enroll."
         ),
     ],
+    now: NowOption = None,
 ) -> None:
     """Enroll many sessions from a CSV; any bad row imports nothing.
 
@@ -77,10 +78,9 @@ def import_command(
     time: it writes nothing, so importing a file again changes nothing.
     """
     from reminders.cli.import_csv import import_csv
-    from reminders.clock import utcnow
 
     rt = runtime()
-    errors = import_csv(rt, file, actor=actor(), now=utcnow())
+    errors = import_csv(rt, file, actor=actor(), now=moment(now, rt))
     if errors:
         for line, reason in errors:
             typer.echo(f"line {line}: {reason}", err=True)
@@ -88,33 +88,26 @@ def import_command(
 
 
 @app.command()
-def tick(
-    now: Annotated[
-        str | None, typer.Option(help="ISO-8601 moment to act as of (no offset: clinic time).")
-    ] = None,
-) -> None:
+def tick(now: NowOption = None) -> None:
     """One plan pass and one dispatch pass, as of now or the given moment."""
     from reminders.cli import output as out
-    from reminders.clock import utcnow
     from reminders.runtime import worker_id
     from reminders.sending.channels.factory import build_channels
     from reminders.sending.dispatcher import Dispatcher
 
     rt = runtime()
-    moment = out.parse_moment(now, rt.settings.timezone) if now else utcnow()
-    if moment is None:
-        fail(f"--now {now!r} is not an ISO-8601 date and time")
-    planned = rt.plan(moment)
+    as_of = moment(now, rt)
+    planned = rt.plan(as_of)
     dispatcher = Dispatcher(
         rt.engine,
         rt.settings,
         rt.plans,
         build_channels(rt.settings),
         worker_id=worker_id(),
-        clock=lambda: moment,
+        clock=lambda: as_of,
     )
     report = dispatcher.run_once()
-    out.print_tick(moment, rt.settings.timezone, planned, report)
+    out.print_tick(as_of, rt.settings.timezone, planned, report)
 
 
 @app.command()

@@ -8,10 +8,20 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 if TYPE_CHECKING:  # loaded by the commands that use them, so `--help` stays quick
+    from datetime import datetime
+
     from reminders.runtime import Runtime
     from reminders.settings import Settings
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+NowOption = Annotated[
+    str | None,
+    typer.Option(
+        "--now",
+        metavar="MOMENT",
+        help="Act as of this ISO-8601 moment (no offset: clinic time), for replays.",
+    ),
+]
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -55,6 +65,23 @@ def runtime(*, initialized: bool = True) -> Runtime:
 def close_runtimes() -> None:
     while _opened:
         _opened.pop().engine.dispose()
+
+
+def moment(now: str | None, rt: Runtime) -> datetime:
+    """The `--now` a command was given, else the clock: a replay runs wholly as of its moment.
+
+    Its records (consent, audit, events) carry that moment too, as `tick --now`'s sends do,
+    so a replayed tour reads the same whatever day it is run.
+    """
+    from reminders.cli import output as out
+    from reminders.clock import utcnow
+
+    if now is None:
+        return utcnow()
+    parsed = out.parse_moment(now, rt.settings.timezone)
+    if parsed is None:
+        fail(f"--now {now!r} is not an ISO-8601 date and time")
+    return parsed
 
 
 def actor() -> str:

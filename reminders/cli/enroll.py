@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from reminders.cli.common import JsonFlag, actor, fail, runtime
+from reminders.cli.common import JsonFlag, NowOption, actor, fail, moment, runtime
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -52,11 +52,11 @@ def enroll_command(
             help="Enroll for this existing patient (its name and phone may be corrected).",
         ),
     ] = None,
+    now: NowOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Enroll a completed session and plan its messages."""
     from reminders.cli import output as out
-    from reminders.clock import utcnow
     from reminders.planning.enrollment import EnrollmentForm
     from reminders.planning.warnings import enrollment_warnings
     from reminders.store.db import session_scope
@@ -64,7 +64,7 @@ def enroll_command(
     from reminders.store.queries import list_messages
 
     rt = runtime()
-    now = utcnow()
+    as_of = moment(now, rt)
     form = EnrollmentForm(
         name,
         phone,
@@ -77,11 +77,11 @@ def enroll_command(
         email_ok=not no_email,
         patient_id=patient,
     )
-    enrolled = _enroll(rt, form, now)
+    enrolled = _enroll(rt, form, as_of)
     messages = list_messages(rt.engine, session_id=enrolled.session_id)
     with session_scope(rt.engine) as session:
         patient_row = session.get_one(Patient, enrolled.patient_id)
-        warnings = [*enrolled.notes, *enrollment_warnings(session, patient_row, messages, now)]
+        warnings = [*enrolled.notes, *enrollment_warnings(session, patient_row, messages, as_of)]
     if as_json:
         typer.echo(json.dumps(out.enrolled_json(enrolled, messages, warnings), indent=2))
         return
