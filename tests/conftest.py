@@ -2,7 +2,8 @@
 
 PostgreSQL tests use AFTERCARE_TEST_POSTGRES_URL (default: the local trust-auth server). Where
 it is unreachable they skip with the reason, unless AFTERCARE_REQUIRE_POSTGRES=1 (CI), where
-they fail instead: CI must run them, not skip them.
+they fail instead: CI must run them, not skip them. Browser tests (tests/support/browser.py)
+do the same with Chromium and AFTERCARE_REQUIRE_BROWSER=1.
 """
 
 from __future__ import annotations
@@ -22,6 +23,13 @@ from reminders.settings import Settings
 from reminders.store.db import make_engine, session_scope
 from reminders.store.defaults import load_care_plans
 from reminders.store.templates import load_defaults
+from tests.support.browser import (  # noqa: F401  (fixtures of the browser tests)
+    browser,
+    initialized_database,
+    page,
+    screenshot,
+    site,
+)
 from tests.support.cli import Aftercare
 
 POSTGRES_URL = os.environ.get(

@@ -1,0 +1,217 @@
+"""Browser tests: Debian's Chromium driven by Playwright, against the real app served by uvicorn.
+
+Playwright is only the driver here; its own browser download cannot work offline and is never
+attempted: we launch the system Chromium (`/usr/bin/chromium`, or AFTERCARE_CHROMIUM). Without
+one the browser tests skip and say why, unless AFTERCARE_REQUIRE_BROWSER=1 (CI, `.ci/run`),
+where they fail: CI must run them.
+
+Each test gets its own site: a copy of one SQLite file that `aftercare init` made, with a staff
+and an admin account, served on a free loopback port by uvicorn in a thread; and its own
+browser context (cookies), from one Chromium per test session.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import uvicorn
+from sqlalchemy.engine import Engine
+
+from reminders.runtime import initialize, open_runtime
+from reminders.settings import Settings
+from reminders.store.db import make_engine
+from reminders.web.app import create_app
+from tests.support.web_accounts import FAST_PASSWORDS, PASSWORD, make_user
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",  # tests run as root in CI containers, where the sandbox cannot start
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "tablet": {"width": 820, "height": 1180}}
+STAFF, ADMIN = "bo@example.com", "ana@example.com"
+
+
+def find_chromium() -> str | None:
+    """AFTERCARE_CHROMIUM if set (it must exist), else the first Debian path that does."""
+    chosen = os.environ.get("AFTERCARE_CHROMIUM")
+    candidates = (chosen,) if chosen else CHROMIUM_CANDIDATES
+    return next((path for path in candidates if path and os.access(path, os.X_OK)), None)
+
+
+def require_browser() -> str:
+    """The Chromium to launch; otherwise skip with the reason (fail under CI's flag)."""
+    chromium = find_chromium()
+    if chromium is not None:
+        return chromium
+    where = os.environ.get("AFTERCARE_CHROMIUM") or " or ".join(CHROMIUM_CANDIDATES)
+    problem = f"no Chromium at {where} (apt-get install chromium, or set AFTERCARE_CHROMIUM)"
+    if os.environ.get("AFTERCARE_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{problem} (AFTERCARE_REQUIRE_BROWSER=1)")
+    pytest.skip(problem)
+
+
+def expect_styled(page: Page) -> None:
+    """Pico CSS loaded and applied: its variables are defined and its container has a width."""
+    primary = page.evaluate(
+        "getComputedStyle(document.documentElement).getPropertyValue('--pico-primary')"
+    )
+    assert primary.strip(), "Pico CSS did not load"
+    width = page.evaluate("getComputedStyle(document.querySelector('main')).maxWidth")
+    assert width not in ("", "none"), "Pico's container did not apply"
+
+
+@dataclass
+class Site:
+    """A running web app: where it is, its database, and who can log in."""
+
+    base_url: str
+    engine: Engine  # the app's own, for seeding rows and reading what a page wrote
+    staff: str = STAFF
+    admin: str = ADMIN
+    password: str = PASSWORD
+
+
+class ServerThread:
+    """uvicorn serving `app` on a socket already bound, in a thread; `stop()` waits for it."""
+
+    def __init__(self, app: Any, sock: socket.socket) -> None:
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.sock = sock
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]})
+
+    def start(self, timeout: float = 10.0) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the web app did not start")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()
+
+
+def loopback_socket() -> socket.socket:
+    """A listening socket on a free loopback port, bound now so no one else can take it."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def site_settings(database_url: str, folder: Path) -> Settings:
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None, database_url=database_url, outbox_file=folder / "outbox.jsonl"
+    )
+
+
+@pytest.fixture(scope="session")
+def initialized_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite file as `aftercare init` leaves it, with a staff and an admin account."""
+    folder = tmp_path_factory.mktemp("browser-db")
+    path = folder / "aftercare.db"
+    runtime = open_runtime(site_settings(f"sqlite:///{path}", folder))
+    now = datetime.now(UTC)
+    try:
+        initialize(runtime, actor="defaults", now=now)
+        make_user(runtime.engine, ADMIN, "admin", now=now)
+        make_user(runtime.engine, STAFF, "staff", now=now)
+    finally:
+        runtime.engine.dispose()  # checkpoints the WAL: the file alone is the database
+    return path
+
+
+@pytest.fixture
+def site(initialized_database: Path, tmp_path: Path) -> Iterator[Site]:
+    """The real web app on a free loopback port, over this test's own copy of the database."""
+    path = tmp_path / "aftercare.db"
+    shutil.copyfile(initialized_database, path)
+    url = f"sqlite:///{path}"
+    settings = site_settings(url, tmp_path)
+    engine = make_engine(url)
+    sock = loopback_socket()
+    server = ServerThread(create_app(settings, engine, passwords=FAST_PASSWORDS), sock)
+    server.start()
+    host, port = sock.getsockname()
+    try:
+        yield Site(base_url=f"http://{host}:{port}", engine=engine)
+    finally:
+        server.stop()
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    chromium = require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(request: pytest.FixtureRequest, browser: Browser, site: Site) -> Iterator[Page]:
+    """A fresh context (no cookies) on `site`; the viewport is desktop unless the test
+    parametrizes `page` indirectly with a name of VIEWPORTS.
+
+    The test fails on any console error or uncaught script error: that is how a stylesheet
+    or image the Content-Security-Policy refuses shows up.
+    """
+    viewport = VIEWPORTS[getattr(request, "param", "desktop")]
+    context = browser.new_context(base_url=site.base_url, viewport=viewport)  # type: ignore[arg-type]
+    context.set_default_timeout(10_000)
+    errors: list[str] = []
+    opened = context.new_page()
+    opened.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    opened.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield opened
+    finally:
+        context.close()
+    assert not [e for e in errors if not expected_error(e)], errors
+
+
+def expected_error(text: str) -> bool:
+    """Chromium logs every 4xx answer as a console error; the tests check those statuses."""
+    return text.startswith("Failed to load resource: the server responded with a status of 4")
+
+
+@pytest.fixture
+def screenshot(request: pytest.FixtureRequest) -> Callable[[Page, str], Path]:
+    """`screenshot(page, name)` saves the whole page to var/screenshots/<test>-<name>.png."""
+    test = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name).strip("_")
+
+    def take(page: Page, name: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{test}-{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
