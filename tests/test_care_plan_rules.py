@@ -15,6 +15,7 @@ from reminders.rules.care_plans import (
     channels_problem,
     combine,
     deadline_problem,
+    describe_offset,
     parse_care_plans,
     parse_plan,
     plan_definition,
@@ -260,3 +261,33 @@ def test_a_form_without_every_step_of_the_plan_is_refused():
     with pytest.raises(PlanEditRefused) as refused:
         apply_edits(plan(), fields()[:1])
     assert set(refused.value.problems) == {"form"}
+
+
+def test_long_text_is_refused_without_repeating_all_of_it():
+    send, deadline = (
+        OffsetFields("hours", hours="9" * 5000),
+        OffsetFields("day", "", "1", "09:00" * 99),
+    )
+    first = StepFields("first", send, deadline, ("sms",))
+    with pytest.raises(PlanEditRefused) as refused:
+        apply_edits(plan(), fields(first=first))
+    problems = refused.value.problems
+    assert problems["first.send"] == "hours must be a number such as 2 or 1.5, not '999999999999…'"
+    assert (
+        problems["first.not_after"] == "at must be a 24-hour \"HH:MM\" string, got '09:0009:0009…'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("offset", "text"),
+    [
+        (AfterHours(0), "at once"),
+        (AfterHours(1), "1 hour after"),
+        (AfterHours(1.5), "1.5 hours after"),
+        (AfterHours(72), "72 hours after"),
+        (DayAt(1, time(9)), "day 1 at 09:00"),
+        (None, "none"),
+    ],
+)
+def test_offsets_read_as_staff_say_them(offset, text):
+    assert describe_offset(offset) == text

@@ -262,3 +262,39 @@ def test_a_stored_revision_that_does_not_read_keeps_the_sends_going(runtime):
     report = make_dispatcher(runtime, lambda: NOW).run_once()
     assert report.count("sent") == 2  # the aftercare SMS and email, with the plans it had
     assert {m.channel for m in day_1_rows(runtime, enrolled.session_id).values()} == {"sms"}
+
+
+# -- the command --------------------------------------------------------------------------------
+
+
+def test_init_says_what_it_loaded_and_which_edits_it_kept(aftercare):
+    from reminders.store.db import make_engine
+    from reminders.store.defaults import load_care_plans
+
+    engine = make_engine(aftercare.database_url)
+    try:
+        with session_scope(engine) as session:
+            plan = current_plans(session, load_care_plans()).plans["sclerotherapy"]
+            save_plan(session, later_reminder(plan), actor="ana@example.com", now=NOW)
+    finally:
+        engine.dispose()
+    output = aftercare("init")
+    assert "0 template(s) loaded; 0 care plan(s) loaded." in output
+    assert "note: care plan sclerotherapy keeps an admin's edit" in output
+    enrolled = aftercare.json(
+        "enroll", "--name", "Maria Lopez", "--phone", "3105550142", "--treatment", "asclera",
+        "--completed-at", "2026-06-15 14:30",
+    )  # fmt: skip
+    day_1 = [m for m in enrolled["messages"] if m["step"] == "restriction_day_1"]
+    assert {(m["channel"], m["due_at"]) for m in day_1} == {
+        ("sms", "2026-06-16T18:00:00Z"),  # 11:00 PDT, as the edit says
+        ("email", "2026-06-16T18:00:00Z"),
+    }
+
+
+def test_the_first_init_loads_every_care_plan(database_url, tmp_path, monkeypatch):
+    from tests.support.cli import Aftercare
+
+    monkeypatch.chdir(tmp_path)
+    output = Aftercare(database_url, tmp_path)("init")
+    assert "3 care plan(s) loaded." in output

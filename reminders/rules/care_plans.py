@@ -161,9 +161,21 @@ def _step_definition(step: Step) -> dict[str, object]:
 def offset_definition(offset: Offset) -> dict[str, object]:
     """`{hours = N}` (a whole number when it is one) or `{day = N, at = "HH:MM"}`."""
     if isinstance(offset, AfterHours):
-        hours = offset.hours
+        hours = float(offset.hours)
         return {"hours": int(hours) if hours.is_integer() else hours}
     return {"day": offset.day, "at": offset.at.strftime("%H:%M")}
+
+
+def describe_offset(offset: Offset | None) -> str:
+    """How staff read an offset: "at once", "36 hours after", "day 1 at 09:00"."""
+    if offset is None:
+        return "none"
+    if isinstance(offset, AfterHours):
+        if offset.hours == 0:
+            return "at once"
+        hours = offset_definition(offset)["hours"]
+        return f"{hours} hour{'' if hours == 1 else 's'} after"
+    return f"day {offset.day} at {offset.at.strftime('%H:%M')}"
 
 
 def with_step(plan: Plan, step: Step) -> Plan:

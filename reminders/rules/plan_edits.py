@@ -21,6 +21,7 @@ from reminders.rules.care_plans import (
 from reminders.rules.timing import AfterHours, Offset, parse_offset
 
 KINDS = ("hours", "day")  # "N hours after the session", "day N at HH:MM"
+LONGEST = 12  # characters of a number or a time worth reading; longer text is a mistake
 
 
 @dataclass(frozen=True)
@@ -114,13 +115,19 @@ def _spec(fields: OffsetFields) -> dict[str, object]:
     if fields.kind == "hours":
         return {"hours": _number(fields.hours, "hours", float)}
     if fields.kind == "day":
-        return {"day": _number(fields.day, "day", int), "at": fields.at.strip()}
+        return {"day": _number(fields.day, "day", int), "at": _short(fields.at.strip())}
     raise ValueError(f"choose {' or '.join(KINDS)}")
+
+
+def _short(text: str) -> str:
+    """At most LONGEST characters, so an error repeating the text stays short; a shortened
+    text is never a valid one (those are shorter)."""
+    return text if len(text) <= LONGEST else text[:LONGEST] + "…"
 
 
 def _number(text: str, what: str, kind: type[int] | type[float]) -> int | float:
     """ASCII only: Python reads '٣' as 3, which is not what the page would show back."""
-    cleaned = text.strip()
+    cleaned = _short(text.strip())
     if not cleaned:
         raise ValueError(f"enter the {what}")
     try:

@@ -57,14 +57,14 @@ def newest_revisions(session: Session) -> list[CarePlanRevision]:
 
 
 def current_plans(session: Session, defaults: CarePlans) -> CarePlans:
-    """The plans in force: each plan's newest revision, and the file's plans none was loaded for.
+    """The plans in force: each plan's newest revision, and the file's plans none was loaded for,
+    in the file's order (then any the file no longer has).
 
     Raises CarePlanError when a stored revision no longer reads, or two plans claim a treatment.
     """
     stored = {rev.plan: _plan(rev) for rev in newest_revisions(session)}
-    return combine(
-        [*stored.values(), *(p for p in defaults.plans.values() if p.name not in stored)]
-    )
+    in_file = [stored.pop(name, plan) for name, plan in defaults.plans.items()]
+    return combine([*in_file, *stored.values()])
 
 
 def plan_history(session: Session, plan: str) -> list[CarePlanRevision]:
