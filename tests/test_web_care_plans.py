@@ -205,12 +205,18 @@ def test_a_deadline_before_the_send_time_is_refused_beside_it_keeping_what_was_t
     assert actions(runtime) == []
 
 
-def test_a_channel_without_a_template_is_refused(admin, runtime):
-    response = post(admin, restriction_day_1__channels=["sms", "email"])
-    assert response.status_code == 400
-    assert "There is no email template for this step (sclerotherapy/restriction_day_1)" in (
-        response.text
+def test_a_channel_without_a_template_is_refused_with_the_other_problems(admin, runtime):
+    response = post(
+        admin, restriction_day_1__channels=["sms", "email"], aftercare__send__hours="-1"
     )
+    assert response.status_code == 400
+    assert re.search(
+        r'id="restriction_day_1-channels-error" class="field-error">There is no email template'
+        r" for this step \(sclerotherapy/restriction_day_1\): write one before choosing email\.",
+        response.text,
+    )
+    assert 'id="aftercare-send-error"' in response.text
+    assert form_fields(response.text, EDIT)["restriction_day_1.channels"] == ["sms", "email"]
     assert versions(runtime) == [1]
 
 

@@ -73,7 +73,7 @@ class Editing:
 
     plan: Plan
     history: list[CarePlanRevision]
-    missing: dict[str, str]  # "<step>.channels" -> which channel has no template
+    missing: dict[str, str]  # "<step>.<channel>" -> the template name nothing was written for
 
 
 @router.get("")
@@ -102,8 +102,7 @@ async def save(request: Request, admin: AdminUser, plan: str) -> Response:
     form = await request.form()
     fields = {step.name: _typed(form, step.name) for step in editing.plan.steps}
     try:
-        edited = apply_edits(editing.plan, list(fields.values()))
-        _check_templates(edited, editing.missing)
+        edited = _edited(editing, fields)
         work = partial(
             _save,
             edited=edited,
@@ -214,17 +213,27 @@ async def _editing(request: Request, plan: str) -> Editing:
     return await run_db(request, partial(_load, plan=plan, templates_dir=templates_dir))
 
 
-def _check_templates(plan: Plan, missing: dict[str, str]) -> None:
-    """A channel no template exists for would fail every message of it: refused."""
-    problems = {
-        f"{step.name}.channels": f"there is no {channel} template for this step"
-        f" ({missing[f'{step.name}.{channel}']}): write one before choosing {channel}"
-        for step in plan.steps
-        for channel in step.channels
-        if f"{step.name}.{channel}" in missing
-    }
+def _edited(editing: Editing, fields: dict[str, StepFields]) -> Plan:
+    """The plan as the form says, or PlanEditRefused with every problem of every field."""
+    problems = _template_problems(editing.missing, fields)
+    try:
+        edited = apply_edits(editing.plan, list(fields.values()))
+    except PlanEditRefused as refused:
+        raise PlanEditRefused(refused.problems | problems) from None
     if problems:
         raise PlanEditRefused(problems)
+    return edited
+
+
+def _template_problems(missing: dict[str, str], fields: dict[str, StepFields]) -> dict[str, str]:
+    """A channel no template exists for would fail every message of it: refused."""
+    return {
+        f"{step}.channels": f"there is no {channel} template for this step"
+        f" ({missing[f'{step}.{channel}']}): write one before choosing {channel}"
+        for step, typed in fields.items()
+        for channel in typed.channels
+        if f"{step}.{channel}" in missing
+    }
 
 
 def _typed(form: FormData, step: str) -> StepFields:
