@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from reminders.rules.care_plans import CarePlanError, Plan, parse_care_plans, with_step
+from reminders.rules.care_plans import CarePlanError, Plan, Step, parse_care_plans
 from reminders.rules.timing import DayAt
 from reminders.runtime import Runtime
 from reminders.store.care_plans import (
@@ -34,6 +34,10 @@ DAY_1_AT_9 = datetime(2026, 11, 21, 17, 0, tzinfo=UTC)  # 09:00 PST, as the file
 
 def scl(runtime: Runtime) -> Plan:
     return runtime.care_plans().plans["sclerotherapy"]
+
+
+def with_step(plan: Plan, step: Step) -> Plan:
+    return replace(plan, steps=tuple(step if s.name == step.name else s for s in plan.steps))
 
 
 def later_reminder(plan: Plan, hour: int = 11) -> Plan:

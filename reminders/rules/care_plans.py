@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -176,13 +176,6 @@ def describe_offset(offset: Offset | None) -> str:
         hours = offset_definition(offset)["hours"]
         return f"{hours} hour{'' if hours == 1 else 's'} after"
     return f"day {offset.day} at {offset.at.strftime('%H:%M')}"
-
-
-def with_step(plan: Plan, step: Step) -> Plan:
-    """The plan with the step of that name replaced (timing and channels are what admins edit)."""
-    plan.step(step.name)  # KeyError for a step the plan does not have
-    steps = tuple(step if old.name == step.name else old for old in plan.steps)
-    return replace(plan, steps=steps)
 
 
 # -- the checks -------------------------------------------------------------------------------
