@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 from sqlmodel import Session, select
 
 from reminders.runtime import Runtime
-from reminders.store.care_plans import plan_history
-from reminders.store.models import OutboxMessage
+from reminders.store.care_plans import plan_history, save_plan
+from reminders.store.db import session_scope
+from reminders.store.models import CarePlanRevision, OutboxMessage
 from reminders.web.app import create_app
 from tests.conftest import utc
 from tests.support.factories import enroll_patient
@@ -278,3 +280,29 @@ def test_restoring_a_version_that_does_not_exist_is_refused(admin, runtime, vers
     assert response.status_code == 400
     assert "Care plan sclerotherapy has no version" in response.text
     assert versions(runtime) == [1]
+
+
+def test_a_stored_revision_that_does_not_read_is_a_503_naming_it_not_a_crash(admin, runtime):
+    with session_scope(runtime.engine) as session:
+        session.add(
+            CarePlanRevision(
+                plan="laser", version=2, definition="{", created_by="someone", created_at=NOW
+            )
+        )
+    for path in ("/admin/care-plans", EDIT):
+        response = admin.get(path)
+        assert response.status_code == 503
+        assert "the care plans cannot be read: plan laser, version 2: not JSON" in response.text
+
+
+def test_the_list_flags_a_channel_that_has_no_template(admin, runtime):
+    plan = runtime.care_plans().plans["sclerotherapy"]
+    step = replace(plan.step("restriction_day_1"), channels=("sms", "email"))
+    steps = tuple(step if s.name == step.name else s for s in plan.steps)
+    with session_scope(runtime.engine) as session:  # as a hand-written revision could say
+        save_plan(session, replace(plan, steps=steps), actor="someone", now=NOW)
+    html = admin.get("/admin/care-plans").text
+    row = re.search(r"<td>restriction_day_1</td>(.*?)</tr>", html, re.S)
+    assert row is not None
+    assert 'sms, email <strong class="warning">(no template)</strong>' in row.group(1)
+    assert html.count("(no template)") == 1

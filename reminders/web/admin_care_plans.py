@@ -107,7 +107,6 @@ async def save(request: Request, admin: AdminUser, plan: str) -> Response:
             _save,
             edited=edited,
             base=_text(form, "base_version"),
-            templates_dir=settings_of(request).templates_dir,
             actor=actor_of(admin.email),
         )
         version = await run_db(request, work)
@@ -146,10 +145,19 @@ def _in_force(session: Session) -> CarePlans:
     return current_plans(session, load_care_plans())
 
 
+def _readable(session: Session) -> CarePlans:
+    """The plans in force for a page; a stored revision that does not read (written by hand)
+    is a 503 naming it, not a crash."""
+    try:
+        return _in_force(session)
+    except CarePlanError as exc:
+        raise HTTPException(503, f"the care plans cannot be read: {exc}") from None
+
+
 def _plans_and_gaps(
     session: Session, _now: datetime, *, templates_dir: Path
 ) -> tuple[CarePlans, dict[str, str]]:
-    plans = _in_force(session)
+    plans = _readable(session)
     missing: dict[str, str] = {}
     for plan in plans.plans.values():
         missing |= _missing_templates(session, templates_dir, plan)
@@ -157,16 +165,14 @@ def _plans_and_gaps(
 
 
 def _load(session: Session, _now: datetime, *, plan: str, templates_dir: Path) -> Editing:
-    found = _in_force(session).plans.get(plan)
+    found = _readable(session).plans.get(plan)
     if found is None:
         raise HTTPException(status_code=404)
     missing = _missing_templates(session, templates_dir, found, every_channel=True)
     return Editing(found, plan_history(session, plan), missing)
 
 
-def _save(
-    session: Session, now: datetime, *, edited: Plan, base: str, templates_dir: Path, actor: str
-) -> int | None:
+def _save(session: Session, now: datetime, *, edited: Plan, base: str, actor: str) -> int | None:
     """The new version's number, or None when the edit changes nothing."""
     current = _in_force(session).plans[edited.name]
     if base != str(current.version or 0):
