@@ -71,7 +71,7 @@ def run(url: str, sessions: int) -> None:
     dispatcher = Dispatcher(
         engine,
         settings,
-        runtime.plans,
+        runtime.default_plans,
         {"sms": channel, "email": channel},
         worker_id="bench",
         clock=lambda: NOW,

@@ -42,7 +42,7 @@ class Daemon:
         self.dispatcher = Dispatcher(
             runtime.engine,
             runtime.settings,
-            runtime.plans,
+            runtime.default_plans,
             build_channels(runtime.settings),
             worker_id=self.worker,
             clock=utcnow,

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 from reminders.planning.planner import PlanReport, plan_pending
 from reminders.rules.care_plans import CarePlans
 from reminders.settings import PROJECT_ROOT, Settings
+from reminders.store.care_plans import current_plans, load_default_plans
 from reminders.store.db import make_engine, session_scope
 from reminders.store.defaults import load_care_plans
 from reminders.store.templates import load_defaults
@@ -31,12 +32,18 @@ MIGRATIONS = PROJECT_ROOT / "migrations"
 class Runtime:
     settings: Settings
     engine: Engine
-    plans: CarePlans
+    default_plans: CarePlans  # care_plans.toml: in force where the database holds no revision
+
+    def care_plans(self) -> CarePlans:
+        """The plans in force now (the newest revisions): read once per command or pass."""
+        with session_scope(self.engine) as session:
+            return current_plans(session, self.default_plans)
 
     def plan(self, now: datetime) -> PlanReport:
+        """One planning pass, with the plans in force as it starts."""
         return plan_pending(
             self.engine,
-            self.plans,
+            self.care_plans(),
             self.settings.timezone,
             now,
             region=self.settings.default_phone_region,
@@ -116,9 +123,18 @@ def _foreign_keys_deferred(connection: Connection) -> Iterator[None]:
         raw.execute("PRAGMA foreign_keys=ON")
 
 
-def initialize(runtime: Runtime, *, actor: str, now: datetime) -> int:
-    """Migrate and load default templates; safe to run again. Returns templates added."""
+@dataclass(frozen=True)
+class Initialized:
+    templates: int  # default template revisions added
+    plans: int  # default care plan revisions added
+    kept_plans: tuple[str, ...]  # plans an admin edited, which the file no longer matches
+
+
+def initialize(runtime: Runtime, *, actor: str, now: datetime) -> Initialized:
+    """Migrate, then load the default templates and care plans; safe to run again."""
     migrate(runtime.engine)
     templates_dir: Path = runtime.settings.templates_dir
     with session_scope(runtime.engine) as session:
-        return load_defaults(session, templates_dir, actor=actor, now=now)
+        templates = load_defaults(session, templates_dir, actor=actor, now=now)
+        plans = load_default_plans(session, runtime.default_plans, actor=actor, now=now)
+    return Initialized(templates, plans.added, plans.kept)

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 
 from reminders.runtime import Runtime, migrate
 from reminders.settings import Settings
+from reminders.store.care_plans import load_default_plans
 from reminders.store.db import make_engine, session_scope
 from reminders.store.defaults import load_care_plans
 from reminders.store.templates import load_defaults
@@ -118,10 +119,12 @@ def engine(settings: Settings) -> Iterator[Engine]:
 
 @pytest.fixture
 def runtime(settings: Settings, engine: Engine) -> Runtime:
-    """As after `aftercare init`: migrated, default templates loaded as version 1."""
+    """As after `aftercare init`: migrated, default templates and care plans loaded as version 1."""
     runtime = Runtime(settings, engine, load_care_plans())
+    now = datetime.now(UTC)
     with session_scope(engine) as session:
-        load_defaults(session, settings.templates_dir, actor="defaults", now=datetime.now(UTC))
+        load_defaults(session, settings.templates_dir, actor="defaults", now=now)
+        load_default_plans(session, runtime.default_plans, actor="defaults", now=now)
     return runtime
 
 

@@ -214,7 +214,7 @@ def dispatcher(
     return Dispatcher(
         engine,
         runtime.settings,
-        runtime.plans,
+        runtime.default_plans,
         {"sms": channel, "email": channel},
         worker_id=worker,
         clock=clock,
@@ -247,10 +247,12 @@ def test_two_planners_at_once_create_each_outbox_row_exactly_once(make_runtime, 
     runtime = make_runtime()
     treatments = [("asclera", "laser", "test-dose", "sts")[n % 4] for n in range(200)]
     session_ids = add_sessions(runtime.engine, treatments, completed_at=lambda _n: COMPLETED)
-    expected = sum(rows_per_session(runtime.plans, t) for t in treatments)
+    expected = sum(rows_per_session(runtime.default_plans, t) for t in treatments)
 
     def planner() -> PlanReport:
-        return plan_pending(open_engine(), runtime.plans, runtime.settings.timezone, NOW, limit=25)
+        return plan_pending(
+            open_engine(), runtime.default_plans, runtime.settings.timezone, NOW, limit=25
+        )
 
     reports = together([planner, planner])
 
@@ -291,7 +293,7 @@ def test_two_tick_processes_at_once_plan_once_and_send_each_message_once(
         assert tick.returncode == 0, err.decode()
 
     rows = outbox(runtime.engine)
-    assert len(rows) == len(treatments) * rows_per_session(runtime.plans, "asclera")
+    assert len(rows) == len(treatments) * rows_per_session(runtime.default_plans, "asclera")
     assert len({(r.session_id, r.step, r.channel) for r in rows}) == len(rows)
     lines = outbox_lines(runtime.settings)
     sent_ids = Counter(int(str(line["message_id"])) for line in lines)
@@ -316,7 +318,7 @@ def keep_fresh_table_statistics(engine: Engine) -> None:
 def due_messages(runtime: Runtime, sessions: int) -> set[int]:
     """`sessions` asclera sessions just completed: their aftercare SMS and email are due."""
     add_sessions(runtime.engine, ["asclera"] * sessions, completed_at=lambda _n: COMPLETED)
-    plan_pending(runtime.engine, runtime.plans, runtime.settings.timezone, NOW)
+    plan_pending(runtime.engine, runtime.default_plans, runtime.settings.timezone, NOW)
     due = {r.id or 0 for r in outbox(runtime.engine) if r.due_at <= NOW}
     assert len(due) == 2 * sessions
     return due
@@ -443,7 +445,7 @@ def test_daily_sms_cap_holds_across_two_dispatchers_at_once(make_runtime, open_e
                 )
                 for treatment in ("asclera", "laser")
             )
-    plan_pending(runtime.engine, runtime.plans, runtime.settings.timezone, NOW)
+    plan_pending(runtime.engine, runtime.default_plans, runtime.settings.timezone, NOW)
     sms = [r for r in outbox(runtime.engine) if (r.step, r.channel) == ("aftercare", "sms")]
     pairs = [
         sorted(r.id or 0 for r in sms if r.patient_id == patient_id)

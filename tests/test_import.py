@@ -79,7 +79,7 @@ def test_the_example_file_imports_every_row(runtime, capsys):
         patients = session.exec(select(Patient)).all()
         treatments = session.exec(select(TreatmentSession.treatment)).all()
     assert {p.language for p in patients} == {"en", "es"}
-    assert set(treatments) == set(runtime.plans.treatments)
+    assert set(treatments) == set(runtime.default_plans.treatments)
     assert any(p.email is None for p in patients)
 
 

@@ -39,20 +39,32 @@ def main_callback(ctx: typer.Context) -> None:
 
 @app.command()
 def init() -> None:
-    """Create or upgrade the database and load the default templates (safe to run again)."""
+    """Create or upgrade the database and load the default templates and care plans.
+
+    Safe to run again: a template or care plan an admin edited is kept as it is.
+    """
     from reminders.cli import output as out
     from reminders.clock import utcnow
+    from reminders.rules.care_plans import CarePlanError
     from reminders.runtime import initialize
     from reminders.store.templates import InvalidDefaultTemplate
 
     rt = runtime(initialized=False)
     try:
-        added = initialize(rt, actor="defaults", now=utcnow())
+        done = initialize(rt, actor="defaults", now=utcnow())
     except InvalidDefaultTemplate as exc:
         fail(f"{exc}; no template was loaded")
+    except CarePlanError as exc:
+        fail(f"{exc}; no template or care plan was loaded")
     typer.echo(
-        f"Database ready at {out.safe_url(rt.settings.database_url)}; {added} template(s) loaded."
+        f"Database ready at {out.safe_url(rt.settings.database_url)};"
+        f" {done.templates} template(s) loaded; {done.plans} care plan(s) loaded."
     )
+    for plan in done.kept_plans:
+        typer.echo(
+            f"note: care plan {plan} keeps an admin's edit; care_plans.toml differs from it"
+            " (see /admin/care-plans)"
+        )
 
 
 app.command(name="enroll")(enroll.enroll_command)
@@ -101,7 +113,7 @@ def tick(now: NowOption = None) -> None:
     dispatcher = Dispatcher(
         rt.engine,
         rt.settings,
-        rt.plans,
+        rt.default_plans,
         build_channels(rt.settings),
         worker_id=worker_id(),
         clock=lambda: as_of,

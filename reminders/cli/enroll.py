@@ -97,12 +97,13 @@ def _enroll(rt: Runtime, form: EnrollmentForm, now: datetime) -> Enrolled:
 
     settings = rt.settings
     region = settings.default_phone_region
+    plans = rt.care_plans()
     try:
         enrollment = validate(
-            form, plans=rt.plans, clinic_tz=settings.timezone, region=region, now=now
+            form, plans=plans, clinic_tz=settings.timezone, region=region, now=now
         )
         with session_scope(rt.engine) as session:
-            return enroll_and_plan(session, enrollment, rt.plans, clinic_tz=settings.timezone,
+            return enroll_and_plan(session, enrollment, plans, clinic_tz=settings.timezone,
                                    region=region, actor=actor(), now=now)  # fmt: skip
     except PhoneOfAnotherPatient as exc:
         fail(f"{exc}; if it is the same person, add --patient {exc.patient_id}")

@@ -15,6 +15,7 @@ import typer
 
 from reminders.planning.bulk import BulkReport, RowsRefused, enroll_many
 from reminders.planning.enrollment import Enrollment, EnrollmentForm, InvalidEnrollment, validate
+from reminders.rules.care_plans import CarePlans
 from reminders.runtime import Runtime
 from reminders.store.db import session_scope
 
@@ -30,9 +31,11 @@ def import_csv(rt: Runtime, path: Path, *, actor: str, now: datetime) -> list[Ro
     """Validate the whole file, then enroll every row in one transaction; returns row errors.
 
     Rows that clash with patients on file (a number under another name) are errors too: they
-    are found before anything is written, and then nothing is imported.
+    are found before anything is written, and then nothing is imported. The care plans in
+    force are read once, for every row.
     """
-    rows, errors = read_enrollments(rt, path, now)
+    plans = rt.care_plans()
+    rows, errors = read_enrollments(rt, plans, path, now)
     if errors:
         return errors
     settings = rt.settings
@@ -41,7 +44,7 @@ def import_csv(rt: Runtime, path: Path, *, actor: str, now: datetime) -> list[Ro
             report = enroll_many(
                 session,
                 rows,
-                rt.plans,
+                plans,
                 clinic_tz=settings.timezone,
                 region=settings.default_phone_region,
                 actor=actor,
@@ -71,14 +74,16 @@ def _s(count: int) -> str:
     return "" if count == 1 else "s"
 
 
-def read_enrollments(rt: Runtime, path: Path, now: datetime) -> tuple[list[Row], list[RowError]]:
+def read_enrollments(
+    rt: Runtime, plans: CarePlans, path: Path, now: datetime
+) -> tuple[list[Row], list[RowError]]:
     """Every row checked; each bad one listed with its line, the reading never stopping early."""
     enrollments: list[Row] = []
     errors: list[RowError] = []
     try:
         for line, row in _rows(path):
             try:
-                enrollments.append((line, _validate(rt, row, now)))
+                enrollments.append((line, _validate(rt, plans, row, now)))
             except InvalidEnrollment as exc:
                 errors.append((line, str(exc)))
     except InvalidEnrollment as exc:  # the header
@@ -90,11 +95,13 @@ def read_enrollments(rt: Runtime, path: Path, now: datetime) -> tuple[list[Row],
     return enrollments, errors
 
 
-def _validate(rt: Runtime, row: dict[str, str | None], now: datetime) -> Enrollment:
+def _validate(
+    rt: Runtime, plans: CarePlans, row: dict[str, str | None], now: datetime
+) -> Enrollment:
     if None in row or any(value is None for value in row.values()):
         raise InvalidEnrollment("wrong number of columns")
     settings = rt.settings
-    return validate(_form(row), plans=rt.plans, clinic_tz=settings.timezone,
+    return validate(_form(row), plans=plans, clinic_tz=settings.timezone,
                     region=settings.default_phone_region, now=now)  # fmt: skip
 
 

@@ -30,7 +30,7 @@ def list_templates() -> None:
     for header in ("plan", "step", "channel", "language", "version", "source"):
         table.add_column(header)
     with Session(rt.engine) as session:
-        for key in _all_keys(rt.plans):
+        for key in _all_keys(rt.care_plans()):
             try:
                 found = find_template(session, rt.settings.templates_dir, key)
             except TemplateMissing:
@@ -63,8 +63,9 @@ def preview(
     from reminders.store.templates import TemplateMissing, find_template
 
     rt = runtime()
+    plans = rt.care_plans()
     try:
-        plan = _plan_of(rt.plans, step)
+        plan = _plan_of(plans, step)
     except LookupError as exc:
         fail(str(exc))
     step_name = step.split("/")[-1]
@@ -72,11 +73,11 @@ def preview(
         "clinic_name": rt.settings.clinic_name,
         "clinic_phone": rt.settings.clinic_phone,
         # the plan's own treatment, so a laser preview does not speak of sclerotherapy
-        "treatment_name": next(iter(rt.plans.plans[plan].treatments.values())),
+        "treatment_name": next(iter(plans.plans[plan].treatments.values())),
     }
     if channel == "sms" and not rt.settings.sms_may_name_treatment:
         context.pop("treatment_name", None)
-    key = TemplateKey(plan, rt.plans.plans[plan].step(step_name).template_step, channel, language)
+    key = TemplateKey(plan, plans.plans[plan].step(step_name).template_step, channel, language)
     with Session(rt.engine) as session:
         try:
             found = find_template(session, rt.settings.templates_dir, key)

@@ -274,6 +274,7 @@ def _plan_in_ledger(
     ledger.add(treatment, rows_for_session(plan, treatment.completed_at, tz, already_sent), now)
     superseded = supersede_follow_ups(session, ledger, plans, treatment, now)
     treatment.planned_at = now
+    treatment.plan_version = plan.version
     session.add(treatment)
     return PlanReport(sessions=1, superseded=superseded)
 

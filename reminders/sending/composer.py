@@ -96,7 +96,7 @@ def compose(
     try:
         care_plan = plans.plans[plan]
         template_step = care_plan.step(step).template_step
-    except KeyError:  # care_plans.toml changed under a planned message: a permanent problem
+    except KeyError:  # the care plan changed under a planned message: a permanent problem
         raise TemplateMissing(f"care plan {plan!r} has no step {step!r} any more") from None
     key = TemplateKey(plan, template_step, channel, patient.language)
     found = find_template(session, templates_dir, key)

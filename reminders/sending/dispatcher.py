@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
-from reminders.rules.care_plans import CarePlans
+from reminders.rules.care_plans import CarePlanError, CarePlans
 from reminders.rules.decisions import Defer, Facts, Skip, decide
 from reminders.rules.lifecycle import REACHED_PROVIDER, Status
 from reminders.rules.rendering import TemplateProblem
@@ -33,6 +33,7 @@ from reminders.sending.outcomes import RetryPolicy, fail, record_failure, record
 from reminders.sending.reconcile import reconcile_unknown
 from reminders.sending.side_effects import apply_side_effects
 from reminders.settings import Settings
+from reminders.store.care_plans import current_plans
 from reminders.store.db import session_scope
 from reminders.store.models import OutboxMessage, Patient, TreatmentSession
 from reminders.store.opt_outs import is_opted_out
@@ -79,7 +80,7 @@ class Dispatcher:
         self,
         engine: Engine,
         settings: Settings,
-        plans: CarePlans,
+        default_plans: CarePlans,
         channels: Mapping[str, Channel],
         *,
         worker_id: str,
@@ -89,7 +90,8 @@ class Dispatcher:
     ) -> None:
         self.engine = engine
         self.settings = settings
-        self.plans = plans
+        self.default_plans = default_plans  # care_plans.toml, where no revision is loaded
+        self.plans = default_plans  # the plans in force, read again for every batch
         self.channels = channels
         self.worker_id = worker_id
         self.clock = clock
@@ -108,6 +110,7 @@ class Dispatcher:
         """Reconcile, claim one batch, send it through the pool; hand back what is left."""
         with session_scope(self.engine) as session:
             settle_dead_sends(session, self.clock(), actor=self.worker_id)
+            self._read_plans(session)
         report = DispatchReport(reconciled=reconcile_unknown(self))
         with session_scope(self.engine) as session:
             ids = claim_due(
@@ -121,6 +124,14 @@ class Dispatcher:
         report.released = self._release(leftover)
         self._close_channels()
         return report
+
+    def _read_plans(self, session: Session) -> None:
+        """An admin's edit of a plan reaches the next batch; a revision that does not read
+        (written by hand) keeps the plans of the last batch, rather than stopping the sends."""
+        try:
+            self.plans = current_plans(session, self.default_plans)
+        except CarePlanError as exc:
+            log.error("care plans unreadable, keeping the previous ones: %s", exc)
 
     @property
     def more_waiting(self) -> bool:

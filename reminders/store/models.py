@@ -59,6 +59,8 @@ class TreatmentSession(SQLModel, table=True):
     replaces_session_id: int | None = Field(default=None, foreign_key="treatment_session.id")
     planned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     plan_error: str | None = Field(default=None, max_length=500)
+    # The care_plan_revision version that planned it; None: the file's plan, or not planned yet.
+    plan_version: int | None = None
     voided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(
         default_factory=utcnow,
@@ -147,6 +149,22 @@ class TemplateRevision(SQLModel, table=True):
     version: int
     source: str = Field(sa_type=sa.Text)
     is_default: bool = False  # loaded from templates/, not written by an admin
+    created_by: str | None = Field(default=None, max_length=100)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class CarePlanRevision(SQLModel, table=True):
+    """Versions of a care plan; the newest plans the sessions enrolled from then on."""
+
+    __tablename__ = "care_plan_revision"
+    __table_args__ = (sa.UniqueConstraint("plan", "version", name="uq_care_plan_revision"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan: str = Field(max_length=40)
+    version: int
+    definition: str = Field(sa_type=sa.Text)  # the whole plan as JSON (rules.care_plans)
+    is_default: bool = False  # loaded from care_plans.toml, not written by an admin
+    restored_from: int | None = None  # the earlier version this one copies
     created_by: str | None = Field(default=None, max_length=100)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

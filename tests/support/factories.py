@@ -50,22 +50,23 @@ def enroll_patient(
         patient_id=patient_id,
     )
     settings = runtime.settings
+    plans = runtime.care_plans()  # as the CLI reads them: once, the newest revisions
     enrollment = validate(
         form,
-        plans=runtime.plans,
+        plans=plans,
         clinic_tz=settings.timezone,
         region=settings.default_phone_region,
         now=now,
     )
     with session_scope(runtime.engine) as session:
         if not plan:
-            row, notes = enroll(session, enrollment, runtime.plans, clinic_tz=settings.timezone,
+            row, notes = enroll(session, enrollment, plans, clinic_tz=settings.timezone,
                                 actor="test", now=now)  # fmt: skip
             return Enrolled(row.id or 0, row.patient_id, None, tuple(notes))
         return enroll_and_plan(
             session,
             enrollment,
-            runtime.plans,
+            plans,
             clinic_tz=settings.timezone,
             region=settings.default_phone_region,
             actor="test",
@@ -84,5 +85,10 @@ def make_dispatcher(
     console = ConsoleChannel(runtime.settings.outbox_file)
     channels = {"sms": sms or console, "email": email or console}
     return Dispatcher(
-        runtime.engine, runtime.settings, runtime.plans, channels, worker_id=worker_id, clock=clock
+        runtime.engine,
+        runtime.settings,
+        runtime.default_plans,
+        channels,
+        worker_id=worker_id,
+        clock=clock,
     )
