@@ -1,6 +1,6 @@
 """care plans as versioned rows; the version that planned each session
 
-Revision ID: 0006
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-03
 """
@@ -16,7 +16,7 @@ from alembic import op
 import reminders.store.db
 
 
-revision: str = '0006'
+revision: str = '0005'
 down_revision: str | None = '0004'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
