@@ -20,7 +20,13 @@ from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 
 from reminders.rules.sandbox import MAX_OUTPUT, LimitedSandbox, end_budget, start_budget
-from reminders.rules.sms_segments import SmsShape, fit_gsm7, non_gsm7_characters, sms_shape
+from reminders.rules.sms_segments import (
+    SmsShape,
+    character_name,
+    fit_gsm7,
+    non_gsm7_characters,
+    sms_shape,
+)
 
 __all__ = [
     "EMAIL_BLOCKS",
@@ -32,6 +38,7 @@ __all__ = [
     "check_template",
     "render_email",
     "render_sms",
+    "sms_warnings",
 ]
 
 EMAIL_BLOCKS = ("subject", "text", "html")
@@ -189,10 +196,14 @@ def check_template(
         rendered = render_sms(source, context)
     except TemplateProblem as problem:
         return [str(problem)]
-    body, shape = rendered.body, rendered.shape
+    return sms_warnings(rendered.shape, rendered.body)
+
+
+def sms_warnings(shape: SmsShape, body: str) -> list[str]:
+    """What costs more than it should: UCS-2 (each culprit named) and more than two segments."""
     warnings = []
     if shape.encoding == "UCS-2":
-        chars = ", ".join(repr(ch) for ch in non_gsm7_characters(body))
+        chars = ", ".join(character_name(ch) for ch in non_gsm7_characters(body))
         warnings.append(
             f"characters outside GSM-7 ({chars}) make this SMS UCS-2:"
             " 70 characters per segment instead of 160"
