@@ -22,6 +22,8 @@ from reminders.store.db import make_engine
 from reminders.web import (
     Clock,
     DatabaseUnavailable,
+    admin_audit,
+    admin_templates,
     admin_users,
     health,
     home,
@@ -41,7 +43,14 @@ from reminders.web.pages import STATIC_DIR, render
 
 # The staff and admin pages: each router carries its CSRF check, each view its role. Tests walk
 # every route of these for the role matrix and the CSRF check, so add new pages' routers here.
-PAGE_ROUTERS = (login.router, login.session_router, home.router, admin_users.router)
+PAGE_ROUTERS = (
+    login.router,
+    login.session_router,
+    home.router,
+    admin_users.router,
+    admin_templates.router,
+    admin_audit.router,
+)
 
 
 HASHING_AT_ONCE = 4  # argon2 runs at once per process (64 MiB each)
