@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reminders.rules.rendering import SAMPLE_CONTEXT, TemplateProblem, sms_warnings
+from reminders.rules.rendering import SAMPLE_CONTEXT, TemplateProblem, length_warnings
 from reminders.rules.sms_privacy import privacy_warning
 from reminders.rules.sms_segments import SmsShape, character_name, non_gsm7_characters, sms_shape
 from reminders.sending.composer import (
@@ -83,7 +83,7 @@ def preview(source: str, *, channel: str, language: str, clinic: ClinicInfo) -> 
 def _sms(body: str, language: str, clinic: ClinicInfo) -> Preview:
     shape = sms_shape(body)
     first = with_opt_out_line(body, language)
-    warnings = sms_warnings(shape, body)
+    warnings = length_warnings(shape)  # UCS-2 is shown apart, each character named
     if not clinic.sms_may_name_treatment:
         warning = privacy_warning(body)
         warnings += [warning] if warning else []
