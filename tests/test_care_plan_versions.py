@@ -117,7 +117,7 @@ def test_an_edit_is_the_next_version_and_is_in_force(runtime):
 def test_an_edit_is_audited_with_the_admin_and_the_steps_changed(runtime):
     revision = save(runtime, later_reminder(scl(runtime)))
     with Session(runtime.engine) as session:
-        event = session.exec(select(AuditEvent).where(AuditEvent.action == "care_plan.save")).one()
+        event = session.exec(select(AuditEvent).where(AuditEvent.action == "care_plan_save")).one()
     assert (event.actor, event.entity, event.entity_id) == (
         "ana@example.com",
         "care_plan_revision",
@@ -178,7 +178,7 @@ def test_restore_makes_a_new_version_from_an_old_one_audited(runtime):
     assert replace(scl(runtime), version=None) == replace(original, version=None)
     with Session(runtime.engine) as session:
         event = session.exec(
-            select(AuditEvent).where(AuditEvent.action == "care_plan.restore")
+            select(AuditEvent).where(AuditEvent.action == "care_plan_restore")
         ).one()
     assert (event.actor, event.entity_id) == ("ana@example.com", restored.id)
     assert event.detail == "plan=sclerotherapy, version=3, from=1"

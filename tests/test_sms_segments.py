@@ -6,6 +6,7 @@ from reminders.rules.sms_segments import (
     GSM7_BASIC,
     GSM7_EXTENSION,
     SmsShape,
+    character_name,
     fit_gsm7,
     gsm7_name,
     non_gsm7_characters,
@@ -95,6 +96,19 @@ def test_newline_and_carriage_return_are_gsm7() -> None:
 def test_non_gsm7_characters_lists_each_offender_once_in_order() -> None:
     assert non_gsm7_characters("día, está, día 😀 ñ €") == "íá😀"
     assert non_gsm7_characters("plain GSM-7 text {ok}") == ""
+
+
+@pytest.mark.parametrize(
+    ("ch", "named"),
+    [
+        ("\u2019", "\u2019 RIGHT SINGLE QUOTATION MARK (U+2019)"),
+        ("\u200b", "\u200b ZERO WIDTH SPACE (U+200B)"),
+        ("😀", "😀 GRINNING FACE (U+1F600)"),
+        ("\x07", "U+0007"),  # a control character has no name; it is not shown itself
+    ],
+)
+def test_a_character_is_named_with_its_code_point(ch: str, named: str) -> None:
+    assert character_name(ch) == named
 
 
 @pytest.mark.parametrize(

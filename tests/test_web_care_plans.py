@@ -175,7 +175,7 @@ def test_an_admin_edit_is_a_new_version_that_plans_sessions_enrolled_afterwards(
         after.session_id: day_1_at_9 + timedelta(minutes=90),
     }
     assert actions(runtime) == [
-        ("care_plan.save", ADMIN, "plan=sclerotherapy, version=2, steps=restriction_day_1")
+        ("care_plan_save", ADMIN, "plan=sclerotherapy, version=2, steps=restriction_day_1")
     ]
 
 
@@ -267,7 +267,7 @@ def test_the_history_shows_each_version_with_who_and_when_and_restores_an_old_on
     assert edit_form(admin)["restriction_day_1.send.at"] == ["09:00"]
     assert "restored from version 1" in admin.get(EDIT).text
     assert actions(runtime)[-1] == (
-        "care_plan.restore",
+        "care_plan_restore",
         ADMIN,
         "plan=sclerotherapy, version=3, from=1",
     )

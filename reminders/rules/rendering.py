@@ -20,7 +20,13 @@ from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 
 from reminders.rules.sandbox import MAX_OUTPUT, LimitedSandbox, end_budget, start_budget
-from reminders.rules.sms_segments import SmsShape, fit_gsm7, non_gsm7_characters, sms_shape
+from reminders.rules.sms_segments import (
+    SmsShape,
+    character_name,
+    fit_gsm7,
+    non_gsm7_characters,
+    sms_shape,
+)
 
 __all__ = [
     "EMAIL_BLOCKS",
@@ -30,8 +36,11 @@ __all__ = [
     "TemplateKey",
     "TemplateProblem",
     "check_template",
+    "length_warnings",
     "render_email",
     "render_sms",
+    "sms_warnings",
+    "ucs2_warning",
 ]
 
 EMAIL_BLOCKS = ("subject", "text", "html")
@@ -189,20 +198,30 @@ def check_template(
         rendered = render_sms(source, context)
     except TemplateProblem as problem:
         return [str(problem)]
-    body, shape = rendered.body, rendered.shape
-    warnings = []
-    if shape.encoding == "UCS-2":
-        chars = ", ".join(repr(ch) for ch in non_gsm7_characters(body))
-        warnings.append(
-            f"characters outside GSM-7 ({chars}) make this SMS UCS-2:"
-            " 70 characters per segment instead of 160"
-        )
-    if shape.segments > MAX_SMS_SEGMENTS:
-        warnings.append(
-            f"this SMS takes {shape.segments} segments ({shape.units} {_unit_name(shape)});"
-            f" keep it to {MAX_SMS_SEGMENTS} or fewer"
-        )
-    return warnings
+    return sms_warnings(rendered.shape, rendered.body)
+
+
+def sms_warnings(shape: SmsShape, body: str) -> list[str]:
+    """What costs more than it should: UCS-2 (each culprit named) and more than two segments."""
+    warnings = [ucs2_warning(body)] if shape.encoding == "UCS-2" else []
+    return warnings + length_warnings(shape)
+
+
+def ucs2_warning(body: str) -> str:
+    chars = ", ".join(character_name(ch) for ch in non_gsm7_characters(body))
+    return (
+        f"characters outside GSM-7 ({chars}) make this SMS UCS-2:"
+        " 70 characters per segment instead of 160"
+    )
+
+
+def length_warnings(shape: SmsShape) -> list[str]:
+    if shape.segments <= MAX_SMS_SEGMENTS:
+        return []
+    return [
+        f"this SMS takes {shape.segments} segments ({shape.units} {_unit_name(shape)});"
+        f" keep it to {MAX_SMS_SEGMENTS} or fewer"
+    ]
 
 
 def _unit_name(shape: SmsShape) -> str:

@@ -15,6 +15,7 @@ __all__ = [
     "GSM7_BASIC",
     "GSM7_EXTENSION",
     "SmsShape",
+    "character_name",
     "fit_gsm7",
     "gsm7_name",
     "non_gsm7_characters",
@@ -78,6 +79,17 @@ def non_gsm7_characters(text: str) -> str:
     """The distinct characters of `text` that force UCS-2, in order of first appearance."""
     seen = dict.fromkeys(ch for ch in text if ch not in GSM7_BASIC and ch not in GSM7_EXTENSION)
     return "".join(seen)
+
+
+def character_name(ch: str) -> str:
+    """One character as an editor shows it: itself, its Unicode name and code point.
+
+    The name matters: a curly apostrophe, a no-break space or a zero-width one look like
+    nothing special, or like nothing at all, yet each makes the whole SMS UCS-2.
+    """
+    code = f"U+{ord(ch):04X}"
+    name = unicodedata.name(ch, "")
+    return f"{ch} {name} ({code})" if name else code
 
 
 _SPACES = "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"

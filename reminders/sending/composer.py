@@ -103,14 +103,25 @@ def compose(
     treatment_name = care_plan.treatments.get(treatment.treatment, treatment.treatment)
     context = message_context(patient, treatment_name, clinic, channel)
     body, subject, html, segments = render(channel, found.source, context)
-    if channel == "sms" and first_text and "STOP" not in body:
-        body = f"{body} {OPT_OUT_LINE.get(patient.language, OPT_OUT_LINE['en'])}"
+    if channel == "sms" and first_text:
+        body = with_opt_out_line(body, patient.language)
         segments = sms_shape(body).segments
     if channel == "email":
         body, html = add_email_footer(body, html, clinic, patient.language, patient.email)
+        check_subject(subject)
+    return Composed(body, subject, html, found.version, segments)
+
+
+def with_opt_out_line(body: str, language: str) -> str:
+    """The body of a number's first text: it must say how to stop, if it does not already."""
+    if "STOP" in body:
+        return body
+    return f"{body} {OPT_OUT_LINE.get(language, OPT_OUT_LINE['en'])}"
+
+
+def check_subject(subject: str | None) -> None:
     if subject is not None and len(subject) > MAX_SUBJECT:
         raise TemplateProblem(f"the subject is {len(subject)} characters; at most {MAX_SUBJECT}")
-    return Composed(body, subject, html, found.version, segments)
 
 
 def add_email_footer(

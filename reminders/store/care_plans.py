@@ -76,7 +76,7 @@ def plan_history(session: Session, plan: str) -> list[CarePlanRevision]:
 def save_plan(
     session: Session, plan: Plan, *, actor: str, now: datetime, changed: Sequence[str] = ()
 ) -> CarePlanRevision:
-    """An admin's edit as the plan's next version, audited `care_plan.save` with the steps changed.
+    """An admin's edit as the plan's next version, audited `care_plan_save` with the steps changed.
 
     Two admins saving at once both aim at the same version: the unique key refuses the second,
     whose transaction is then run again (the web's unit of work) and gets the next one.
@@ -85,14 +85,14 @@ def save_plan(
     detail = f"plan={plan.name}, version={revision.version}"
     if changed:
         detail += f", steps={','.join(changed)}"
-    _audit(session, "care_plan.save", revision, actor, now, detail)
+    _audit(session, "care_plan_save", revision, actor, now, detail)
     return revision
 
 
 def restore_plan(
     session: Session, plan: str, version: int, *, actor: str, now: datetime
 ) -> CarePlanRevision:
-    """A new version with the definition of an earlier one, audited `care_plan.restore`."""
+    """A new version with the definition of an earlier one, audited `care_plan_restore`."""
     old = session.exec(
         select(CarePlanRevision).where(
             CarePlanRevision.plan == plan, CarePlanRevision.version == version
@@ -102,7 +102,7 @@ def restore_plan(
         raise UnknownRevision(f"care plan {plan} has no version {version}")
     revision = _add(session, _plan(old), actor=actor, now=now, restored_from=old.version)
     detail = f"plan={plan}, version={revision.version}, from={old.version}"
-    _audit(session, "care_plan.restore", revision, actor, now, detail)
+    _audit(session, "care_plan_restore", revision, actor, now, detail)
     return revision
 
 

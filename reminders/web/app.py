@@ -22,7 +22,9 @@ from reminders.store.db import make_engine
 from reminders.web import (
     Clock,
     DatabaseUnavailable,
+    admin_audit,
     admin_care_plans,
+    admin_templates,
     admin_users,
     health,
     home,
@@ -48,6 +50,8 @@ PAGE_ROUTERS = (
     home.router,
     admin_users.router,
     admin_care_plans.router,
+    admin_templates.router,
+    admin_audit.router,
 )
 
 

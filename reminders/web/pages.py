@@ -6,9 +6,11 @@ top-level templates/ folder; Pico CSS is vendored in reminders/web/static/ (no b
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import jinja2
 from fastapi import Request
@@ -78,3 +80,10 @@ def local_path(target: str | None) -> str:
 def sentence(text: str) -> str:
     """An AccountError's line as page text: capital first, full stop last."""
     return text[:1].upper() + text[1:] + "."
+
+
+def local_time(moment: datetime | None, tz: ZoneInfo) -> str:
+    """A stored UTC moment on the clinic's clock, with the zone's abbreviation; "" for none."""
+    if moment is None:
+        return ""
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")

@@ -1,0 +1,104 @@
+"""What an admin's template edit would send, made with the composer's own steps.
+
+The template editor shows this as the admin types and checks it again before a save, so the
+preview cannot drift from what patients get: the same sandboxed rendering, the same context
+(SMS get no treatment name unless the clinic chose so), the first text's STOP line, the email
+footer. The patient is a sample one (`rules.rendering.SAMPLE_CONTEXT`), never a real one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reminders.rules.rendering import SAMPLE_CONTEXT, TemplateProblem, length_warnings
+from reminders.rules.sms_privacy import privacy_warning
+from reminders.rules.sms_segments import SmsShape, character_name, non_gsm7_characters, sms_shape
+from reminders.sending.composer import (
+    ClinicInfo,
+    add_email_footer,
+    check_subject,
+    message_context,
+    render,
+    with_opt_out_line,
+)
+from reminders.store.models import Patient
+
+SAMPLE_ADDRESS = "patient@example.com"  # for the footer's unsubscribe link; never sent to
+MAX_SOURCE = 20_000  # characters of template source; the longest shipped one is about 2,600
+_NO_TREATMENT_HINT = (
+    "SMS get no treatment_name unless the clinic sets SMS_MAY_NAME_TREATMENT:"
+    " anyone who sees the phone can read them"
+)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """One rendering for the editor: the message, or the one-line problem that stops it."""
+
+    channel: str
+    problem: str | None = None
+    hint: str | None = None
+    body: str = ""
+    subject: str | None = None
+    html: str | None = None
+    shape: SmsShape | None = None
+    first_text_shape: SmsShape | None = None  # with the STOP line, when the body lacks one
+    forcing_ucs2: tuple[str, ...] = ()  # the characters that make the SMS UCS-2, named
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def sample_patient(language: str) -> Patient:
+    """An unsaved patient with the sample name, in the template's language."""
+    return Patient(name=str(SAMPLE_CONTEXT["first_name"]), language=language, email=SAMPLE_ADDRESS)
+
+
+def sample_context(channel: str, language: str, clinic: ClinicInfo) -> dict[str, object]:
+    """What a template of `channel` may use, with the sample patient's values."""
+    treatment = str(SAMPLE_CONTEXT["treatment_name"])
+    return message_context(sample_patient(language), treatment, clinic, channel)
+
+
+def preview(source: str, *, channel: str, language: str, clinic: ClinicInfo) -> Preview:
+    """Render `source` for the sample patient as the composer would; a problem is not raised."""
+    if len(source) > MAX_SOURCE:
+        problem = f"the template is {len(source):,} characters; at most {MAX_SOURCE:,}"
+        return Preview(channel, problem=problem)
+    context = sample_context(channel, language, clinic)
+    try:
+        body, subject, html, _segments = render(channel, source, context)
+        if channel == "email":
+            check_subject(subject)
+    except TemplateProblem as problem:
+        return Preview(channel, problem=str(problem), hint=_hint(str(problem), context))
+    if channel == "sms":
+        return _sms(body, language, clinic)
+    text, html = add_email_footer(body, html, clinic, language, SAMPLE_ADDRESS)
+    return Preview(channel, body=text, subject=subject, html=html)
+
+
+def _sms(body: str, language: str, clinic: ClinicInfo) -> Preview:
+    shape = sms_shape(body)
+    first = with_opt_out_line(body, language)
+    warnings = length_warnings(shape)  # UCS-2 is shown apart, each character named
+    if not clinic.sms_may_name_treatment:
+        warning = privacy_warning(body)
+        warnings += [warning] if warning else []
+    return Preview(
+        "sms",
+        body=body,
+        shape=shape,
+        first_text_shape=sms_shape(first) if first != body else None,
+        forcing_ucs2=tuple(character_name(ch) for ch in non_gsm7_characters(body)),
+        warnings=tuple(warnings),
+    )
+
+
+def _hint(problem: str, context: dict[str, object]) -> str | None:
+    """A next step for the one mistake the message alone does not explain."""
+    if "'treatment_name' is undefined" in problem and "treatment_name" not in context:
+        return _NO_TREATMENT_HINT
+    return None

@@ -1,0 +1,329 @@
+"""`/admin/templates`: admins list the message templates, edit one with a live preview, restore.
+
+The preview is an htmx fragment (`POST .../preview`, sent with the editor's form and so with
+its CSRF token) made by `sending.preview`, the composer's own steps; a save checks the text the
+same way and refuses one that would not render. Each save or restore adds a version and is
+audited; messages already sent keep the body they went out with.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import Session
+
+from reminders.rules.care_plans import CHANNELS
+from reminders.rules.rendering import TEMPLATE_NAME_PART, TemplateKey
+from reminders.sending.composer import ClinicInfo
+from reminders.sending.preview import MAX_SOURCE, Preview, preview, sample_context
+from reminders.store.accounts import actor_of
+from reminders.store.models import TemplateRevision
+from reminders.store.templates import (
+    EditConflict,
+    add_revision,
+    current_source,
+    list_templates,
+    revision,
+    revisions,
+)
+from reminders.store.web_sessions import SignedIn
+from reminders.web import run_db, settings_of
+from reminders.web.auth import AdminUser, SessionCsrf
+from reminders.web.pages import local_time, render, sentence
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/admin/templates", dependencies=[SessionCsrf])
+KEY = "/{plan}/{step}/{channel}/{language}"
+DONE = {"saved": "Saved: new messages use this version.", "restored": "Restored as a new version."}
+
+FormText = Annotated[str, Form()]
+
+
+class NotSaved(Exception):
+    """A save or restore refused: the sentence is for the admin, `status` is the answer's."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Editing:
+    """What the editor shows besides the preview: the text, the version it is based on, history."""
+
+    source: str
+    version: int | None  # None: the file default, not loaded into the database
+    history: list[TemplateRevision]
+
+
+@router.get("")
+async def templates_page(request: Request, admin: AdminUser) -> HTMLResponse:
+    templates_dir = _dir(request)
+    rows = await run_db(request, lambda session, _now: list_templates(session, templates_dir))
+    context = {"user": admin, "csrf_token": admin.csrf_token, "rows": rows, "when": _when(request)}
+    return render(request, "admin_templates.html", context)
+
+
+@router.get(KEY)
+async def editor(
+    request: Request,
+    admin: AdminUser,
+    plan: str,
+    step: str,
+    channel: str,
+    language: str,
+    done: str = "",
+) -> HTMLResponse:
+    key = _key(plan, step, channel, language)
+    editing = await run_db(request, partial(_editing, templates_dir=_dir(request), key=key))
+    return _editor_page(request, admin, key, editing, notice=DONE.get(done))
+
+
+@router.post(KEY + "/preview")
+async def preview_fragment(
+    request: Request,
+    admin: AdminUser,
+    plan: str,
+    step: str,
+    channel: str,
+    language: str,
+    source: FormText = "",
+) -> HTMLResponse:
+    """The preview region's new content as the admin types; nothing is read or written."""
+    key = _key(plan, step, channel, language)
+    return render(request, "_template_preview.html", _shown(_preview(request, key, _typed(source))))
+
+
+@router.post(KEY, response_model=None)
+async def save(
+    request: Request,
+    admin: AdminUser,
+    plan: str,
+    step: str,
+    channel: str,
+    language: str,
+    source: FormText = "",
+    base_version: FormText = "",
+) -> Response:
+    key, text = _key(plan, step, channel, language), _typed(source)
+    try:
+        work = partial(
+            _save,
+            templates_dir=_dir(request),
+            key=key,
+            source=text,
+            checked=_preview(request, key, text),
+            actor=actor_of(admin.email),
+            expected=_version_of(base_version),
+        )
+        version = await run_db(request, work)
+    except NotSaved as refused:
+        editing = await run_db(request, partial(_editing, templates_dir=_dir(request), key=key))
+        typed = Editing(text, editing.version, editing.history)  # what they typed is kept
+        return _editor_page(request, admin, key, typed, error=str(refused), status=refused.status)
+    log.info("template %s saved as version %d by user %d", _name(key), version, admin.user_id)
+    return _done(key, "saved")
+
+
+@router.post(KEY + "/restore", response_model=None)
+async def restore(
+    request: Request,
+    admin: AdminUser,
+    plan: str,
+    step: str,
+    channel: str,
+    language: str,
+    version: FormText = "",
+) -> Response:
+    key = _key(plan, step, channel, language)
+    clinic = ClinicInfo.from_settings(settings_of(request))
+    try:
+        old = _version_of(version)
+        work = partial(
+            _restore,
+            templates_dir=_dir(request),
+            key=key,
+            old=old,
+            clinic=clinic,
+            actor=actor_of(admin.email),
+        )
+        new = await run_db(request, work)
+    except NotSaved as refused:
+        editing = await run_db(request, partial(_editing, templates_dir=_dir(request), key=key))
+        return _editor_page(request, admin, key, editing, error=str(refused), status=refused.status)
+    log.info(
+        "template %s version %d restored as %d by user %d", _name(key), old, new, admin.user_id
+    )
+    return _done(key, "restored")
+
+
+# -- the work, each in one transaction ------------------------------------------------------
+
+
+def _editing(session: Session, _now: datetime, *, templates_dir: Path, key: TemplateKey) -> Editing:
+    found = current_source(session, templates_dir, key)
+    if found is None:
+        raise HTTPException(404)
+    return Editing(found.source, found.version, revisions(session, key))
+
+
+def _save(
+    session: Session,
+    now: datetime,
+    *,
+    templates_dir: Path,
+    key: TemplateKey,
+    source: str,
+    checked: Preview,
+    actor: str,
+    expected: int | None,
+) -> int:
+    if current_source(session, templates_dir, key) is None:
+        raise HTTPException(404)
+    if checked.problem is not None:
+        raise NotSaved(f"Not saved: {_sentence(checked.problem)}", 400)
+    try:
+        row = add_revision(session, key, source, actor=actor, now=now, expected_version=expected)
+    except EditConflict as conflict:
+        raise NotSaved(
+            f"Not saved: version {conflict.newest} was saved since you opened this template."
+            " Your text is kept below; compare it with the history, then Save again to put it"
+            " in use.",
+            409,
+        ) from None
+    return row.version
+
+
+def _restore(
+    session: Session,
+    now: datetime,
+    *,
+    templates_dir: Path,
+    key: TemplateKey,
+    old: int | None,
+    clinic: ClinicInfo,
+    actor: str,
+) -> int:
+    found = current_source(session, templates_dir, key)
+    if found is None:
+        raise HTTPException(404)
+    earlier = revision(session, key, old) if old is not None else None
+    if earlier is None:
+        raise NotSaved(f"Not restored: there is no version {old or ''} of this template.", 404)
+    if earlier.version == found.version:
+        raise NotSaved(f"Version {old} is the one in use already.", 409)
+    checked = preview(earlier.source, channel=key.channel, language=key.language, clinic=clinic)
+    if checked.problem is not None:
+        raise NotSaved(
+            f"Not restored: version {old} no longer renders. {_sentence(checked.problem)}", 400
+        )
+    row = add_revision(
+        session,
+        key,
+        earlier.source,
+        actor=actor,
+        now=now,
+        expected_version=found.version,
+        restored_from=earlier.version,
+    )
+    return row.version
+
+
+# -- answers ----------------------------------------------------------------------------------
+
+
+def _editor_page(
+    request: Request,
+    admin: SignedIn,
+    key: TemplateKey,
+    editing: Editing,
+    *,
+    notice: str | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    clinic = ClinicInfo.from_settings(settings_of(request))
+    context = {
+        "user": admin,
+        "csrf_token": admin.csrf_token,
+        "key": key,
+        "path": _path(key),
+        "source": editing.source,
+        "base_version": editing.version or "",
+        "in_use": editing.history[0] if editing.history else None,
+        "history": editing.history,
+        "variables": sorted(sample_context(key.channel, key.language, clinic)),
+        "max_source": MAX_SOURCE,
+        "when": _when(request),
+        "notice": notice,
+        "error": error,
+        **_shown(_preview(request, key, editing.source)),
+    }
+    return render(request, "template_editor.html", context, status=status)
+
+
+def _shown(shown: Preview) -> dict[str, Any]:
+    """The preview fragment's values: the rendering, and its problem and warnings as sentences."""
+    return {
+        "preview": shown,
+        "problem": _sentence(shown.problem) if shown.problem else None,
+        "warnings": [_sentence(warning) for warning in shown.warnings],
+    }
+
+
+def _preview(request: Request, key: TemplateKey, source: str) -> Preview:
+    clinic = ClinicInfo.from_settings(settings_of(request))
+    return preview(source, channel=key.channel, language=key.language, clinic=clinic)
+
+
+def _key(plan: str, step: str, channel: str, language: str) -> TemplateKey:
+    """The template named by the path; a name that could be none is a 404, not an error."""
+    parts = (plan, step, channel, language)
+    if channel not in CHANNELS or not all(TEMPLATE_NAME_PART.match(part) for part in parts):
+        raise HTTPException(404)
+    return TemplateKey(*parts)
+
+
+def _typed(source: str) -> str:
+    """Browsers send a textarea's line breaks as CRLF; templates are stored with LF."""
+    return source.replace("\r\n", "\n")
+
+
+def _version_of(value: str) -> int | None:
+    if not value:
+        return None
+    if not (value.isascii() and value.isdigit()) or len(value) > 9:
+        raise NotSaved(f"{value!r} is not a version number.", 400)
+    return int(value)
+
+
+def _sentence(text: str) -> str:
+    return sentence(text.rstrip("."))
+
+
+def _dir(request: Request) -> Path:
+    return settings_of(request).templates_dir
+
+
+def _when(request: Request) -> Callable[[datetime | None], str]:
+    return partial(local_time, tz=settings_of(request).timezone)
+
+
+def _path(key: TemplateKey) -> str:
+    return f"/admin/templates/{key.plan}/{key.step}/{key.channel}/{key.language}"
+
+
+def _name(key: TemplateKey) -> str:
+    return f"{key.plan}/{key.step} {key.channel} {key.language}"
+
+
+def _done(key: TemplateKey, what: str) -> RedirectResponse:
+    return RedirectResponse(f"{_path(key)}?done={what}", status_code=303)

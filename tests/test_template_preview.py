@@ -1,0 +1,44 @@
+"""The editor's preview, with plain values: the composer's steps for the sample patient."""
+
+from __future__ import annotations
+
+from reminders.sending.composer import ClinicInfo
+from reminders.sending.preview import preview
+
+CLINIC = ClinicInfo("Fine Touch Dermatology", "877-337-6424")
+EMAIL = (
+    "{% block subject %}{{ subject }}{% endblock %}"
+    "{% block text %}Hi {{ first_name }}{% endblock %}"
+    "{% block html %}<html><body><p>Hi</p></body></html>{% endblock %}"
+)
+
+
+def test_an_sms_that_says_stop_gets_no_second_stop_line():
+    shown = preview("Hi {{ first_name }}. Reply STOP to opt out.", channel="sms", language="en",
+                    clinic=CLINIC)  # fmt: skip
+    assert shown.ok and shown.first_text_shape is None
+
+
+def test_a_first_text_that_lacks_stop_is_counted_with_the_line_in_its_language():
+    shown = preview("x" * 150, channel="sms", language="es", clinic=CLINIC)
+    assert (shown.shape.segments, shown.first_text_shape.segments) == (1, 2)
+
+
+def test_a_clinic_that_names_treatments_in_sms_gets_the_name_and_no_warning():
+    clinic = ClinicInfo("Fine Touch Dermatology", "877-337-6424", sms_may_name_treatment=True)
+    shown = preview("Your {{ treatment_name }}", channel="sms", language="en", clinic=clinic)
+    assert shown.body == "Your Asclera sclerotherapy" and shown.warnings == ()
+
+
+def test_an_email_subject_too_long_for_the_outbox_is_a_problem_as_when_sending():
+    shown = preview(EMAIL.replace("{{ subject }}", "s" * 301), channel="email", language="en",
+                    clinic=CLINIC)  # fmt: skip
+    assert shown.problem == "the subject is 301 characters; at most 300"
+
+
+def test_the_email_footer_goes_inside_the_html_body_as_when_sending():
+    shown = preview(EMAIL.replace("{{ subject }}", "Hello"), channel="email", language="en",
+                    clinic=CLINIC)  # fmt: skip
+    assert shown.subject == "Hello"
+    assert shown.body.endswith("To stop them, call us at 877-337-6424.\n")
+    assert shown.html and shown.html.index("To stop them") < shown.html.index("</body>")
