@@ -514,3 +514,14 @@ def test_a_new_template_file_not_loaded_yet_is_listed_and_its_first_save_is_vers
     assert 'name="base_version" value=""' in page
     assert save(client, csrf_of(page), SHORT, base_version="", path=path).status_code == 303
     assert [v.version for v in versions(runtime, "extra")] == [1]
+
+
+def test_a_preview_after_the_session_ended_sends_the_whole_page_to_log_in(admin, app, token):
+    """Not the login form inside the preview pane: htmx follows HX-Redirect with the page."""
+    admin.post("/logout", data={"csrf_token": token})
+    headers = {"HX-Request": "true", "HX-Current-URL": f"http://testserver{DAY_1}?done=saved"}
+    response = admin.post(f"{DAY_1}/preview", data={"source": SHORT}, headers=headers)
+    assert response.status_code == 401
+    assert response.headers["HX-Redirect"] == f"/login?next={DAY_1}%3Fdone%3Dsaved"
+    plain = admin.post(f"{DAY_1}/preview", data={"source": SHORT})
+    assert (plain.status_code, plain.headers["location"]) == (303, "/login")  # a POST: no next

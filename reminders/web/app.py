@@ -6,6 +6,7 @@ import secrets
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
@@ -40,7 +41,7 @@ from reminders.web.auth import (
     needs_login,
     next_of,
 )
-from reminders.web.pages import STATIC_DIR, render
+from reminders.web.pages import STATIC_DIR, local_path, render
 
 # The staff and admin pages: each router carries its CSRF check, each view its role. Tests walk
 # every route of these for the role matrix and the CSRF check, so add new pages' routers here.
@@ -113,8 +114,18 @@ async def _database_unavailable(_request: Request, exc: Exception) -> PlainTextR
     return PlainTextResponse(f"database unavailable ({exc})", status_code=503)
 
 
-async def _login_required(_request: Request, exc: Exception) -> Response:
+async def _login_required(request: Request, exc: Exception) -> Response:
+    """To /login; an htmx fragment request (a preview) sends the whole page there instead.
+
+    Followed inside htmx, a 303 would put the login form in the preview pane: htmx acts on
+    HX-Redirect before it looks at the status, and the page to come back to is the editor.
+    """
     assert isinstance(exc, LoginRequired)
+    if request.headers.get("HX-Request") == "true":
+        page = urlsplit(request.headers.get("HX-Current-URL", ""))
+        back = local_path(page.path + (f"?{page.query}" if page.query else ""))
+        target = login_redirect(back).headers["location"]
+        return Response(status_code=401, headers={"HX-Redirect": target})
     return login_redirect(exc.next_path)
 
 
