@@ -27,6 +27,7 @@ from reminders.logs import configure_logging
 from reminders.runtime import DatabaseNotReady, Runtime, check_database, open_runtime, worker_id
 from reminders.sending.channels.factory import build_channels
 from reminders.sending.dispatcher import Dispatcher, DispatchReport
+from reminders.sending.rate_limit import sms_limiter
 from reminders.settings import Settings
 from reminders.store.db import session_scope
 from reminders.store.models import WorkerHeartbeat
@@ -43,7 +44,9 @@ class Daemon:
             runtime.engine,
             runtime.settings,
             runtime.plans,
-            build_channels(runtime.settings),
+            build_channels(
+                runtime.settings, sms_limiter=sms_limiter(runtime.settings, runtime.engine)
+            ),
             worker_id=self.worker,
             clock=utcnow,
             stop=self.stop,

@@ -99,6 +99,7 @@ def tick(
     from reminders.runtime import worker_id
     from reminders.sending.channels.factory import build_channels
     from reminders.sending.dispatcher import Dispatcher
+    from reminders.sending.rate_limit import sms_limiter
 
     rt = runtime()
     moment = out.parse_moment(now, rt.settings.timezone) if now else utcnow()
@@ -109,7 +110,7 @@ def tick(
         rt.engine,
         rt.settings,
         rt.plans,
-        build_channels(rt.settings),
+        build_channels(rt.settings, sms_limiter=sms_limiter(rt.settings, rt.engine)),
         worker_id=worker_id(),
         clock=lambda: moment,
     )
