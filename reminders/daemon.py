@@ -15,12 +15,12 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC
 from types import FrameType
 from typing import NoReturn
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from reminders.clock import utcnow
 from reminders.logs import configure_logging
@@ -29,8 +29,7 @@ from reminders.sending.channels.factory import build_channels
 from reminders.sending.dispatcher import Dispatcher, DispatchReport
 from reminders.sending.rate_limit import sms_limiter
 from reminders.settings import Settings
-from reminders.store.db import session_scope
-from reminders.store.models import WorkerHeartbeat
+from reminders.store.health import beat, mark_stopped
 
 log = logging.getLogger("aftercare.daemon")
 
@@ -52,7 +51,8 @@ class Daemon:
             stop=self.stop,
         )
         self.scheduler = BackgroundScheduler(timezone=UTC)
-        self._running = {"plan": threading.Lock(), "dispatch": threading.Lock()}
+        self._running = {name: threading.Lock() for name in ("heartbeat", "plan", "dispatch")}
+        self.started_at = utcnow()
 
     def plan(self) -> None:
         if not self.stop.is_set():
@@ -65,10 +65,27 @@ class Daemon:
                     report.errors,
                 )
 
+    def heartbeat(self) -> None:
+        """This worker's row in worker_heartbeat, on a job of its own: a long dispatch pass
+        (a morning burst at the provider's pace) must not make a live worker look gone."""
+        if self.stop.is_set():  # stopping: the clean stop is recorded instead
+            return
+        try:
+            with self.runtime.engine.begin() as connection:
+                beat(connection, self.worker, utcnow(), started_at=self.started_at)
+        except SQLAlchemyError as exc:
+            log.warning("heartbeat not recorded (%s)", type(exc).__name__)
+
+    def _mark_stopped(self) -> None:
+        try:
+            with self.runtime.engine.begin() as connection:
+                mark_stopped(connection, self.worker, utcnow())
+        except SQLAlchemyError as exc:
+            log.warning("clean stop not recorded (%s): the heartbeat ages out", type(exc).__name__)
+
     def dispatch(self) -> None:
         """Send what is due; while batches come back full, go on at the provider's pace."""
         while not self.stop.is_set():
-            beat(self.runtime.engine, self.worker, utcnow())
             report = self.dispatcher.run_once()
             self._log(report)
             if not self.dispatcher.more_waiting or report.count("paused"):
@@ -89,6 +106,7 @@ class Daemon:
     def run(self) -> int:
         settings = self.runtime.settings
         for name, job, seconds in (
+            ("heartbeat", self.heartbeat, heartbeat_interval(settings)),
             ("plan", self.plan, settings.plan_interval_seconds),
             ("dispatch", self.dispatch, settings.dispatch_interval_seconds),
         ):
@@ -117,6 +135,7 @@ class Daemon:
             with lock:
                 pass
         _ignore_stop_signals()  # nothing is held now: a late signal must not cut the exit short
+        self._mark_stopped()
         self.runtime.engine.dispose()
         log.info("worker %s stopped", self.worker)
         return 0
@@ -167,6 +186,7 @@ class Daemon:
                 unknown,
             )
             code = 0
+        self._mark_stopped()
         logging.shutdown()
         with contextlib.suppress(Exception):  # os._exit does not flush; stdout may be closed
             sys.stdout.flush()
@@ -178,14 +198,9 @@ def _ignore_stop_signals() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def beat(engine: Engine, worker: str, now: datetime) -> None:
-    """Record that this worker is alive, for /healthz."""
-    with session_scope(engine) as session:
-        heartbeat = session.get(WorkerHeartbeat, worker) or WorkerHeartbeat(
-            worker_id=worker, seen_at=now
-        )
-        heartbeat.seen_at = now
-        session.add(heartbeat)
+def heartbeat_interval(settings: Settings) -> float:
+    """Often enough that a live worker never looks stale: four beats per stale period."""
+    return max(settings.heartbeat_stale_seconds / 4, 1.0)
 
 
 def run_daemon(settings: Settings) -> int:

@@ -7,7 +7,7 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -22,6 +22,7 @@ from reminders.rules.care_plans import CarePlans
 from reminders.settings import PROJECT_ROOT, Settings
 from reminders.store.db import make_engine, session_scope
 from reminders.store.defaults import load_care_plans
+from reminders.store.health import Thresholds
 from reminders.store.templates import load_defaults
 
 MIGRATIONS = PROJECT_ROOT / "migrations"
@@ -45,6 +46,14 @@ class Runtime:
 
 def open_runtime(settings: Settings) -> Runtime:
     return Runtime(settings, make_engine(settings.database_url), load_care_plans())
+
+
+def health_thresholds(settings: Settings) -> Thresholds:
+    """When a worker counts as gone and a send, receipt or lease as stuck (store/health.py)."""
+    return Thresholds(
+        alive_within=timedelta(seconds=settings.heartbeat_stale_seconds),
+        stuck_after=timedelta(seconds=settings.stuck_after_seconds),
+    )
 
 
 def worker_id() -> str:

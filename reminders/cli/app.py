@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from reminders.cli import enroll, messages
+from reminders.cli import enroll, messages, status
 from reminders.cli.common import actor, close_runtimes, fail, runtime, settings
 from reminders.cli.templates import templates_app
 from reminders.cli.users import users_app
@@ -148,6 +148,7 @@ def web(
 
 
 app.command(name="messages")(messages.messages_command)
+app.command(name="status")(status.status_command)
 
 
 @app.command()
