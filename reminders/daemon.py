@@ -20,13 +20,16 @@ from types import FrameType
 from typing import NoReturn
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from prometheus_client import start_http_server
 from sqlalchemy.exc import SQLAlchemyError
 
 from reminders.clock import utcnow
 from reminders.logs import configure_logging
 from reminders.runtime import DatabaseNotReady, Runtime, check_database, open_runtime, worker_id
+from reminders.sending.channels.base import Channel
 from reminders.sending.channels.factory import build_channels
 from reminders.sending.dispatcher import Dispatcher, DispatchReport
+from reminders.sending.metrics import SendMetrics
 from reminders.sending.rate_limit import sms_limiter
 from reminders.settings import Settings
 from reminders.store.health import beat, mark_stopped
@@ -39,13 +42,12 @@ class Daemon:
         self.runtime = runtime
         self.worker = worker_id()
         self.stop = threading.Event()
+        self.metrics = SendMetrics() if runtime.settings.metrics_port else None
         self.dispatcher = Dispatcher(
             runtime.engine,
             runtime.settings,
             runtime.plans,
-            build_channels(
-                runtime.settings, sms_limiter=sms_limiter(runtime.settings, runtime.engine)
-            ),
+            self._channels(),
             worker_id=self.worker,
             clock=utcnow,
             stop=self.stop,
@@ -53,6 +55,38 @@ class Daemon:
         self.scheduler = BackgroundScheduler(timezone=UTC)
         self._running = {name: threading.Lock() for name in ("heartbeat", "plan", "dispatch")}
         self.started_at = utcnow()
+
+    def _channels(self) -> dict[str, Channel]:
+        settings = self.runtime.settings
+        limiter = sms_limiter(settings, self.runtime.engine)
+        if self.metrics is None:
+            return build_channels(settings, sms_limiter=limiter)
+        channels = build_channels(settings, sms_limiter=self.metrics.wrap_limiter(limiter))
+        return self.metrics.wrap_channels(channels)
+
+    def _serve_metrics(self) -> Callable[[], None]:
+        """This worker's own metrics on METRICS_PORT; returns how to stop serving them.
+
+        A port already taken is logged, not fatal: a monitoring mistake must not stop
+        patients' messages.
+        """
+        settings = self.runtime.settings
+        if self.metrics is None or settings.metrics_port is None:
+            return lambda: None
+        try:
+            server, _thread = start_http_server(
+                settings.metrics_port, addr=settings.metrics_host, registry=self.metrics.registry
+            )
+        except OSError as exc:
+            log.error(
+                "metrics not served on %s:%s (%s)",
+                settings.metrics_host,
+                settings.metrics_port,
+                exc.strerror or type(exc).__name__,
+            )
+            return lambda: None
+        log.info("metrics on http://%s:%s/metrics", settings.metrics_host, settings.metrics_port)
+        return server.shutdown
 
     def plan(self) -> None:
         if not self.stop.is_set():
@@ -88,6 +122,8 @@ class Daemon:
         while not self.stop.is_set():
             report = self.dispatcher.run_once()
             self._log(report)
+            if self.metrics is not None:
+                self.metrics.record(report)
             if not self.dispatcher.more_waiting or report.count("paused"):
                 return
 
@@ -128,6 +164,7 @@ class Daemon:
             settings.plan_interval_seconds,
             settings.dispatch_interval_seconds,
         )
+        stop_serving = self._serve_metrics()
         self.scheduler.start()
         self.stop.wait()
         self.scheduler.shutdown(wait=False)
@@ -136,6 +173,7 @@ class Daemon:
                 pass
         _ignore_stop_signals()  # nothing is held now: a late signal must not cut the exit short
         self._mark_stopped()
+        stop_serving()
         self.runtime.engine.dispose()
         log.info("worker %s stopped", self.worker)
         return 0
