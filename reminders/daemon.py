@@ -15,21 +15,24 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC
 from types import FrameType
 from typing import NoReturn
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy.engine import Engine
+from prometheus_client import start_http_server
+from sqlalchemy.exc import SQLAlchemyError
 
 from reminders.clock import utcnow
 from reminders.logs import configure_logging
 from reminders.runtime import DatabaseNotReady, Runtime, check_database, open_runtime, worker_id
+from reminders.sending.channels.base import Channel
 from reminders.sending.channels.factory import build_channels
 from reminders.sending.dispatcher import Dispatcher, DispatchReport
+from reminders.sending.metrics import SendMetrics
+from reminders.sending.rate_limit import sms_limiter
 from reminders.settings import Settings
-from reminders.store.db import session_scope
-from reminders.store.models import WorkerHeartbeat
+from reminders.store.health import beat, mark_stopped
 
 log = logging.getLogger("aftercare.daemon")
 
@@ -39,17 +42,51 @@ class Daemon:
         self.runtime = runtime
         self.worker = worker_id()
         self.stop = threading.Event()
+        self.metrics = SendMetrics() if runtime.settings.metrics_port else None
         self.dispatcher = Dispatcher(
             runtime.engine,
             runtime.settings,
             runtime.default_plans,
-            build_channels(runtime.settings),
+            self._channels(),
             worker_id=self.worker,
             clock=utcnow,
             stop=self.stop,
         )
         self.scheduler = BackgroundScheduler(timezone=UTC)
-        self._running = {"plan": threading.Lock(), "dispatch": threading.Lock()}
+        self._running = {name: threading.Lock() for name in ("heartbeat", "plan", "dispatch")}
+        self.started_at = utcnow()
+
+    def _channels(self) -> dict[str, Channel]:
+        settings = self.runtime.settings
+        limiter = sms_limiter(settings, self.runtime.engine)
+        if self.metrics is None:
+            return build_channels(settings, sms_limiter=limiter)
+        channels = build_channels(settings, sms_limiter=self.metrics.wrap_limiter(limiter))
+        return self.metrics.wrap_channels(channels)
+
+    def _serve_metrics(self) -> Callable[[], None]:
+        """This worker's own metrics on METRICS_PORT; returns how to stop serving them.
+
+        A port already taken is logged, not fatal: a monitoring mistake must not stop
+        patients' messages.
+        """
+        settings = self.runtime.settings
+        if self.metrics is None or settings.metrics_port is None:
+            return lambda: None
+        try:
+            server, _thread = start_http_server(
+                settings.metrics_port, addr=settings.metrics_host, registry=self.metrics.registry
+            )
+        except OSError as exc:
+            log.error(
+                "metrics not served on %s:%s (%s)",
+                settings.metrics_host,
+                settings.metrics_port,
+                exc.strerror or type(exc).__name__,
+            )
+            return lambda: None
+        log.info("metrics on http://%s:%s/metrics", settings.metrics_host, settings.metrics_port)
+        return server.shutdown
 
     def plan(self) -> None:
         if not self.stop.is_set():
@@ -62,12 +99,31 @@ class Daemon:
                     report.errors,
                 )
 
+    def heartbeat(self) -> None:
+        """This worker's row in worker_heartbeat, on a job of its own: a long dispatch pass
+        (a morning burst at the provider's pace) must not make a live worker look gone."""
+        if self.stop.is_set():  # stopping: the clean stop is recorded instead
+            return
+        try:
+            with self.runtime.engine.begin() as connection:
+                beat(connection, self.worker, utcnow(), started_at=self.started_at)
+        except SQLAlchemyError as exc:
+            log.warning("heartbeat not recorded (%s)", type(exc).__name__)
+
+    def _mark_stopped(self) -> None:
+        try:
+            with self.runtime.engine.begin() as connection:
+                mark_stopped(connection, self.worker, utcnow())
+        except SQLAlchemyError as exc:
+            log.warning("clean stop not recorded (%s): the heartbeat ages out", type(exc).__name__)
+
     def dispatch(self) -> None:
         """Send what is due; while batches come back full, go on at the provider's pace."""
         while not self.stop.is_set():
-            beat(self.runtime.engine, self.worker, utcnow())
             report = self.dispatcher.run_once()
             self._log(report)
+            if self.metrics is not None:
+                self.metrics.record(report)
             if not self.dispatcher.more_waiting or report.count("paused"):
                 return
 
@@ -86,6 +142,7 @@ class Daemon:
     def run(self) -> int:
         settings = self.runtime.settings
         for name, job, seconds in (
+            ("heartbeat", self.heartbeat, heartbeat_interval(settings)),
             ("plan", self.plan, settings.plan_interval_seconds),
             ("dispatch", self.dispatch, settings.dispatch_interval_seconds),
         ):
@@ -107,6 +164,7 @@ class Daemon:
             settings.plan_interval_seconds,
             settings.dispatch_interval_seconds,
         )
+        stop_serving = self._serve_metrics()
         self.scheduler.start()
         self.stop.wait()
         self.scheduler.shutdown(wait=False)
@@ -114,6 +172,8 @@ class Daemon:
             with lock:
                 pass
         _ignore_stop_signals()  # nothing is held now: a late signal must not cut the exit short
+        self._mark_stopped()
+        stop_serving()
         self.runtime.engine.dispose()
         log.info("worker %s stopped", self.worker)
         return 0
@@ -164,6 +224,7 @@ class Daemon:
                 unknown,
             )
             code = 0
+        self._mark_stopped()
         logging.shutdown()
         with contextlib.suppress(Exception):  # os._exit does not flush; stdout may be closed
             sys.stdout.flush()
@@ -175,14 +236,9 @@ def _ignore_stop_signals() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def beat(engine: Engine, worker: str, now: datetime) -> None:
-    """Record that this worker is alive, for /healthz."""
-    with session_scope(engine) as session:
-        heartbeat = session.get(WorkerHeartbeat, worker) or WorkerHeartbeat(
-            worker_id=worker, seen_at=now
-        )
-        heartbeat.seen_at = now
-        session.add(heartbeat)
+def heartbeat_interval(settings: Settings) -> float:
+    """Often enough that a live worker never looks stale: four beats per stale period."""
+    return max(settings.heartbeat_stale_seconds / 4, 1.0)
 
 
 def run_daemon(settings: Settings) -> int:

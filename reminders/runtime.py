@@ -7,7 +7,7 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -23,6 +23,7 @@ from reminders.settings import PROJECT_ROOT, Settings
 from reminders.store.care_plans import current_plans, load_default_plans
 from reminders.store.db import make_engine, session_scope
 from reminders.store.defaults import load_care_plans
+from reminders.store.health import Thresholds
 from reminders.store.templates import load_defaults
 
 MIGRATIONS = PROJECT_ROOT / "migrations"
@@ -52,6 +53,14 @@ class Runtime:
 
 def open_runtime(settings: Settings) -> Runtime:
     return Runtime(settings, make_engine(settings.database_url), load_care_plans())
+
+
+def health_thresholds(settings: Settings) -> Thresholds:
+    """When a worker counts as gone and a send, receipt or lease as stuck (store/health.py)."""
+    return Thresholds(
+        alive_within=timedelta(seconds=settings.heartbeat_stale_seconds),
+        stuck_after=timedelta(seconds=settings.stuck_after_seconds),
+    )
 
 
 def worker_id() -> str:

@@ -90,6 +90,12 @@ class Settings(BaseSettings):
     web_port: int = Field(default=8000, ge=1, le=65_535)
     heartbeat_stale_seconds: int = Field(default=120, ge=1)
 
+    # Operations: `aftercare status`, /healthz, /metrics and each daemon's own metrics port
+    stuck_after_seconds: int = Field(default=900, ge=60)  # unknown/held/expired longer: stuck
+    metrics_token: SecretStr | None = None  # GET /metrics answers 404 unless set
+    metrics_port: int | None = Field(default=None, ge=1, le=65_535)  # the daemon's; unset: off
+    metrics_host: str = "127.0.0.1"
+
     @field_validator("*", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object, info: ValidationInfo) -> object:
@@ -218,13 +224,16 @@ _PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "changethis", "dev"}
 
 
 def _secret_problems(settings: Settings) -> list[str]:
-    """Refuse a placeholder secret rather than sign links anyone could forge."""
-    if settings.secret_key is None:
-        return []
-    value = settings.secret_key.get_secret_value()
-    if value.lower() in _PLACEHOLDER_SECRETS or len(value) < 16:
-        return ["SECRET_KEY must be a random string of at least 16 characters"]
-    return []
+    """Refuse a placeholder secret rather than sign links or guard /metrics with a guessable one."""
+    problems = []
+    for name in ("secret_key", "metrics_token"):
+        secret: SecretStr | None = getattr(settings, name)
+        if secret is None:
+            continue
+        value = secret.get_secret_value()
+        if value.lower() in _PLACEHOLDER_SECRETS or len(value) < 16:
+            problems.append(f"{name.upper()} must be a random string of at least 16 characters")
+    return problems
 
 
 def _clinic_problems(settings: Settings) -> list[str]:

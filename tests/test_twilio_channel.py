@@ -26,8 +26,9 @@ from reminders.sending.channels.twilio_errors import (
     redact_numbers,
 )
 from reminders.sending.channels.twilio_sms import RoutedHttpClient, TwilioChannel
-from reminders.sending.rate_limit import TokenBucket
+from reminders.sending.rate_limit import RateLimiter, SharedBucket, TokenBucket
 from reminders.settings import Settings
+from reminders.store.db import make_engine
 from tests.support.twilio_server import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -97,7 +98,7 @@ def make_channel(twilio: FakeTwilio) -> Iterator[MakeChannel]:
     """TwilioChannel on the loopback Twilio, any settings overridden; all closed afterwards."""
     made: list[TwilioChannel] = []
 
-    def make(limiter: TokenBucket | None = None, **overrides: object) -> TwilioChannel:
+    def make(limiter: RateLimiter | None = None, **overrides: object) -> TwilioChannel:
         settings = twilio_settings(str(overrides.pop("api_base", twilio.base_url)), **overrides)
         made.append(TwilioChannel(settings, limiter=limiter))
         return made[-1]
@@ -631,3 +632,18 @@ def test_channel_paces_by_segments(make_channel: MakeChannel, twilio: FakeTwilio
 
     assert clock.slept == [2.0, 2.0]
     assert len(twilio.created()) == 2
+
+
+def test_a_shared_limiter_out_of_reach_is_a_transient_failure_before_any_request(
+    make_channel: MakeChannel, twilio: FakeTwilio
+) -> None:
+    """The database that holds the shared rate is down: nothing is sent, try again later."""
+    engine = make_engine("postgresql+psycopg://nobody:secret@127.0.0.1:1/none")
+    channel = make_channel(limiter=SharedBucket(engine, "sms", 10))
+
+    error = send_error(channel)
+
+    assert (error.permanent, error.code) == (False, "rate_limit")
+    assert not isinstance(error, OutcomeUnknown)
+    assert twilio.created() == []
+    engine.dispose()

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from reminders.cli import enroll, messages
+from reminders.cli import enroll, messages, status
 from reminders.cli.common import NowOption, actor, close_runtimes, fail, moment, runtime, settings
 from reminders.cli.templates import templates_app
 from reminders.cli.users import users_app
@@ -106,6 +106,7 @@ def tick(now: NowOption = None) -> None:
     from reminders.runtime import worker_id
     from reminders.sending.channels.factory import build_channels
     from reminders.sending.dispatcher import Dispatcher
+    from reminders.sending.rate_limit import sms_limiter
 
     rt = runtime()
     as_of = moment(now, rt)
@@ -114,7 +115,7 @@ def tick(now: NowOption = None) -> None:
         rt.engine,
         rt.settings,
         rt.default_plans,
-        build_channels(rt.settings),
+        build_channels(rt.settings, sms_limiter=sms_limiter(rt.settings, rt.engine)),
         worker_id=worker_id(),
         clock=lambda: as_of,
     )
@@ -152,6 +153,7 @@ def web(
 
 
 app.command(name="messages")(messages.messages_command)
+app.command(name="status")(status.status_command)
 
 
 @app.command()

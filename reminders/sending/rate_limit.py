@@ -1,8 +1,17 @@
-"""A thread-safe token bucket that keeps a provider under its rate (for SMS: segments per second).
+"""Keep a provider under its rate (for SMS: segments per second), in one process or across all.
 
-Each caller reserves its tokens under the lock and then sleeps off its own debt outside it, so
-concurrent senders queue in arrival order, the lock is never held while waiting, and a request
-larger than the burst still goes through (it waits for the whole amount) instead of deadlocking.
+Both limiters book tokens first and sleep off their own debt afterwards, so concurrent senders
+queue in arrival order, no lock is held while waiting, and a request larger than the burst
+still goes through (it waits for the whole amount). Tokens are paid *before* the send: in any
+one-second window at most `rate + burst` tokens go out, plus at most one message's segments
+when a single message is larger than the burst. The burst is a tenth of a second's worth, so a
+window carries at most 1.1 × the rate (a limiter that started with a full second's worth let
+twice the rate through its first second).
+
+- `TokenBucket` keeps the rate within one process (SQLite: one daemon).
+- `SharedBucket` keeps it across every worker on one PostgreSQL: each reservation is one
+  atomic upsert on a row of `rate_bucket`, timed by the database's clock
+  (`store/rate_limits.py`), so adding workers never adds throughput past the account's rate.
 """
 
 from __future__ import annotations
@@ -10,10 +19,49 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from reminders.settings import Settings
+from reminders.store.rate_limits import reserve
+
+BURST_SHARE = 0.1  # of one second's tokens: the most a one-second window may carry over the rate
+SMS_BUCKET = "sms"
+
+
+class RateLimiter(Protocol):
+    def acquire(self, tokens: float = 1) -> float:
+        """Take `tokens`, blocking until they may be spent; returns the seconds waited."""
+        ...
+
+
+class LimiterUnavailable(RuntimeError):
+    """The shared limiter could not be asked (the database is unreachable): do not send now."""
+
+
+def default_burst(rate_per_second: float) -> float:
+    return rate_per_second * BURST_SHARE
+
+
+def _checked(rate_per_second: float, burst: float | None) -> float:
+    if rate_per_second <= 0:
+        raise ValueError("rate_per_second must be positive")
+    burst = default_burst(rate_per_second) if burst is None else burst
+    if burst < 0:
+        raise ValueError("burst must not be negative")
+    return burst
+
+
+def _checked_tokens(tokens: float) -> float:
+    if tokens < 0:
+        raise ValueError("tokens must not be negative")
+    return tokens
 
 
 class TokenBucket:
-    """Tokens accrue at `rate_per_second` up to `burst` (default one second's worth, at least 1)."""
+    """Tokens accrue at `rate_per_second` up to `burst` (default a tenth of a second's worth)."""
 
     def __init__(
         self,
@@ -22,26 +70,21 @@ class TokenBucket:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if rate_per_second <= 0:
-            raise ValueError("rate_per_second must be positive")
+        self.burst = _checked(rate_per_second, burst)
         self.rate = rate_per_second
-        self.burst = max(burst if burst is not None else rate_per_second, 1.0)
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
-        self._level = self.burst
+        self._level = self.burst  # full, but a full bucket is only the small burst
         self._updated = clock()
 
     def acquire(self, tokens: float = 1) -> float:
-        """Take `tokens`, blocking until they have accrued; returns the seconds waited."""
-        if tokens < 0:
-            raise ValueError("tokens must not be negative")
-        wait = self._reserve(tokens)
+        wait = self.reserve(_checked_tokens(tokens))
         if wait > 0:
             self._sleep(wait)
         return wait
 
-    def _reserve(self, tokens: float) -> float:
+    def reserve(self, tokens: float) -> float:
         """Book the tokens now (the level may go negative) and say how long until they exist."""
         with self._lock:
             now = self._clock()
@@ -50,3 +93,38 @@ class TokenBucket:
             self._updated = now
             self._level -= tokens
             return max(-self._level / self.rate, 0.0)
+
+
+class SharedBucket:
+    """The same bucket for every worker: its state is one row, moved by one atomic statement."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        name: str,
+        rate_per_second: float,
+        burst: float | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.burst = _checked(rate_per_second, burst)
+        self.rate = rate_per_second
+        self.engine = engine
+        self.name = name
+        self._sleep = sleep
+
+    def acquire(self, tokens: float = 1) -> float:
+        cost = _checked_tokens(tokens) / self.rate
+        try:
+            booked = reserve(self.engine, self.name, cost, self.burst / self.rate)
+        except SQLAlchemyError as exc:
+            raise LimiterUnavailable(f"rate limit unavailable ({type(exc).__name__})") from None
+        if booked.wait > 0:
+            self._sleep(booked.wait)
+        return booked.wait
+
+
+def sms_limiter(settings: Settings, engine: Engine) -> RateLimiter:
+    """Shared through PostgreSQL, where several workers may run; in-process on SQLite."""
+    if engine.dialect.name == "postgresql":
+        return SharedBucket(engine, SMS_BUCKET, settings.sms_max_per_second)
+    return TokenBucket(settings.sms_max_per_second)

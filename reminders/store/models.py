@@ -75,6 +75,18 @@ class OutboxMessage(SQLModel, table=True):
         sa.UniqueConstraint("session_id", "step", "channel", name="uq_outbox_session_step_channel"),
         sa.Index("ix_outbox_status_due", "status", "due_at"),
         sa.Index("ix_outbox_patient_channel_sent", "patient_id", "channel", "sent_at"),
+        # "Was this number ever texted?" (the first text carries the STOP line): without it,
+        # a new number's first text scans the whole outbox.
+        sa.Index("ix_outbox_recipient", "recipient"),
+        # The claim's candidates in claim order, over live rows only: the outbox keeps every
+        # delivered row, and a plain (due_at, id) index would walk past all of them.
+        sa.Index(
+            "ix_outbox_claimable",
+            "due_at",
+            "id",
+            postgresql_where=sa.text("status IN ('pending', 'sending')"),
+            sqlite_where=sa.text("status IN ('pending', 'sending')"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -200,10 +212,53 @@ class Reply(SQLModel, table=True):
 
 
 class WorkerHeartbeat(SQLModel, table=True):
+    """One row per daemon process (host:pid), beaten while it runs; see store/health.py."""
+
     __tablename__ = "worker_heartbeat"
 
     worker_id: str = Field(primary_key=True, max_length=100)
     seen_at: datetime = Field(sa_type=UTCDateTime)
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    stopped_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # a clean stop
+
+
+class RateBucket(SQLModel, table=True):
+    """A rate limit shared by every worker (PostgreSQL): a GCRA "theoretical arrival time".
+
+    `tat` is in seconds since the epoch on the database's clock, so workers' clocks never
+    enter into it. See sending/rate_limit.py and store/rate_limits.py.
+    """
+
+    __tablename__ = "rate_bucket"
+
+    name: str = Field(primary_key=True, max_length=40)
+    tat: float
+
+
+class InboundMessage(SQLModel, table=True):
+    """Every inbound text by its MessageSid: a repeat acts once, and its first arrival counts.
+
+    Neither the sender nor the body is kept here (replies keep theirs in `reply`).
+    """
+
+    __tablename__ = "inbound_message"
+
+    message_sid: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(max_length=10)  # stop | start | help | reply
+    received_at: datetime = Field(sa_type=UTCDateTime)  # first arrival, committed on its own
+    handled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    outcome: str | None = Field(default=None, max_length=20)  # applied | superseded | ...
+
+
+class KeywordState(SQLModel, table=True):
+    """The newest STOP or START acted on per number, by first arrival: a late one loses."""
+
+    __tablename__ = "keyword_state"
+
+    address: str = Field(primary_key=True, max_length=20)  # E.164
+    message_sid: str = Field(max_length=64)
+    kind: str = Field(max_length=10)
+    received_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class User(SQLModel, table=True):

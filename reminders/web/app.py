@@ -30,6 +30,7 @@ from reminders.web import (
     health,
     home,
     login,
+    metrics,
     unsubscribe,
     webhooks,
 )
@@ -97,7 +98,13 @@ def create_app(
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(Forbidden, _forbidden)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    for router in (webhooks.router, health.router, unsubscribe.router, *PAGE_ROUTERS):
+    for router in (
+        webhooks.router,
+        health.router,
+        metrics.router,
+        unsubscribe.router,
+        *PAGE_ROUTERS,
+    ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

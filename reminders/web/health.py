@@ -2,6 +2,9 @@
 
 A stale or missing daemon heartbeat is a warning in the body, not a failure: the web app is
 healthy and should keep taking webhooks; the monitor reads the body to alert on the daemon.
+So are the rest of `aftercare status` (store/health.py): workers alive, the backlog, the
+oldest due message, and what is stuck. The endpoint is public, so it gives counts and ages
+only: no worker names (hosts), no ids.
 """
 
 from __future__ import annotations
@@ -14,10 +17,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import col
 from starlette.concurrency import run_in_threadpool
 
-from reminders.store.models import WorkerHeartbeat
+from reminders.runtime import health_thresholds
+from reminders.store.health import Health, Thresholds, freshest_heartbeat, read_health
 
 router = APIRouter()
 
@@ -25,31 +28,43 @@ router = APIRouter()
 @router.get("/healthz")
 async def healthz(request: Request) -> JSONResponse:
     state = request.app.state
-    stale_after = float(state.settings.heartbeat_stale_seconds)
-    code, body = await run_in_threadpool(check_health, state.engine, state.clock(), stale_after)
+    code, body = await run_in_threadpool(
+        check_health, state.engine, state.clock(), health_thresholds(state.settings)
+    )
     return JSONResponse(body, status_code=code, headers={"Cache-Control": "no-store"})
 
 
-def check_health(engine: Engine, now: datetime, stale_after: float) -> tuple[int, dict[str, Any]]:
+def check_health(engine: Engine, now: datetime, limits: Thresholds) -> tuple[int, dict[str, Any]]:
     """Status code and body; the error's type is reported, never its text (it may hold the URL)."""
     try:
         with engine.connect() as connection:
             connection.execute(sa.text("SELECT 1"))
-            age, warnings = heartbeat_age(connection, now, stale_after)
-    except SQLAlchemyError as exc:  # heartbeat_age keeps its own errors: this is the database
+            body = report("ok", *_observe(connection, now, limits))
+    except SQLAlchemyError as exc:  # _observe keeps its own errors: this is the database
         warning = f"database unreachable ({type(exc).__name__})"
         return 503, report("unreachable", None, [warning])
-    return 200, report("ok", age, warnings)
+    return 200, body
 
 
-def heartbeat_age(
-    connection: Connection, now: datetime, stale_after: float
+def _observe(
+    connection: Connection, now: datetime, limits: Thresholds
+) -> tuple[float | None, list[str], Health | None]:
+    try:
+        seen = freshest_heartbeat(connection)
+        health = read_health(connection, now, limits)
+    except SQLAlchemyError as exc:
+        return None, [f"heartbeat unreadable ({type(exc).__name__}): is the schema migrated?"], None
+    age, warnings = heartbeat_warnings(seen, now, limits.alive_within.total_seconds())
+    if health.workers_alive == 0 and not warnings:  # a fresh heartbeat of a worker that stopped
+        warnings.append("no worker is alive: the last one stopped")
+    warnings += [problem for problem in health.problems if not problem.startswith("no worker")]
+    return age, warnings, health
+
+
+def heartbeat_warnings(
+    seen: datetime | None, now: datetime, stale_after: float
 ) -> tuple[float | None, list[str]]:
     """Seconds since the freshest worker heartbeat, and what is worth a warning about it."""
-    try:
-        seen = connection.execute(sa.select(sa.func.max(col(WorkerHeartbeat.seen_at)))).scalar()
-    except SQLAlchemyError as exc:
-        return None, [f"heartbeat unreadable ({type(exc).__name__}): is the schema migrated?"]
     if seen is None:
         return None, ["no worker heartbeat yet: is the daemon running?"]
     age = round((now - seen).total_seconds(), 3)
@@ -58,5 +73,22 @@ def heartbeat_age(
     return age, []
 
 
-def report(database: str, age: float | None, warnings: list[str]) -> dict[str, Any]:
-    return {"database": database, "heartbeat_age_seconds": age, "warnings": warnings}
+def report(
+    database: str, age: float | None, warnings: list[str], health: Health | None = None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "database": database,
+        "heartbeat_age_seconds": age,
+        "warnings": warnings,
+    }
+    if health is not None:
+        body |= {
+            "workers_alive": health.workers_alive,
+            "backlog": health.backlog,
+            "oldest_due_age_seconds": health.oldest_due_age_seconds,
+            "unknown": health.unknown.total,
+            "stuck_unknown": health.unknown.stuck,
+            "held_receipts": health.held_receipts.total,
+            "expired_leases": health.expired_leases.total,
+        }
+    return body

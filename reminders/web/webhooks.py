@@ -21,10 +21,19 @@ from starlette.requests import ClientDisconnect
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from reminders.rules.keywords import Kind, classify
+from reminders.rules.keyword_order import acts, lifts
+from reminders.rules.keywords import Inbound, Kind, classify
 from reminders.sending.receipts import StatusCallback, apply_status_callback
 from reminders.settings import Settings
-from reminders.store.models import Patient, Reply
+from reminders.store.inbound import (
+    claim,
+    finish,
+    newest_keyword,
+    note_arrival,
+    remember_keyword,
+    sms_opt_out,
+)
+from reminders.store.models import InboundMessage, Patient, Reply
 from reminders.store.opt_outs import opt_in, opt_out
 from reminders.web import run_db, settings_of
 
@@ -86,8 +95,15 @@ async def inbound(request: Request) -> Response:
     )
     settings = settings_of(request)
     clinic = Clinic(settings.clinic_name, settings.clinic_phone)
+    # First arrival, committed on its own: if acting on it fails and Twilio retries, the
+    # retry keeps this time, so a late START cannot pass a newer STOP (rules/keyword_order).
+    await run_db(request, partial(_note_arrival, sms=sms))
     answer = await run_db(request, partial(handle_inbound, sms=sms, clinic=clinic))
     return Response(answer, media_type=TWIML)
+
+
+def _note_arrival(session: Session, now: datetime, *, sms: InboundSms) -> None:
+    note_arrival(session, sms.sid, classify(sms.body).kind, now)
 
 
 def _apply_status(
@@ -200,23 +216,60 @@ URGENT_TEXT = {
 
 
 def handle_inbound(session: Session, now: datetime, *, sms: InboundSms, clinic: Clinic) -> str:
-    """Act on one inbound text and return the TwiML to answer with."""
+    """Act on one inbound text, once per MessageSid, and return the TwiML to answer with.
+
+    A MessageSid already handled changes nothing and gets the same answer (Twilio retries a
+    webhook whose answer it did not get: the HELP or 911 text must still go).
+    """
     inbound = classify(sms.body)
-    log.info("inbound %s: %s%s", sms.sid, inbound.kind, " (urgent)" if inbound.urgent else "")
-    if inbound.kind == Kind.STOP:
-        stop(session, sms.sender, now)
-        return twiml(None)  # Twilio's Advanced Opt-Out answers STOP and START itself
-    if inbound.kind == Kind.START:
-        opt_in(session, sms.sender, actor=ACTOR, now=now)
+    record = claim(session, sms.sid, inbound.kind, now)
+    if record.handled_at is not None:
+        log.info("inbound %s: %s again, already %s", sms.sid, inbound.kind, record.outcome)
+        return answer(session, sms, inbound, clinic)
+    if inbound.kind in (Kind.STOP, Kind.START):
+        outcome = keyword(session, sms.sender, record, now)
+    elif inbound.kind == Kind.HELP:
+        outcome = "answered"
+    else:
+        patient = patient_with_phone(session, sms.sender)
+        stored = store_reply(session, sms, patient, urgent=inbound.urgent, now=now)
+        outcome = "stored" if stored else "duplicate"
+    finish(session, record, outcome, now)
+    log.info(
+        "inbound %s: %s%s, %s",
+        sms.sid,
+        inbound.kind,
+        " (urgent)" if inbound.urgent else "",
+        outcome,
+    )
+    return answer(session, sms, inbound, clinic)
+
+
+def answer(session: Session, sms: InboundSms, inbound: Inbound, clinic: Clinic) -> str:
+    """The TwiML for a text, the same each time it comes. Twilio's Advanced Opt-Out answers
+    STOP and START itself; HELP and urgent replies get the clinic's phone, in their language."""
+    if inbound.kind in (Kind.STOP, Kind.START) or not (inbound.kind == Kind.HELP or inbound.urgent):
         return twiml(None)
     patient = patient_with_phone(session, sms.sender)
     language = patient.language if patient and patient.language in HELP_TEXT else "en"
-    if inbound.kind == Kind.HELP:
-        return twiml(HELP_TEXT[language].format(name=clinic.name, phone=clinic.phone))
-    store_reply(session, sms, patient, urgent=inbound.urgent, now=now)
-    if inbound.urgent:
-        return twiml(URGENT_TEXT[language].format(name=clinic.name, phone=clinic.phone))
-    return twiml(None)
+    text = HELP_TEXT if inbound.kind == Kind.HELP else URGENT_TEXT
+    return twiml(text[language].format(name=clinic.name, phone=clinic.phone))
+
+
+def keyword(session: Session, phone: str, record: InboundMessage, now: datetime) -> str:
+    """A STOP or START, unless a newer one of the number was acted on (rules/keyword_order)."""
+    state = newest_keyword(session, phone)
+    if not acts(record.received_at, state.received_at if state else None):
+        return "superseded"
+    remember_keyword(session, state, record, phone)
+    if record.kind == Kind.STOP:
+        stop(session, phone, now)
+        return "applied"
+    entry = sms_opt_out(session, phone)
+    if entry is not None and not lifts(record.received_at, entry.source, entry.created_at):
+        return "kept_opt_out"  # opted out elsewhere after this START first arrived
+    opt_in(session, phone, actor=ACTOR, now=now)
+    return "applied"
 
 
 def stop(session: Session, phone: str, now: datetime) -> int:

@@ -7,21 +7,31 @@ from typing import TextIO
 
 from reminders.sending.channels.base import Channel
 from reminders.sending.channels.console import ConsoleChannel
+from reminders.sending.rate_limit import RateLimiter
 from reminders.settings import Settings
 
 
-def build_channels(settings: Settings, stream: TextIO | None = sys.stdout) -> dict[str, Channel]:
-    """The `sms` and `email` channels; console for any that has no provider settings."""
+def build_channels(
+    settings: Settings,
+    stream: TextIO | None = sys.stdout,
+    *,
+    sms_limiter: RateLimiter | None = None,
+) -> dict[str, Channel]:
+    """The `sms` and `email` channels; console for any that has no provider settings.
+
+    `sms_limiter` paces the SMS provider (`rate_limit.sms_limiter`: shared on PostgreSQL);
+    without one, the channel keeps SMS_MAX_PER_SECOND within this process.
+    """
     console = ConsoleChannel(settings.outbox_file, stream)
-    return {"sms": _sms(settings, console), "email": _email(settings, console)}
+    return {"sms": _sms(settings, console, sms_limiter), "email": _email(settings, console)}
 
 
-def _sms(settings: Settings, console: ConsoleChannel) -> Channel:
+def _sms(settings: Settings, console: ConsoleChannel, limiter: RateLimiter | None) -> Channel:
     if settings.sms_provider == "console":
         return console
     from reminders.sending.channels.twilio_sms import TwilioChannel  # the SDK loads only when used
 
-    return TwilioChannel(settings)
+    return TwilioChannel(settings, limiter)
 
 
 def _email(settings: Settings, console: ConsoleChannel) -> Channel:

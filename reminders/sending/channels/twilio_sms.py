@@ -24,7 +24,7 @@ from urllib3.exceptions import ClosedPoolError, MaxRetryError
 from reminders.rules.sms_segments import sms_shape
 from reminders.sending.channels.base import ChannelError, OutcomeUnknown, OutgoingMessage
 from reminders.sending.channels.twilio_errors import classify_twilio_error
-from reminders.sending.rate_limit import TokenBucket
+from reminders.sending.rate_limit import LimiterUnavailable, RateLimiter, TokenBucket
 from reminders.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -70,10 +70,11 @@ class RoutedHttpClient(TwilioHttpClient):
 
 
 class TwilioChannel:
-    """Sends SMS through Twilio's Messages API, paced by a token bucket counted in segments."""
+    """Sends SMS through Twilio's Messages API, paced by a rate limiter counted in segments
+    (shared by every worker on PostgreSQL: see `rate_limit.sms_limiter`)."""
 
     def __init__(
-        self, settings: Settings, limiter: TokenBucket | None = None, name: str = "twilio"
+        self, settings: Settings, limiter: RateLimiter | None = None, name: str = "twilio"
     ) -> None:
         self.name = name
         self.settings = settings
@@ -88,7 +89,10 @@ class TwilioChannel:
 
     def send(self, message: OutgoingMessage) -> str:
         """Twilio's SID; ChannelError, or OutcomeUnknown when the POST may have landed."""
-        self.limiter.acquire(message.segments or max(sms_shape(message.body).segments, 1))
+        try:
+            self.limiter.acquire(message.segments or max(sms_shape(message.body).segments, 1))
+        except LimiterUnavailable as exc:  # nothing was sent: try again later
+            raise ChannelError(str(exc), permanent=False, code="rate_limit") from None
         try:
             created = self.client.messages.create(**self.create_params(message))
         except (TwilioException, requests.RequestException, json.JSONDecodeError) as exc:
