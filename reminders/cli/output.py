@@ -125,7 +125,7 @@ def print_enrolled(
     zone: str | None,
     warnings: Sequence[str],
 ) -> None:
-    tz = ZoneInfo(zone) if zone else clinic_tz
+    tz = zone_or(zone, clinic_tz)
     console.print(f"Enrolled session {enrolled.session_id} for patient {enrolled.patient_id}.")
     if enrolled.replaced_session_id:
         console.print(f"It replaces session {enrolled.replaced_session_id}, now voided.")
