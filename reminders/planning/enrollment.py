@@ -12,7 +12,6 @@ email address is never replaced silently.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -26,7 +25,14 @@ from sqlmodel import Session, select
 from reminders.rules.care_plans import CHANNELS, CarePlans, Plan
 from reminders.rules.emails import normalize_email
 from reminders.rules.lifecycle import SkipReason, Status
-from reminders.rules.timing import is_expired, is_repeated, is_skipped, require_zone
+from reminders.rules.names import fold_name
+from reminders.rules.timing import (
+    is_expired,
+    is_repeated,
+    is_skipped,
+    readable_zone,
+    require_zone,
+)
 from reminders.store.audit import record
 from reminders.store.models import OutboxMessage, Patient, TreatmentSession
 from reminders.store.outbox import lock_in_order, skip
@@ -127,7 +133,7 @@ def validate(
     language = problems.check("language", None, _language, form.language)
     zone = problems.check("timezone", None, _zone, form.timezone)
     phone = problems.check("phone", "", parse_phone, form.phone, region)
-    tz = zone or _zone_on_file(zone_on_file) or clinic_tz
+    tz = zone or readable_zone(zone_on_file) or clinic_tz
     read = problems.check(
         "completed_at", (now, None), parse_completed_at, form.completed_at, tz, now
     )
@@ -185,6 +191,8 @@ def _name(raw: str) -> str:
 
 def _treatment(raw: str, plans: CarePlans) -> str:
     treatment = raw.strip().lower()
+    if not treatment:
+        raise InvalidEnrollment(f"treatment is required (one of {', '.join(plans.treatments)})")
     if treatment not in plans.treatments:
         raise InvalidEnrollment(
             f"unknown treatment {raw!r} (choose from {', '.join(plans.treatments)})"
@@ -254,17 +262,11 @@ def _zone(name: str | None) -> ZoneInfo | None:
         raise InvalidEnrollment(str(exc)) from None
 
 
-def _zone_on_file(name: str | None) -> ZoneInfo | None:
-    """A stored zone that cannot be read is the clinic's, as the planner (which reports it)."""
-    try:
-        return require_zone(name) if name else None
-    except ValueError:
-        return None
-
-
 @lru_cache(maxsize=8192)  # an import reads each number, then the planner reads it again
 def parse_phone(raw: str, region: str) -> str:
     """E.164, or InvalidEnrollment: a number we cannot text is caught at the desk, not later."""
+    if not raw.strip():
+        raise InvalidEnrollment("phone number is required")
     if any(ch.isalpha() for ch in raw):
         raise InvalidEnrollment(f"phone number {raw!r} has letters; type the digits")
     try:
@@ -272,7 +274,10 @@ def parse_phone(raw: str, region: str) -> str:
     except phonenumbers.NumberParseException:
         raise InvalidEnrollment(f"phone number {raw!r} cannot be read") from None
     if not phonenumbers.is_valid_number(number):
-        raise InvalidEnrollment(f"phone number {raw!r} is not a valid number")
+        raise InvalidEnrollment(
+            f"phone number {raw!r} is not a valid number: check its digits (one from abroad"
+            " starts with + and its country code)"
+        )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -340,6 +345,8 @@ def parse_completed_at(raw: str, tz: ZoneInfo, now: datetime) -> tuple[datetime,
 
 def _read_moment(raw: str) -> datetime:
     text = raw.strip()
+    if not text:
+        raise InvalidEnrollment("completion time is required")
     if _is_date(text):
         example = f"{date.fromisoformat(text)} 14:30"
         raise InvalidEnrollment(
@@ -442,17 +449,12 @@ def _patient_zone(
     A zone on file that cannot be read falls back to the clinic's: the planner reports it.
     """
     name = enrollment.timezone or (existing.timezone if existing else None)
-    return _zone_on_file(name) or clinic_tz
+    return readable_zone(name) or clinic_tz
 
 
 def same_name(left: str, right: str) -> bool:
     """'Maria Lopez' is 'maría  LÓPEZ': staff type names with or without accents and caps."""
-    return _name_key(left) == _name_key(right)
-
-
-def _name_key(name: str) -> str:
-    bare = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
-    return " ".join(bare.casefold().split())
+    return fold_name(left) == fold_name(right)
 
 
 def _existing_patient(session: Session, enrollment: Enrollment) -> Patient | None:

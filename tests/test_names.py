@@ -1,0 +1,45 @@
+"""One normal form for names: enrollment's same-person check and the patient search share it."""
+
+from __future__ import annotations
+
+import pytest
+
+from reminders.planning.enrollment import same_name
+from reminders.rules.names import ACCENTED, PLAIN, fold_name
+from reminders.rules.timing import readable_zone
+
+
+@pytest.mark.parametrize(
+    ("typed", "folded"),
+    [
+        ("  María   LÓPEZ ", "maria lopez"),
+        ("Núñez-Gómez", "nunez-gomez"),
+        ("JOÃO conceição", "joao conceicao"),
+        ("Ǆemal", "dzemal"),  # compatibility letters too
+        ("", ""),
+    ],
+)
+def test_names_fold_without_case_accents_or_extra_spaces(typed, folded):
+    assert fold_name(typed) == folded
+
+
+def test_the_sql_table_folds_each_letter_as_python_does():
+    """PostgreSQL folds with translate(ACCENTED, PLAIN) then lower(); SQLite calls fold_name."""
+    assert len(ACCENTED) == len(PLAIN)
+    for accented, plain in zip(ACCENTED, PLAIN, strict=True):
+        assert fold_name(accented) == plain.lower(), accented
+
+
+def test_same_name_is_the_same_fold():
+    assert same_name("Maria Lopez", "maría  LÓPEZ")
+    assert not same_name("Maria Lopez", "Mario Lopez")
+
+
+@pytest.mark.parametrize(
+    ("stored", "key"),
+    [("America/New_York", "America/New_York"), (" UTC ", "UTC"), ("EST", None),
+     ("Mars/Olympus", None), ("", None), (None, None)],
+)  # fmt: skip
+def test_a_stored_zone_is_read_or_left_to_the_clinics(stored, key):
+    zone = readable_zone(stored)
+    assert (zone.key if zone else None) == key
