@@ -16,16 +16,20 @@ from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from reminders.clock import utcnow
+from reminders.rules.care_plans import CarePlans
 from reminders.settings import Settings, SettingsError
 from reminders.store.accounts import default_passwords
 from reminders.store.db import make_engine
+from reminders.store.defaults import load_care_plans
 from reminders.web import (
     Clock,
     DatabaseUnavailable,
     admin_users,
+    enroll,
     health,
     home,
     login,
+    patients,
     unsubscribe,
     webhooks,
 )
@@ -41,7 +45,14 @@ from reminders.web.pages import STATIC_DIR, render
 
 # The staff and admin pages: each router carries its CSRF check, each view its role. Tests walk
 # every route of these for the role matrix and the CSRF check, so add new pages' routers here.
-PAGE_ROUTERS = (login.router, login.session_router, home.router, admin_users.router)
+PAGE_ROUTERS = (
+    login.router,
+    login.session_router,
+    home.router,
+    admin_users.router,
+    enroll.router,
+    patients.router,
+)
 
 
 HASHING_AT_ONCE = 4  # argon2 runs at once per process (64 MiB each)
@@ -53,11 +64,13 @@ def create_app(
     *,
     clock: Clock | None = None,
     passwords: PasswordHash | None = None,
+    plans: CarePlans | None = None,
 ) -> FastAPI:
     """The app for these settings; an engine passed in is shared, one made here is disposed.
 
     Raises SettingsError when the settings are unfit for a web app (see `web_app_problem`).
-    `passwords` is the hasher (tests pass cheaper argon2 parameters).
+    `passwords` is the hasher (tests pass cheaper argon2 parameters); `plans` the care plans
+    (default: `care_plans.toml`, read once here, as the daemon does).
     """
     problem = settings.web_app_problem()
     if problem:
@@ -78,6 +91,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.clock = clock or utcnow
+    app.state.plans = plans or load_care_plans()
     app.state.passwords = passwords or default_passwords()
     app.state.hashing = threading.BoundedSemaphore(HASHING_AT_ONCE)
     app.state.form_key = _form_key(settings)
