@@ -127,6 +127,15 @@ def test_search_by_phone_whole_or_a_few_digits(staff, clinic, q, found):
     assert names(staff.get("/patients", params={"q": q}).text) == found
 
 
+def test_accents_beyond_spanish_fold_too(engine, staff):
+    with session_scope(engine) as session:
+        for n, name in enumerate(("Trần Nguyễn", "Çağrı Şahin", "Zoë  Brontë")):
+            session.add(Patient(name=name, phone=f"+1310555010{n}", created_at=NOW))
+    assert names(staff.get("/patients?q=nguyen").text) == ["Trần Nguyễn"]
+    assert names(staff.get("/patients?q=SAHIN").text) == ["Çağrı Şahin"]
+    assert names(staff.get("/patients?q=zoe bronte").text) == ["Zoë  Brontë"]
+
+
 def test_nothing_found_says_so_and_how_to_search(staff, clinic):
     html = staff.get("/patients?q=zzz").text
     assert "No patient matches “zzz”." in html

@@ -16,7 +16,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session
 
-from reminders.rules.names import ACCENTED, PLAIN, fold_name
+from reminders.rules.names import COMBINING_MARKS, fold_name
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -100,8 +100,8 @@ def _fold_name_or_null(value: object) -> str | None:
 
 class FoldedName(FunctionElement[str]):
     """A name in SQL, folded as `rules.names.fold_name` folds it: SQLite calls that very
-    function (registered at connect); PostgreSQL folds the accented Latin letters with
-    translate(), then case and runs of spaces."""
+    function (registered at connect); PostgreSQL (13 or newer) decomposes it, drops the
+    accents' marks, then folds case and runs of spaces, in C."""
 
     type = sa.String()
     inherit_cache = True
@@ -115,8 +115,10 @@ def _folded_on_sqlite(element: FoldedName, compiler: SQLCompiler, **kw: Any) -> 
 
 @compiles(FoldedName)
 def _folded_in_sql(element: FoldedName, compiler: SQLCompiler, **kw: Any) -> str:
-    plain = sa.func.lower(sa.func.translate(*element.clauses, ACCENTED, PLAIN))
-    spaced = sa.func.regexp_replace(plain, r"\s+", " ", "g")
+    [name] = element.clauses
+    decomposed = sa.func.normalize(name, sa.literal_column("NFKD"))
+    bare = sa.func.lower(sa.func.translate(decomposed, COMBINING_MARKS, ""))
+    spaced = sa.func.regexp_replace(bare, r"\s+", " ", "g")
     return compiler.process(sa.func.btrim(spaced), **kw)
 
 

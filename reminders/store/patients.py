@@ -1,16 +1,18 @@
 """Finding a patient: by a piece of the name, by the phone or a few of its digits, newest first.
 
 Staff at the desk type what they remember: 'lopez' for 'María López', '(310) 555-0142', or
-'0142'. One page is two or three statements whatever the number of patients: the count, the
-page (each patient's latest session joined in as one grouped subquery), and that session's
-treatment for the page's patients.
-"""
+'0142'. A page is two statements: the page with the count of all matches (one scan of the
+names) and each patient's latest session looked up in the index on `patient_id`; then that
+session's treatment for the page's patients. No index helps a substring of a folded name:
+each search reads every name, which a clinic's few thousand patients allow (see
+bench/patient_search.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -48,32 +50,41 @@ def search_patients(
     session: Session, search: PatientSearch, *, limit: int, offset: int = 0
 ) -> PatientPage:
     """The matching patients, the one seen most recently (latest session, else when they
-    were added) first."""
+    were added) first, and how many match (counted in the same scan of the names)."""
     where = _conditions(search)
-    total = session.execute(sa.select(sa.func.count()).select_from(Patient).where(*where))
-    latest = _latest_sessions()
-    seen = sa.func.coalesce(latest.c.completed_at, col(Patient.created_at))
+    latest, patients = _with_latest_session(narrow=bool(where))
+    seen = sa.func.coalesce(latest, col(Patient.created_at))
     query = (
         sa.select(
             col(Patient.id),
             col(Patient.name),
             col(Patient.phone),
             col(Patient.timezone),
-            latest.c.completed_at,
+            latest.label("latest"),
+            sa.func.count().over().label("total"),
         )
-        .outerjoin(latest, latest.c.patient_id == col(Patient.id))
+        .select_from(patients)
         .where(*where)
         .order_by(seen.desc(), col(Patient.id).desc())
         .limit(limit)
         .offset(offset)
     )
     rows = session.execute(query).all()
-    treatments = _treatments(session, {(pid, at) for pid, *_, at in rows if at is not None})
-    found = [
-        FoundPatient(pid or 0, name, phone, zone, at, treatments.get((pid, at)))
-        for pid, name, phone, zone, at in rows
-    ]
-    return PatientPage(found, int(total.scalar_one()))
+    total = int(rows[0].total) if rows else _count(session, where)
+    treatments = _treatments(session, {(row.id, row.latest) for row in rows if row.latest})
+    found = [_found(row, treatments) for row in rows]
+    return PatientPage(found, total)
+
+
+def _found(row: sa.Row[Any], treatments: dict[tuple[int, datetime], str]) -> FoundPatient:
+    treatment = treatments.get((row.id, row.latest))
+    return FoundPatient(row.id, row.name, row.phone, row.timezone, row.latest, treatment)
+
+
+def _count(session: Session, where: list[sa.ColumnElement[bool]]) -> int:
+    """Past the last page the window count has no row to ride on: count on its own."""
+    query = sa.select(sa.func.count()).select_from(Patient).where(*where)
+    return int(session.execute(query).scalar_one())
 
 
 def _conditions(search: PatientSearch) -> list[sa.ColumnElement[bool]]:
@@ -96,17 +107,26 @@ def _escaped(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _latest_sessions() -> sa.Subquery:
-    """Each patient's latest completed (not voided) session time."""
-    return (
-        select(
-            col(TreatmentSession.patient_id).label("patient_id"),
-            sa.func.max(TreatmentSession.completed_at).label("completed_at"),
-        )
-        .where(TreatmentSession.status == "completed")
+def _with_latest_session(*, narrow: bool) -> tuple[sa.ColumnElement[datetime], sa.FromClause]:
+    """Each patient's latest completed (not voided) session time, and what to select from.
+
+    A narrow search looks it up for its few matches (the index on patient_id); the whole list
+    reads every session once, grouped, which is about twice as quick as that many look-ups.
+    """
+    completed = col(TreatmentSession.status) == "completed"
+    latest_at = sa.func.max(TreatmentSession.completed_at)
+    if narrow:
+        mine = col(TreatmentSession.patient_id) == col(Patient.id)
+        lookup = sa.select(latest_at).where(mine, completed).scalar_subquery()
+        return lookup, sa.inspect(Patient).local_table
+    grouped = (
+        sa.select(col(TreatmentSession.patient_id).label("patient_id"), latest_at.label("at"))
+        .where(completed)
         .group_by(col(TreatmentSession.patient_id))
         .subquery("latest")
     )
+    joined = sa.outerjoin(Patient, grouped, grouped.c.patient_id == col(Patient.id))
+    return grouped.c.at, joined
 
 
 def _treatments(
