@@ -3,15 +3,22 @@ repeat, and a session on which not one message would go. Refusals write nothing.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from reminders.planning.enrollment import InvalidEnrollment, require_a_timely_step
+from reminders.planning.enrollment import (
+    EnrollmentForm,
+    InvalidEnrollment,
+    require_a_timely_step,
+    validate,
+)
 from reminders.rules.care_plans import Plan, Step
 from reminders.rules.timing import AfterHours, DayAt
+from reminders.store.defaults import load_care_plans
 
 LA = ZoneInfo("America/Los_Angeles")
 MARIA = ("--name", "Maria Lopez", "--phone", "3105550142")
@@ -240,3 +247,81 @@ def test_consent_only_to_a_channel_the_plan_never_uses_is_refused():
     assert str(caught.value) == (
         "no consent to SMS, and the Check-in plan sends nothing by email: nothing would be sent"
     )
+
+
+# Without --timezone, a returning patient's time is read in the zone on file (F: status gap).
+
+
+@pytest.mark.parametrize("how", [["--patient", "1"], []], ids=["by-id", "by-phone"])
+def test_without_a_zone_a_patients_completion_time_is_read_in_the_zone_on_file(aftercare, how):
+    aftercare("enroll", *MARIA, "--treatment", "laser", "--completed-at", "2026-06-01 10:00",
+              "--timezone", "America/New_York")  # fmt: skip
+    argv = [*how, *MARIA, "--treatment", "asclera", "--completed-at", "2026-06-15 10:00"]
+    enrolled = aftercare.json("enroll", *argv)
+    assert enrolled["patient_id"] == 1
+    first = next(m for m in enrolled["messages"] if m["step"] == "aftercare")
+    assert first["due_at"] == "2026-06-15T14:00:00Z"  # 10:00 EDT, not 10:00 PDT
+    table = aftercare("enroll", *[*how, *MARIA], "--treatment", "asclera",
+                      "--completed-at", "2026-06-15 11:00")  # fmt: skip
+    assert "Times in America/New_York" in table
+
+
+def test_a_zone_given_still_wins_over_the_zone_on_file(aftercare):
+    aftercare("enroll", *MARIA, "--treatment", "laser", "--completed-at", "2026-06-01 10:00",
+              "--timezone", "America/New_York")  # fmt: skip
+    enrolled = aftercare.json("enroll", *MARIA, "--treatment", "asclera", "--completed-at",
+                              "2026-06-15 10:00", "--timezone", "America/Los_Angeles")  # fmt: skip
+    first = next(m for m in enrolled["messages"] if m["step"] == "aftercare")
+    assert first["due_at"] == "2026-06-15T17:00:00Z"
+
+
+def test_another_name_on_the_phone_does_not_lend_its_zone(aftercare):
+    aftercare("enroll", *MARIA, "--treatment", "laser", "--completed-at", "2026-06-01 10:00",
+              "--timezone", "America/New_York")  # fmt: skip
+    argv = ["--name", "Ana Ruiz", "--phone", "3105550142", "--treatment", "asclera"]
+    result = aftercare.result("enroll", *argv, "--completed-at", "2026-06-15 10:00")
+    assert "add --patient 1" in result.stderr
+
+
+# Every bad field at once, each under its own name: what the web form shows beside each field.
+
+FORM = EnrollmentForm("Maria Lopez", "3105550142", "asclera", "2026-06-01 10:00")
+VALID = {"plans": load_care_plans(), "clinic_tz": LA, "region": "US",
+         "now": datetime(2026, 6, 2, tzinfo=UTC)}  # fmt: skip
+
+
+def test_validate_names_each_bad_field_and_says_the_first_first():
+    form = replace(FORM, name=" ", phone="555", treatment="botox", completed_at="soon",
+                   email="maria@", timezone="Mars/Olympus", language="fr")  # fmt: skip
+    with pytest.raises(InvalidEnrollment) as caught:
+        validate(form, **VALID)
+    by_field = caught.value.by_field
+    assert list(by_field) == ["name", "treatment", "language", "timezone", "phone",
+                              "completed_at", "email"]  # fmt: skip
+    assert str(caught.value) == by_field["name"] == "name is required (at most 200 characters)"
+    assert by_field["phone"].startswith("phone number '555' is not a valid number: check")
+    assert caught.value.field == "name"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"sms": False, "email_ok": False}, "consent"),
+        ({"completed_at": "2016-06-01 10:00"}, "completed_at"),
+    ],
+)
+def test_nothing_to_send_is_blamed_on_the_consent_or_the_completion_time(changes, field):
+    with pytest.raises(InvalidEnrollment) as caught:
+        validate(replace(FORM, **changes), **VALID)
+    assert list(caught.value.by_field) == [field]
+
+
+def test_a_zone_on_file_reads_the_time_unless_a_zone_is_given():
+    on_file = validate(FORM, **VALID, zone_on_file="America/New_York")
+    assert on_file.completed_at == datetime(2026, 6, 1, 14, 0, tzinfo=UTC)
+    assert on_file.timezone is None  # nothing given: the zone on file is kept
+    given = validate(replace(FORM, timezone="America/Los_Angeles"), **VALID,
+                     zone_on_file="America/New_York")  # fmt: skip
+    assert given.completed_at == datetime(2026, 6, 1, 17, 0, tzinfo=UTC)
+    unreadable = validate(FORM, **VALID, zone_on_file="Mars/Olympus")  # as the planner: clinic's
+    assert unreadable.completed_at == given.completed_at

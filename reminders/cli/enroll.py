@@ -36,7 +36,10 @@ def enroll_command(
     ],
     email: Annotated[str | None, typer.Option(metavar="EMAIL", help="Email address.")] = None,
     timezone: Annotated[
-        str | None, typer.Option(metavar="ZONE", help="IANA zone; default CLINIC_TIMEZONE.")
+        str | None,
+        typer.Option(
+            metavar="ZONE", help="IANA zone; default the patient's on file, else CLINIC_TIMEZONE."
+        ),
     ] = None,
     language: Annotated[
         str | None,
@@ -85,13 +88,22 @@ def enroll_command(
     if as_json:
         typer.echo(json.dumps(out.enrolled_json(enrolled, messages, warnings), indent=2))
         return
-    zone = (timezone or "").strip() or None  # validated by _enroll
-    out.print_enrolled(enrolled, messages, rt.settings.timezone, zone, warnings)
+    # the zone given, else the one on file: where the planner placed the steps
+    out.print_enrolled(enrolled, messages, rt.settings.timezone, patient_row.timezone, warnings)
 
 
 def _enroll(rt: Runtime, form: EnrollmentForm, now: datetime) -> Enrolled:
-    """Validate, write and plan in one transaction; bad input is one line and writes nothing."""
-    from reminders.planning.enrollment import InvalidEnrollment, PhoneOfAnotherPatient, validate
+    """Validate, write and plan in one transaction; bad input is one line and writes nothing.
+
+    Without --timezone, the completion time is read in the zone of the patient on file
+    (the one the planner will use), else in the clinic's.
+    """
+    from reminders.planning.enrollment import (
+        InvalidEnrollment,
+        PhoneOfAnotherPatient,
+        patient_on_file,
+        validate,
+    )
     from reminders.planning.planner import enroll_and_plan
     from reminders.store.db import session_scope
 
@@ -99,10 +111,11 @@ def _enroll(rt: Runtime, form: EnrollmentForm, now: datetime) -> Enrolled:
     region = settings.default_phone_region
     plans = rt.care_plans()
     try:
-        enrollment = validate(
-            form, plans=plans, clinic_tz=settings.timezone, region=region, now=now
-        )
         with session_scope(rt.engine) as session:
+            on_file = patient_on_file(session, form, region)
+            enrollment = validate(form, plans=plans, clinic_tz=settings.timezone,
+                                  region=region, now=now,
+                                  zone_on_file=on_file.timezone if on_file else None)  # fmt: skip
             return enroll_and_plan(session, enrollment, plans, clinic_tz=settings.timezone,
                                    region=region, actor=actor(), now=now)  # fmt: skip
     except PhoneOfAnotherPatient as exc:

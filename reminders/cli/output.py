@@ -14,7 +14,7 @@ from rich.table import Table
 from reminders.planning.enrollment import Enrolled, InvalidEnrollment, parse_email, parse_phone
 from reminders.planning.planner import PlanReport
 from reminders.rules.masking import mask_phone
-from reminders.rules.timing import local_day_bounds, require_zone
+from reminders.rules.timing import local_day_bounds, readable_zone
 from reminders.sending.dispatcher import DispatchReport
 from reminders.store.models import OutboxMessage
 from reminders.store.queries import ListedReply, MessagePage
@@ -64,12 +64,7 @@ def _is_date(raw: str) -> bool:
 
 def zone_or(name: str | None, fallback: ZoneInfo) -> ZoneInfo:
     """A patient's zone for display; the clinic's when none or one a practice system misspelt."""
-    if not name:
-        return fallback
-    try:
-        return require_zone(name)
-    except ValueError:
-        return fallback
+    return readable_zone(name) or fallback
 
 
 def normalize_address(raw: str, region: str) -> str | None:
@@ -125,7 +120,7 @@ def print_enrolled(
     zone: str | None,
     warnings: Sequence[str],
 ) -> None:
-    tz = ZoneInfo(zone) if zone else clinic_tz
+    tz = zone_or(zone, clinic_tz)
     console.print(f"Enrolled session {enrolled.session_id} for patient {enrolled.patient_id}.")
     if enrolled.replaced_session_id:
         console.print(f"It replaces session {enrolled.replaced_session_id}, now voided.")

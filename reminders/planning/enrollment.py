@@ -12,12 +12,11 @@ email address is never replaced silently.
 
 from __future__ import annotations
 
-import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
-from typing import Protocol
+from typing import ParamSpec, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 import phonenumbers
@@ -26,16 +25,39 @@ from sqlmodel import Session, select
 from reminders.rules.care_plans import CHANNELS, CarePlans, Plan
 from reminders.rules.emails import normalize_email
 from reminders.rules.lifecycle import SkipReason, Status
-from reminders.rules.timing import is_expired, is_repeated, is_skipped, require_zone
+from reminders.rules.names import fold_name
+from reminders.rules.timing import (
+    is_expired,
+    is_repeated,
+    is_skipped,
+    readable_zone,
+    require_zone,
+)
 from reminders.store.audit import record
 from reminders.store.models import OutboxMessage, Patient, TreatmentSession
 from reminders.store.outbox import lock_in_order, skip
 
 LANGUAGES = ("en", "es")
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+# The fields of the form a problem can concern, as the web form names its inputs.
+FIELDS = ("name", "phone", "email", "treatment", "completed_at", "timezone", "language",
+          "consent", "patient")  # fmt: skip
+
 
 class InvalidEnrollment(ValueError):
-    """One line saying what is wrong with the input."""
+    """What is wrong with the input: one line (the CLI and the import print it), and, for
+    the web form, the line of each bad field by its name in FIELDS (`by_field`)."""
+
+    def __init__(
+        self, message: str, field: str | None = None, *, by_field: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.field = field
+        self.by_field = dict(by_field) if by_field else ({field: message} if field else {})
 
 
 class PhoneOfAnotherPatient(InvalidEnrollment):
@@ -45,7 +67,8 @@ class PhoneOfAnotherPatient(InvalidEnrollment):
     def __init__(self, phone: str, patient_id: int) -> None:
         super().__init__(
             f"phone number {phone} belongs to another patient (patient {patient_id},"
-            " with a different name)"
+            " with a different name)",
+            "phone",
         )
         self.patient_id = patient_id
 
@@ -90,27 +113,38 @@ class Enrolled:
 
 
 def validate(
-    form: EnrollmentForm, *, plans: CarePlans, clinic_tz: ZoneInfo, region: str, now: datetime
+    form: EnrollmentForm,
+    *,
+    plans: CarePlans,
+    clinic_tz: ZoneInfo,
+    region: str,
+    now: datetime,
+    zone_on_file: str | None = None,
 ) -> Enrollment:
-    """Check every field; raise InvalidEnrollment naming the first bad one."""
-    name = form.name.strip()
-    if not name or len(name) > 200:
-        raise InvalidEnrollment("name is required (at most 200 characters)")
-    treatment = form.treatment.strip().lower()
-    if treatment not in plans.treatments:
-        raise InvalidEnrollment(
-            f"unknown treatment {form.treatment!r} (choose from {', '.join(plans.treatments)})"
-        )
-    language = form.language.strip().lower() if form.language else None
-    if language is not None and language not in LANGUAGES:
-        raise InvalidEnrollment(f"unknown language {form.language!r} (choose en or es)")
-    zone = _zone(form.timezone) or clinic_tz
-    phone = parse_phone(form.phone, region)
-    completed_at, note = parse_completed_at(form.completed_at, zone, now)
-    email = parse_email(form.email)
-    consent = {"sms": form.sms, "email": form.email_ok}
-    blocked = {ch: f"no consent to {_LABELS[ch]}" for ch, ok in consent.items() if not ok}
-    require_a_timely_step(plans.for_treatment(treatment), completed_at, zone, blocked, now)
+    """Check every field; raise InvalidEnrollment naming each bad one, the first first.
+
+    A completion time without an offset is read in the zone given, else in `zone_on_file`
+    (the zone of the patient on file this form is for: see `patient_on_file`), else in the
+    clinic's: the zone the planner will place the session's steps in.
+    """
+    problems = _Problems()
+    name = problems.check("name", "", _name, form.name)
+    treatment = problems.check("treatment", "", _treatment, form.treatment, plans)
+    language = problems.check("language", None, _language, form.language)
+    zone = problems.check("timezone", None, _zone, form.timezone)
+    phone = problems.check("phone", "", parse_phone, form.phone, region)
+    tz = zone or readable_zone(zone_on_file) or clinic_tz
+    read = problems.check(
+        "completed_at", (now, None), parse_completed_at, form.completed_at, tz, now
+    )
+    completed_at, note = read
+    email = problems.check("email", None, parse_email, form.email)
+    if not problems.by_field.keys() & {"treatment", "completed_at"}:
+        consent = {"sms": form.sms, "email": form.email_ok}
+        blocked = {ch: f"no consent to {_LABELS[ch]}" for ch, ok in consent.items() if not ok}
+        plan = plans.for_treatment(treatment)
+        problems.check("consent", None, require_a_timely_step, plan, completed_at, tz, blocked, now)
+    problems.raise_any()
     return Enrollment(
         name=name,
         phone=phone,
@@ -126,6 +160,53 @@ def validate(
     )
 
 
+class _Problems:
+    """The first problem of each field, in the order checked; the first of all comes first."""
+
+    def __init__(self) -> None:
+        self.by_field: dict[str, str] = {}
+
+    def check(
+        self, field: str, fallback: T, read: Callable[P, T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """`read(*args)`, or `fallback` once its problem is noted under `field` (or its own)."""
+        try:
+            return read(*args, **kwargs)
+        except InvalidEnrollment as exc:
+            self.by_field.setdefault(exc.field or field, str(exc))
+            return fallback
+
+    def raise_any(self) -> None:
+        if self.by_field:
+            field, message = next(iter(self.by_field.items()))
+            raise InvalidEnrollment(message, field, by_field=self.by_field)
+
+
+def _name(raw: str) -> str:
+    name = raw.strip()
+    if not name or len(name) > 200:
+        raise InvalidEnrollment("name is required (at most 200 characters)")
+    return name
+
+
+def _treatment(raw: str, plans: CarePlans) -> str:
+    treatment = raw.strip().lower()
+    if not treatment:
+        raise InvalidEnrollment(f"treatment is required (one of {', '.join(plans.treatments)})")
+    if treatment not in plans.treatments:
+        raise InvalidEnrollment(
+            f"unknown treatment {raw!r} (choose from {', '.join(plans.treatments)})"
+        )
+    return treatment
+
+
+def _language(raw: str | None) -> str | None:
+    language = raw.strip().lower() if raw else None
+    if language is not None and language not in LANGUAGES:
+        raise InvalidEnrollment(f"unknown language {raw!r} (choose en or es)")
+    return language
+
+
 _LABELS = {"sms": "SMS", "email": "email"}
 
 
@@ -135,21 +216,26 @@ def require_a_timely_step(
     tz: ZoneInfo,
     blocked: Mapping[str, str],
     now: datetime,
+    *,
+    field: str | None = None,
 ) -> None:
     """Raise InvalidEnrollment when not one step would still go out on an open channel.
 
     `blocked` maps each channel that cannot carry messages to why ("no consent to SMS").
     One step still before its deadline is enough: a late entry keeps its timely steps.
+    The refusal concerns the consent boxes, or the completion time when it is too late;
+    `field` names another field to blame instead.
     """
     open_channels = [channel for channel in CHANNELS if channel not in blocked]
     why_not = " and ".join(blocked.values())
     if not open_channels:
-        raise InvalidEnrollment(f"{why_not}: nothing would be sent")
+        raise InvalidEnrollment(f"{why_not}: nothing would be sent", field or "consent")
     steps = [step for step in plan.steps if set(step.channels) & set(open_channels)]
     by = " or ".join(_LABELS[channel] for channel in open_channels)
     if not steps:
         raise InvalidEnrollment(
-            f"{why_not}, and the {plan.title} plan sends nothing by {by}: nothing would be sent"
+            f"{why_not}, and the {plan.title} plan sends nothing by {by}: nothing would be sent",
+            field or "consent",
         )
     deadlines = [step.expires_at(completed_at, tz) for step in steps]
     if any(deadline is None or not is_expired(now, deadline) for deadline in deadlines):
@@ -158,7 +244,8 @@ def require_a_timely_step(
     what = f"{by} message" if blocked else "message"
     raise InvalidEnrollment(
         f"every {what} of this plan would already be past its deadline (completed"
-        f" {_wall(completed_at, tz)}, the last deadline {_wall(last, tz)}); check the date"
+        f" {_wall(completed_at, tz)}, the last deadline {_wall(last, tz)}); check the date",
+        field or "completed_at",
     )
 
 
@@ -178,6 +265,8 @@ def _zone(name: str | None) -> ZoneInfo | None:
 @lru_cache(maxsize=8192)  # an import reads each number, then the planner reads it again
 def parse_phone(raw: str, region: str) -> str:
     """E.164, or InvalidEnrollment: a number we cannot text is caught at the desk, not later."""
+    if not raw.strip():
+        raise InvalidEnrollment("phone number is required")
     if any(ch.isalpha() for ch in raw):
         raise InvalidEnrollment(f"phone number {raw!r} has letters; type the digits")
     try:
@@ -185,7 +274,10 @@ def parse_phone(raw: str, region: str) -> str:
     except phonenumbers.NumberParseException:
         raise InvalidEnrollment(f"phone number {raw!r} cannot be read") from None
     if not phonenumbers.is_valid_number(number):
-        raise InvalidEnrollment(f"phone number {raw!r} is not a valid number")
+        raise InvalidEnrollment(
+            f"phone number {raw!r} is not a valid number: check its digits (one from abroad"
+            " starts with + and its country code)"
+        )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -253,6 +345,8 @@ def parse_completed_at(raw: str, tz: ZoneInfo, now: datetime) -> tuple[datetime,
 
 def _read_moment(raw: str) -> datetime:
     text = raw.strip()
+    if not text:
+        raise InvalidEnrollment("completion time is required")
     if _is_date(text):
         example = f"{date.fromisoformat(text)} 14:30"
         raise InvalidEnrollment(
@@ -344,7 +438,7 @@ def require_an_address(
         blocked = {"sms": "no consent to SMS", **blocked}
     plan = plans.for_treatment(enrollment.treatment)
     tz = _patient_zone(enrollment, existing, clinic_tz)
-    require_a_timely_step(plan, enrollment.completed_at, tz, blocked, now)
+    require_a_timely_step(plan, enrollment.completed_at, tz, blocked, now, field="email")
 
 
 def _patient_zone(
@@ -355,20 +449,12 @@ def _patient_zone(
     A zone on file that cannot be read falls back to the clinic's: the planner reports it.
     """
     name = enrollment.timezone or (existing.timezone if existing else None)
-    try:
-        return require_zone(name) if name else clinic_tz
-    except ValueError:
-        return clinic_tz
+    return readable_zone(name) or clinic_tz
 
 
 def same_name(left: str, right: str) -> bool:
     """'Maria Lopez' is 'maría  LÓPEZ': staff type names with or without accents and caps."""
-    return _name_key(left) == _name_key(right)
-
-
-def _name_key(name: str) -> str:
-    bare = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
-    return " ".join(bare.casefold().split())
+    return fold_name(left) == fold_name(right)
 
 
 def _existing_patient(session: Session, enrollment: Enrollment) -> Patient | None:
@@ -390,13 +476,28 @@ def choose_patient(
             raise PhoneOfAnotherPatient(enrollment.phone, holder.id or 0)
         return holder
     if chosen is None:
-        raise InvalidEnrollment(f"there is no patient {enrollment.patient_id}")
+        raise InvalidEnrollment(f"there is no patient {enrollment.patient_id}", "patient")
     if holder is not None and holder.id != chosen.id:
         raise InvalidEnrollment(
             f"phone number {enrollment.phone} belongs to patient {holder.id},"
-            f" not patient {chosen.id}"
+            f" not patient {chosen.id}",
+            "phone",
         )
     return chosen
+
+
+def patient_on_file(session: Session, form: EnrollmentForm, region: str) -> Patient | None:
+    """The patient on file `enroll` will write this form to, as far as the raw form tells:
+    the one named by id, else the one with the phone under the same name. Its zone is the
+    `zone_on_file` that `validate` reads the completion time in; refusals are `enroll`'s."""
+    if form.patient_id is not None:
+        return session.get(Patient, form.patient_id)
+    try:
+        phone = parse_phone(form.phone, region)
+    except InvalidEnrollment:
+        return None
+    holder = session.exec(select(Patient).where(Patient.phone == phone)).first()
+    return holder if holder is not None and same_name(holder.name, form.name) else None
 
 
 def _write_patient(

@@ -42,3 +42,15 @@ def _mask_digits(text: str) -> str:
 def _last_digits(raw: str) -> str:
     digits = "".join(ch for ch in raw if ch.isdigit())
     return f"{BULLET * 3} {digits[-KEEP:]}" if len(digits) > KEEP else BULLET * 3
+
+
+def readable_phone(e164: str, region: str) -> str:
+    """'+13105550142' -> '(310) 555-0142' for a number of `region`, else '+44 20 7946 0958':
+    written as staff say it, for a signed-in page that shows the whole number."""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    national = phonenumbers.region_code_for_number(number) == region
+    style = phonenumbers.PhoneNumberFormat
+    return phonenumbers.format_number(number, style.NATIONAL if national else style.INTERNATIONAL)

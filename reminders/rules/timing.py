@@ -247,3 +247,14 @@ def require_zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "America" is a folder
         raise ValueError(problem) from None
+
+
+def readable_zone(name: str | None) -> ZoneInfo | None:
+    """A stored zone, or None when there is none or it cannot be read (a practice system
+    misspelt it): callers use the clinic's then, as the planner does (and reports)."""
+    if not name or not name.strip():
+        return None
+    try:
+        return require_zone(name.strip())
+    except ValueError:
+        return None

@@ -11,7 +11,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session
+
+from reminders.rules.names import COMBINING_MARKS, fold_name
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -78,11 +83,43 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    dbapi_connection.create_function(SQLITE_FOLD_NAME, 1, _fold_name_or_null, deterministic=True)
 
 
 def _sqlite_begin_immediate(connection: sa.Connection) -> None:
     # Take the write lock at BEGIN: two processes never deadlock upgrading a read lock.
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+SQLITE_FOLD_NAME = "aftercare_fold_name"
+
+
+def _fold_name_or_null(value: object) -> str | None:
+    return fold_name(value) if isinstance(value, str) else None
+
+
+class FoldedName(FunctionElement[str]):
+    """A name in SQL, folded as `rules.names.fold_name` folds it: SQLite calls that very
+    function (registered at connect); PostgreSQL (13 or newer) decomposes it, drops the
+    accents' marks, then folds case and runs of spaces, in C."""
+
+    type = sa.String()
+    inherit_cache = True
+    name = "folded_name"
+
+
+@compiles(FoldedName, "sqlite")
+def _folded_on_sqlite(element: FoldedName, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(getattr(sa.func, SQLITE_FOLD_NAME)(*element.clauses), **kw)
+
+
+@compiles(FoldedName)
+def _folded_in_sql(element: FoldedName, compiler: SQLCompiler, **kw: Any) -> str:
+    [name] = element.clauses
+    decomposed = sa.func.normalize(name, sa.literal_column("NFKD"))
+    bare = sa.func.lower(sa.func.translate(decomposed, COMBINING_MARKS, ""))
+    spaced = sa.func.regexp_replace(bare, r"\s+", " ", "g")
+    return compiler.process(sa.func.btrim(spaced), **kw)
 
 
 @contextmanager

@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from reminders.rules.care_plans import CarePlans
 from reminders.settings import Settings
 from reminders.store.db import session_scope
 
@@ -38,6 +39,17 @@ class DatabaseUnavailable(Exception):
 def settings_of(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+def plans_of(request: Request) -> CarePlans:
+    plans: CarePlans = request.app.state.plans
+    return plans
+
+
+def now_of(request: Request) -> datetime:
+    """The app's clock (tests move it), for a page that needs `now` outside `run_db`."""
+    now: datetime = request.app.state.clock()
+    return now
 
 
 async def run_db(request: Request, work: Work[T]) -> T:

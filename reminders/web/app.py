@@ -17,9 +17,11 @@ from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from reminders.clock import utcnow
+from reminders.rules.care_plans import CarePlans
 from reminders.settings import Settings, SettingsError
 from reminders.store.accounts import default_passwords
 from reminders.store.db import make_engine
+from reminders.store.defaults import load_care_plans
 from reminders.web import (
     Clock,
     DatabaseUnavailable,
@@ -27,10 +29,12 @@ from reminders.web import (
     admin_care_plans,
     admin_templates,
     admin_users,
+    enroll,
     health,
     home,
     login,
     metrics,
+    patients,
     unsubscribe,
     webhooks,
 )
@@ -54,6 +58,8 @@ PAGE_ROUTERS = (
     admin_care_plans.router,
     admin_templates.router,
     admin_audit.router,
+    enroll.router,
+    patients.router,
 )
 
 
@@ -66,11 +72,13 @@ def create_app(
     *,
     clock: Clock | None = None,
     passwords: PasswordHash | None = None,
+    plans: CarePlans | None = None,
 ) -> FastAPI:
     """The app for these settings; an engine passed in is shared, one made here is disposed.
 
     Raises SettingsError when the settings are unfit for a web app (see `web_app_problem`).
-    `passwords` is the hasher (tests pass cheaper argon2 parameters).
+    `passwords` is the hasher (tests pass cheaper argon2 parameters); `plans` the care plans
+    (default: `care_plans.toml`, read once here, as the daemon does).
     """
     problem = settings.web_app_problem()
     if problem:
@@ -91,6 +99,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.clock = clock or utcnow
+    app.state.plans = plans or load_care_plans()
     app.state.passwords = passwords or default_passwords()
     app.state.hashing = threading.BoundedSemaphore(HASHING_AT_ONCE)
     app.state.form_key = _form_key(settings)

@@ -1,0 +1,311 @@
+"""`/enroll`: staff enroll a completed session with the CLI's own validation and planning.
+
+The form is read by `planning.enrollment.validate` and written and planned by
+`planner.enroll_and_plan` in one transaction, as `aftercare enroll` does. Each problem is shown
+beside its field and what was typed is kept. A phone on file under another name is offered,
+not taken over: one press enrolls the session for that patient (the CLI's `--patient`).
+Success goes to the patient's page.
+
+The Time zone field travels with the zone the page put in it (`timezone_shown`). Left as it
+was, it means the patient's own zone: a returning patient's zone on file is kept, and when it
+differs from the one shown, the form is shown again in it (the completion time moved to the
+same moment there) before anything is written, so what staff see is what is read.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from functools import lru_cache, partial
+from typing import Annotated
+from zoneinfo import ZoneInfo, available_timezones
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import Session
+
+from reminders.planning.enrollment import (
+    LANGUAGES,
+    Enrolled,
+    EnrollmentForm,
+    InvalidEnrollment,
+    PhoneOfAnotherPatient,
+    parse_completed_at,
+    patient_on_file,
+    validate,
+)
+from reminders.planning.planner import enroll_and_plan
+from reminders.rules.care_plans import CarePlans
+from reminders.rules.timing import readable_zone
+from reminders.settings import Settings
+from reminders.store.accounts import actor_of
+from reminders.store.care_plans import current_plans
+from reminders.store.models import Patient
+from reminders.store.web_sessions import SignedIn
+from reminders.web import now_of, plans_of, run_db, settings_of
+from reminders.web.auth import CurrentUser, SessionCsrf
+from reminders.web.pages import render, sentence
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/enroll", dependencies=[SessionCsrf])
+
+WALL_CLOCK = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends and shows
+LANGUAGE_NAMES = {"en": "English", "es": "Spanish (español)"}
+# The fields in the order the page shows them: the first with a problem gets the focus.
+LAYOUT = ("patient", "name", "phone", "email", "treatment", "completed_at", "timezone",
+          "language", "consent", "form")  # fmt: skip
+ZONE_AREAS = ("Africa", "America", "Antarctica", "Asia", "Atlantic", "Australia", "Europe",
+              "Indian", "Pacific")  # fmt: skip
+
+FormText = Annotated[str, Form()]
+Checkbox = Annotated[str | None, Form()]  # sent only when ticked
+
+
+@dataclass(frozen=True)
+class Typed:
+    """The form as typed: what is read, and what is shown again."""
+
+    name: str = ""
+    phone: str = ""
+    email: str = ""
+    treatment: str = ""
+    completed_at: str = ""
+    timezone: str = ""
+    timezone_shown: str = ""  # the zone the page put in the field
+    language: str = ""  # "": the patient's own, English for a new patient
+    send_texts: bool = True
+    send_emails: bool = True
+    patient_id: str = ""  # an existing patient, chosen from an offer
+
+
+@dataclass(frozen=True)
+class Someone:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class Shown:
+    """The form as the page shows it: what was typed, and what to say beside which field."""
+
+    typed: Typed
+    problems: dict[str, str] = field(default_factory=dict)  # by field (LAYOUT)
+    notes: dict[str, str] = field(default_factory=dict)
+    offer: Someone | None = None  # the patient on file with this phone
+    chosen: Someone | None = None  # the patient this session is for
+    status: int = 400
+
+
+class NotEnrolled(Exception):
+    """Nothing was written (the transaction rolls back); the form is shown again."""
+
+    def __init__(self, shown: Shown) -> None:
+        super().__init__(shown.status)
+        self.shown = shown
+
+
+@router.get("")
+async def enroll_page(request: Request, user: CurrentUser) -> HTMLResponse:
+    zone = settings_of(request).timezone
+    now = now_of(request).astimezone(zone).strftime(WALL_CLOCK)
+    typed = Typed(completed_at=now, timezone=zone.key, timezone_shown=zone.key)
+    return _page(request, user, Shown(typed, status=200))
+
+
+@router.post("", response_model=None)
+async def enroll(
+    request: Request,
+    user: CurrentUser,
+    name: FormText = "",
+    phone: FormText = "",
+    email: FormText = "",
+    treatment: FormText = "",
+    completed_at: FormText = "",
+    timezone: FormText = "",
+    timezone_shown: FormText = "",
+    language: FormText = "",
+    send_texts: Checkbox = None,
+    send_emails: Checkbox = None,
+    patient_id: FormText = "",
+) -> Response:
+    typed = Typed(
+        name=name,
+        phone=phone,
+        email=email,
+        treatment=treatment,
+        completed_at=completed_at,
+        timezone=timezone,
+        timezone_shown=timezone_shown,
+        language=language,
+        send_texts=send_texts is not None,
+        send_emails=send_emails is not None,
+        patient_id=patient_id,
+    )
+    work = partial(
+        _enroll,
+        typed=typed,
+        plans=plans_of(request),
+        settings=settings_of(request),
+        actor=actor_of(user.email),
+    )
+    try:
+        enrolled = await run_db(request, work)
+    except NotEnrolled as refusal:
+        return _page(request, user, refusal.shown)
+    log.info(
+        "session %d enrolled for patient %d by user %d",
+        enrolled.session_id,
+        enrolled.patient_id,
+        user.user_id,
+    )
+    return RedirectResponse(f"/patients/{enrolled.patient_id}", status_code=303)
+
+
+# -- the work, in one transaction ---------------------------------------------------------------
+
+
+def _enroll(
+    session: Session,
+    now: datetime,
+    *,
+    typed: Typed,
+    plans: CarePlans,
+    settings: Settings,
+    actor: str,
+) -> Enrolled:
+    region, clinic = settings.default_phone_region, settings.timezone
+    plans = current_plans(session, plans)  # an admin's newest edit, else the file's plan
+    chosen_id = _patient_id(typed)
+    on_file = patient_on_file(session, _form(typed, chosen_id, None), region)
+    chosen = Someone(on_file.id or 0, on_file.name) if on_file and chosen_id else None
+    shown = _in_zone(typed, on_file.timezone if on_file else None, now)
+    notes = _zone_note(on_file) if shown is not typed else {}
+    form = _form(shown, chosen_id, _zone_given(shown, on_file, clinic))
+    zone_on_file = on_file.timezone if on_file else None
+    try:
+        enrollment = validate(
+            form, plans=plans, clinic_tz=clinic, region=region, now=now, zone_on_file=zone_on_file
+        )
+        if notes:  # read as shown: staff check the moved time before anything is written
+            raise NotEnrolled(Shown(shown, notes=notes, chosen=chosen, status=200))
+        return enroll_and_plan(
+            session, enrollment, plans, clinic_tz=clinic, region=region, actor=actor, now=now
+        )
+    except PhoneOfAnotherPatient as exc:
+        raise _offer(session, shown, exc.patient_id, now) from None
+    except InvalidEnrollment as exc:
+        problems = exc.by_field or {"form": str(exc)}
+        raise NotEnrolled(Shown(shown, problems, notes, chosen=chosen)) from None
+
+
+def _patient_id(typed: Typed) -> int | None:
+    raw = typed.patient_id.strip()
+    if not raw:
+        return None
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+        raise NotEnrolled(Shown(typed, {"patient": f"{raw!r} is not a patient's number"}))
+    return int(raw)
+
+
+def _form(typed: Typed, patient_id: int | None, timezone: str | None) -> EnrollmentForm:
+    return EnrollmentForm(
+        typed.name,
+        typed.phone,
+        typed.treatment,
+        typed.completed_at,
+        typed.email,
+        timezone,
+        typed.language or None,
+        sms=typed.send_texts,
+        email_ok=typed.send_emails,
+        patient_id=patient_id,
+    )
+
+
+def _zone_given(typed: Typed, on_file: Patient | None, clinic: ZoneInfo) -> str | None:
+    """None when the field holds the patient's own zone (so what is on file is kept)."""
+    own = readable_zone(on_file.timezone if on_file else None) or clinic
+    zone = typed.timezone.strip()
+    return None if zone in ("", own.key) else zone
+
+
+def _in_zone(typed: Typed, zone: str | None, now: datetime) -> Typed:
+    """The form in the patient's zone on file, when staff left another zone as it was shown:
+    the completion time moves with it to the same moment there."""
+    to, shown = readable_zone(zone), readable_zone(typed.timezone_shown)
+    if to is None or shown is None or typed.timezone.strip() != shown.key or to.key == shown.key:
+        return typed
+    try:
+        moment, _ = parse_completed_at(typed.completed_at, shown, now)
+    except InvalidEnrollment:
+        moved = typed.completed_at  # validate says what is wrong with it
+    else:
+        moved = moment.astimezone(to).strftime(WALL_CLOCK)
+    return replace(typed, timezone=to.key, timezone_shown=to.key, completed_at=moved)
+
+
+def _zone_note(patient: Patient | None) -> dict[str, str]:
+    name = patient.name if patient else "The patient"
+    return {
+        "timezone": f"{name}'s time zone on file; the completion time is shown in it."
+        " Check it and press Enroll again."
+    }
+
+
+def _offer(session: Session, typed: Typed, holder_id: int, now: datetime) -> NotEnrolled:
+    """The phone is another name's: offer that patient, the form shown in their zone."""
+    holder = session.get_one(Patient, holder_id)
+    shown = _in_zone(typed, holder.timezone, now)
+    notes = _zone_note(holder) if shown is not typed else {}
+    problem = f"A patient with this phone already exists: {holder.name}"
+    offer = Someone(holder_id, holder.name)
+    return NotEnrolled(Shown(shown, {"phone": problem}, notes, offer=offer, status=409))
+
+
+# -- the page ---------------------------------------------------------------------------------
+
+
+def _page(request: Request, user: SignedIn, state: Shown) -> HTMLResponse:
+    settings = settings_of(request)
+    problems = {key: sentence(text.rstrip(".")) for key, text in state.problems.items()}
+    context = {
+        "user": user,
+        "csrf_token": user.csrf_token,
+        "typed": state.typed,
+        "problems": problems,
+        "summary": [(key, problems[key]) for key in LAYOUT if key in problems],
+        "help": _hints(settings) | state.notes | problems,
+        "focus": next(
+            (key for key in LAYOUT if key in problems), "timezone" if state.notes else "name"
+        ),
+        "offer": state.offer,
+        "chosen": state.chosen,
+        "plans": _treatments(plans_of(request)),
+        "languages": [(code, LANGUAGE_NAMES.get(code, code)) for code in LANGUAGES],
+        "zones": zone_names(),
+    }
+    return render(request, "enroll.html", context, status=state.status)
+
+
+def _hints(settings: Settings) -> dict[str, str]:
+    region = settings.default_phone_region
+    return {
+        "phone": f"A mobile number; without + and a country code it is read as a {region} one.",
+        "email": "Optional.",
+        "completed_at": "When the session ended, in the time zone below.",
+        "timezone": "Where the patient is: messages go out at their local times.",
+        "consent": "Ask the patient; untick what they decline.",
+    }
+
+
+def _treatments(plans: CarePlans) -> list[tuple[str, list[tuple[str, str]]]]:
+    """(plan title, [(treatment, its name)]): the select's groups, as care_plans.toml has them."""
+    return [(plan.title, list(plan.treatments.items())) for plan in plans.plans.values()]
+
+
+@lru_cache(maxsize=1)
+def zone_names() -> tuple[str, ...]:
+    """The IANA zones staff may pick from: each Area/City, and UTC."""
+    names = (zone for zone in available_timezones() if zone.split("/")[0] in ZONE_AREAS)
+    return ("UTC", *sorted(names))
