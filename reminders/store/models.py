@@ -33,6 +33,10 @@ class Patient(SQLModel, table=True):
     phone_undeliverable_reason: str | None = Field(default=None, max_length=200)
     email_undeliverable_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     email_undeliverable_reason: str | None = Field(default=None, max_length=200)
+    # Set while staff hold every message to the patient (see store/pauses.py): the dispatcher
+    # claims none of their pending messages until it is cleared; deadlines still apply.
+    paused_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    paused_by: str | None = Field(default=None, max_length=100)
     created_at: datetime = Field(
         default_factory=utcnow,
         sa_type=UTCDateTime,
