@@ -247,3 +247,13 @@ def require_zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "America" is a folder
         raise ValueError(problem) from None
+
+
+def zone_or(name: str | None, fallback: ZoneInfo) -> ZoneInfo:
+    """A patient's zone for display; the clinic's when none or one a practice system misspelt."""
+    if not name:
+        return fallback
+    try:
+        return require_zone(name)
+    except ValueError:
+        return fallback

@@ -26,6 +26,7 @@ from reminders.web import (
     health,
     home,
     login,
+    timeline,
     unsubscribe,
     webhooks,
 )
@@ -41,7 +42,13 @@ from reminders.web.pages import STATIC_DIR, render
 
 # The staff and admin pages: each router carries its CSRF check, each view its role. Tests walk
 # every route of these for the role matrix and the CSRF check, so add new pages' routers here.
-PAGE_ROUTERS = (login.router, login.session_router, home.router, admin_users.router)
+PAGE_ROUTERS = (
+    login.router,
+    login.session_router,
+    home.router,
+    admin_users.router,
+    timeline.router,
+)
 
 
 HASHING_AT_ONCE = 4  # argon2 runs at once per process (64 MiB each)
