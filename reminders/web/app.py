@@ -26,6 +26,7 @@ from reminders.web import (
     health,
     home,
     login,
+    replies,
     timeline,
     unsubscribe,
     webhooks,
@@ -48,6 +49,7 @@ PAGE_ROUTERS = (
     home.router,
     admin_users.router,
     timeline.router,
+    replies.router,
 )
 
 
