@@ -13,6 +13,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+# The largest id a query may name: SQLite binds no larger integer (nor is a bigint larger).
+# Ids typed into a URL or a command are checked against it before they reach a query.
+MAX_ID = 2**63 - 1
+
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
     """Aware datetimes in, aware UTC datetimes out, on every backend.

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, func, select
 
 from reminders.rules.lifecycle import Status
 from reminders.store.audit import record
+from reminders.store.db import MAX_ID
 from reminders.store.models import OutboxMessage, Patient
 
 
@@ -39,8 +40,9 @@ def pause_patient(session: Session, patient_id: int, *, actor: str, now: datetim
     A conditional UPDATE: it takes the patient's row lock, which the dispatcher also takes
     before it decides, so a message is either reserved before the pause or held by it.
     """
-    moved = _set_pause(session, patient_id, now, actor, paused=False)
     patient = _patient(session, patient_id)
+    moved = _set_pause(session, patient_id, now, actor, paused=False)
+    session.refresh(patient)
     pending = _pending(session, patient_id)
     if moved:
         _audit(session, "patient_paused", patient_id, actor, now, pending)
@@ -74,7 +76,7 @@ def _set_pause(
 
 
 def _patient(session: Session, patient_id: int) -> Patient:
-    patient = session.get(Patient, patient_id, populate_existing=True)
+    patient = session.get(Patient, patient_id) if 0 < patient_id <= MAX_ID else None
     if patient is None:
         raise UnknownPatient(f"no patient {patient_id}")
     return patient

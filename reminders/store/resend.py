@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 from reminders.rules.lifecycle import Status
 from reminders.rules.resend import ResendFacts, resend_refusal
 from reminders.store.audit import record
+from reminders.store.db import MAX_ID
 from reminders.store.models import OutboxMessage, Patient, TreatmentSession
 from reminders.store.opt_outs import is_opted_out
 from reminders.store.outbox import transition
@@ -38,7 +39,7 @@ def resend_failed(
 ) -> OutboxMessage:
     """Return a failed message to pending, due now, audited; ResendRefused says why not."""
     query = select(OutboxMessage).where(OutboxMessage.id == message_id).with_for_update()
-    message = session.exec(query).first()
+    message = session.exec(query).first() if 0 < message_id <= MAX_ID else None
     if message is None or (patient_id is not None and message.patient_id != patient_id):
         raise UnknownMessage(f"no message {message_id}")
     problem = resend_refusal(_facts(session, message, now))

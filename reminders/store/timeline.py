@@ -13,11 +13,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from reminders.store.db import MAX_ID
 from reminders.store.models import MessageEvent, OptOut, OutboxMessage, Patient, TreatmentSession
 from reminders.store.opt_outs import normalize
-
-# Page ids come from URLs: past a BIGINT, PostgreSQL would refuse the query itself.
-MAX_ID = 2**63 - 1
 
 
 @dataclass(frozen=True)

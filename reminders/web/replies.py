@@ -19,9 +19,9 @@ from sqlmodel import Session
 
 from reminders.rules.masking import mask_phone
 from reminders.store.accounts import actor_of
+from reminders.store.db import MAX_ID
 from reminders.store.queries import ListedReply, ReplyInbox, reply_inbox
 from reminders.store.replies import UnknownReply, mark_handled
-from reminders.store.timeline import MAX_ID
 from reminders.web import run_db, settings_of
 from reminders.web.auth import CurrentUser, SessionCsrf
 from reminders.web.pages import render

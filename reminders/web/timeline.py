@@ -20,11 +20,12 @@ from sqlmodel import Session
 
 from reminders.planning.enrollment import void_session
 from reminders.store.accounts import actor_of
+from reminders.store.db import MAX_ID
 from reminders.store.models import Patient, TreatmentSession
 from reminders.store.opt_outs import opt_in, opt_out
 from reminders.store.pauses import UnknownPatient, pause_patient, resume_patient
 from reminders.store.resend import ResendRefused, UnknownMessage, resend_failed
-from reminders.store.timeline import MAX_ID, patient_timeline
+from reminders.store.timeline import patient_timeline
 from reminders.store.web_sessions import SignedIn
 from reminders.web import run_db, settings_of
 from reminders.web.auth import CurrentUser, SessionCsrf
@@ -162,8 +163,6 @@ def _void(
 def _resend(
     session: Session, now: datetime, *, patient: Patient, actor: str, message_id: int
 ) -> None:
-    if message_id > MAX_ID:
-        raise _not_found()
     resend_failed(session, message_id, actor=actor, now=now, patient_id=patient.id)
 
 
