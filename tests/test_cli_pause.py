@@ -58,3 +58,13 @@ def test_pausing_an_unknown_patient_is_a_one_line_error(aftercare):
             result = aftercare.result(command, patient)
             assert result.exit_code == 1
             assert result.output == f"error: no patient {patient}\n"
+
+
+def test_enrolling_a_paused_patient_again_says_they_are_paused(aftercare):
+    patient = enroll(aftercare)
+    aftercare("pause", str(patient))
+    again = aftercare(
+        "enroll", "--name", "Maria Lopez", "--phone", "(310) 555-0142", "--treatment", "laser",
+        "--completed-at", "2026-10-29 15:00",
+    )  # fmt: skip
+    assert f"Note: patient {patient} is paused: nothing is sent until they are resumed" in again
