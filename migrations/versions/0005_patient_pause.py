@@ -29,9 +29,14 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("paused_by", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True)
         )
+    paused = sa.text("paused_at IS NOT NULL")
+    op.create_index(
+        "ix_patient_paused", "patient", ["id"], postgresql_where=paused, sqlite_where=paused
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_patient_paused", table_name="patient")
     with op.batch_alter_table("patient") as batch:
         batch.drop_column("paused_by")
         batch.drop_column("paused_at")

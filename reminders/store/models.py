@@ -14,8 +14,16 @@ from sqlmodel import Field, SQLModel
 from reminders.clock import utcnow
 from reminders.store.db import UTCDateTime
 
+PAUSED = sa.text("paused_at IS NOT NULL")
+
 
 class Patient(SQLModel, table=True):
+    # The claim asks "which patients are paused?" every pass: a partial index keeps that
+    # answer as small as the few paused patients, however many patients there are.
+    __table_args__ = (
+        sa.Index("ix_patient_paused", "id", postgresql_where=PAUSED, sqlite_where=PAUSED),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=200)
     phone: str | None = Field(default=None, max_length=20, unique=True)  # E.164
