@@ -79,6 +79,15 @@ def page_routes() -> list[APIRoute]:
     ]
 
 
+PATH_PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
+
+
+def concrete(path: str, **values: object) -> str:
+    """A route's path with its parameters filled in (`{user_id}`, `{patient_id:int}`): the
+    given value, else 1. The checks run before any lookup, so the id need not exist."""
+    return PATH_PARAM.sub(lambda found: str(values.get(found.group(1), 1)), path)
+
+
 # -- the login page ---------------------------------------------------------------------------
 
 
@@ -137,7 +146,7 @@ def test_every_page_but_the_public_ones_sends_an_anonymous_visitor_to_login(app,
     for route in page_routes():
         if route.path in public:
             continue
-        path = route.path.replace("{user_id}", str(accounts[STAFF]))
+        path = concrete(route.path, user_id=accounts[STAFF])
         for method in route.methods or ():
             if method == "HEAD":
                 continue
@@ -345,7 +354,7 @@ def test_every_page_post_needs_a_csrf_token(app, engine, accounts):
     before = users(engine)
     posts = [r for r in page_routes() if "POST" in (r.methods or ())]
     for route in posts:
-        path = route.path.replace("{user_id}", str(accounts[STAFF])).replace("{token}", token)
+        path = concrete(route.path, user_id=accounts[STAFF], token=token)
         data = {"email": "eve@example.com", "password": PASSWORD, "password_again": PASSWORD}
         response = admin.post(path, data={**data, "role": "admin"})
         assert response.status_code == 403, path

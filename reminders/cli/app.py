@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from reminders.cli import enroll, messages, status
+from reminders.cli import enroll, messages, pause, status
 from reminders.cli.common import NowOption, actor, close_runtimes, fail, moment, runtime, settings
 from reminders.cli.templates import templates_app
 from reminders.cli.users import users_app
@@ -176,6 +176,10 @@ def void(
             return
         skipped = void_session(db, treatment, actor=actor(), now=utcnow())
     typer.echo(f"Voided session {session_id}; {skipped} pending message(s) skipped.")
+
+
+app.command(name="pause")(pause.pause_command)
+app.command(name="resume")(pause.resume_command)
 
 
 AddressArgument = Annotated[

@@ -14,7 +14,7 @@ from rich.table import Table
 from reminders.planning.enrollment import Enrolled, InvalidEnrollment, parse_email, parse_phone
 from reminders.planning.planner import PlanReport
 from reminders.rules.masking import mask_phone
-from reminders.rules.timing import local_day_bounds, readable_zone
+from reminders.rules.timing import local_day_bounds, zone_or
 from reminders.sending.dispatcher import DispatchReport
 from reminders.store.models import OutboxMessage
 from reminders.store.queries import ListedReply, MessagePage
@@ -60,11 +60,6 @@ def _is_date(raw: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def zone_or(name: str | None, fallback: ZoneInfo) -> ZoneInfo:
-    """A patient's zone for display; the clinic's when none or one a practice system misspelt."""
-    return readable_zone(name) or fallback
 
 
 def normalize_address(raw: str, region: str) -> str | None:

@@ -521,8 +521,17 @@ def apply_enrollment(
         action, patient = "patient_create", Patient(name=enrollment.name, created_at=now)
     else:
         changed = _changed_fields(patient, enrollment)
+        _forget_undeliverable(patient, changed)
     set_details(patient, enrollment, actor=actor, now=now)
     return patient, action, changed
+
+
+def _forget_undeliverable(patient: Patient, changed: list[str]) -> None:
+    """A provider's "cannot be delivered" was about the number or address now replaced."""
+    for field in ("phone", "email"):
+        if field in changed:
+            setattr(patient, f"{field}_undeliverable_at", None)
+            setattr(patient, f"{field}_undeliverable_reason", None)
 
 
 class PatientDetails(Protocol):

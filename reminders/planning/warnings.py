@@ -27,6 +27,11 @@ def enrollment_warnings(
             f"{late} message(s) are already past their deadline and will be skipped"
             " (the session was entered late)"
         )
+    if patient.paused_at is not None:
+        notes.append(
+            f"patient {patient.id} is paused: nothing is sent until they are resumed"
+            f" (`aftercare resume {patient.id}`, or Resume on their page)"
+        )
     return notes
 
 

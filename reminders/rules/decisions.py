@@ -25,6 +25,7 @@ class Facts:
     daily_cap: int
     undeliverable: bool = False
     trial_blocked: bool = False
+    patient_paused: bool = False  # staff hold every message to the patient for now
 
 
 @dataclass(frozen=True)
@@ -44,14 +45,24 @@ class Defer:
     reason: str  # outside_window | daily_cap
 
 
-Decision = Send | Skip | Defer
+@dataclass(frozen=True)
+class Hold:
+    """Not now, and not until a known time: pending again, its due time unchanged."""
+
+    reason: str  # patient_paused
+
+
+Decision = Send | Skip | Defer | Hold
 
 
 def decide(facts: Facts) -> Decision:
-    """Skip what is no longer wanted, defer SMS outside the window or over the cap, else send."""
+    """Skip what is no longer wanted, hold a paused patient's, defer SMS outside the window or
+    over the cap, else send. A paused patient's message past its deadline is skipped as ever."""
     unwanted = _unwanted(facts)
     if unwanted is not None:
         return Skip(unwanted)
+    if facts.patient_paused:
+        return Hold("patient_paused")
     if facts.channel != "sms":
         return Send()
     return _sms_timing(facts)

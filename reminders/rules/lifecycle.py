@@ -61,3 +61,39 @@ def check_transition(current: str, target: str) -> None:
     """Raise IllegalTransition unless `current -> target` is a move of the lifecycle."""
     if Status(target) not in ALLOWED[Status(current)]:
         raise IllegalTransition(f"message cannot go from {current} to {target}")
+
+
+# How staff read a status and a skip reason on the patient's timeline.
+STATUS_WORDS: dict[str, str] = {
+    Status.PENDING: "planned",
+    Status.SENDING: "being sent",
+    Status.SENT: "sent",
+    Status.DELIVERED: "delivered",
+    Status.UNDELIVERED: "not delivered",
+    Status.FAILED: "failed",
+    Status.SKIPPED: "skipped",
+    Status.UNKNOWN: "outcome unknown, being checked with the provider",
+}
+SKIP_WORDS: dict[str, str] = {
+    SkipReason.EXPIRED: "past its deadline",
+    SkipReason.OPTED_OUT: "the patient opted out",
+    SkipReason.NO_CONSENT: "no consent for this channel",
+    SkipReason.NO_ADDRESS: "no address on file for this channel",
+    SkipReason.VOIDED: "the session was voided",
+    SkipReason.SUPERSEDED: "made moot by a later session",
+    SkipReason.ALREADY_SENT: "already sent for the session this one replaced",
+    SkipReason.UNDELIVERABLE: "the provider said the address cannot be delivered to",
+    SkipReason.TRIAL: "trial mode: the number is not on the allowed list",
+}
+
+
+def status_words(status: str) -> str:
+    """A status in words; one this version does not know reads as itself."""
+    return STATUS_WORDS.get(status, status)
+
+
+def skip_words(reason: str | None) -> str:
+    """A skip reason in words; one this version does not know reads as itself."""
+    if not reason:
+        return "no reason recorded"
+    return SKIP_WORDS.get(reason, reason)

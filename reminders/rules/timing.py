@@ -258,3 +258,8 @@ def readable_zone(name: str | None) -> ZoneInfo | None:
         return require_zone(name.strip())
     except ValueError:
         return None
+
+
+def zone_or(name: str | None, fallback: ZoneInfo) -> ZoneInfo:
+    """A patient's zone for display; the clinic's when none or one a practice system misspelt."""
+    return readable_zone(name) or fallback

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
 from reminders.rules.care_plans import CarePlanError, CarePlans
-from reminders.rules.decisions import Defer, Facts, Skip, decide
+from reminders.rules.decisions import Defer, Facts, Hold, Skip, decide
 from reminders.rules.lifecycle import REACHED_PROVIDER, Status
 from reminders.rules.rendering import TemplateProblem
 from reminders.rules.timing import local_day_bounds, require_zone, window_close
@@ -59,7 +59,7 @@ class Outcome:
     message_id: int
     step: str
     channel: str
-    result: str  # sent | deferred | skipped | failed | retry | unknown | paused | lost
+    result: str  # sent | deferred | held | skipped | failed | retry | unknown | paused | lost
     detail: str = ""
     at: datetime | None = None
 
@@ -189,6 +189,9 @@ class Dispatcher:
             if isinstance(decision, Defer):
                 self._defer(session, message, decision, now)
                 return _outcome(message, "deferred", decision.reason, decision.until)
+            if isinstance(decision, Hold):
+                self._hold(session, message, decision, now)
+                return _outcome(message, "held", decision.reason, now)
             return self._reserve(session, message, treatment, patient, now)
 
     def _still_ours(self, session: Session, message_id: int, now: datetime) -> OutboxMessage | None:
@@ -238,6 +241,7 @@ class Dispatcher:
             trial_blocked=is_sms
             and self.settings.trial_mode
             and address not in self.settings.trial_numbers,
+            patient_paused=patient.paused_at is not None,
         )
 
     def _zone(self, patient: Patient) -> ZoneInfo:
@@ -259,6 +263,20 @@ class Dispatcher:
         )
         message.due_at = decision.until
         message.attempts = max(0, message.attempts - 1)  # waiting is not an attempt
+
+    def _hold(
+        self, session: Session, message: OutboxMessage, decision: Hold, now: datetime
+    ) -> None:
+        """Claimed just before a pause: pending again as it was; the claim skips it from now."""
+        transition(
+            session,
+            message,
+            Status.PENDING,
+            now,
+            actor=self.worker_id,
+            reason=f"held ({decision.reason})",
+        )
+        message.attempts = max(0, message.attempts - 1)
 
     def _reserve(
         self,

@@ -18,6 +18,10 @@ from sqlmodel import Session
 
 from reminders.rules.names import COMBINING_MARKS, fold_name
 
+# The largest id a query may name: PostgreSQL's INTEGER ids hold no larger (SQLite's, 2**63 - 1).
+# Ids typed into a URL or a command are checked against it before they reach a query.
+MAX_ID = 2**31 - 1
+
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
     """Aware datetimes in, aware UTC datetimes out, on every backend.

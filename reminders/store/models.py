@@ -14,8 +14,16 @@ from sqlmodel import Field, SQLModel
 from reminders.clock import utcnow
 from reminders.store.db import UTCDateTime
 
+PAUSED = sa.text("paused_at IS NOT NULL")
+
 
 class Patient(SQLModel, table=True):
+    # The claim asks "which patients are paused?" every pass: a partial index keeps that
+    # answer as small as the few paused patients, however many patients there are.
+    __table_args__ = (
+        sa.Index("ix_patient_paused", "id", postgresql_where=PAUSED, sqlite_where=PAUSED),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=200)
     phone: str | None = Field(default=None, max_length=20, unique=True)  # E.164
@@ -33,6 +41,10 @@ class Patient(SQLModel, table=True):
     phone_undeliverable_reason: str | None = Field(default=None, max_length=200)
     email_undeliverable_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     email_undeliverable_reason: str | None = Field(default=None, max_length=200)
+    # Set while staff hold every message to the patient (see store/pauses.py): the dispatcher
+    # claims none of their pending messages until it is cleared; deadlines still apply.
+    paused_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    paused_by: str | None = Field(default=None, max_length=100)
     created_at: datetime = Field(
         default_factory=utcnow,
         sa_type=UTCDateTime,

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from reminders.rules.lifecycle import Status, check_transition
-from reminders.store.models import MessageEvent, OutboxMessage
+from reminders.store.models import MessageEvent, OutboxMessage, Patient
 
 
 def transition(
@@ -105,10 +105,16 @@ def _log_moves(
 
 
 def _claimable(now: datetime) -> sa.ColumnElement[bool]:
-    """Due and pending, or leased by a worker that died before it reserved the send."""
+    """Due and pending (for a patient not paused), or leased by a worker that died before it
+    reserved the send (a paused patient's such row is held by the dispatcher, pending again)."""
     table = OutboxMessage
+    paused = select(Patient.id).where(col(Patient.paused_at).is_not(None))
     return sa.or_(
-        sa.and_(col(table.status) == Status.PENDING, col(table.due_at) <= now),
+        sa.and_(
+            col(table.status) == Status.PENDING,
+            col(table.due_at) <= now,
+            col(table.patient_id).not_in(paused),
+        ),
         sa.and_(
             col(table.status) == Status.SENDING,
             col(table.lease_expires_at) < now,

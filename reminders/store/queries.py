@@ -128,3 +128,33 @@ def list_replies(engine: Engine, *, urgent_only: bool = False) -> Sequence[Liste
         query = query.where(col(Reply.urgent).is_(True))
     with Session(engine) as session:
         return [ListedReply(reply, name) for reply, name in session.exec(query).all()]
+
+
+@dataclass(frozen=True)
+class ReplyInbox:
+    open: Sequence[ListedReply]  # not yet handled: urgent first, then newest first
+    handled: Sequence[ListedReply]  # newest first
+    open_total: int
+    handled_total: int
+
+
+def reply_inbox(session: Session, *, limit: int) -> ReplyInbox:
+    """The replies page: what still needs an answer first, urgent at the top; then the latest
+    handled ones. At most `limit` of each, with how many there are."""
+    waiting = col(Reply.read_at).is_(None)
+    newest = (col(Reply.received_at).desc(), col(Reply.id).desc())
+    query = select(Reply, Patient.name).outerjoin(Patient, col(Patient.id) == col(Reply.patient_id))
+    open_rows = session.exec(
+        query.where(waiting).order_by(col(Reply.urgent).desc(), *newest).limit(limit)
+    ).all()
+    handled_rows = session.exec(query.where(sa.not_(waiting)).order_by(*newest).limit(limit)).all()
+    counts = sa.select(
+        sa.func.count().filter(waiting), sa.func.count().filter(sa.not_(waiting))
+    ).select_from(Reply)
+    open_total, handled_total = session.execute(counts).one()
+    return ReplyInbox(
+        [ListedReply(reply, name) for reply, name in open_rows],
+        [ListedReply(reply, name) for reply, name in handled_rows],
+        int(open_total),
+        int(handled_total),
+    )

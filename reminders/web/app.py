@@ -35,6 +35,8 @@ from reminders.web import (
     login,
     metrics,
     patients,
+    replies,
+    timeline,
     unsubscribe,
     webhooks,
 )
@@ -60,6 +62,8 @@ PAGE_ROUTERS = (
     admin_audit.router,
     enroll.router,
     patients.router,
+    timeline.router,
+    replies.router,
 )
 
 

@@ -1,0 +1,229 @@
+"""`/patients/{id}`: one patient's timeline, and what staff may do from it.
+
+Every action is a POST carrying the session's CSRF token, is done by the same store or
+planning function the CLI uses, is audited with the staff member as actor, and answers with a
+redirect back to the timeline and a notice (so a reload repeats nothing). A refusal re-renders
+the timeline with the reason. Log lines name ids only: no names, numbers or message texts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from functools import partial
+from typing import Annotated, TypeVar
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import Session
+
+from reminders.planning.enrollment import void_session
+from reminders.store.accounts import actor_of
+from reminders.store.db import MAX_ID
+from reminders.store.models import Patient, TreatmentSession
+from reminders.store.opt_outs import opt_in, opt_out
+from reminders.store.pauses import UnknownPatient, pause_patient, resume_patient
+from reminders.store.resend import ResendRefused, UnknownMessage, resend_failed
+from reminders.store.timeline import patient_timeline
+from reminders.store.web_sessions import SignedIn
+from reminders.web import run_db, settings_of
+from reminders.web.auth import CurrentUser, SessionCsrf
+from reminders.web.pages import render, sentence
+from reminders.web.timeline_view import patient_page
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/patients/{patient_id:int}", dependencies=[SessionCsrf])
+T = TypeVar("T")
+
+DONE = {
+    "paused": "Paused: nothing is sent to this patient until you resume. Messages whose"
+    " deadline passes meanwhile will be skipped.",
+    "already_paused": "The patient was already paused.",
+    "resumed": "Resumed: held messages go out at the next dispatch if still within their"
+    " deadlines (texts within the send window and the daily limit).",
+    "not_paused": "The patient was not paused.",
+    "voided": "Session voided; its planned messages are skipped.",
+    "already_voided": "That session was already voided.",
+    "resent": "The message will be sent again at the next dispatch (texts within the send"
+    " window and the daily limit).",
+    "opted_out": "Opted out: planned messages on that channel are skipped.",
+    "opted_in": "Opted back in: messages the opt-out skipped that are still timely are planned"
+    " again.",
+    "no_opt_out": "There was no opt-out on that channel.",
+}
+CHANNEL_WORDS = {"sms": "phone number", "email": "email address"}
+
+FormText = Annotated[str, Form()]
+
+
+class Refused(ValueError):
+    """An action that cannot be done; the text says why."""
+
+
+@router.get("")
+async def timeline_page(
+    request: Request, user: CurrentUser, patient_id: int, done: str = ""
+) -> HTMLResponse:
+    return await _page(request, user, patient_id, notice=DONE.get(done))
+
+
+@router.post("/pause", response_model=None)
+async def pause(request: Request, user: CurrentUser, patient_id: int) -> Response:
+    changed = await _act(request, user, patient_id, _pause)
+    return _done(patient_id, "paused" if changed else "already_paused")
+
+
+@router.post("/resume", response_model=None)
+async def resume(request: Request, user: CurrentUser, patient_id: int) -> Response:
+    changed = await _act(request, user, patient_id, _resume)
+    return _done(patient_id, "resumed" if changed else "not_paused")
+
+
+@router.post("/sessions/{session_id:int}/void", response_model=None)
+async def void(request: Request, user: CurrentUser, patient_id: int, session_id: int) -> Response:
+    voided = await _act(request, user, patient_id, partial(_void, session_id=session_id))
+    return _done(patient_id, "voided" if voided else "already_voided")
+
+
+@router.post("/messages/{message_id:int}/resend", response_model=None)
+async def resend(request: Request, user: CurrentUser, patient_id: int, message_id: int) -> Response:
+    try:
+        await _act(request, user, patient_id, partial(_resend, message_id=message_id))
+    except ResendRefused as exc:
+        error = f"message {message_id}: {exc}"
+        return await _page(request, user, patient_id, error=error, status=409)
+    return _done(patient_id, "resent")
+
+
+@router.post("/opt-out", response_model=None)
+async def record_opt_out(
+    request: Request, user: CurrentUser, patient_id: int, channel: FormText = ""
+) -> Response:
+    try:
+        await _act(request, user, patient_id, partial(_opt_out, channel=channel))
+    except Refused as exc:
+        return await _page(request, user, patient_id, error=str(exc), status=400)
+    return _done(patient_id, "opted_out")
+
+
+@router.post("/opt-in", response_model=None)
+async def record_opt_in(
+    request: Request, user: CurrentUser, patient_id: int, channel: FormText = ""
+) -> Response:
+    try:
+        restored = await _act(request, user, patient_id, partial(_opt_in, channel=channel))
+    except Refused as exc:
+        return await _page(request, user, patient_id, error=str(exc), status=400)
+    return _done(patient_id, "no_opt_out" if restored is None else "opted_in")
+
+
+# -- the work, each in one transaction --------------------------------------------------------
+
+Action = Callable[..., T]
+
+
+async def _act(request: Request, user: SignedIn, patient_id: int, work: Action[T]) -> T:
+    """Run `work(session, now, patient=..., actor=...)` for a patient that exists, else 404."""
+
+    def run(session: Session, now: datetime) -> T:
+        patient = session.get(Patient, patient_id) if patient_id <= MAX_ID else None
+        if patient is None:
+            raise _not_found()
+        return work(session, now, patient=patient, actor=actor_of(user.email))
+
+    try:
+        result = await run_db(request, run)
+    except (UnknownPatient, UnknownMessage):
+        raise _not_found() from None
+    log.info("patient %d: %s by user %d", patient_id, _name(work), user.user_id)
+    return result
+
+
+def _pause(session: Session, now: datetime, *, patient: Patient, actor: str) -> bool:
+    return pause_patient(session, patient.id or 0, actor=actor, now=now).changed
+
+
+def _resume(session: Session, now: datetime, *, patient: Patient, actor: str) -> bool:
+    return resume_patient(session, patient.id or 0, actor=actor, now=now).changed
+
+
+def _void(
+    session: Session, now: datetime, *, patient: Patient, actor: str, session_id: int
+) -> bool:
+    treatment = session.get(TreatmentSession, session_id) if session_id <= MAX_ID else None
+    if treatment is None or treatment.patient_id != patient.id:
+        raise _not_found()
+    if treatment.status == "voided":
+        return False
+    void_session(session, treatment, actor=actor, now=now, reason="voided by staff")
+    return True
+
+
+def _resend(
+    session: Session, now: datetime, *, patient: Patient, actor: str, message_id: int
+) -> None:
+    resend_failed(session, message_id, actor=actor, now=now, patient_id=patient.id)
+
+
+def _opt_out(session: Session, now: datetime, *, patient: Patient, actor: str, channel: str) -> int:
+    return opt_out(session, _address(patient, channel), source="web", actor=actor, now=now)
+
+
+def _opt_in(
+    session: Session, now: datetime, *, patient: Patient, actor: str, channel: str
+) -> int | None:
+    return opt_in(session, _address(patient, channel), actor=actor, now=now)
+
+
+def _address(patient: Patient, channel: str) -> str:
+    if channel not in CHANNEL_WORDS:
+        raise Refused("choose SMS or email")
+    address = patient.address(channel)
+    if not address:
+        raise Refused(f"there is no {CHANNEL_WORDS[channel]} on file for this patient")
+    return address
+
+
+# -- answers ----------------------------------------------------------------------------------
+
+
+def _not_found() -> HTTPException:
+    return HTTPException(status_code=404)
+
+
+def _name(work: Action[object]) -> str:
+    func = work.func if isinstance(work, partial) else work
+    return getattr(func, "__name__", "action").lstrip("_")
+
+
+def _done(patient_id: int, what: str) -> RedirectResponse:
+    return RedirectResponse(f"/patients/{patient_id}?done={what}", status_code=303)
+
+
+async def _page(
+    request: Request,
+    user: SignedIn,
+    patient_id: int,
+    *,
+    notice: str | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    clinic_tz = settings_of(request).timezone
+
+    def load(session: Session, now: datetime) -> object:
+        timeline = patient_timeline(session, patient_id)
+        return None if timeline is None else patient_page(timeline, now, clinic_tz)
+
+    page = await run_db(request, load)
+    if page is None:
+        raise _not_found()
+    context = {
+        "user": user,
+        "csrf_token": user.csrf_token,
+        "patient": page,
+        "notice": notice,
+        "error": sentence(error) if error else None,
+    }
+    return render(request, "timeline.html", context, status=status)
