@@ -19,6 +19,7 @@ from reminders.clock import utcnow
 from reminders.settings import Settings, SettingsError
 from reminders.store.accounts import default_passwords
 from reminders.store.db import make_engine
+from reminders.store.defaults import load_care_plans
 from reminders.web import (
     Clock,
     DatabaseUnavailable,
@@ -29,6 +30,8 @@ from reminders.web import (
     unsubscribe,
     webhooks,
 )
+from reminders.web.api import PREFIX as API_PREFIX
+from reminders.web.api import create_api
 from reminders.web.auth import (
     Forbidden,
     LoginRequired,
@@ -41,7 +44,12 @@ from reminders.web.pages import STATIC_DIR, render
 
 # The staff and admin pages: each router carries its CSRF check, each view its role. Tests walk
 # every route of these for the role matrix and the CSRF check, so add new pages' routers here.
-PAGE_ROUTERS = (login.router, login.session_router, home.router, admin_users.router)
+PAGE_ROUTERS = (
+    login.router,
+    login.session_router,
+    home.router,
+    admin_users.router,
+)
 
 
 HASHING_AT_ONCE = 4  # argon2 runs at once per process (64 MiB each)
@@ -71,13 +79,15 @@ def create_app(
         if owned:
             engine.dispose()
 
-    # No interactive docs: the app faces the internet for Twilio and email recipients.
+    # No OpenAPI of the pages: the app faces the internet for Twilio and email recipients.
+    # The API for practice systems (mounted below) describes itself at /api/v1/openapi.json.
     app = FastAPI(
         title="Aftercare", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
     )
     app.state.settings = settings
     app.state.engine = engine
     app.state.clock = clock or utcnow
+    app.state.plans = load_care_plans()
     app.state.passwords = passwords or default_passwords()
     app.state.hashing = threading.BoundedSemaphore(HASHING_AT_ONCE)
     app.state.form_key = _form_key(settings)
@@ -87,6 +97,7 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, _http_error)
     for router in (webhooks.router, health.router, unsubscribe.router, *PAGE_ROUTERS):
         app.include_router(router)
+    app.mount(API_PREFIX, create_api(app.state))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 
