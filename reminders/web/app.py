@@ -23,6 +23,7 @@ from reminders.store.defaults import load_care_plans
 from reminders.web import (
     Clock,
     DatabaseUnavailable,
+    admin_api_keys,
     admin_users,
     health,
     home,
@@ -49,6 +50,7 @@ PAGE_ROUTERS = (
     login.session_router,
     home.router,
     admin_users.router,
+    admin_api_keys.router,
 )
 
 
