@@ -25,6 +25,7 @@ from reminders.store.defaults import load_care_plans
 from reminders.web import (
     Clock,
     DatabaseUnavailable,
+    admin_api_keys,
     admin_audit,
     admin_care_plans,
     admin_templates,
@@ -40,6 +41,8 @@ from reminders.web import (
     unsubscribe,
     webhooks,
 )
+from reminders.web.api import PREFIX as API_PREFIX
+from reminders.web.api import create_api
 from reminders.web.auth import (
     Forbidden,
     LoginRequired,
@@ -64,6 +67,7 @@ PAGE_ROUTERS = (
     patients.router,
     timeline.router,
     replies.router,
+    admin_api_keys.router,
 )
 
 
@@ -96,7 +100,8 @@ def create_app(
         if owned:
             engine.dispose()
 
-    # No interactive docs: the app faces the internet for Twilio and email recipients.
+    # No OpenAPI of the pages: the app faces the internet for Twilio and email recipients.
+    # The API for practice systems (mounted below) describes itself at /api/v1/openapi.json.
     app = FastAPI(
         title="Aftercare", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
     )
@@ -119,6 +124,7 @@ def create_app(
         *PAGE_ROUTERS,
     ):
         app.include_router(router)
+    app.mount(API_PREFIX, create_api(app.state))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 

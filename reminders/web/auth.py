@@ -4,7 +4,8 @@ Every view of the staff and admin pages declares one of `CurrentUser` (any enabl
 or `AdminUser` (admins; staff get 403). An anonymous visitor is sent to /login with where they
 were going. Page routers carry `SessionCsrf` (a signed-in POST must echo its session's token)
 or `PreSessionCsrf` (the login and first-admin forms, before a session exists). The Twilio
-webhooks and the unsubscribe POST are on routers of their own and check their own signatures.
+webhooks and the unsubscribe POST are on routers of their own and check their own signatures;
+the API for practice systems checks a bearer key (web/api_auth.py).
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ SESSION_COOKIE = "aftercare_session"
 PRESESSION_COOKIE = "aftercare_presession"
 CSRF_FIELD = "csrf_token"
 
-# Paths an anonymous visitor may see: everything else sends them to /login.
-PUBLIC_PREFIXES = ("/setup/", "/healthz", "/webhooks/", "/unsubscribe/", "/static/")
+# Paths an anonymous visitor may see: everything else sends them to /login. The API (its own
+# app, see web/api.py) checks its bearer key itself and answers JSON, never a redirect.
+PUBLIC_PREFIXES = ("/setup/", "/healthz", "/webhooks/", "/unsubscribe/", "/static/", "/api/")
 
 
 class LoginRequired(Exception):

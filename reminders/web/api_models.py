@@ -1,0 +1,115 @@
+"""The API's request and answer for a session: what OpenAPI describes and pydantic checks.
+
+pydantic checks the shape (types, required fields, no unknown ones, no control characters);
+what the values mean is checked by `planning.enrollment.validate`, as for the CLI, so its
+words reach the caller unchanged. Strict: `"no_sms": "yes"` is refused, not read as true.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
+from pydantic_core import PydanticCustomError
+
+from reminders.planning.enrollment import EnrollmentForm
+
+TEXT_MAX = 1000  # no field needs more; errors quote the value, so keep it short
+
+
+def _plain(value: str) -> str:
+    """Text a person typed: no control characters (PostgreSQL refuses NUL, logs split on CR)."""
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise PydanticCustomError("control_character", "must not contain control characters")
+    return value
+
+
+Text = Annotated[str, Field(max_length=TEXT_MAX), AfterValidator(_plain)]
+
+EXAMPLE: dict[str, JsonValue] = {
+    "name": "Maria Lopez",
+    "phone": "+13105550142",
+    "email": "maria@example.com",
+    "treatment": "asclera",
+    "completed_at": "2026-11-02T14:30:00-08:00",
+    "timezone": "America/Los_Angeles",
+    "language": "es",
+}
+
+
+class SessionRequest(BaseModel):
+    """A completed treatment session: the fields of `aftercare enroll` and of an import row."""
+
+    model_config = ConfigDict(
+        extra="forbid", strict=True, json_schema_extra={"examples": [EXAMPLE]}
+    )
+
+    name: Text = Field(
+        description="The patient's full name (at most 200 characters).", examples=["Maria Lopez"]
+    )
+    phone: Text = Field(
+        description="Mobile number: E.164, or national numbers of DEFAULT_PHONE_REGION."
+        " It identifies the patient: a number on file under another name is refused unless"
+        " `patient_id` names that patient.",
+        examples=["+13105550142", "(310) 555-0142"],
+    )
+    treatment: Text = Field(
+        description="asclera, sts, laser or test-dose (a treatment of a care plan).",
+        examples=["asclera"],
+    )
+    completed_at: Text = Field(
+        description="When the session ended: ISO-8601 with an offset, or a patient-local"
+        " 'YYYY-MM-DDTHH:MM' when `timezone` is given. Not in the future; a date alone, or a"
+        " local time the clocks skip, is refused.",
+        examples=["2026-11-02T14:30:00-08:00", "2026-11-02T22:30:00Z"],
+    )
+    email: Text | None = Field(
+        None,
+        description="Email address; none keeps the one on file.",
+        examples=["maria@example.com"],
+    )
+    timezone: Text | None = Field(
+        None,
+        description="The patient's IANA time zone; default the one on file, else CLINIC_TIMEZONE.",
+        examples=["America/Los_Angeles"],
+    )
+    language: Text | None = Field(
+        None, description="en or es; default the patient's own, else en.", examples=["es"]
+    )
+    no_sms: bool = Field(False, description="true: the patient did not agree to texts.")
+    no_email: bool = Field(False, description="true: the patient did not agree to emails.")
+    patient_id: int | None = Field(
+        None,
+        ge=1,
+        le=2**31 - 1,  # patient.id is an INTEGER on PostgreSQL
+        description="Enroll for this patient on file (whose name and phone may be corrected).",
+    )
+
+    def form(self) -> EnrollmentForm:
+        return EnrollmentForm(
+            self.name,
+            self.phone,
+            self.treatment,
+            self.completed_at,
+            self.email,
+            self.timezone,
+            self.language,
+            sms=not self.no_sms,
+            email_ok=not self.no_email,
+            patient_id=self.patient_id,
+        )
+
+
+class SessionCreated(BaseModel):
+    patient_id: int = Field(description="The patient, found by phone (or id) or created.")
+    session_id: int = Field(description="The treatment session written.")
+    replaced_session_id: int | None = Field(
+        description="The earlier entry of the same session (same patient, care plan and local"
+        " day) that this one replaced, if any."
+    )
+    planned_messages: int = Field(description="Messages waiting to be sent for this session.")
+    warnings: list[str] = Field(
+        description="What the person who enrolled should hear: how a time was read, details on"
+        " file that changed, messages that will not go (no address, opted out, too late)."
+    )
