@@ -39,7 +39,9 @@ log = logging.getLogger(__name__)
 GRACE = timedelta(minutes=2)  # time for Twilio's status callback to settle it first
 SETTLE = timedelta(seconds=5)  # no callback will come: time for a request still on its way
 RECHECK = timedelta(minutes=5)  # after a check that could not be made
-HOLD = timedelta(seconds=30)  # a claimed check: others leave it alone, unless its worker died
+# A claimed check: others leave it alone this long (past the pass's budget and one slow ask),
+# so a worker that dies asking holds it up briefly; asking twice is harmless, `_apply` once.
+HOLD = timedelta(seconds=30)
 BATCH = 10
 BUDGET_SECONDS = 15.0  # per dispatch pass: sending must not wait long behind reconciling
 
