@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ from reminders.settings import Settings
 from reminders.store.db import make_engine, session_scope
 from reminders.store.defaults import load_care_plans
 from reminders.store.models import Patient, TreatmentSession
+from tests.support.smtp_server import StallingSmtp
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ZONES = (
@@ -287,13 +287,6 @@ def test_daemon_stopped_mid_batch_hands_back_the_rest_and_sends_nothing_twice(ho
     assert set(released) == {("pending", 0, None)}
 
 
-@pytest.fixture
-def silent_smtp() -> Iterator[int]:
-    """A port that takes connections and never answers: an SMTP send there hangs."""
-    with socket.create_server(("127.0.0.1", 0)) as server:
-        yield server.getsockname()[1]
-
-
 def wait_for_rows(home: Home, process: subprocess.Popen[str], sql: str) -> list[tuple[object, ...]]:
     """Poll the database until `sql` returns rows; bounded by SEND_TIMEOUT."""
     deadline = time.monotonic() + SEND_TIMEOUT
@@ -312,39 +305,53 @@ def wait_for_text(log: Path, text: str) -> None:
         time.sleep(0.05)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_second_signal_stops_a_stuck_daemon_at_once_and_hands_back_its_leases(
-    home, silent_smtp, signum
-):
+def email_stuck_in(stage: str) -> str:
+    """The query that is true once the email is stuck at `stage` and the rest still leased."""
+    reserved = "IS NOT NULL" if stage == "data" else "IS NULL"
+    return (
+        "SELECT id FROM outbox_message WHERE channel = 'email' AND status = 'sending'"
+        " AND patient_id IN (SELECT id FROM patient WHERE email IS NOT NULL)"
+        f" AND sent_at {reserved} AND EXISTS (SELECT 1 FROM outbox_message"
+        " WHERE status = 'sending' AND sent_at IS NULL AND channel = 'sms')"
+    )
+
+
+@pytest.mark.parametrize(
+    ("signum", "stage"),
+    [(signal.SIGTERM, "data"), (signal.SIGINT, "greeting")],
+    ids=["SIGTERM-in-DATA", "SIGINT-waiting-for-the-connection"],
+)
+def test_second_signal_stops_a_stuck_daemon_at_once_and_hands_back_its_leases(home, signum, stage):
+    """Stuck in DATA, the email may have reached the server: it is left `unknown`. Stuck
+    waiting for the connection, it was never under way: it is handed back with the rest."""
     add_planned_sessions(home, 5)  # SMS due behind the patient's email, in the same batch
     log = home.folder / "daemon.log"
-    process = start_daemon(
-        home,
-        log,
-        smtp_host="127.0.0.1",
-        smtp_port=str(silent_smtp),
-        smtp_security="none",
-        smtp_timeout_seconds="300",  # far past STOP_TIMEOUT: only a stop at once ends in time
-        email_from="clinic@example.com",
-        send_concurrency="1",
-    )
-    try:
-        [(in_flight,)] = wait_for_rows(  # the email's send is under way, the rest still leased
+    with StallingSmtp(stage) as smtp:
+        process = start_daemon(
             home,
-            process,
-            "SELECT id FROM outbox_message WHERE channel = 'email' AND status = 'sending'"
-            " AND sent_at IS NOT NULL AND EXISTS (SELECT 1 FROM outbox_message"
-            " WHERE status = 'sending' AND sent_at IS NULL)",
+            log,
+            smtp_host="127.0.0.1",
+            smtp_port=str(smtp.port),
+            smtp_security="none",
+            smtp_timeout_seconds="300",  # far past STOP_TIMEOUT: only a stop at once ends in time
+            email_from="clinic@example.com",
+            send_concurrency="1",
         )
-        time.sleep(1.5)  # the dispatch job comes due a few times while its last run is stuck
-        process.send_signal(signum)
-        wait_for_text(log, f"received {signum.name}, stopping")
-        process.send_signal(signum)
-        wait_for_exit(process, f"two {signum.name}")
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate(timeout=STOP_TIMEOUT)
+        try:
+            [(stuck,)] = wait_for_rows(home, process, email_stuck_in(stage))
+            deadline = time.monotonic() + SEND_TIMEOUT
+            while smtp.accepted < 1 or (stage == "data" and smtp.messages < 1):
+                assert time.monotonic() < deadline, "the email never reached the stuck server"
+                time.sleep(0.05)
+            time.sleep(1.5)  # the dispatch job comes due a few times while its last run is stuck
+            process.send_signal(signum)
+            wait_for_text(log, f"received {signum.name}, stopping")
+            process.send_signal(signum)
+            wait_for_exit(process, f"two {signum.name}")
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate(timeout=STOP_TIMEOUT)
     output = log.read_text(encoding="utf-8")
 
     assert process.returncode == 0, output
@@ -357,13 +364,18 @@ def test_second_signal_stops_a_stuck_daemon_at_once_and_hands_back_its_leases(
     assert query(home.database, "SELECT id FROM outbox_message WHERE lease_owner IS NOT NULL") == []
     released = query(
         home.database,
-        "SELECT m.status, m.attempts, m.lease_expires_at FROM outbox_message m JOIN message_event"
-        " e ON e.message_id = m.id WHERE e.reason = 'released at shutdown'",
+        "SELECT m.id, m.status, m.attempts, m.lease_expires_at FROM outbox_message m JOIN"
+        " message_event e ON e.message_id = m.id WHERE e.reason = 'released at shutdown'",
     )
     assert released, "nothing was handed back"
-    assert set(released) == {("pending", 0, None)}
-    status = query(home.database, f"SELECT status FROM outbox_message WHERE id = {in_flight}")
-    assert status == [("unknown",)]  # maybe delivered: to be reconciled, never resent blindly
+    assert {row[1:] for row in released} == {("pending", 0, None)}
+    [(status, sent_at)] = query(
+        home.database, f"SELECT status, sent_at FROM outbox_message WHERE id = {stuck}"
+    )
+    if stage == "data":  # maybe delivered: to be sent again under its Message-ID, not blindly
+        assert status == "unknown" and stuck not in {row[0] for row in released}
+    else:  # nothing reached the server: sent later like the rest, nothing recorded as sent
+        assert (status, sent_at) == ("pending", None) and stuck in {row[0] for row in released}
 
 
 def test_scheduler_help_prints_usage_and_starts_nothing(tmp_path):

@@ -9,10 +9,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlmodel import Session, select
 
 from reminders.runtime import Runtime
-from reminders.sending.channels.base import ChannelError, OutcomeUnknown, OutgoingMessage
+from reminders.sending.channels.base import ChannelError, OutcomeUnknown, OutgoingMessage, Reserve
+from reminders.sending.reconcile import HOLD, RECHECK, SETTLE
 from reminders.store.db import session_scope
 from reminders.store.models import MessageEvent, OutboxMessage, TemplateRevision
 from reminders.store.opt_outs import opt_out
@@ -279,19 +281,6 @@ def test_three_weeks_hour_by_hour_deliver_the_plan_once_in_daytime(runtime):
                     "follow_up": 42}  # fmt: skip
 
 
-def test_an_email_whose_outcome_is_unknown_is_counted_sent_not_resent(runtime):
-    enroll_patient(runtime, completed_at=COMPLETED, now=NOW)
-    lost = RecordingChannel(fail_with=lambda _m: OutcomeUnknown("connection lost after DATA"))
-    clock = [NOW]
-    dispatcher = make_dispatcher(runtime, lambda: clock[0], email=lost)
-    dispatcher.run_once()
-    assert messages(runtime)["aftercare", "email"].status == "unknown"
-    clock[0] = NOW + timedelta(minutes=5)
-    assert dispatcher.run_once().reconciled == 1
-    row = messages(runtime)["aftercare", "email"]
-    assert (row.status, row.attempts) == ("sent", 1)
-
-
 def test_a_full_batch_says_more_is_waiting_so_a_burst_drains_at_once(runtime):
     enroll_patient(runtime, completed_at=COMPLETED, now=NOW)
     enroll_patient(runtime, completed_at=COMPLETED, now=NOW, name="Ana Ruiz", phone="+13105550199")
@@ -437,6 +426,42 @@ def test_a_receipt_that_lands_while_asking_is_not_overwritten(runtime):
     assert channel.sent == []
 
 
+def test_a_worker_that_dies_while_asking_holds_the_check_up_briefly(runtime):
+    channel, clock = _lost_send(runtime)
+
+    def die() -> None:
+        raise SystemExit("killed while asking the provider")
+
+    channel.during = die
+    with pytest.raises(SystemExit):
+        make_dispatcher(runtime, lambda: clock[0], sms=channel).run_once()
+    channel.during, channel.answer = lambda: None, "SM123"
+    start = clock[0]
+    clock[0] = start + HOLD / 2
+    assert make_dispatcher(runtime, lambda: clock[0], sms=channel).run_once().reconciled == 0
+    clock[0] = start + HOLD + timedelta(seconds=1)  # not RECHECK: nobody could not answer
+    assert make_dispatcher(runtime, lambda: clock[0], sms=channel).run_once().reconciled == 1
+    assert messages(runtime)["aftercare", "sms"].provider_id == "SM123"
+
+
+def test_a_provider_that_cannot_be_asked_is_asked_again_after_a_while(runtime):
+    channel, clock = _lost_send(runtime)
+
+    def cannot_ask(**_: object) -> str | None:
+        raise OutcomeUnknown("could not list Twilio messages")
+
+    channel.reconcile = cannot_ask  # type: ignore[method-assign]
+    start = clock[0]
+    assert make_dispatcher(runtime, lambda: clock[0], sms=channel).run_once().reconciled == 0
+    assert messages(runtime)["aftercare", "sms"].due_at == start + RECHECK
+    del channel.reconcile
+    channel.answer = "SM123"
+    clock[0] = start + HOLD + timedelta(seconds=1)
+    assert make_dispatcher(runtime, lambda: clock[0], sms=channel).run_once().reconciled == 0
+    clock[0] = start + RECHECK
+    assert make_dispatcher(runtime, lambda: clock[0], sms=channel).run_once().reconciled == 1
+
+
 def test_a_closed_console_stream_does_not_turn_a_delivery_into_a_retry(runtime):
     from reminders.sending.channels.console import ConsoleChannel
 
@@ -452,3 +477,187 @@ def test_a_closed_console_stream_does_not_turn_a_delivery_into_a_retry(runtime):
     report = make_dispatcher(runtime, lambda: NOW, sms=console, email=console).run_once()
     assert sorted(o.result for o in report.outcomes) == ["sent", "sent"]
     assert len(runtime.settings.outbox_file.read_text().splitlines()) == 2
+
+
+# -- Keyed channels (email over SMTP): reserved with the connection in hand, resent by key --
+
+
+@dataclass
+class KeyedChannel(RecordingChannel):
+    """A Keyed channel, as SMTP is: `connect` runs first (it may raise: the server is down, or
+    take long: the shared connection is busy), then the send is reserved, then handed over."""
+
+    connect: Callable[[OutgoingMessage], Exception | None] = lambda _m: None
+    keys: list[str] = field(default_factory=list)
+    status_callbacks: bool = False
+
+    def send_keyed(self, message: OutgoingMessage, reserve: Reserve) -> str:
+        error = self.connect(message)
+        if error is not None:
+            raise error
+        key = message.key or f"<{message.message_id}.{len(self.keys)}@test.example>"
+        reserve(key)
+        self.keys.append(key)
+        self.send(message)
+        return key
+
+
+def email_row(runtime: Runtime, name: str = "aftercare") -> OutboxMessage:
+    return messages(runtime)[name, "email"]
+
+
+def test_an_email_waiting_for_its_connection_is_not_yet_reserved(runtime):
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW)
+    seen: list[tuple[object, ...]] = []
+
+    def look(_message: OutgoingMessage) -> None:
+        row = email_row(runtime)
+        seen.append((row.status, row.sent_at, row.provider_id))
+
+    channel = KeyedChannel(connect=look, fail_with=look)
+    make_dispatcher(runtime, lambda: NOW, email=channel).run_once()
+
+    [key] = channel.keys
+    assert seen == [("sending", None, None), ("sending", NOW, key)]  # before, then reserved
+    row = email_row(runtime)
+    assert (row.status, row.provider_id, row.sent_at) == ("sent", key, NOW)
+
+
+def test_a_mail_server_down_leaves_emails_retryable_and_spends_no_attempt(runtime):
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW)
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW, name="Ana Ruiz",
+                   phone="+13105550199", email="ana@example.com")  # fmt: skip
+    down = ChannelError("SMTP server unreachable", permanent=False, code="connection",
+                        unreachable=True)  # fmt: skip
+    channel = KeyedChannel(connect=lambda _m: down)
+    clock = [NOW]
+    dispatcher = make_dispatcher(runtime, lambda: clock[0], email=channel)
+
+    report = dispatcher.run_once()
+
+    emails = [o for o in report.outcomes if o.channel == "email"]
+    assert {o.result for o in emails} == {"paused"}  # once paused, the rest is not tried
+    assert len(emails) + report.released == 2 and report.count("sent") == 2  # both SMS went
+    with Session(runtime.engine) as session:
+        rows = session.exec(select(OutboxMessage).where(OutboxMessage.channel == "email")).all()
+    due_now = [m for m in rows if m.step == "aftercare"]
+    assert {(m.status, m.attempts, m.sent_at, m.provider_id) for m in due_now} == {
+        ("pending", 0, None, None)
+    }
+    assert channel.keys == []
+    for _ in range(runtime.settings.max_attempts + 2):  # an outage longer than every attempt
+        clock[0] += timedelta(minutes=10)
+        dispatcher.run_once()
+    assert {(m.status, m.attempts) for m in due_now_rows(runtime)} == {("pending", 0)}
+    channel.connect = lambda _m: None
+    clock[0] += timedelta(minutes=10)
+    dispatcher.run_once()
+    assert {(m.status, m.attempts) for m in due_now_rows(runtime)} == {("sent", 1)}
+
+
+def due_now_rows(runtime: Runtime) -> list[OutboxMessage]:
+    with Session(runtime.engine) as session:
+        query = select(OutboxMessage).where(
+            OutboxMessage.channel == "email", OutboxMessage.step == "aftercare"
+        )
+        return list(session.exec(query).all())
+
+
+def test_an_email_whose_outcome_is_unknown_is_sent_again_under_its_message_id(runtime):
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW)
+    channel = KeyedChannel(fail_with=lambda _m: OutcomeUnknown("connection lost after DATA"))
+    clock = [NOW]
+    dispatcher = make_dispatcher(runtime, lambda: clock[0], email=channel)
+    dispatcher.run_once()
+    first = email_row(runtime)
+    assert (first.status, first.provider_id) == ("unknown", channel.keys[0])
+
+    channel.fail_with = lambda _m: None
+    clock[0] = NOW + SETTLE + timedelta(seconds=1)  # no callback to wait for
+    assert dispatcher.run_once().reconciled == 1
+
+    row = email_row(runtime)
+    assert (row.status, row.attempts, row.provider_id) == ("sent", 2, first.provider_id)
+    assert channel.keys == [first.provider_id] * 2  # the receiver drops the repeat, if any
+    with Session(runtime.engine) as session:
+        reasons = session.exec(
+            select(MessageEvent.reason).where(MessageEvent.message_id == row.id)
+        ).all()
+    assert any("same Message-ID" in (reason or "") for reason in reasons)
+
+
+def test_an_email_left_reserved_by_a_dead_worker_goes_again_under_its_key(runtime):
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW, sms=False)
+    lease = timedelta(seconds=runtime.settings.lease_seconds)
+    email_id = email_row(runtime).id
+    with session_scope(runtime.engine) as session:
+        claim_due(session, "dead-worker", NOW, lease, 100)
+        row = session.get_one(OutboxMessage, email_id)
+        row.sent_at, row.provider_id = NOW, "<dead.1@test.example>"  # it died in DATA
+        session.add(row)
+    channel = KeyedChannel()
+    clock = [NOW + lease + timedelta(seconds=1)]
+    dispatcher = make_dispatcher(runtime, lambda: clock[0], email=channel)
+    dispatcher.run_once()
+    assert email_row(runtime).status == "unknown"  # not counted as sent
+    clock[0] += SETTLE + timedelta(seconds=1)
+    dispatcher.run_once()
+    assert channel.keys == ["<dead.1@test.example>"]
+    assert (email_row(runtime).status, email_row(runtime).provider_id) == (
+        "sent",
+        "<dead.1@test.example>",
+    )
+
+
+def test_an_email_unknown_every_time_fails_after_max_attempts_instead_of_forever(runtime):
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW, sms=False)
+    channel = KeyedChannel(fail_with=lambda _m: OutcomeUnknown("connection lost after DATA"))
+    clock = [NOW]
+    dispatcher = make_dispatcher(runtime, lambda: clock[0], email=channel)
+    for _ in range(runtime.settings.max_attempts * 2):
+        dispatcher.run_once()
+        clock[0] += SETTLE + timedelta(seconds=1)
+    row = email_row(runtime)
+    assert (row.status, row.error_code) == ("failed", "unknown")
+    assert "outcome unknown 6 times" in (row.error_reason or "")
+    assert len(channel.keys) == runtime.settings.max_attempts
+    assert set(channel.keys) == {row.provider_id}
+
+
+def test_an_email_whose_lease_ran_out_while_waiting_for_the_connection_is_not_sent(runtime):
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW, sms=False)
+    lease = timedelta(seconds=runtime.settings.lease_seconds)
+    clock = [NOW]
+
+    def slow_connection(_message: OutgoingMessage) -> None:
+        clock[0] += lease + timedelta(seconds=1)  # another worker may hold the message now
+
+    channel = KeyedChannel(connect=slow_connection)
+    report = make_dispatcher(runtime, lambda: clock[0], email=channel).run_once()
+
+    assert [o.result for o in report.outcomes if o.channel != "sms"] == ["lost"]
+    assert channel.sent == [] and channel.keys == []
+    row = email_row(runtime)
+    assert (row.status, row.sent_at) == ("sending", None)  # claimable again, not `unknown`
+
+
+def test_an_unknown_sms_waits_for_a_status_callback_only_where_one_can_come(runtime):
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW, email=None)
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW, name="Ana Ruiz",
+                   phone="+13105550199", email=None)  # fmt: skip
+    channel = AskableChannel(fail_with=lambda _m: OutcomeUnknown("read timeout"), answer="SM1")
+    clock = [NOW]
+    make_dispatcher(runtime, lambda: clock[0], sms=channel).run_once()
+    clock[0] = NOW + SETTLE + timedelta(seconds=1)
+    channel.fail_with = lambda _m: None
+    with_callbacks = make_dispatcher(runtime, lambda: clock[0], sms=channel)
+    assert with_callbacks.run_once().reconciled == 0  # Twilio may still post its callback
+
+    channel.status_callbacks = False  # type: ignore[attr-defined]  # no PUBLIC_BASE_URL
+    assert make_dispatcher(runtime, lambda: clock[0], sms=channel).run_once().reconciled == 2
+    with Session(runtime.engine) as session:
+        query = select(OutboxMessage).where(
+            OutboxMessage.step == "aftercare", OutboxMessage.channel == "sms"
+        )
+        rows = session.exec(query).all()
+    assert {(m.status, m.provider_id) for m in rows} == {("sent", "SM1")}

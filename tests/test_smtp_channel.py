@@ -8,6 +8,7 @@ import ssl
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
@@ -26,6 +27,7 @@ from tests.support.smtp_server import (
     DROP,
     PasswordCheck,
     RunningServer,
+    StallingSmtp,
     client_tls_context,
     free_port,
     self_signed_certificate,
@@ -230,6 +232,73 @@ def test_a_connection_the_server_closed_is_replaced_once(make_channel: MakeChann
         assert idle_closing.handler.connections == 2
 
 
+# -- reserving the send, and the Message-ID it goes out under --------------------------------
+
+
+def test_the_send_is_reserved_only_with_the_connection_in_hand(
+    server: RunningServer, channel: SmtpChannel
+):
+    reserved: list[tuple[str, int]] = []
+    key = channel.send_keyed(
+        aftercare_email(), lambda k: reserved.append((k, len(server.handler.received)))
+    )
+
+    assert reserved == [(key, 0)]  # reserved before the transaction, once
+    [received] = server.handler.received
+    assert received.message()["Message-ID"] == key
+
+
+def test_a_server_down_reserves_nothing_and_is_unreachable(make_channel: MakeChannel):
+    reserved: list[str] = []
+    with pytest.raises(ChannelError) as caught:
+        make_channel(free_port()).send_keyed(aftercare_email(), reserved.append)
+
+    assert reserved == []
+    assert caught.value.unreachable and not caught.value.permanent
+
+
+def test_a_send_goes_again_under_the_message_id_it_had(server: RunningServer, channel: SmtpChannel):
+    key = "<resent.1@finetouch.example>"
+    again = replace(aftercare_email(), key=key)
+    assert channel.send_keyed(again, lambda _k: None) == key
+    assert server.handler.received[0].message()["Message-ID"] == key
+
+
+def test_a_stored_key_that_is_no_message_id_is_not_used(
+    server: RunningServer, channel: SmtpChannel
+):
+    key = channel.send_keyed(replace(aftercare_email(), key="console-7"), lambda _k: None)
+    assert key != "console-7" and key.endswith("@finetouch.example>")
+
+
+def test_a_refused_reservation_sends_nothing_and_keeps_the_connection(
+    server: RunningServer, channel: SmtpChannel
+):
+    def lease_lost(_key: str) -> None:
+        raise LookupError("no longer ours")
+
+    with pytest.raises(LookupError):
+        channel.send_keyed(aftercare_email(MARIA, 1), lease_lost)
+    channel.send(aftercare_email(JOSE, 2))
+
+    assert [r.rcpt_tos for r in server.handler.received] == [[JOSE]]
+    assert server.handler.connections == 1
+
+
+def test_after_a_failed_connect_the_rest_of_the_batch_fails_at_once(make_channel: MakeChannel):
+    with StallingSmtp("greeting") as silent:
+        channel = make_channel(silent.port, smtp_timeout_seconds=0.5)
+        first = refusal(channel, aftercare_email(MARIA, 1))
+        started = time.monotonic()
+        second = refusal(channel, aftercare_email(JOSE, 2))
+        assert time.monotonic() - started < 0.3  # no second wait for the greeting
+        assert (first.unreachable, second.unreachable, silent.accepted) == (True, True, 1)
+
+        channel.close()  # the next batch tries the server again
+        refusal(channel, aftercare_email(MARIA, 3))
+        assert silent.accepted == 2
+
+
 def test_close_without_a_connection_is_harmless(make_channel: MakeChannel):
     channel = make_channel(free_port())
     channel.close()
@@ -294,6 +363,7 @@ def test_connection_lost_after_data_is_outcome_unknown(server: RunningServer, ch
 def test_server_down_is_transient(make_channel: MakeChannel):
     error = refusal(make_channel(free_port()), aftercare_email())
     assert not error.permanent and not error.account_problem
+    assert error.unreachable  # the message waits for the server without spending attempts
     assert error.code == "connection"
     assert "ConnectionRefusedError" in error.reason
 
@@ -322,6 +392,7 @@ def test_wrong_password_is_an_account_problem(make_channel: MakeChannel):
         error = refusal(channel, aftercare_email())
 
         assert error.account_problem and not error.permanent and error.code == "535"
+        assert not error.unreachable
         assert authenticating.handler.received == []
 
 

@@ -354,6 +354,7 @@ def test_refused_connection_is_transient(make_channel: MakeChannel) -> None:
 
     assert type(error) is ChannelError
     assert (error.code, flags(error)) == ("connect", TRANSIENT)
+    assert error.unreachable  # nothing left: the message waits without spending an attempt
 
 
 def fill_accept_queue(listener: socket.socket) -> list[socket.socket]:
@@ -380,6 +381,7 @@ def test_connect_timeout_is_transient(make_channel: MakeChannel) -> None:
 
     assert type(error) is ChannelError
     assert (error.code, flags(error)) == ("connect", TRANSIENT)
+    assert error.unreachable  # nothing left: the message waits without spending an attempt
 
 
 CLASSIFY_CASES: list[tuple[int | None, int | None, str | None, Flags]] = [

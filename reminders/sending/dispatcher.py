@@ -3,7 +3,9 @@
 Each message goes through two short transactions around the provider call: `prepare` decides
 and reserves the send (under a lock on the patient, so the daily cap holds across workers),
 `finish` stores the outcome. Nothing is held open while the provider is talking, and a
-bounded pool keeps SEND_CONCURRENCY provider calls in flight.
+bounded pool keeps SEND_CONCURRENCY provider calls in flight. A `Keyed` channel (SMTP) is
+the exception: it waits for its one shared connection, so it reserves the send itself, in a
+third short transaction, once the connection is in hand (`_reserve_now`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from reminders.rules.decisions import Defer, Facts, Hold, Skip, decide
 from reminders.rules.lifecycle import REACHED_PROVIDER, Status
 from reminders.rules.rendering import TemplateProblem
 from reminders.rules.timing import local_day_bounds, require_zone, window_close
-from reminders.sending.channels.base import Channel, ChannelError, OutgoingMessage
+from reminders.sending.channels.base import Channel, ChannelError, Keyed, OutgoingMessage
 from reminders.sending.composer import ClinicInfo, Composed, compose
 from reminders.sending.outcomes import RetryPolicy, fail, record_failure, record_sent
 from reminders.sending.reconcile import reconcile_unknown
@@ -52,6 +54,10 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 RECORD_ATTEMPTS = 3
+
+
+class _LeaseLost(Exception):
+    """Raised through a Keyed channel by `_reserve_now`: the message is no longer ours to send."""
 
 
 @dataclass(frozen=True)
@@ -294,9 +300,12 @@ class Dispatcher:
         message.recipient = patient.address(message.channel)
         message.body, message.subject = composed.body, composed.subject
         message.template_version = composed.template_version
-        message.sent_at = now  # reserves today's SMS slot for the cap before the provider call
+        keyed = isinstance(self.channels.get(message.channel), Keyed)
+        if not keyed:  # a Keyed channel reserves once its connection is in hand (_reserve_now)
+            message.sent_at = now  # reserves today's SMS slot for the cap before the provider call
         session.add(message)
-        return _outgoing(message, composed, now, self._expires_at(message, patient, now))
+        key = message.provider_id if keyed else None  # the key of an earlier attempt, if any
+        return _outgoing(message, composed, now, self._expires_at(message, patient, now), key)
 
     def _expires_at(
         self, message: OutboxMessage, patient: Patient, now: datetime
@@ -332,12 +341,31 @@ class Dispatcher:
     def _send(self, message_id: int, outgoing: OutgoingMessage) -> Outcome:
         channel = self.channels[outgoing.channel]  # a channel keeps its own provider's rate
         try:
-            provider_id = channel.send(outgoing)
+            if isinstance(channel, Keyed):
+                provider_id = channel.send_keyed(
+                    outgoing, lambda key: self._reserve_now(message_id, key)
+                )
+            else:
+                provider_id = channel.send(outgoing)
+        except _LeaseLost:
+            return Outcome(message_id, outgoing.step, outgoing.channel, "lost", "lease lost")
         except ChannelError as exc:
             return self._finish_failure(message_id, exc)
         except Exception as exc:  # a bug in a channel: it promised to classify every failure
             return self._internal_error(message_id, exc)
         return self._record_sent(message_id, provider_id, channel.name, outgoing)
+
+    def _reserve_now(self, message_id: int, key: str) -> None:
+        """A Keyed channel has its connection: the send is under way from here (a crash now
+        leaves it `unknown`), and its key is kept so that a resend goes out under the same one.
+        The wait for the connection may have outlived the lease: then another worker may hold
+        the message, and nothing is sent."""
+        with session_scope(self.engine) as session:
+            now = self.clock()
+            message = self._still_ours(session, message_id, now)
+            if message is None:
+                raise _LeaseLost(message_id)
+            message.sent_at, message.provider_id = now, key
 
     def _record_sent(
         self, message_id: int, provider_id: str, via: str, outgoing: OutgoingMessage
@@ -443,7 +471,11 @@ def _sms_sent_on_local_day(
 
 
 def _outgoing(
-    message: OutboxMessage, composed: Composed, now: datetime, expires_at: datetime | None
+    message: OutboxMessage,
+    composed: Composed,
+    now: datetime,
+    expires_at: datetime | None,
+    key: str | None,
 ) -> OutgoingMessage:
     return OutgoingMessage(
         message_id=message.id or 0,
@@ -456,6 +488,7 @@ def _outgoing(
         html=composed.html,
         segments=composed.segments,
         expires_at=expires_at,
+        key=key,
     )
 
 

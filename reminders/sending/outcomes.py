@@ -1,8 +1,8 @@
 """What a send attempt's result does to the message, the patient and the opt-out list.
 
 Kept apart from the dispatcher's loop so each rule reads on its own: sent, retry with backoff,
-fail for good, keep pending on our own account problem. What a provider says about the
-recipient beyond this one message lives in `side_effects`.
+fail for good, keep pending on our own account problem or while the provider is unreachable.
+What a provider says about the recipient beyond this one message lives in `side_effects`.
 """
 
 from __future__ import annotations
@@ -64,6 +64,8 @@ def record_failure(
         return "unknown", now
     if error.account_problem:
         return "paused", keep_pending(session, message, error, now, actor)
+    if error.unreachable:
+        return "paused", wait_for_provider(session, message, error, policy, now, actor)
     if error.permanent or message.attempts >= policy.max_attempts:
         reason = error.reason
         if not error.permanent:
@@ -97,6 +99,24 @@ def keep_pending(
     _back_to_pending(session, message, error, resume_at, now, actor, reason)
     message.attempts = max(0, message.attempts - 1)
     return resume_at
+
+
+def wait_for_provider(
+    session: Session,
+    message: OutboxMessage,
+    error: ChannelError,
+    policy: RetryPolicy,
+    now: datetime,
+    actor: str,
+) -> datetime:
+    """The provider could not be reached, so nothing was handed over: try again after the
+    first retry gap, without spending an attempt, however long the outage lasts."""
+    log.warning("channel unreachable (code %s); messages wait", error.code)
+    retry_at = now + retry_delay(1, base=policy.base, rng=policy.rng)
+    reason = f"provider unreachable, retry at {retry_at.isoformat()}: {error.reason}"
+    _back_to_pending(session, message, error, retry_at, now, actor, reason)
+    message.attempts = max(0, message.attempts - 1)
+    return retry_at
 
 
 def _back_to_pending(

@@ -5,6 +5,8 @@
         ... send to server.host, server.port ...
         server.handler.received  # the accepted messages, with the session they came in on
 
+`StallingSmtp` is a server that stops answering at the greeting or after DATA.
+
 Options are aiosmtpd's SMTP keyword arguments (tls_context, require_starttls, authenticator,
 auth_require_tls, timeout) or `ssl_context` for implicit TLS. Close clients before the server
 stops: a TLS connection still open when aiosmtpd's loop ends leaks its transport, which pytest
@@ -13,10 +15,12 @@ reports (as an unraisable ResourceWarning) in whichever test runs next.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import socket
 import ssl
 import subprocess
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -56,6 +60,7 @@ class RecordingHandler:
     rcpt_replies: dict[str, str] = field(default_factory=dict)
     data_replies: dict[str, str] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
+    delay: float = 0.0  # seconds each accepted message takes, as a real server's queue write
 
     @property
     def connections(self) -> int:
@@ -80,6 +85,8 @@ class RecordingHandler:
         reply = next((r for r in scripted if r), None)
         if reply:
             return _answer(server, reply)
+        if self.delay:
+            await asyncio.sleep(self.delay)
         self.received.append(_record(server, session, envelope))
         return "250 2.0.0 Message accepted for delivery"
 
@@ -129,10 +136,13 @@ class RunningServer:
 
 
 @contextmanager
-def smtp_server(handler: RecordingHandler | None = None, **options: Any) -> Iterator[RunningServer]:
-    """A started server on a free loopback port, stopped on exit."""
+def smtp_server(
+    handler: RecordingHandler | None = None, *, port: int | None = None, **options: Any
+) -> Iterator[RunningServer]:
+    """A started server on `port` (a free loopback port by default), stopped on exit."""
     handler = handler or RecordingHandler()
-    controller = Controller(handler, hostname=HOST, port=free_port(), ready_timeout=5, **options)
+    port = port or free_port()
+    controller = Controller(handler, hostname=HOST, port=port, ready_timeout=5, **options)
     controller.start()
     try:
         yield RunningServer(HOST, controller.port, handler)
@@ -171,3 +181,70 @@ def server_tls_context(cert: Path, key: Path) -> ssl.SSLContext:
 def client_tls_context(cert: Path) -> ssl.SSLContext:
     """Like ssl.create_default_context() in production, but trusting the test certificate."""
     return ssl.create_default_context(cafile=str(cert))
+
+
+class StallingSmtp:
+    """A loopback SMTP server that stops answering at `stage`, to leave a client stuck there:
+    "greeting" takes the connection and never greets; "data" takes the whole message after
+    DATA and never confirms it. Stuck connections are closed when the server stops."""
+
+    def __init__(self, stage: str) -> None:
+        if stage not in ("greeting", "data"):
+            raise ValueError(f"unknown stage {stage!r}")
+        self.stage = stage
+        self.accepted = 0
+        self.messages = 0  # messages taken in DATA (and never confirmed)
+        self._listener = socket.create_server((HOST, 0))
+        self._clients: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._listener.getsockname()[1])
+
+    def __enter__(self) -> StallingSmtp:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._listener.close()
+        with self._lock:
+            for client in self._clients:
+                client.close()
+        self._thread.join(timeout=5)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:  # closed: the server stops
+                return
+            with self._lock:
+                self.accepted += 1
+                self._clients.append(client)
+            threading.Thread(target=self._converse, args=(client,), daemon=True).start()
+
+    def _converse(self, client: socket.socket) -> None:
+        try:
+            if self.stage == "greeting":
+                while client.recv(4096):
+                    pass
+                return
+            reader = client.makefile("rb")
+            client.sendall(b"220 stalling ESMTP\r\n")
+            for line in reader:
+                verb = line[:4].upper()
+                if verb == b"DATA":
+                    client.sendall(b"354 go ahead\r\n")
+                    for data in reader:
+                        if data == b".\r\n":
+                            break
+                    with self._lock:
+                        self.messages += 1
+                    while client.recv(4096):  # never confirmed
+                        pass
+                    return
+                client.sendall(b"221 bye\r\n" if verb == b"QUIT" else b"250 OK\r\n")
+        except OSError:
+            return

@@ -2,9 +2,10 @@
 
 `FakeTwilio` speaks enough of `/2010-04-01/Accounts/{Sid}/Messages.json` for `messages.create`
 and `messages.list`: Basic auth, Twilio's JSON shapes and page format, `To` / `DateSent>`
-filters. Every request is recorded. Answers can be scripted per recipient number or for the
-next calls: a Twilio error body, a 5xx, a 429, added latency, a stalled answer (the message is
-created, the answer comes too late) or a dropped connection. Stalls end at shutdown, so a test
+filters. Every request is recorded. Answers can be scripted per recipient number (always, or
+for its next calls), for the next calls, or for every call: a Twilio error body, a 5xx, a 429,
+added latency, a stalled answer (the message is created, the answer comes too late) or a
+dropped connection. Stalls end at shutdown, so a test
 never outlives its server by more than a moment.
 """
 
@@ -85,11 +86,13 @@ class FakeTwilio:
     account_sid: str = ACCOUNT_SID
     auth_token: str = AUTH_TOKEN
     page_size: int = 50
+    default: Reply = field(default_factory=Reply)  # for a call nothing else scripts
     requests: list[RecordedRequest] = field(default_factory=list)
     messages: list[dict[str, Any]] = field(default_factory=list)  # oldest first
 
     def __post_init__(self) -> None:
         self._by_number: dict[str, Reply] = {}
+        self._scripts: dict[str, deque[Reply]] = {}
         self._next: deque[Reply] = deque()
         self._lock = threading.Lock()
         self.stopping = threading.Event()
@@ -127,6 +130,11 @@ class FakeTwilio:
         with self._lock:
             self._by_number[number] = reply
 
+    def script(self, number: str, *replies: Reply) -> None:
+        """Answer the next creates for `number` these ways, in order; then as before."""
+        with self._lock:
+            self._scripts.setdefault(number, deque()).extend(replies)
+
     def answer_next(self, *replies: Reply) -> None:
         """Answer the next create calls (whatever the number) these ways, in order."""
         with self._lock:
@@ -139,7 +147,9 @@ class FakeTwilio:
         with self._lock:
             if self._next:
                 return self._next.popleft()
-            return self._by_number.get(number, Reply())
+            if self._scripts.get(number):
+                return self._scripts[number].popleft()
+            return self._by_number.get(number, self.default)
 
     def record(self, request: RecordedRequest) -> None:
         with self._lock:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,8 @@ class OutgoingMessage:
     # After this the message is unwanted (its not_after; for SMS also tonight's window end):
     # a provider that queues messages should drop it rather than deliver it late.
     expires_at: datetime | None = None
+    # Keyed channels only: the key (email: Message-ID) an earlier attempt went out under.
+    key: str | None = None
 
 
 class ChannelError(Exception):
@@ -29,7 +32,9 @@ class ChannelError(Exception):
     The flags tell the dispatcher what else follows: `opted_out` (the provider says the
     recipient unsubscribed: record an opt-out), `undeliverable` (the address can never work:
     mark it on the patient), `account_problem` (our credentials or configuration: alert and
-    keep the message pending, it is not the patient's fault).
+    keep the message pending, it is not the patient's fault), `unreachable` (the provider
+    could not be reached at all, so nothing was handed over: the message waits without
+    spending an attempt, as an outage of hours must not use them all up).
     """
 
     def __init__(
@@ -41,6 +46,7 @@ class ChannelError(Exception):
         opted_out: bool = False,
         undeliverable: bool = False,
         account_problem: bool = False,
+        unreachable: bool = False,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
@@ -49,6 +55,7 @@ class ChannelError(Exception):
         self.opted_out = opted_out
         self.undeliverable = undeliverable
         self.account_problem = account_problem
+        self.unreachable = unreachable
 
 
 class OutcomeUnknown(ChannelError):
@@ -68,3 +75,27 @@ class Channel(Protocol):
     def close(self) -> None:
         """Release connections held across a batch."""
         ...
+
+
+Reserve = Callable[[str], None]
+
+
+@runtime_checkable
+class Keyed(Protocol):
+    """A channel whose messages carry a key receivers drop repeats of (email: the Message-ID).
+
+    Such a channel reserves the send itself: it calls `reserve(key)` once it can hand the
+    message over at once (its connection is open and logged in), and not before, so a send
+    still waiting for the shared connection is not yet under way and a crash leaves it to be
+    sent, not `unknown`. `reserve` raises when the message is no longer this worker's; the
+    channel then sends nothing. A send whose outcome is unknown goes out again under the same
+    key (`OutgoingMessage.key`) rather than being counted as sent.
+    """
+
+    name: str
+
+    def send_keyed(self, message: OutgoingMessage, reserve: Reserve) -> str:
+        """Hand the message over under its key (a new one unless `message.key`); returns it."""
+        ...
+
+    def close(self) -> None: ...

@@ -4,8 +4,12 @@ The connection is opened on the first send of a batch, reused for the rest and c
 `close()`, which the dispatcher calls after every batch. Sending threads share it under one
 lock: an SMTP session is a strict dialogue, so they would take turns anyway.
 
-A connection lost after the message went out in DATA may mean the server took it; that is
-reported as OutcomeUnknown, never retried here, because no patient may get a step twice.
+The channel is `Keyed`: a send is reserved (`reserve`, the dispatcher's hook) only once this
+thread holds the connection, open and logged in, so sends queued behind the lock are not
+under way, and a server that cannot be reached reserves nothing. A connection lost after the
+message went out in DATA may mean the server took it; that is reported as OutcomeUnknown,
+not retried here, and the dispatcher sends it again later under the same Message-ID, which
+the receiving side drops as a repeat if it has the first copy.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import threading
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 
-from reminders.sending.channels.base import ChannelError, OutcomeUnknown, OutgoingMessage
+from reminders.sending.channels.base import ChannelError, OutcomeUnknown, OutgoingMessage, Reserve
 from reminders.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -33,6 +37,7 @@ _ENHANCED = re.compile(r"^\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
 _ACCOUNT_CODES = frozenset({530, 534, 535, 538})  # authentication required / refused
 _BAD_MAILBOX_CODES = frozenset({550, 551, 553})
 _MAX_TEXT = 200
+_MESSAGE_ID = re.compile(r"<[^\s<>@]+@[^\s<>@]+>")
 
 
 class _Unconfirmed(Exception):
@@ -43,6 +48,7 @@ class SmtpChannel:
     """The `email` channel on an SMTP server (SMTP_HOST, SMTP_SECURITY, SMTP_USERNAME...)."""
 
     name = "smtp"
+    status_callbacks = False  # nothing settles an unknown send but sending it again
 
     def __init__(self, settings: Settings, *, ssl_context: ssl.SSLContext | None = None) -> None:
         if not settings.smtp_host or not settings.email_from:
@@ -52,16 +58,27 @@ class SmtpChannel:
         self._sender = parseaddr(settings.email_from)[1]
         self._domain = self._sender.rpartition("@")[2] or "localhost"
         self._connection: smtplib.SMTP | None = None
+        self._down: ChannelError | None = None  # this batch found the server unreachable
         self._lock = threading.Lock()
         self._links = settings.unsubscribe_links
 
     def send(self, message: OutgoingMessage) -> str:
         """Hand the message to the server; its Message-ID is the provider id."""
-        mail = self._compose(message)
-        payload = mail.as_bytes()
+        return self.send_keyed(message, lambda _key: None)
+
+    def send_keyed(self, message: OutgoingMessage, reserve: Reserve) -> str:
+        """Send under `message.key` (a new Message-ID without one); `reserve(key)` is called
+        with the connection in hand, just before the transaction, and sends nothing if it
+        raises."""
+        key = message.key if message.key and _MESSAGE_ID.fullmatch(message.key) else None
+        mail = self._compose(message, key or make_msgid(domain=self._domain))
+        payload, key = mail.as_bytes(), str(mail["Message-ID"])
         with self._lock:
+            reused = self._connection is not None
+            connection = self._connect_for(message.to)
+            reserve(key)
             try:
-                self._deliver(message.to, payload)
+                self._deliver(connection, reused, message.to, payload)
             except _Unconfirmed as exc:
                 self._drop()
                 raise OutcomeUnknown(
@@ -70,12 +87,12 @@ class SmtpChannel:
             except (OSError, UnicodeError) as exc:  # smtplib's errors, sockets, TLS: all OSError
                 self._drop()  # a fresh connection is cheaper than reasoning about its state
                 raise classify(exc, message.to) from None
-        return str(mail["Message-ID"])
+        return key
 
     def close(self) -> None:
         """Say QUIT to the batch's server; the next send opens a new connection."""
         with self._lock:
-            connection, self._connection = self._connection, None
+            connection, self._connection, self._down = self._connection, None, None
             if connection is None:
                 return
             try:
@@ -85,7 +102,7 @@ class SmtpChannel:
 
     # -- the message ----------------------------------------------------------------------
 
-    def _compose(self, message: OutgoingMessage) -> EmailMessage:
+    def _compose(self, message: OutgoingMessage, message_id: str) -> EmailMessage:
         if not message.to.isascii():
             raise ChannelError(
                 "the address needs SMTPUTF8, which this channel does not use",
@@ -94,7 +111,7 @@ class SmtpChannel:
             )
         mail = EmailMessage(policy=_POLICY)
         try:
-            self._set_headers(mail, message)
+            self._set_headers(mail, message, message_id)
         except ValueError:  # a line break in a header: refuse rather than inject headers
             raise ChannelError(
                 "the address or subject cannot go in a mail header", permanent=True, code="header"
@@ -104,12 +121,12 @@ class SmtpChannel:
             mail.add_alternative(message.html, subtype="html")
         return mail
 
-    def _set_headers(self, mail: EmailMessage, message: OutgoingMessage) -> None:
+    def _set_headers(self, mail: EmailMessage, message: OutgoingMessage, message_id: str) -> None:
         mail["Subject"] = message.subject or ""
         mail["From"] = self.settings.email_from
         mail["To"] = message.to
         mail["Date"] = format_datetime(message.sent_at)
-        mail["Message-ID"] = make_msgid(domain=self._domain)
+        mail["Message-ID"] = message_id
         mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation auto-replies
         if self._links is not None:
             link = self._links.for_address(message.to)
@@ -118,17 +135,36 @@ class SmtpChannel:
 
     # -- the connection -------------------------------------------------------------------
 
-    def _deliver(self, to: str, payload: bytes) -> None:
-        """Send on the batch's connection; a reused one that died meanwhile is replaced once."""
-        reused = self._connection is not None
+    def _connect_for(self, to: str) -> smtplib.SMTP:
+        """The batch's connection, opened (and logged in) if need be.
+
+        A failure here handed nothing over: unless our own settings are at fault (an account
+        problem), the server is unreachable, whatever it said, and the message waits for it.
+        The sends queued behind this one then fail at once, until `close()` ends the batch,
+        rather than each waiting out SMTP_TIMEOUT_SECONDS on a server that is not there.
+        """
+        if self._down is not None:
+            raise _still_down(self._down)
         try:
-            _transaction(self._open(), self._sender, to, payload)
+            return self._open()
+        except (OSError, UnicodeError) as exc:
+            self._drop()
+            error = classify(exc, to)
+            if error.account_problem:
+                raise error from None
+            self._down = error
+            raise _still_down(error) from None
+
+    def _deliver(self, connection: smtplib.SMTP, reused: bool, to: str, payload: bytes) -> None:
+        """Send on the batch's connection; a reused one that died meanwhile is replaced once."""
+        try:
+            _transaction(connection, self._sender, to, payload)
         except (smtplib.SMTPServerDisconnected, smtplib.SMTPSenderRefused) as exc:
             if not (reused and _is_stale(exc)):
                 raise
             log.info("smtp connection closed by the server since the last send; reconnecting")
             self._drop()
-            _transaction(self._open(), self._sender, to, payload)
+            _transaction(self._connect_for(to), self._sender, to, payload)
 
     def _open(self) -> smtplib.SMTP:
         if self._connection is None:
@@ -183,6 +219,11 @@ def _transaction(connection: smtplib.SMTP, sender: str, to: str, payload: bytes)
         raise _Unconfirmed from exc
     if code != 250:
         raise smtplib.SMTPDataError(code, text)
+
+
+def _still_down(error: ChannelError) -> ChannelError:
+    """A fresh error per send (threads must not share one exception): unreachable, transient."""
+    return ChannelError(error.reason, permanent=False, code=error.code, unreachable=True)
 
 
 def _is_stale(error: Exception) -> bool:

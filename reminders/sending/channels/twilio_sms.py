@@ -87,6 +87,12 @@ class TwilioChannel:
             http_client=self.http,
         )
 
+    @property
+    def status_callbacks(self) -> bool:
+        """Whether Twilio posts status callbacks (PUBLIC_BASE_URL set): reconciling an unknown
+        send then waits a little for one to settle it first."""
+        return bool(self.settings.public_base_url)
+
     def send(self, message: OutgoingMessage) -> str:
         """Twilio's SID; ChannelError, or OutcomeUnknown when the POST may have landed."""
         try:
@@ -196,7 +202,9 @@ def _transport_error(exc: requests.RequestException) -> ChannelError:
     """Transient when the request cannot have left; OutcomeUnknown once it may have been sent."""
     kind = type(exc).__name__
     if _never_sent(exc):
-        return ChannelError(f"could not reach Twilio ({kind})", permanent=False, code="connect")
+        return ChannelError(
+            f"could not reach Twilio ({kind})", permanent=False, code="connect", unreachable=True
+        )
     return OutcomeUnknown(f"no answer from Twilio after sending ({kind})", code="no_answer")
 
 
