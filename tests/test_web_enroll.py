@@ -171,7 +171,7 @@ def test_enrolling_writes_the_patient_and_session_plans_its_messages_and_audits_
     engine, accounts, staff
 ):
     response = post(staff)
-    assert (response.status_code, response.headers["location"]) == (303, "/patients/1")
+    assert (response.status_code, response.headers["location"]) == (303, "/patients/1?enrolled=1")
     [maria] = patients(engine)
     assert (maria.name, maria.phone, maria.email) == ("Maria Lopez", "+13105550142", MARIA["email"])
     assert maria.timezone is None  # the clinic's zone, left as it was: none of her own
@@ -279,7 +279,7 @@ def test_a_session_for_a_patient_number_that_does_not_exist_is_refused(engine, s
 def test_the_same_name_on_a_known_phone_is_that_patient_again(engine, staff):
     assert post(staff).status_code == 303
     again = post(staff, name="maría  LÓPEZ", treatment="laser", completed_at="2026-06-02T10:45")
-    assert (again.status_code, again.headers["location"]) == (303, "/patients/1")
+    assert (again.status_code, again.headers["location"]) == (303, "/patients/1?enrolled=2")
     assert len(patients(engine)) == 1
     assert len(sessions(engine)) == 2
 
@@ -301,7 +301,7 @@ def test_a_phone_on_file_under_another_name_is_offered_then_enrolled_for_that_pa
     assert value_of(html, "f-name") == "Maria Lopez Ruiz"
     assert counts(engine) == before
     chosen = post(staff, name="Maria Lopez Ruiz", treatment="laser", patient_id="1")
-    assert (chosen.status_code, chosen.headers["location"]) == (303, "/patients/1")
+    assert (chosen.status_code, chosen.headers["location"]) == (303, "/patients/1?enrolled=2")
     [maria] = patients(engine)  # no duplicate
     assert maria.name == "Maria Lopez Ruiz"  # as with --patient: the name is corrected
     assert [s.treatment for s in sessions(engine)] == ["asclera", "laser"]
@@ -402,3 +402,14 @@ def test_the_form_plans_with_an_admins_newest_care_plan(staff, engine):
             select(OutboxMessage).where(OutboxMessage.step == "restriction_day_1")
         ).one()
     assert day_1.due_at == utc(2026, 6, 3, 18, 0)  # 11:00 in Los Angeles, not the file's 09:00
+
+
+def test_the_timeline_after_enrolling_says_what_enroll_would_have_said(staff, engine):
+    """A late entry: staff hear on the patient's page that the first steps will be skipped."""
+    response = post(staff, completed_at="2026-05-31T10:30")  # two days ago: day 0's pair is late
+    page = staff.get(response.headers["location"])
+    assert page.status_code == 200
+    assert "Session 1 enrolled; its messages are planned below." in page.text
+    assert "already past their deadline and will be skipped" in page.text
+    assert "Session 1 enrolled" not in staff.get("/patients/1").text  # a later visit: no notes
+    assert "Session 7 enrolled" not in staff.get("/patients/1?enrolled=7").text  # not hers

@@ -159,7 +159,9 @@ async def enroll(
         enrolled.patient_id,
         user.user_id,
     )
-    return RedirectResponse(f"/patients/{enrolled.patient_id}", status_code=303)
+    return RedirectResponse(
+        f"/patients/{enrolled.patient_id}?enrolled={enrolled.session_id}", status_code=303
+    )
 
 
 # -- the work, in one transaction ---------------------------------------------------------------

@@ -19,13 +19,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
 from reminders.planning.enrollment import void_session
+from reminders.planning.warnings import enrollment_warnings
 from reminders.store.accounts import actor_of
 from reminders.store.db import MAX_ID
 from reminders.store.models import Patient, TreatmentSession
 from reminders.store.opt_outs import opt_in, opt_out
 from reminders.store.pauses import UnknownPatient, pause_patient, resume_patient
 from reminders.store.resend import ResendRefused, UnknownMessage, resend_failed
-from reminders.store.timeline import patient_timeline
+from reminders.store.timeline import Timeline, patient_timeline
 from reminders.store.web_sessions import SignedIn
 from reminders.web import run_db, settings_of
 from reminders.web.auth import CurrentUser, SessionCsrf
@@ -63,9 +64,10 @@ class Refused(ValueError):
 
 @router.get("")
 async def timeline_page(
-    request: Request, user: CurrentUser, patient_id: int, done: str = ""
+    request: Request, user: CurrentUser, patient_id: int, done: str = "", enrolled: int = 0
 ) -> HTMLResponse:
-    return await _page(request, user, patient_id, notice=DONE.get(done))
+    """`enrolled` (the enroll form's redirect) adds what staff must hear about that session."""
+    return await _page(request, user, patient_id, notice=DONE.get(done), enrolled=enrolled)
 
 
 @router.post("/pause", response_model=None)
@@ -209,21 +211,40 @@ async def _page(
     notice: str | None = None,
     error: str | None = None,
     status: int = 200,
+    enrolled: int = 0,
 ) -> HTMLResponse:
     clinic_tz = settings_of(request).timezone
 
-    def load(session: Session, now: datetime) -> object:
+    def load(session: Session, now: datetime) -> tuple[object, list[str] | None] | None:
         timeline = patient_timeline(session, patient_id)
-        return None if timeline is None else patient_page(timeline, now, clinic_tz)
+        if timeline is None:
+            return None
+        return patient_page(timeline, now, clinic_tz), _warnings(session, timeline, enrolled, now)
 
-    page = await run_db(request, load)
-    if page is None:
+    loaded = await run_db(request, load)
+    if loaded is None:
         raise _not_found()
+    page, warnings = loaded
+    if enrolled and notice is None and warnings is not None:
+        notice = f"Session {enrolled} enrolled; its messages are planned below."
     context = {
         "user": user,
         "csrf_token": user.csrf_token,
         "patient": page,
         "notice": notice,
+        "warnings": [sentence(w) for w in warnings or ()],
         "error": sentence(error) if error else None,
     }
     return render(request, "timeline.html", context, status=status)
+
+
+def _warnings(
+    session: Session, timeline: Timeline, session_id: int, now: datetime
+) -> list[str] | None:
+    """Why messages of the session just enrolled would not go, as `aftercare enroll` says;
+    None when `session_id` is none of this patient's."""
+    entry = next((e for e in timeline.sessions if e.treatment.id == session_id), None)
+    if entry is None:
+        return None
+    rows = [m.message for m in entry.messages]
+    return enrollment_warnings(session, timeline.patient, rows, now)
