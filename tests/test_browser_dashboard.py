@@ -10,9 +10,8 @@ from playwright.sync_api import Page, expect
 
 from reminders.store.db import session_scope
 from reminders.store.models import OptOut, WorkerHeartbeat
-from tests.support.browser import Site, expect_styled
+from tests.support.browser import Site, expect_styled, log_in
 from tests.support.outbox_rows import OutboxRows
-from tests.test_browser_login import log_in
 
 pytestmark = pytest.mark.browser
 
