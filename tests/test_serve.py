@@ -143,7 +143,7 @@ def test_serve_runs_the_daemon_and_the_web_app_until_one_ctrl_c(home: Home, proc
     printed = ctrl_c(processes[0], log)
     assert processes[0].returncode == 0, printed
     assert "Traceback" not in printed
-    assert "stopped" in printed and "Finished server process" in printed
+    assert re.search(r"worker \S+ stopped", printed) and "web app stopped" in printed
     assert port_is_free(port)
 
 
@@ -166,6 +166,33 @@ def test_serve_refuses_a_port_in_use_and_starts_nothing(home: Home, tmp_path):
     assert "Choose another port with --port or WEB_PORT" in done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     assert sent_lines(home.outbox) == []  # the daemon never started
+
+
+def test_a_ctrl_c_while_serve_loads_starts_nothing_and_exits_quietly(home: Home):
+    """As when the signal came before the daemon took SIGINT over (the command keeps it)."""
+    port = free_port()
+    probe = (
+        "import threading\n"
+        "from reminders.cli.serve import serve\n"
+        "asked = threading.Event()\n"
+        "asked.set()\n"
+        f"serve(port={port}, stop_asked=asked)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=home.folder,
+        env=home.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "stopped before starting" in done.stderr
+    assert "Aftercare is running" not in done.stdout
+    assert "Traceback" not in done.stderr
+    assert sent_lines(home.outbox) == []
+    assert port_is_free(port)
 
 
 def test_serve_refuses_a_database_init_has_not_made(tmp_path):

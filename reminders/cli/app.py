@@ -159,9 +159,17 @@ def serve(
     Prints the address to open, and the first-admin link while there is no account. Ctrl-C
     or SIGTERM stops both (the daemon finishes the message in hand); a second stops at once.
     """
+    import signal
+    import threading
+
+    # Loading the web app and the daemon takes a moment: a Ctrl-C meanwhile is kept, not a
+    # KeyboardInterrupt, and `serve` stops before starting anything.
+    asked = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda _signum, _frame: asked.set())
     from reminders.cli.serve import serve as serve_both  # FastAPI loads only for this command
 
-    serve_both(host, port)
+    serve_both(host, port, stop_asked=asked)
 
 
 app.command(name="messages")(messages.messages_command)

@@ -10,6 +10,7 @@ a busy timeout and `BEGIN IMMEDIATE` (store/db.py) let them take turns writing.
 
 from __future__ import annotations
 
+import logging
 import socket
 import sys
 import threading
@@ -27,6 +28,7 @@ from reminders.runtime import DatabaseNotReady
 from reminders.settings import SettingsError
 from reminders.web.app import create_app
 
+log = logging.getLogger("aftercare.serve")
 WILDCARDS = ("", "0.0.0.0", "::")  # noqa: S104  (what a person types to listen everywhere)
 
 
@@ -87,8 +89,15 @@ def address_of(host: str, port: int) -> str:
     return f"http://{shown}:{port}"
 
 
-def serve(host: str | None = None, port: int | None = None) -> None:
-    """Run the daemon and the web app until Ctrl-C or SIGTERM; exit as the daemon does."""
+def serve(
+    host: str | None = None, port: int | None = None, *, stop_asked: threading.Event | None = None
+) -> None:
+    """Run the daemon and the web app until Ctrl-C or SIGTERM; exit as the daemon does.
+
+    `stop_asked` is set by a signal that came while the process was loading: then nothing
+    is started, and the exit is as quiet as a stop.
+    """
+    asked = stop_asked or threading.Event()
     loaded = settings()
     configure_logging(loaded.log_level)
     try:
@@ -96,7 +105,10 @@ def serve(host: str | None = None, port: int | None = None) -> None:
         daemon = open_daemon(loaded)
     except (SettingsError, DatabaseNotReady) as exc:
         fail(str(exc), 2)
-    daemon.handle_signals()
+    daemon.handle_signals()  # from here on a signal stops the daemon, and the web app with it
+    if asked.is_set():
+        log.info("stopped before starting")
+        sys.exit(0)
     host, port = host or loaded.web_host, port or loaded.web_port
     try:
         sock = listen(host, port)
@@ -106,7 +118,8 @@ def serve(host: str | None = None, port: int | None = None) -> None:
             " running? Choose another port with --port or WEB_PORT",
             2,
         )
-    web = WebThread(app, sock, log_level=loaded.log_level)
+    # uvicorn's own start and stop lines only when debugging: the daemon's say the same.
+    web = WebThread(app, sock, log_level="debug" if loaded.log_level == "DEBUG" else "warning")
     try:
         web.start()
     except RuntimeError as exc:
@@ -117,6 +130,7 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     threading.Thread(target=_stop_with, args=(daemon, web), name="stop-web", daemon=True).start()
     code = daemon.run()
     web.stop()
+    log.info("web app stopped")
     sys.exit(code)
 
 
