@@ -8,7 +8,7 @@ where they fail: CI must run them.
 Each test gets its own site: a copy of one SQLite file that `aftercare init` made, with a staff
 and an admin account, served on a free loopback port by uvicorn in a thread (the same
 `WebThread` that `aftercare serve` runs); and its own browser context (cookies), from one
-Chromium per test session.
+Chromium per test module.
 """
 
 from __future__ import annotations
@@ -137,8 +137,10 @@ def site(initialized_database: Path, tmp_path: Path) -> Iterator[Site]:
         engine.dispose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """One Chromium per test module, not per session: while Playwright's sync API runs, the
+    main thread has a running event loop, and a later module's `asyncio.run` would fail."""
     chromium = require_browser()
     from playwright.sync_api import sync_playwright
 
