@@ -5,9 +5,9 @@ BIN := $(VENV)/bin
 
 .PHONY: run test install lint format bench clean
 
-run: install  ## create the venv, install, init the database, start the daemon (SQLite, console channels)
+run: install  ## create the venv, install, init the database, start the daemon and the web app (SQLite, console channels)
 	$(BIN)/aftercare init
-	$(BIN)/aftercare run
+	$(BIN)/aftercare serve
 
 test: install node_modules  ## run the whole test suite
 	$(BIN)/pytest

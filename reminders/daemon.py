@@ -156,8 +156,7 @@ class Daemon:
                 coalesce=True,
                 next_run_time=utcnow(),
             )
-        signal.signal(signal.SIGTERM, self._on_signal)
-        signal.signal(signal.SIGINT, self._on_signal)
+        self.handle_signals()
         log.info(
             "worker %s started (plan every %ss, dispatch every %ss)",
             self.worker,
@@ -177,6 +176,13 @@ class Daemon:
         self.runtime.engine.dispose()
         log.info("worker %s stopped", self.worker)
         return 0
+
+    def handle_signals(self) -> None:
+        """SIGTERM and SIGINT stop this daemon (from the main thread only). `run` calls it; a
+        process that starts more beside the daemon calls it first, so a Ctrl-C while it
+        starts stops the daemon too instead of raising KeyboardInterrupt."""
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
 
     def _alone(self, name: str, job: Callable[[], None]) -> Callable[[], None]:
         """The job, returning at once while its previous run is still going (a long dispatch
@@ -241,13 +247,20 @@ def heartbeat_interval(settings: Settings) -> float:
     return max(settings.heartbeat_stale_seconds / 4, 1.0)
 
 
-def run_daemon(settings: Settings) -> int:
-    configure_logging(settings.log_level)
+def open_daemon(settings: Settings) -> Daemon:
+    """A daemon over this database, the settings' warnings logged; DatabaseNotReady when
+    `aftercare init` has not prepared it."""
     for warning in settings.warnings:
         log.warning("%s", warning)
+    check_database(settings.database_url)
+    return Daemon(open_runtime(settings))
+
+
+def run_daemon(settings: Settings) -> int:
+    configure_logging(settings.log_level)
     try:
-        check_database(settings.database_url)
+        daemon = open_daemon(settings)
     except DatabaseNotReady as exc:
         log.error("%s", exc)
         return 2
-    return Daemon(open_runtime(settings)).run()
+    return daemon.run()

@@ -88,6 +88,11 @@ def aftercare(home: Home, *args: str) -> None:
 
 @pytest.fixture
 def home(tmp_path: Path) -> Home:
+    return prepare_home(tmp_path)
+
+
+def prepare_home(tmp_path: Path) -> Home:
+    """`init`, then `enroll` of Maria's session of five minutes ago, in the folder."""
     zone = daytime_zone(datetime.now(UTC))
     home = Home(
         folder=tmp_path,

@@ -11,6 +11,7 @@ import random
 import tomllib
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -26,6 +27,7 @@ from reminders.rules.timing import (
     is_skipped,
     local_date,
     local_day_bounds,
+    local_day_starts,
     next_day_opening,
     next_opening,
     parse_offset,
@@ -535,6 +537,28 @@ def test_naive_datetime_is_rejected(call: Callable[[], object]) -> None:
 )
 def test_local_day_bounds_follow_the_patients_calendar_day(moment, start, end):
     assert local_day_bounds(moment, ZoneInfo("America/Los_Angeles")) == (start, end)
+
+
+def test_local_day_starts_are_local_midnights_across_both_dst_changes():
+    march = local_day_starts(date(2026, 3, 7), 3, LA)
+    assert march == [
+        utc(2026, 3, 7, 8),
+        utc(2026, 3, 8, 8),
+        utc(2026, 3, 9, 7),
+        utc(2026, 3, 10, 7),
+    ]
+    assert [b - a for a, b in pairwise(march)] == [
+        timedelta(hours=24),
+        timedelta(hours=23),
+        timedelta(hours=24),
+    ]
+    november = local_day_starts(date(2026, 11, 1), 1, LA)
+    assert november == [utc(2026, 11, 1, 7), utc(2026, 11, 2, 8)]  # 25 hours
+    assert all(moment.tzinfo is UTC for moment in march + november)
+
+
+def test_no_days_is_one_bound():
+    assert local_day_starts(date(2026, 6, 1), 0, MADRID) == [utc(2026, 5, 31, 22)]
 
 
 @pytest.mark.parametrize(

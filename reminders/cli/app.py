@@ -146,10 +146,36 @@ def web(
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port; default WEB_PORT.")] = None,
 ) -> None:
-    """Serve the web app: staff and admin pages, Twilio webhooks, /healthz, unsubscribe links."""
+    """Serve the web app alone: staff and admin pages, Twilio webhooks, /healthz, unsubscribe
+    links (`aftercare serve` runs it beside the daemon)."""
     from reminders.cli.web import serve  # FastAPI loads only for this command
 
     serve(host, port)
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Interface the web app listens on; default WEB_HOST.")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Its port; default WEB_PORT.")] = None,
+) -> None:
+    """Run the daemon and the web app together, in one process (what `make run` starts).
+
+    Prints the address to open, and the first-admin link while there is no account. Ctrl-C
+    or SIGTERM stops both (the daemon finishes the message in hand); a second stops at once.
+    """
+    import signal
+    import threading
+
+    # Loading the web app and the daemon takes a moment: a Ctrl-C meanwhile is kept, not a
+    # KeyboardInterrupt, and `serve` stops before starting anything.
+    asked = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda _signum, _frame: asked.set())
+    from reminders.cli.serve import serve as serve_both  # FastAPI loads only for this command
+
+    serve_both(host, port, stop_asked=asked)
 
 
 app.command(name="messages")(messages.messages_command)

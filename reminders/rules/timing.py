@@ -26,6 +26,7 @@ __all__ = [
     "is_repeated",
     "is_skipped",
     "local_date",
+    "local_day_starts",
     "next_day_opening",
     "next_opening",
     "parse_offset",
@@ -153,6 +154,12 @@ def local_day_bounds(moment: datetime, tz: ZoneInfo) -> tuple[datetime, datetime
     """The UTC span of the patient's local day around `moment` (23 or 25 hours on DST days)."""
     day = local_date(moment, tz)
     return _wall_clock(day, time(0), tz), _wall_clock(day + timedelta(days=1), time(0), tz)
+
+
+def local_day_starts(first: date, days: int, tz: ZoneInfo) -> list[datetime]:
+    """The UTC instants at which `days` local days from `first` begin, and the last ends:
+    `days + 1` bounds, 23 or 25 hours apart across DST, to count rows per local day."""
+    return [_wall_clock(first + timedelta(days=n), time(0), tz) for n in range(days + 1)]
 
 
 def in_window(moment: datetime, tz: ZoneInfo, window: SendWindow) -> bool:

@@ -1,16 +1,46 @@
-"""`/`: the signed-in start page, with the nav to what staff and admins can do."""
+"""`/`: the dashboard staff open first; `/dashboard/delivery.svg`: its chart of the last 30 days."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from functools import partial
 
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from reminders.web import run_db, settings_of
 from reminders.web.auth import CurrentUser, SessionCsrf
+from reminders.web.charts import delivery_chart
+from reminders.web.dashboard import CHANNELS, gather, past_days, percent
 from reminders.web.pages import render
 
 router = APIRouter(dependencies=[SessionCsrf])
 
+# The chart is our own SVG with no script; opened on its own it may style itself, nothing more.
+SVG_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+}
+
 
 @router.get("/")
 async def home(request: Request, user: CurrentUser) -> HTMLResponse:
-    return render(request, "home.html", {"user": user, "csrf_token": user.csrf_token})
+    settings = settings_of(request)
+    work = partial(
+        gather, zone=settings.timezone, stale_after=float(settings.heartbeat_stale_seconds)
+    )
+    context = {
+        "user": user,
+        "csrf_token": user.csrf_token,
+        "dash": await run_db(request, work),
+        "channels": CHANNELS,
+        "percent": percent,
+    }
+    return render(request, "home.html", context)
+
+
+@router.get("/dashboard/delivery.svg")
+async def delivery_svg(request: Request, _user: CurrentUser) -> Response:
+    days = await run_db(request, partial(past_days, zone=settings_of(request).timezone))
+    svg = delivery_chart([day.day for day in days], [day.outcomes for day in days])
+    return Response(svg, media_type="image/svg+xml", headers=SVG_HEADERS)

@@ -6,8 +6,9 @@ one the browser tests skip and say why, unless AFTERCARE_REQUIRE_BROWSER=1 (CI, 
 where they fail: CI must run them.
 
 Each test gets its own site: a copy of one SQLite file that `aftercare init` made, with a staff
-and an admin account, served on a free loopback port by uvicorn in a thread; and its own
-browser context (cookies), from one Chromium per test session.
+and an admin account, served on a free loopback port by uvicorn in a thread (the same
+`WebThread` that `aftercare serve` runs); and its own browser context (cookies), from one
+Chromium per test module.
 """
 
 from __future__ import annotations
@@ -15,19 +16,16 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
-import uvicorn
 from sqlalchemy.engine import Engine
 
+from reminders.cli.serve import WebThread, listen
 from reminders.runtime import initialize, open_runtime
 from reminders.settings import Settings
 from reminders.store.db import make_engine
@@ -70,6 +68,13 @@ def require_browser() -> str:
     pytest.skip(problem)
 
 
+def log_in(page: Page, email: str, password: str) -> None:
+    """Through the login form, by its labels and its button, as a person would."""
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+
 def expect_styled(page: Page) -> None:
     """Pico CSS loaded and applied: its variables are defined and its container has a width."""
     primary = page.evaluate(
@@ -89,37 +94,6 @@ class Site:
     staff: str = STAFF
     admin: str = ADMIN
     password: str = PASSWORD
-
-
-class ServerThread:
-    """uvicorn serving `app` on a socket already bound, in a thread; `stop()` waits for it."""
-
-    def __init__(self, app: Any, sock: socket.socket) -> None:
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-        self.server = uvicorn.Server(config)
-        self.sock = sock
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]})
-
-    def start(self, timeout: float = 10.0) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + timeout
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the web app did not start")
-            time.sleep(0.01)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.sock.close()
-
-
-def loopback_socket() -> socket.socket:
-    """A listening socket on a free loopback port, bound now so no one else can take it."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
 
 
 def site_settings(database_url: str, folder: Path) -> Settings:
@@ -152,8 +126,8 @@ def site(initialized_database: Path, tmp_path: Path) -> Iterator[Site]:
     url = f"sqlite:///{path}"
     settings = site_settings(url, tmp_path)
     engine = make_engine(url)
-    sock = loopback_socket()
-    server = ServerThread(create_app(settings, engine, passwords=FAST_PASSWORDS), sock)
+    sock = listen("127.0.0.1", 0)  # a free port, bound now so no one else can take it
+    server = WebThread(create_app(settings, engine, passwords=FAST_PASSWORDS), sock)
     server.start()
     host, port = sock.getsockname()
     try:
@@ -163,8 +137,10 @@ def site(initialized_database: Path, tmp_path: Path) -> Iterator[Site]:
         engine.dispose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """One Chromium per test module, not per session: while Playwright's sync API runs, the
+    main thread has a running event loop, and a later module's `asyncio.run` would fail."""
     chromium = require_browser()
     from playwright.sync_api import sync_playwright
 
