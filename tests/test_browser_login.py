@@ -7,15 +7,9 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.support.browser import Site, expect_styled
+from tests.support.browser import Site, expect_styled, log_in
 
 pytestmark = pytest.mark.browser
-
-
-def log_in(page: Page, email: str, password: str) -> None:
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
 
 
 @pytest.mark.parametrize("page", ["desktop", "tablet"], indirect=True)
