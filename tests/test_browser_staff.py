@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.support.browser import Site, expect_styled, log_in
+from tests.support.browser import Site, expect_no_sideways_scroll, expect_styled, log_in
 
 pytestmark = pytest.mark.browser
 
@@ -78,6 +78,7 @@ def test_staff_enroll_a_patient_and_land_on_their_planned_messages(
     started = time.monotonic()
     open_enroll(page, site, screenshot)
     expect_styled(page)
+    expect_no_sideways_scroll(page)
     screenshot(page, "enroll-empty")
 
     fill_enroll_form(page, phone=PHONE, completed=completed)
@@ -110,6 +111,7 @@ def test_staff_enroll_a_patient_and_land_on_their_planned_messages(
         expect(row).to_have_count(1)
         expect(row).to_contain_text(patient_time(moment))
         expect(row).to_contain_text("planned")
+    expect_no_sideways_scroll(page)
     screenshot(page, "timeline")
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.support.browser import Site, expect_styled, log_in
+from tests.support.browser import Site, expect_no_sideways_scroll, expect_styled, log_in
 
 pytestmark = pytest.mark.browser
 
@@ -35,6 +35,7 @@ def open_editor(page: Page, site: Site, screenshot: Callable[[Page, str], Path])
     expect(page).to_have_url(site.base_url + "/admin/templates")
     expect(page.get_by_role("heading", name="Message templates")).to_be_visible()
     expect_styled(page)
+    expect_no_sideways_scroll(page)
     screenshot(page, "templates")
     page.get_by_role("link", name=f"Edit {STEP}").click()
     expect(page).to_have_url(site.base_url + PATH)
@@ -77,6 +78,7 @@ def test_admin_edits_a_reminder_with_a_live_preview_saves_and_restores(
     expect(page.locator("#ucs2-characters")).to_contain_text("LATIN SMALL LETTER S WITH CEDILLA")
     expect(page.locator("#ucs2-characters")).to_contain_text("U+015F")
     assert segments(page) > longer  # 70 characters a segment instead of 160
+    expect_no_sideways_scroll(page)
     screenshot(page, "ucs2")
 
     for _ in TURKISH:

@@ -87,6 +87,12 @@ def log_in(page: Page, email: str, password: str) -> None:
     page.get_by_role("button", name="Log in").click()
 
 
+def expect_no_sideways_scroll(page: Page) -> None:
+    """Nothing makes the page wider than the window (a wide table scrolls in its own box)."""
+    wide = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert wide <= 0, f"the page is {wide}px wider than the {page.viewport_size} window"
+
+
 @dataclass
 class Site:
     """A running web app: where it is, its database, and who can log in."""
