@@ -85,6 +85,19 @@ def expect_styled(page: Page) -> None:
     assert width not in ("", "none"), "Pico's container did not apply"
 
 
+def log_in(page: Page, email: str, password: str) -> None:
+    """Fill the login form on the page shown and press its button."""
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+
+def expect_no_sideways_scroll(page: Page) -> None:
+    """Nothing makes the page wider than the window (a wide table scrolls in its own box)."""
+    wide = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert wide <= 0, f"the page is {wide}px wider than the {page.viewport_size} window"
+
+
 @dataclass
 class Site:
     """A running web app: where it is, its database, and who can log in."""
@@ -160,6 +173,9 @@ def page(request: pytest.FixtureRequest, browser: Browser, site: Site) -> Iterat
     The test fails on any console error or uncaught script error: that is how a stylesheet
     or image the Content-Security-Policy refuses shows up.
     """
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=10_000)  # htmx and page loads on a loaded 2-core machine
     viewport = VIEWPORTS[getattr(request, "param", "desktop")]
     context = browser.new_context(base_url=site.base_url, viewport=viewport)  # type: ignore[arg-type]
     context.set_default_timeout(10_000)
