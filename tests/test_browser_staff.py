@@ -85,7 +85,7 @@ def test_staff_enroll_a_patient_and_land_on_their_planned_messages(
     screenshot(page, "enroll-filled")
     page.get_by_role("button", name="Enroll", exact=True).click()
 
-    expect(page).to_have_url(re.compile(r"/patients/\d+$"))
+    expect(page).to_have_url(re.compile(r"/patients/\d+\?enrolled=\d+$"))
     expect(page.get_by_role("heading", name=NAME)).to_be_visible()
     expect(message_row(page, "restriction_day_1", "SMS")).to_have_count(1)
     took = time.monotonic() - started
@@ -142,7 +142,7 @@ def test_a_bad_phone_is_shown_beside_its_field_keeping_what_was_typed(
 
     phone.fill(PHONE)  # corrected, the same form enrolls
     page.get_by_role("button", name="Enroll", exact=True).click()
-    expect(page).to_have_url(re.compile(r"/patients/\d+$"))
+    expect(page).to_have_url(re.compile(r"/patients/\d+\?enrolled=\d+$"))
     screenshot(page, "corrected")
 
 
@@ -152,8 +152,8 @@ def test_staff_find_the_patient_then_pause_them_from_the_timeline(
     open_enroll(page, site, screenshot)
     fill_enroll_form(page, phone=PHONE, completed=completed_an_hour_ago())
     page.get_by_role("button", name="Enroll", exact=True).click()
-    expect(page).to_have_url(re.compile(r"/patients/\d+$"))
-    timeline = page.url
+    expect(page).to_have_url(re.compile(r"/patients/\d+\?enrolled=\d+$"))
+    timeline = page.url.split("?")[0]  # the search links to the page itself
 
     page.get_by_role("navigation").get_by_role("link", name="Patients").click()
     page.get_by_role("searchbox", name="Name or phone").fill("fernández")

@@ -85,13 +85,6 @@ def expect_styled(page: Page) -> None:
     assert width not in ("", "none"), "Pico's container did not apply"
 
 
-def log_in(page: Page, email: str, password: str) -> None:
-    """Fill the login form on the page shown and press its button."""
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-
-
 def expect_no_sideways_scroll(page: Page) -> None:
     """Nothing makes the page wider than the window (a wide table scrolls in its own box)."""
     wide = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
