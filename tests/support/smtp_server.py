@@ -16,6 +16,7 @@ reports (as an unraisable ResourceWarning) in whichever test runs next.
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import socket
 import ssl
@@ -36,6 +37,9 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 HOST = "127.0.0.1"
 DROP = "drop"  # a scripted reply that closes the connection instead of answering
+
+# aiosmtpd logs every connection at INFO from its own thread, which lands in the test output.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)
