@@ -16,7 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
@@ -45,6 +45,18 @@ KEY = "/{plan}/{step}/{channel}/{language}"
 DONE = {"saved": "Saved: new messages use this version.", "restored": "Restored as a new version."}
 
 FormText = Annotated[str, Form()]
+
+
+def template_key(plan: str, step: str, channel: str, language: str) -> TemplateKey:
+    """The template named by the path (a dependency of each route under KEY); a name that
+    could be none is a 404, not an error."""
+    parts = (plan, step, channel, language)
+    if channel not in CHANNELS or not all(TEMPLATE_NAME_PART.match(part) for part in parts):
+        raise HTTPException(404)
+    return TemplateKey(*parts)
+
+
+PathKey = Annotated[TemplateKey, Depends(template_key)]
 
 
 class NotSaved(Exception):
@@ -76,13 +88,9 @@ async def templates_page(request: Request, admin: AdminUser) -> HTMLResponse:
 async def editor(
     request: Request,
     admin: AdminUser,
-    plan: str,
-    step: str,
-    channel: str,
-    language: str,
+    key: PathKey,
     done: str = "",
 ) -> HTMLResponse:
-    key = _key(plan, step, channel, language)
     editing = await run_db(request, partial(_editing, templates_dir=_dir(request), key=key))
     return _editor_page(request, admin, key, editing, notice=DONE.get(done))
 
@@ -91,14 +99,10 @@ async def editor(
 async def preview_fragment(
     request: Request,
     admin: AdminUser,
-    plan: str,
-    step: str,
-    channel: str,
-    language: str,
+    key: PathKey,
     source: FormText = "",
 ) -> HTMLResponse:
     """The preview region's new content as the admin types; nothing is read or written."""
-    key = _key(plan, step, channel, language)
     return render(request, "_template_preview.html", _shown(_preview(request, key, _typed(source))))
 
 
@@ -106,14 +110,11 @@ async def preview_fragment(
 async def save(
     request: Request,
     admin: AdminUser,
-    plan: str,
-    step: str,
-    channel: str,
-    language: str,
+    key: PathKey,
     source: FormText = "",
     base_version: FormText = "",
 ) -> Response:
-    key, text = _key(plan, step, channel, language), _typed(source)
+    text = _typed(source)
     try:
         work = partial(
             _save,
@@ -137,13 +138,9 @@ async def save(
 async def restore(
     request: Request,
     admin: AdminUser,
-    plan: str,
-    step: str,
-    channel: str,
-    language: str,
+    key: PathKey,
     version: FormText = "",
 ) -> Response:
-    key = _key(plan, step, channel, language)
     clinic = ClinicInfo.from_settings(settings_of(request))
     try:
         old = _version_of(version)
@@ -282,14 +279,6 @@ def _shown(shown: Preview) -> dict[str, Any]:
 def _preview(request: Request, key: TemplateKey, source: str) -> Preview:
     clinic = ClinicInfo.from_settings(settings_of(request))
     return preview(source, channel=key.channel, language=key.language, clinic=clinic)
-
-
-def _key(plan: str, step: str, channel: str, language: str) -> TemplateKey:
-    """The template named by the path; a name that could be none is a 404, not an error."""
-    parts = (plan, step, channel, language)
-    if channel not in CHANNELS or not all(TEMPLATE_NAME_PART.match(part) for part in parts):
-        raise HTTPException(404)
-    return TemplateKey(*parts)
 
 
 def _typed(source: str) -> str:
