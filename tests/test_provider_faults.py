@@ -285,4 +285,5 @@ def test_a_worker_whose_database_connections_are_terminated_recovers_and_finishe
     assert {to: set(mails[to]) for channel, to, _ in sent if channel == "email"} == {
         to: {key} for channel, to, key in sent if channel == "email"
     }  # every email arrived, under the one Message-ID on its row
-    assert "terminating connection" in worker.output() or "OperationalError" in worker.output()
+    # The log need not show the cuts: a pooled connection cut while idle is replaced by the
+    # pool's pre-ping without a word, so only `terminated` above proves the fault happened.
