@@ -19,7 +19,8 @@ from reminders.store.db import session_scope
 from reminders.store.models import MessageEvent, OutboxMessage, TemplateRevision
 from reminders.store.opt_outs import opt_out
 from reminders.store.outbox import claim_due
-from tests.support.factories import MARIA_PHONE, enroll_patient, make_dispatcher
+from reminders.store.pauses import pause_patient
+from tests.support.factories import MARIA_EMAIL, MARIA_PHONE, enroll_patient, make_dispatcher
 
 LA = ZoneInfo("America/Los_Angeles")
 COMPLETED = datetime(2026, 11, 20, 22, 30, tzinfo=UTC)  # Fri 14:30 PST
@@ -521,6 +522,45 @@ def test_an_email_waiting_for_its_connection_is_not_yet_reserved(runtime):
     assert seen == [("sending", None, None), ("sending", NOW, key)]  # before, then reserved
     row = email_row(runtime)
     assert (row.status, row.provider_id, row.sent_at) == ("sent", key, NOW)
+
+
+def test_a_stop_landing_while_an_email_waits_for_its_connection_keeps_it_from_going(runtime):
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW, sms=False)
+
+    def stop_meanwhile(_message: OutgoingMessage) -> None:  # the shared connection was busy
+        with session_scope(runtime.engine) as session:
+            opt_out(session, MARIA_EMAIL, source="email", actor="patient", now=NOW)
+
+    channel = KeyedChannel(connect=stop_meanwhile)
+    report = make_dispatcher(runtime, lambda: NOW, email=channel).run_once()
+
+    emails = [(o.result, o.detail) for o in report.outcomes if o.channel == "email"]
+    assert emails == [("skipped", "opted_out")]
+    assert channel.keys == [] and channel.sent == []
+    row = email_row(runtime)
+    assert (row.status, row.error_reason, row.sent_at, row.provider_id) == (
+        "skipped",
+        "opted_out",
+        None,
+        None,
+    )
+
+
+def test_a_pause_landing_while_an_email_waits_for_its_connection_holds_it(runtime):
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW, sms=False)
+    patient_id = email_row(runtime).patient_id
+
+    def pause_meanwhile(_message: OutgoingMessage) -> None:
+        with session_scope(runtime.engine) as session:
+            pause_patient(session, patient_id, actor="staff", now=NOW)
+
+    channel = KeyedChannel(connect=pause_meanwhile)
+    report = make_dispatcher(runtime, lambda: NOW, email=channel).run_once()
+
+    assert [o.result for o in report.outcomes if o.channel == "email"] == ["held"]
+    assert channel.keys == [] and channel.sent == []
+    row = email_row(runtime)
+    assert (row.status, row.sent_at, row.provider_id) == ("pending", None, None)
 
 
 def test_a_mail_server_down_leaves_emails_retryable_and_spends_no_attempt(runtime):

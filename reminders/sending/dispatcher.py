@@ -5,7 +5,8 @@ and reserves the send (under a lock on the patient, so the daily cap holds acros
 `finish` stores the outcome. Nothing is held open while the provider is talking, and a
 bounded pool keeps SEND_CONCURRENCY provider calls in flight. A `Keyed` channel (SMTP) is
 the exception: it waits for its one shared connection, so it reserves the send itself, in a
-third short transaction, once the connection is in hand (`_reserve_now`).
+third short transaction, once the connection is in hand (`_reserve_now`), deciding again
+there, since a STOP or a pause may have landed while it waited.
 """
 
 from __future__ import annotations
@@ -58,6 +59,14 @@ RECORD_ATTEMPTS = 3
 
 class _LeaseLost(Exception):
     """Raised through a Keyed channel by `_reserve_now`: the message is no longer ours to send."""
+
+
+class _Settled(Exception):
+    """Raised through a Keyed channel by `_reserve_now`: decided again, it may not go now."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.result)
+        self.outcome = outcome
 
 
 @dataclass(frozen=True)
@@ -181,24 +190,33 @@ class Dispatcher:
                 return None
             treatment = session.get_one(TreatmentSession, message.session_id)
             patient = _lock_patient(session, message.patient_id)
-            decision = decide(self._facts(session, message, treatment, patient, now))
-            if isinstance(decision, Skip):
-                skip(
-                    session,
-                    message,
-                    decision.reason,
-                    now,
-                    actor=self.worker_id,
-                    detail=decision.detail,
-                )
-                return _outcome(message, "skipped", decision.reason, now)
-            if isinstance(decision, Defer):
-                self._defer(session, message, decision, now)
-                return _outcome(message, "deferred", decision.reason, decision.until)
-            if isinstance(decision, Hold):
-                self._hold(session, message, decision, now)
-                return _outcome(message, "held", decision.reason, now)
+            settled = self._settle_unless_sendable(session, message, treatment, patient, now)
+            if settled is not None:
+                return settled
             return self._reserve(session, message, treatment, patient, now)
+
+    def _settle_unless_sendable(
+        self,
+        session: Session,
+        message: OutboxMessage,
+        treatment: TreatmentSession,
+        patient: Patient,
+        now: datetime,
+    ) -> Outcome | None:
+        """Apply a skip, deferral or hold on what the database says now; None: it may go."""
+        decision = decide(self._facts(session, message, treatment, patient, now))
+        if isinstance(decision, Skip):
+            skip(
+                session, message, decision.reason, now, actor=self.worker_id, detail=decision.detail
+            )
+            return _outcome(message, "skipped", decision.reason, now)
+        if isinstance(decision, Defer):
+            self._defer(session, message, decision, now)
+            return _outcome(message, "deferred", decision.reason, decision.until)
+        if isinstance(decision, Hold):
+            self._hold(session, message, decision, now)
+            return _outcome(message, "held", decision.reason, now)
+        return None
 
     def _still_ours(self, session: Session, message_id: int, now: datetime) -> OutboxMessage | None:
         """The message, locked, if this worker's lease on it is still alive; the lease is then
@@ -349,6 +367,8 @@ class Dispatcher:
                 provider_id = channel.send(outgoing)
         except _LeaseLost:
             return Outcome(message_id, outgoing.step, outgoing.channel, "lost", "lease lost")
+        except _Settled as settled:
+            return settled.outcome
         except ChannelError as exc:
             return self._finish_failure(message_id, exc)
         except Exception as exc:  # a bug in a channel: it promised to classify every failure
@@ -365,7 +385,14 @@ class Dispatcher:
             message = self._still_ours(session, message_id, now)
             if message is None:
                 raise _LeaseLost(message_id)
-            message.sent_at, message.provider_id = now, key
+            # Decided again: a STOP, a pause or a void may have landed while this waited.
+            treatment = session.get_one(TreatmentSession, message.session_id)
+            patient = _lock_patient(session, message.patient_id)
+            settled = self._settle_unless_sendable(session, message, treatment, patient, now)
+            if settled is None:
+                message.sent_at, message.provider_id = now, key
+        if settled is not None:  # raised once committed, so the skip or deferral is kept
+            raise _Settled(settled)
 
     def _record_sent(
         self, message_id: int, provider_id: str, via: str, outgoing: OutgoingMessage
