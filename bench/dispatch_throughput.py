@@ -56,7 +56,8 @@ def seed(runtime: Runtime, sessions: int) -> None:
             )
 
 
-def run(url: str, sessions: int) -> None:
+def seeded_runtime(url: str, sessions: int) -> Runtime:
+    """A migrated database with the default templates and `sessions` unplanned sessions."""
     settings = Settings(_env_file=None, database_url=url, dispatch_batch_size=500)  # type: ignore[call-arg]
     engine = make_engine(url)
     migrate(engine)
@@ -64,6 +65,12 @@ def run(url: str, sessions: int) -> None:
     with session_scope(engine) as session:
         load_defaults(session, settings.templates_dir, actor="bench", now=NOW)
     seed(runtime, sessions)
+    return runtime
+
+
+def run(url: str, sessions: int) -> None:
+    runtime = seeded_runtime(url, sessions)
+    engine, settings = runtime.engine, runtime.settings
     started = time.perf_counter()
     planned = runtime.plan(NOW)
     plan_seconds = time.perf_counter() - started

@@ -21,27 +21,17 @@ import tempfile
 import time
 from datetime import timedelta
 
-from dispatch_throughput import COMPLETED, NOW, seed
+from dispatch_throughput import COMPLETED, NOW, seeded_runtime
 
-from reminders.runtime import Runtime, migrate
+from reminders.runtime import Runtime
 from reminders.sending.dispatcher import Dispatcher
-from reminders.settings import Settings
-from reminders.store.db import make_engine, session_scope
-from reminders.store.defaults import load_care_plans
-from reminders.store.templates import load_defaults
 
 TARGET_SECONDS = 0.1
 BEFORE_ANY_DUE = COMPLETED - timedelta(hours=1)
 
 
 def prepared(url: str, sessions: int) -> Runtime:
-    settings = Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
-    engine = make_engine(url)
-    migrate(engine)
-    runtime = Runtime(settings, engine, load_care_plans())
-    with session_scope(engine) as session:
-        load_defaults(session, settings.templates_dir, actor="bench", now=NOW)
-    seed(runtime, sessions)
+    runtime = seeded_runtime(url, sessions)
     runtime.plan(NOW)
     return runtime
 

@@ -188,35 +188,35 @@ class Dispatcher:
                 return Outcome(message_id, "?", "?", "lost", "lease lost")
             if message.channel in self._paused:
                 return None
-            treatment = session.get_one(TreatmentSession, message.session_id)
-            patient = _lock_patient(session, message.patient_id)
-            settled = self._settle_unless_sendable(session, message, treatment, patient, now)
+            treatment, patient, settled = self._decide_now(session, message, now)
             if settled is not None:
                 return settled
             return self._reserve(session, message, treatment, patient, now)
 
-    def _settle_unless_sendable(
-        self,
-        session: Session,
-        message: OutboxMessage,
-        treatment: TreatmentSession,
-        patient: Patient,
-        now: datetime,
-    ) -> Outcome | None:
-        """Apply a skip, deferral or hold on what the database says now; None: it may go."""
+    def _decide_now(
+        self, session: Session, message: OutboxMessage, now: datetime
+    ) -> tuple[TreatmentSession, Patient, Outcome | None]:
+        """Decide on what the database says now, the patient locked; a skip, deferral or hold
+        is applied and returned as the outcome, which is None when the message may go."""
+        treatment = session.get_one(TreatmentSession, message.session_id)
+        patient = _lock_patient(session, message.patient_id)
         decision = decide(self._facts(session, message, treatment, patient, now))
         if isinstance(decision, Skip):
             skip(
                 session, message, decision.reason, now, actor=self.worker_id, detail=decision.detail
             )
-            return _outcome(message, "skipped", decision.reason, now)
+            return treatment, patient, _outcome(message, "skipped", decision.reason, now)
         if isinstance(decision, Defer):
             self._defer(session, message, decision, now)
-            return _outcome(message, "deferred", decision.reason, decision.until)
+            return (
+                treatment,
+                patient,
+                _outcome(message, "deferred", decision.reason, decision.until),
+            )
         if isinstance(decision, Hold):
             self._hold(session, message, decision, now)
-            return _outcome(message, "held", decision.reason, now)
-        return None
+            return treatment, patient, _outcome(message, "held", decision.reason, now)
+        return treatment, patient, None
 
     def _still_ours(self, session: Session, message_id: int, now: datetime) -> OutboxMessage | None:
         """The message, locked, if this worker's lease on it is still alive; the lease is then
@@ -386,9 +386,7 @@ class Dispatcher:
             if message is None:
                 raise _LeaseLost(message_id)
             # Decided again: a STOP, a pause or a void may have landed while this waited.
-            treatment = session.get_one(TreatmentSession, message.session_id)
-            patient = _lock_patient(session, message.patient_id)
-            settled = self._settle_unless_sendable(session, message, treatment, patient, now)
+            _, _, settled = self._decide_now(session, message, now)
             if settled is None:
                 message.sent_at, message.provider_id = now, key
         if settled is not None:  # raised once committed, so the skip or deferral is kept
