@@ -10,7 +10,7 @@ run: install  ## create the venv, install, init the database, start the daemon a
 	$(BIN)/aftercare serve
 
 test: install node_modules  ## run the whole test suite
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 install: $(VENV)/.installed
 

@@ -9,6 +9,11 @@ do the same with Chromium and AFTERCARE_REQUIRE_BROWSER=1.
 from __future__ import annotations
 
 import os
+
+# pytest-xdist sets COLUMNS=80 in its workers; the CLI sizes its tables once, on import, and the
+# tests read them at the width a run without xdist gets off a terminal.
+os.environ["COLUMNS"] = "160"
+
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
