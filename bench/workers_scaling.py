@@ -188,6 +188,7 @@ class Result:
     drain_seconds: float
     exits: list[int]
     reconcile_gets: int
+    keyed: int  # creates whose StatusCallback carried the outbox message id
 
     @property
     def rate(self) -> float:
@@ -294,6 +295,7 @@ def run(url: str, admin: sa.Engine, count: int, args: argparse.Namespace) -> Res
         drain_seconds=drain_seconds,
         exits=exits,
         reconcile_gets=gets,
+        keyed=sum(1 for c in creates if c.message_id is not None),
     )
 
 
@@ -347,12 +349,15 @@ def show(result: Result, args: argparse.Namespace) -> None:
         f" {result.rate * args.latency:.1f} of {result.workers * concurrency(args)}"
     )
     print(
-        f"    duplicates {result.duplicates}; outbox {result.statuses}; claimed per worker"
+        f"    duplicates {result.duplicates} ({result.keyed} of {result.creates} creates named"
+        f" their message id); outbox {result.statuses}; claimed per worker"
         f" [{share}]; exits {result.exits}; reconcile list calls {result.reconcile_gets}"
     )
     print(
         f"    CPU over the {wall:.1f} s drain: workers [{cpu}] s"
-        f" ({sum(result.worker_cpu) / wall:.0%} of a core together), fake {result.fake_cpu:.1f} s"
+        f" ({sum(result.worker_cpu) / wall:.0%} of a core together,"
+        f" {1000 * sum(result.worker_cpu) / result.messages:.1f} ms per message),"
+        f" fake {result.fake_cpu:.1f} s"
         f" (whole life), all postgres processes {result.postgres_cpu:.1f} s,"
         f" machine busy {result.machine_busy:.0%} of {os.cpu_count()} cores"
     )
@@ -424,6 +429,13 @@ def summarise(results: dict[int, Result]) -> None:
             if count == 4:
                 line += f" (target ≥ {TARGET_RATIO}) {verdict(ratio >= TARGET_RATIO)}"
             print(line)
+        per_message = sum(one.worker_cpu) / one.messages
+        needed = TARGET_RATIO * one.rate * per_message
+        print(
+            f"at {TARGET_RATIO} × one worker ({TARGET_RATIO * one.rate:,.0f} msg/s) the workers"
+            f" alone need {needed:.2f} cores ({1000 * per_message:.1f} ms CPU per message),"
+            f" before PostgreSQL and the fake; this machine has {os.cpu_count()}"
+        )
     print(f"duplicates: {duplicates} (target 0) {verdict(duplicates == 0)}")
     print(f"every message sent once at least: {verdict(complete)}")
     print("figures taken on a shared machine: other work competes for the cores")
