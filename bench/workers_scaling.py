@@ -17,8 +17,14 @@ worker (/proc/<pid>/stat), of the fake, and the machine's busy share (/proc/stat
 drain say whether the cores, not the workers, are the bound.
 Target: 4 workers ≥ 3.2 × one worker's msg/s, zero duplicates.
 
+A worker spends ~9 ms of CPU per SMS (the dispatcher's per-message queries, the twilio client,
+the shared bucket's upsert), so at 200 ms four workers at 3.2 × one need about a core of their
+own besides PostgreSQL's. When the ratio misses, the CPU line says whether the machine was
+the bound: rerun with a longer --latency (or a smaller --concurrency), which asks the same
+of the database and the claim per message but far less CPU per second.
+
     .venv/bin/python bench/workers_scaling.py [--messages 2000] [--workers 1,2,4]
-        [--latency 0.2] [--postgres URL]
+        [--latency 0.2] [--concurrency N] [--batch-size N] [--postgres URL]
 """
 
 from __future__ import annotations
