@@ -398,6 +398,11 @@ def main() -> None:
         f" {args.latency * 1000:.0f} ms; DISPATCH_BATCH_SIZE {batch}, SEND_CONCURRENCY"
         f" {concurrency(args)}, SMS_MAX_PER_SECOND {args.sms_rate:,.0f}"
     )
+    if args.messages < 2 * max(counts) * batch:
+        print(
+            f"note: fewer than two batches of {batch} per worker; a worker may get no batch,"
+            " and the ratio then measures the batch size, not the workers"
+        )
     admin = sa.create_engine(args.postgres, connect_args={"connect_timeout": 3})
     try:
         with admin.connect():
