@@ -41,9 +41,10 @@ from dispatch_throughput import COMPLETED, NOW, NullChannel, seeded_runtime
 from twilio.rest import Client
 
 from reminders.runtime import Runtime
+from reminders.sending.channels.base import OutgoingMessage
 from reminders.sending.channels.twilio_sms import RoutedHttpClient, TwilioChannel
 from reminders.sending.dispatcher import Dispatcher
-from reminders.sending.rate_limit import sms_limiter
+from reminders.sending.rate_limit import RateLimiter, sms_limiter
 from reminders.settings import Settings
 from reminders.store.db import session_scope
 from reminders.store.models import MessageEvent, OutboxMessage, Patient, TreatmentSession
@@ -84,7 +85,7 @@ class _KeepAliveHandler(_Handler):
 class TimedFakeTwilio(FakeTwilio):
     """FakeTwilio that keeps, per created message, its request's arrival time and segments."""
 
-    arrivals: list[tuple[float, int]] = field(default_factory=list)
+    arrivals: list[tuple[float, int, str]] = field(default_factory=list)  # at, segments, To
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -105,7 +106,7 @@ class TimedFakeTwilio(FakeTwilio):
     def create_message(self, form: dict[str, str], status: str = "queued") -> dict[str, Any]:
         message = super().create_message(form, status)
         with self._lock:
-            self.arrivals.append((self._stamp.at, int(message["num_segments"])))
+            self.arrivals.append((self._stamp.at, int(message["num_segments"]), form["To"]))
         return message
 
     def reset(self, delay: float) -> None:
@@ -237,24 +238,42 @@ def twilio_settings(url: str, api_base: str, rate: float, batch_size: int | None
 # -- the two senders ----------------------------------------------------------------------------
 
 
+class TimedTwilioChannel(TwilioChannel):
+    """The real channel, noting when each send leaves the limiter (`create_params` is called
+    right after the grant): beside the fake's arrival times, this tells the limiter's own
+    bound from the lag between a grant and its request reaching the provider."""
+
+    def __init__(self, settings: Settings, limiter: RateLimiter) -> None:
+        super().__init__(settings, limiter)
+        self.granted: dict[str, float] = {}
+
+    def create_params(self, message: OutgoingMessage) -> dict[str, Any]:
+        self.granted[message.to] = time.monotonic()
+        return super().create_params(message)
+
+
 @dataclass
 class Drain:
     sent: int
     others: dict[str, int]
     seconds: float
+    granted: dict[str, float] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
         return self.sent / self.seconds
 
 
-def dispatch_all(fake: FakeProcess, url: str, sms: int, rate: float, args: Any) -> Drain:
+def dispatch_all(
+    fake: FakeProcess, url: str, sms: int, rate: float, args: Any, *, timed: bool = False
+) -> Drain:
     """Plan `sms` sessions, then drain their day-0 SMS through the real channel and limiter."""
     runtime = sms_only_runtime(url, sms)
     runtime.plan(NOW)
     due = sms_only(runtime)
     settings = twilio_settings(url, fake.base_url, rate, args.batch_size)
-    channel = TwilioChannel(settings, sms_limiter(settings, runtime.engine))
+    kind = TimedTwilioChannel if timed else TwilioChannel
+    channel = kind(settings, sms_limiter(settings, runtime.engine))
     dispatcher = Dispatcher(
         runtime.engine,
         settings,
@@ -275,7 +294,8 @@ def dispatch_all(fake: FakeProcess, url: str, sms: int, rate: float, args: Any) 
     runtime.engine.dispose()
     if due != sms:
         others["due"] = due
-    return Drain(sent, others, seconds)
+    granted = channel.granted if isinstance(channel, TimedTwilioChannel) else {}
+    return Drain(sent, others, seconds, granted)
 
 
 def plain_loop(base_url: str, forms: list[dict[str, str]], concurrency: int) -> Drain:
@@ -343,14 +363,14 @@ def windows(arrivals: list[tuple[float, int]]) -> tuple[float, int]:
 
 def latency_bound(fake: FakeProcess, kind: str, url: str, args: Any) -> None:
     fake.ask("reset", LATENCY_SECONDS)
-    drain = dispatch_all(fake, url, args.latency_messages, CAP, args)
+    drain = dispatch_all(fake, url, args.latency_messages, CAP, args, timed=True)
     arrivals = fake.ask("arrivals")
     fake.ask("reset", 0.0)
     if len(arrivals) < 2:
         print(f"{kind}: target 2 needs at least two sends, got {len(arrivals)}")
         return
-    sustained, peak = windows(arrivals)
-    segments = sum(s for _, s in arrivals)
+    sustained, peak = windows([(at, segments) for at, segments, _ in arrivals])
+    segments = sum(s for _, s, _ in arrivals)
     print(
         f"{kind}: {LATENCY_SECONDS * 1000:.0f} ms fake, cap {CAP:.0f} segments/s: "
         f"{describe(drain)}, {segments} segments"
@@ -363,6 +383,14 @@ def latency_bound(fake: FakeProcess, kind: str, url: str, args: Any) -> None:
     print(
         f"{kind}: target 2 busiest one-second window {peak} segments "
         f"(target <= {ceiling:.0f}): {verdict(peak <= ceiling)}"
+    )
+    grants = sorted((drain.granted[to], segments) for _, segments, to in arrivals)
+    lags = sorted(at - drain.granted[to] for at, _, to in arrivals)
+    print(
+        f"{kind}: (beside it, the limiter's grants: busiest one-second window "
+        f"{windows(grants)[1]} segments; grant to arrival at the fake: median "
+        f"{1000 * lags[len(lags) // 2]:.1f} ms, 99th percentile "
+        f"{1000 * lags[len(lags) * 99 // 100]:.1f} ms, max {1000 * lags[-1]:.1f} ms)"
     )
 
 
