@@ -10,12 +10,16 @@ segments/s (the first second left out) and no one-second window of the fake's re
 arrivals may carry more than 1.1 x 50 segments.
 
 The fake (tests/support/twilio_server.FakeTwilio) runs in a child process, so its CPU does not
-share the measured process's GIL; it stamps each create's arrival and counts its segments.
-Each run seeds patients without an email address, so the N due messages are day-0 SMS only,
-and drains them with `Dispatcher.run_once()` at a fixed clock, as the daemon would.
+share the measured process's GIL; it stamps each create's arrival and counts its segments, and
+speaks HTTP/1.1 with Nagle off, so clients keep their connections as they do with Twilio. Each
+run seeds patients without an email address, plans them and drops the planned email rows, so
+what comes due is N day-0 SMS; `Dispatcher.run_once()` drains them at a fixed clock with the
+daemon's limiter (`sms_limiter`: in-process on SQLite, the shared row on PostgreSQL). Target 2
+also prints the windows of the limiter's grants and the lag from grant to arrival, which tell
+the limiter's own bound from scheduling delays on the way. Message counts up to 10,000.
 
     .venv/bin/python bench/twilio_throughput.py [--messages 2000] [--latency-messages 3000]
-        [--postgres URL] [--skip-throughput] [--skip-latency]
+        [--batch-size N] [--postgres URL] [--skip-throughput] [--skip-latency]
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlmodel import col
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo root: tests.support
 
@@ -209,12 +214,13 @@ def sms_only_runtime(url: str, sessions: int) -> Runtime:
 def sms_only(runtime: Runtime) -> int:
     """Drop the planned email rows (the patients have no address: each would be a skip), so
     what comes due is SMS alone; returns how many SMS are due at NOW."""
-    emails = sa.select(OutboxMessage.id).where(OutboxMessage.channel == "email")
+    email = col(OutboxMessage.channel) == "email"
+    emails = sa.select(col(OutboxMessage.id)).where(email)
     with session_scope(runtime.engine) as session:
-        session.execute(sa.delete(MessageEvent).where(MessageEvent.message_id.in_(emails)))
-        session.execute(sa.delete(OutboxMessage).where(OutboxMessage.channel == "email"))
-        due = sa.select(sa.func.count()).where(OutboxMessage.due_at <= NOW)
-        return session.execute(due).scalar_one()
+        session.execute(sa.delete(MessageEvent).where(col(MessageEvent.message_id).in_(emails)))
+        session.execute(sa.delete(OutboxMessage).where(email))
+        due = sa.select(sa.func.count()).where(col(OutboxMessage.due_at) <= NOW)
+        return int(session.execute(due).scalar_one())
 
 
 def twilio_settings(url: str, api_base: str, rate: float, batch_size: int | None) -> Settings:
@@ -403,6 +409,7 @@ def main() -> None:
     parser.add_argument("--skip-throughput", action="store_true", help="leave out target 1")
     parser.add_argument("--skip-latency", action="store_true", help="leave out target 2")
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # long runs: show progress
     for count in (args.messages, args.latency_messages):
         if not 0 < count <= 10_000:
             parser.error("message counts must be between 1 and 10,000 (one phone number each)")
