@@ -14,7 +14,7 @@ from reminders.rules.rendering import TemplateKey, TemplateProblem, render_email
 from reminders.rules.sms_segments import gsm7_name, sms_shape
 from reminders.settings import Settings
 from reminders.store.models import Patient, TreatmentSession
-from reminders.store.templates import TemplateMissing, find_template
+from reminders.store.templates import TemplateMissing, TemplateSource, find_template
 from reminders.unsubscribe import UnsubscribeLinks
 
 # The first text a number gets says how to stop them, whichever step it happens to be.
@@ -91,15 +91,21 @@ def compose(
     patient: Patient,
     treatment: TreatmentSession,
     first_text: bool = False,
+    sources: dict[TemplateKey, TemplateSource] | None = None,
 ) -> Composed:
-    """The message as the patient gets it; `first_text`: nothing has been texted to them yet."""
+    """The message as the patient gets it; `first_text`: nothing has been texted to them yet.
+    `sources` keeps the templates read, for a caller composing many messages at once."""
     try:
         care_plan = plans.plans[plan]
         template_step = care_plan.step(step).template_step
     except KeyError:  # the care plan changed under a planned message: a permanent problem
         raise TemplateMissing(f"care plan {plan!r} has no step {step!r} any more") from None
     key = TemplateKey(plan, template_step, channel, patient.language)
-    found = find_template(session, templates_dir, key)
+    found = sources.get(key) if sources is not None else None
+    if found is None:
+        found = find_template(session, templates_dir, key)
+        if sources is not None:
+            sources[key] = found
     treatment_name = care_plan.treatments.get(treatment.treatment, treatment.treatment)
     context = message_context(patient, treatment_name, clinic, channel)
     body, subject, html, segments = render(channel, found.source, context)

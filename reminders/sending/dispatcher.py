@@ -16,19 +16,19 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from reminders.rules.care_plans import CarePlanError, CarePlans
-from reminders.rules.decisions import Defer, Facts, Hold, Skip, decide
-from reminders.rules.lifecycle import REACHED_PROVIDER, Status
-from reminders.rules.rendering import TemplateProblem
+from reminders.rules.decisions import Decision, Defer, Facts, Hold, Skip, decide
+from reminders.rules.lifecycle import Status
+from reminders.rules.rendering import TemplateKey, TemplateProblem
 from reminders.rules.timing import local_day_bounds, require_zone, window_close
 from reminders.sending.channels.base import Channel, ChannelError, Keyed, OutgoingMessage
 from reminders.sending.composer import ClinicInfo, Composed, compose
@@ -39,7 +39,6 @@ from reminders.settings import Settings
 from reminders.store.care_plans import current_plans
 from reminders.store.db import session_scope
 from reminders.store.models import OutboxMessage, Patient, TreatmentSession
-from reminders.store.opt_outs import is_opted_out
 from reminders.store.outbox import (
     claim_due,
     release,
@@ -48,13 +47,16 @@ from reminders.store.outbox import (
     settle_held_sends,
     skip,
     transition,
+    unreserve,
 )
-from reminders.store.templates import TemplateMissing
+from reminders.store.send_history import SendHistory, read_send_history
+from reminders.store.templates import TemplateMissing, TemplateSource
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 RECORD_ATTEMPTS = 3
+CHUNK_PER_SENDER = 4  # messages prepared in one transaction, per thread of the send pool
 
 
 class _LeaseLost(Exception):
@@ -77,6 +79,24 @@ class Outcome:
     result: str  # sent | deferred | held | skipped | failed | retry | unknown | paused | lost
     detail: str = ""
     at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class _Accepted:
+    """The provider took it; recorded together with the sends that finished beside it."""
+
+    message_id: int
+    provider_id: str
+    via: str
+    outgoing: OutgoingMessage
+
+
+@dataclass(frozen=True)
+class _Withdrawn:
+    """Prepared, then a stop came before its turn: it never reached the provider."""
+
+    message_id: int
+    reserved: bool  # its send was reserved (sent_at set) and must be undone to hand it back
 
 
 @dataclass
@@ -118,6 +138,7 @@ class Dispatcher:
         )
         self.clinic = ClinicInfo.from_settings(settings)
         self._paused: set[str] = set()  # channels with an account problem, for this batch
+        self._sources: dict[TemplateKey, TemplateSource] = {}  # templates read, for this batch
         self._last_claimed = 0
         self.lease = timedelta(seconds=settings.lease_seconds)
 
@@ -132,12 +153,14 @@ class Dispatcher:
                 session, self.worker_id, self.clock(), self.lease, self.settings.dispatch_batch_size
             )
         self._paused.clear()
+        self._sources = {}  # an admin's edit of a template reaches the next batch
         report.claimed = self._last_claimed = len(ids)
         results = self._map(ids)
         report.outcomes = [outcome for outcome in results if outcome is not None]
         leftover = [i for i, outcome in zip(ids, results, strict=True) if outcome is None]
         report.released = self._release(leftover)
-        self._close_channels()
+        if not self.more_waiting:  # a drain keeps its provider connections from batch to batch
+            self._close_channels()
         return report
 
     def _read_plans(self, session: Session) -> None:
@@ -153,21 +176,78 @@ class Dispatcher:
         """Whether the last batch was full: a morning burst should not wait for the next tick."""
         return self._last_claimed >= self.settings.dispatch_batch_size and not self.stop.is_set()
 
+    # -- the batch: chunks prepared together, sent by the pool, recorded together -----------
+
     def _map(self, ids: Sequence[int]) -> list[Outcome | None]:
-        workers = min(self.settings.send_concurrency, len(ids))
-        if workers <= 1:
-            return [self.process(message_id) for message_id in ids]
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="send") as pool:
-            return list(pool.map(self.process, ids))
+        """The main thread prepares a chunk while the pool sends the one before, and records
+        sends as they finish, several per transaction; at most a chunk and a pool's worth of
+        prepared messages wait for their turn, so their renewed leases stay far from expiry."""
+        if not ids:
+            return []
+        senders = min(self.settings.send_concurrency, len(ids))
+        size = senders * CHUNK_PER_SENDER
+        results: dict[int, Outcome | None] = {}
+        in_flight: dict[Future[_Accepted | _Withdrawn | Outcome], int] = {}
+        with ThreadPoolExecutor(max_workers=senders, thread_name_prefix="send") as pool:
+            for start in range(0, len(ids), size):
+                self._collect(in_flight, results, keep=senders)
+                chunk = ids[start : start + size]
+                if self.stop.is_set():
+                    results.update(dict.fromkeys(chunk))
+                    continue
+                for message_id, prepared in zip(chunk, self._prepare_chunk(chunk), strict=True):
+                    if isinstance(prepared, OutgoingMessage):
+                        in_flight[pool.submit(self._deliver, message_id, prepared)] = message_id
+                    else:
+                        results[message_id] = prepared
+            self._collect(in_flight, results, keep=0)
+        return [results[i] for i in ids]
+
+    def _collect(
+        self,
+        in_flight: dict[Future[_Accepted | _Withdrawn | Outcome], int],
+        results: dict[int, Outcome | None],
+        *,
+        keep: int,
+    ) -> None:
+        """Wait until at most `keep` sends are in flight; record those that finished together."""
+        while len(in_flight) > keep:
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            accepted: list[_Accepted] = []
+            withdrawn: list[_Withdrawn] = []
+            for future in done:
+                message_id = in_flight.pop(future)
+                result = future.result()
+                if isinstance(result, _Accepted):
+                    accepted.append(result)
+                elif isinstance(result, _Withdrawn):
+                    withdrawn.append(result)
+                else:
+                    results[message_id] = result
+            results.update(self._record_accepted(accepted))
+            self._withdraw(withdrawn)
+            results.update(dict.fromkeys(w.message_id for w in withdrawn))
+
+    def _deliver(
+        self, message_id: int, outgoing: OutgoingMessage
+    ) -> _Accepted | _Withdrawn | Outcome:
+        """In a pool thread: a stop that came while this waited its turn keeps it back."""
+        if self.stop.is_set():
+            keyed = isinstance(self.channels.get(outgoing.channel), Keyed)
+            return _Withdrawn(message_id, reserved=not keyed)
+        return self._call_provider(message_id, outgoing)
+
+    def _withdraw(self, withdrawn: Sequence[_Withdrawn]) -> None:
+        reserved = [w.message_id for w in withdrawn if w.reserved]
+        if reserved:
+            with session_scope(self.engine) as session:
+                unreserve(session, self.worker_id, reserved, self.clock())
 
     def process(self, message_id: int) -> Outcome | None:
-        """Everything for one claimed message; None when it is handed back untouched."""
+        """Everything for one claimed message, alone; None when it is handed back untouched."""
         if self.stop.is_set():
             return None
-        try:
-            prepared = self._prepare(message_id)
-        except Exception as exc:  # one bad row must never stop the loop
-            return self._internal_error(message_id, exc)
+        prepared = self._prepare_alone(message_id)
         if not isinstance(prepared, OutgoingMessage):
             return prepared
         return self._send(message_id, prepared)
@@ -180,68 +260,140 @@ class Dispatcher:
 
     # -- prepare: decide and reserve ----------------------------------------------------
 
-    def _prepare(self, message_id: int) -> OutgoingMessage | Outcome | None:
-        with session_scope(self.engine) as session:
-            now = self.clock()
-            message = self._still_ours(session, message_id, now)
+    def _prepare_chunk(self, ids: Sequence[int]) -> list[OutgoingMessage | Outcome | None]:
+        """One transaction for the chunk; if anything in it fails, each message is prepared
+        alone, so one bad row fails alone."""
+        try:
+            with session_scope(self.engine) as session:
+                return self._prepare_together(session, ids)
+        except Exception as exc:
+            log.warning(
+                "preparing %d messages together failed (%s): one at a time",
+                len(ids),
+                type(exc).__name__,
+            )
+            return [self._prepare_alone(message_id) for message_id in ids]
+
+    def _prepare_together(
+        self, session: Session, ids: Sequence[int]
+    ) -> list[OutgoingMessage | Outcome | None]:
+        now = self.clock()
+        messages = self._still_ours(session, ids, now)
+        live = [m for m in messages.values() if m.channel not in self._paused]
+        treatments = _treatments(session, {m.session_id for m in live})
+        patients = _lock_patients(session, {m.patient_id for m in live})
+        history = self._history(session, live, patients, now)
+        prepared: list[OutgoingMessage | Outcome | None] = []
+        for message_id in ids:
+            message = messages.get(message_id)
             if message is None:
-                return Outcome(message_id, "?", "?", "lost", "lease lost")
-            if message.channel in self._paused:
-                return None
-            treatment, patient, settled = self._decide_now(session, message, now)
-            if settled is not None:
-                return settled
-            return self._reserve(session, message, treatment, patient, now)
+                prepared.append(Outcome(message_id, "?", "?", "lost", "lease lost"))
+            elif message.channel in self._paused:
+                prepared.append(None)
+            else:
+                treatment, patient = treatments[message.session_id], patients[message.patient_id]
+                decision = decide(self._facts(message, treatment, patient, now, history))
+                settled = self._apply(session, message, decision, now)
+                prepared.append(
+                    settled or self._reserve(session, message, treatment, patient, now, history)
+                )
+        return prepared
+
+    def _prepare_alone(self, message_id: int) -> OutgoingMessage | Outcome | None:
+        try:
+            with session_scope(self.engine) as session:
+                now = self.clock()
+                message = self._still_ours(session, [message_id], now).get(message_id)
+                if message is None:
+                    return Outcome(message_id, "?", "?", "lost", "lease lost")
+                if message.channel in self._paused:
+                    return None
+                treatment, patient, history, settled = self._decide_now(session, message, now)
+                if settled is not None:
+                    return settled
+                return self._reserve(session, message, treatment, patient, now, history)
+        except Exception as exc:  # one bad row must never stop the loop
+            return self._internal_error(message_id, exc)
 
     def _decide_now(
         self, session: Session, message: OutboxMessage, now: datetime
-    ) -> tuple[TreatmentSession, Patient, Outcome | None]:
+    ) -> tuple[TreatmentSession, Patient, SendHistory, Outcome | None]:
         """Decide on what the database says now, the patient locked; a skip, deferral or hold
         is applied and returned as the outcome, which is None when the message may go."""
         treatment = session.get_one(TreatmentSession, message.session_id)
-        patient = _lock_patient(session, message.patient_id)
-        decision = decide(self._facts(session, message, treatment, patient, now))
+        patients = _lock_patients(session, {message.patient_id})
+        patient = patients[message.patient_id]
+        history = self._history(session, [message], patients, now)
+        decision = decide(self._facts(message, treatment, patient, now, history))
+        return treatment, patient, history, self._apply(session, message, decision, now)
+
+    def _apply(
+        self, session: Session, message: OutboxMessage, decision: Decision, now: datetime
+    ) -> Outcome | None:
         if isinstance(decision, Skip):
             skip(
                 session, message, decision.reason, now, actor=self.worker_id, detail=decision.detail
             )
-            return treatment, patient, _outcome(message, "skipped", decision.reason, now)
+            return _outcome(message, "skipped", decision.reason, now)
         if isinstance(decision, Defer):
             self._defer(session, message, decision, now)
-            return (
-                treatment,
-                patient,
-                _outcome(message, "deferred", decision.reason, decision.until),
-            )
+            return _outcome(message, "deferred", decision.reason, decision.until)
         if isinstance(decision, Hold):
             self._hold(session, message, decision, now)
-            return treatment, patient, _outcome(message, "held", decision.reason, now)
-        return treatment, patient, None
+            return _outcome(message, "held", decision.reason, now)
+        return None
 
-    def _still_ours(self, session: Session, message_id: int, now: datetime) -> OutboxMessage | None:
-        """The message, locked, if this worker's lease on it is still alive; the lease is then
-        renewed, so the provider call that follows cannot outlive it and invite a second send."""
-        query = select(OutboxMessage).where(OutboxMessage.id == message_id).with_for_update()
-        message = session.exec(query).first()
-        alive = (
-            message is not None
-            and message.status == Status.SENDING
-            and message.lease_owner == self.worker_id
-            and message.lease_expires_at is not None
-            and message.lease_expires_at > now
+    def _still_ours(
+        self, session: Session, ids: Sequence[int], now: datetime
+    ) -> dict[int, OutboxMessage]:
+        """The messages, locked, on which this worker's lease is still alive; their leases are
+        renewed, so the provider calls that follow cannot outlive them and invite a second send."""
+        query = (
+            select(OutboxMessage)
+            .where(col(OutboxMessage.id).in_(ids))
+            .order_by(col(OutboxMessage.id))
+            .with_for_update()
         )
-        if not alive or message is None:
-            return None
-        message.lease_expires_at = now + self.lease
-        return message
+        ours: dict[int, OutboxMessage] = {}
+        for message in session.exec(query):
+            alive = (
+                message.status == Status.SENDING
+                and message.lease_owner == self.worker_id
+                and message.lease_expires_at is not None
+                and message.lease_expires_at > now
+            )
+            if alive and message.id is not None:
+                message.lease_expires_at = now + self.lease
+                ours[message.id] = message
+        return ours
+
+    def _history(
+        self,
+        session: Session,
+        messages: Sequence[OutboxMessage],
+        patients: Mapping[int, Patient],
+        now: datetime,
+    ) -> SendHistory:
+        sms = [m for m in messages if m.channel == "sms"]
+        days = [local_day_bounds(now, self._zone(patients[m.patient_id])) for m in sms]
+        return read_send_history(
+            session,
+            patient_ids=[m.patient_id for m in sms],
+            numbers=[patients[m.patient_id].phone or "" for m in sms],
+            addresses=[
+                (m.channel, patients[m.patient_id].address(m.channel) or "") for m in messages
+            ],
+            sms_since=min((start for start, _ in days), default=now),
+            sms_until=max((end for _, end in days), default=now),
+        )
 
     def _facts(
         self,
-        session: Session,
         message: OutboxMessage,
         treatment: TreatmentSession,
         patient: Patient,
         now: datetime,
+        history: SendHistory,
     ) -> Facts:
         is_sms = message.channel == "sms"
         address = patient.address(message.channel)
@@ -253,10 +405,12 @@ class Dispatcher:
             session_voided=treatment.status != "completed",
             consent=patient.sms_consent if is_sms else patient.email_consent,
             address=address,
-            opted_out=bool(address) and is_opted_out(session, message.channel, address or ""),
+            opted_out=history.is_opted_out(message.channel, address),
             tz=tz,
             window=self.settings.send_window,
-            sms_sent_today=_sms_sent_on_local_day(session, message, tz, now) if is_sms else 0,
+            sms_sent_today=history.sms_sent_between(message, *local_day_bounds(now, tz))
+            if is_sms
+            else 0,
             daily_cap=self.settings.sms_daily_cap,
             undeliverable=(
                 patient.phone_undeliverable_at if is_sms else patient.email_undeliverable_at
@@ -309,9 +463,11 @@ class Dispatcher:
         treatment: TreatmentSession,
         patient: Patient,
         now: datetime,
+        history: SendHistory,
     ) -> OutgoingMessage | Outcome:
+        first_text = message.channel == "sms" and not history.texted_before(message, patient.phone)
         try:
-            composed = self._compose(session, message, treatment, patient)
+            composed = self._compose(session, message, treatment, patient, first_text)
         except (TemplateProblem, TemplateMissing) as exc:
             fail(session, message, now, code="template", reason=str(exc), actor=self.worker_id)
             return _outcome(message, "failed", f"template: {exc}", now)
@@ -321,6 +477,7 @@ class Dispatcher:
         keyed = isinstance(self.channels.get(message.channel), Keyed)
         if not keyed:  # a Keyed channel reserves once its connection is in hand (_reserve_now)
             message.sent_at = now  # reserves today's SMS slot for the cap before the provider call
+            history.note_reserved(message, now)
         session.add(message)
         key = message.provider_id if keyed else None  # the key of an earlier attempt, if any
         return _outgoing(message, composed, now, self._expires_at(message, patient, now), key)
@@ -340,6 +497,7 @@ class Dispatcher:
         message: OutboxMessage,
         treatment: TreatmentSession,
         patient: Patient,
+        first_text: bool,
     ) -> Composed:
         return compose(
             session,
@@ -351,12 +509,19 @@ class Dispatcher:
             channel=message.channel,
             patient=patient,
             treatment=treatment,
-            first_text=message.channel == "sms" and not _texted_before(session, message, patient),
+            first_text=first_text,
+            sources=self._sources,
         )
 
     # -- send and finish ----------------------------------------------------------------
 
     def _send(self, message_id: int, outgoing: OutgoingMessage) -> Outcome:
+        result = self._call_provider(message_id, outgoing)
+        if isinstance(result, _Accepted):
+            return self._record_accepted([result])[message_id]
+        return result
+
+    def _call_provider(self, message_id: int, outgoing: OutgoingMessage) -> _Accepted | Outcome:
         channel = self.channels[outgoing.channel]  # a channel keeps its own provider's rate
         try:
             if isinstance(channel, Keyed):
@@ -373,7 +538,7 @@ class Dispatcher:
             return self._finish_failure(message_id, exc)
         except Exception as exc:  # a bug in a channel: it promised to classify every failure
             return self._internal_error(message_id, exc)
-        return self._record_sent(message_id, provider_id, channel.name, outgoing)
+        return _Accepted(message_id, provider_id, channel.name, outgoing)
 
     def _reserve_now(self, message_id: int, key: str) -> None:
         """A Keyed channel has its connection: the send is under way from here (a crash now
@@ -382,45 +547,69 @@ class Dispatcher:
         the message, and nothing is sent."""
         with session_scope(self.engine) as session:
             now = self.clock()
-            message = self._still_ours(session, message_id, now)
+            message = self._still_ours(session, [message_id], now).get(message_id)
             if message is None:
                 raise _LeaseLost(message_id)
             # Decided again: a STOP, a pause or a void may have landed while this waited.
-            _, _, settled = self._decide_now(session, message, now)
+            *_, settled = self._decide_now(session, message, now)
             if settled is None:
                 message.sent_at, message.provider_id = now, key
         if settled is not None:  # raised once committed, so the skip or deferral is kept
             raise _Settled(settled)
 
-    def _record_sent(
-        self, message_id: int, provider_id: str, via: str, outgoing: OutgoingMessage
-    ) -> Outcome:
-        """The provider has it: record that, retrying the write, and never send it again.
+    def _record_accepted(self, accepted: Sequence[_Accepted]) -> dict[int, Outcome]:
+        """The provider has them: record that in one transaction, retrying the write, and
+        never send them again.
 
-        If the database stays unreachable the row keeps its reserved send; when its lease
-        runs out it becomes `unknown` and is reconciled, not resent.
+        If the database stays unreachable the rows keep their reserved sends; when their
+        leases run out they become `unknown` and are reconciled, not resent.
         """
+        if not accepted:
+            return {}
         for attempt in range(RECORD_ATTEMPTS):
             try:
                 with session_scope(self.engine) as session:
-                    message = session.get_one(OutboxMessage, message_id)
-                    if message.status != Status.SENDING or message.lease_owner != self.worker_id:
-                        log.warning("message %s was sent but its lease had passed on", message_id)
-                        return _outcome(
-                            message, "lost", "lease passed on after sending", self.clock()
-                        )
-                    record_sent(session, message, provider_id, via, self.clock(), self.worker_id)
-                    return _outcome(message, "sent", via, outgoing.sent_at)
+                    return self._record_each(session, accepted)
             except sa.exc.SQLAlchemyError as exc:
                 log.warning(
-                    "message %s sent; recording it failed (%s), attempt %d",
-                    message_id,
+                    "%d message(s) sent; recording failed (%s), attempt %d",
+                    len(accepted),
                     type(exc).__name__,
                     attempt + 1,
                 )
                 time.sleep(0.2 * (attempt + 1))
-        log.error("message %s was sent via %s but could not be recorded", message_id, via)
-        return Outcome(message_id, outgoing.step, outgoing.channel, "unknown", "not recorded")
+        ids = [a.message_id for a in accepted]
+        log.error("messages %s were sent but could not be recorded", ids)
+        return {
+            a.message_id: Outcome(
+                a.message_id, a.outgoing.step, a.outgoing.channel, "unknown", "not recorded"
+            )
+            for a in accepted
+        }
+
+    def _record_each(self, session: Session, accepted: Sequence[_Accepted]) -> dict[int, Outcome]:
+        now = self.clock()
+        query = (
+            select(OutboxMessage)
+            .where(col(OutboxMessage.id).in_([a.message_id for a in accepted]))
+            .order_by(col(OutboxMessage.id))
+            .with_for_update()
+        )
+        rows = {message.id: message for message in session.exec(query)}
+        outcomes: dict[int, Outcome] = {}
+        for sent in accepted:
+            message = rows[sent.message_id]
+            if message.status != Status.SENDING or message.lease_owner != self.worker_id:
+                log.warning("message %s was sent but its lease had passed on", sent.message_id)
+                outcomes[sent.message_id] = _outcome(
+                    message, "lost", "lease passed on after sending", now
+                )
+                continue
+            record_sent(
+                session, message, sent.provider_id, sent.via, now, self.worker_id, locked=True
+            )
+            outcomes[sent.message_id] = _outcome(message, "sent", sent.via, sent.outgoing.sent_at)
+        return outcomes
 
     def _finish_failure(self, message_id: int, error: ChannelError) -> Outcome:
         with session_scope(self.engine) as session:
@@ -460,39 +649,16 @@ class Dispatcher:
                 log.exception("closing channel %s failed", channel.name)
 
 
-def _lock_patient(session: Session, patient_id: int) -> Patient:
-    """Serialize cap decisions for one patient across workers (SQLite: BEGIN IMMEDIATE does)."""
-    return session.exec(select(Patient).where(Patient.id == patient_id).with_for_update()).one()
+def _lock_patients(session: Session, ids: set[int]) -> dict[int, Patient]:
+    """Serialize cap decisions per patient across workers, in id order so that two workers'
+    chunks cannot deadlock (SQLite: BEGIN IMMEDIATE serializes them anyway)."""
+    query = select(Patient).where(col(Patient.id).in_(sorted(ids))).order_by(col(Patient.id))
+    return {p.id: p for p in session.exec(query.with_for_update()) if p.id is not None}
 
 
-def _texted_before(session: Session, message: OutboxMessage, patient: Patient) -> bool:
-    """Whether any earlier SMS to this number may have reached it (any session, any patient)."""
-    query = select(OutboxMessage.id).where(
-        OutboxMessage.recipient == patient.phone,
-        OutboxMessage.channel == "sms",
-        OutboxMessage.id != message.id,
-        col(OutboxMessage.status).in_(list(REACHED_PROVIDER)),
-        col(OutboxMessage.sent_at).is_not(None) | (OutboxMessage.status != Status.SENDING),
-    )
-    return session.exec(query.limit(1)).first() is not None
-
-
-def _sms_sent_on_local_day(
-    session: Session, message: OutboxMessage, tz: ZoneInfo, now: datetime
-) -> int:
-    start, end = local_day_bounds(now, tz)
-    query = (
-        select(func.count())
-        .select_from(OutboxMessage)
-        .where(
-            OutboxMessage.patient_id == message.patient_id,
-            OutboxMessage.channel == "sms",
-            OutboxMessage.id != message.id,
-            col(OutboxMessage.status).in_(list(REACHED_PROVIDER)),
-            sa.and_(col(OutboxMessage.sent_at) >= start, col(OutboxMessage.sent_at) < end),
-        )
-    )
-    return session.exec(query).one()
+def _treatments(session: Session, ids: set[int]) -> dict[int, TreatmentSession]:
+    query = select(TreatmentSession).where(col(TreatmentSession.id).in_(sorted(ids)))
+    return {t.id: t for t in session.exec(query) if t.id is not None}
 
 
 def _outgoing(

@@ -34,14 +34,23 @@ class RetryPolicy:
 
 
 def record_sent(
-    session: Session, message: OutboxMessage, provider_id: str, via: str, now: datetime, actor: str
+    session: Session,
+    message: OutboxMessage,
+    provider_id: str,
+    via: str,
+    now: datetime,
+    actor: str,
+    *,
+    locked: bool = False,
 ) -> None:
     """The provider took it; a receipt that overtook us (held on the row) is applied now.
 
-    The row is read again under a lock: a receipt committed since the caller loaded it is
-    seen here, and one arriving later waits for this transaction and finds the row `sent`.
+    The row is read again under a lock (unless the caller read it locked in this very
+    transaction): a receipt committed since it was loaded is seen here, and one arriving later
+    waits for this transaction and finds the row `sent`.
     """
-    session.refresh(message, with_for_update=True)
+    if not locked:
+        session.refresh(message, with_for_update=True)
     transition(session, message, Status.SENT, now, actor=actor, reason=f"via {via}")
     message.provider_id = provider_id
     message.error_code = message.error_reason = None

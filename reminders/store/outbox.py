@@ -95,13 +95,23 @@ def _log_moves(
     reason: str,
     actor: str,
 ) -> None:
-    """Timeline entries for rows a bulk UPDATE moved (the ORM did not see them change)."""
-    session.add_all(
-        MessageEvent(
-            message_id=i, at=now, from_status=came_from, to_status=to, reason=reason, actor=actor
+    """Timeline entries for rows a bulk UPDATE moved (the ORM did not see them change), in
+    one executemany: added as objects, SQLite would get one INSERT per row."""
+    if ids:
+        session.execute(
+            sa.insert(MessageEvent),
+            [
+                {
+                    "message_id": i,
+                    "at": now,
+                    "from_status": came_from,
+                    "to_status": to,
+                    "reason": reason,
+                    "actor": actor,
+                }
+                for i in ids
+            ],
         )
-        for i in ids
-    )
 
 
 def _claimable(now: datetime) -> sa.ColumnElement[bool]:
@@ -210,6 +220,22 @@ def release(session: Session, worker: str, message_ids: Sequence[int], now: date
     if not message_ids:
         return 0
     return _hand_back(session, worker, now, col(OutboxMessage.id).in_(message_ids))
+
+
+def unreserve(session: Session, worker: str, message_ids: Sequence[int], now: datetime) -> int:
+    """Undo the reservation of sends `worker` knows never reached the provider (a stop came
+    before their turn), so that `release` can hand them back rather than leave them unknown."""
+    statement = (
+        sa.update(OutboxMessage)
+        .where(
+            col(OutboxMessage.id).in_(message_ids),
+            col(OutboxMessage.status) == Status.SENDING,
+            col(OutboxMessage.lease_owner) == worker,
+        )
+        .values(sent_at=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(session.execute(statement).rowcount or 0)  # type: ignore[attr-defined]
 
 
 def release_held(session: Session, worker: str, now: datetime) -> int:

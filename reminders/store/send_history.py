@@ -1,0 +1,109 @@
+"""What the dispatcher must know of earlier sends before it decides, read for a whole chunk.
+
+Per message it needs the patient's SMS handed to the provider on their local day (the daily
+cap), whether any SMS may have reached the number before ("the first text says STOP") and
+whether the address opted out. Read one message at a time that is three queries per message;
+here it is three per chunk, and the chunk's own reservations are added as it goes, so the
+second message of a chunk sees the first as the database would.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from reminders.rules.lifecycle import REACHED_PROVIDER, Status
+from reminders.store.models import OptOut, OutboxMessage
+from reminders.store.opt_outs import normalize
+
+
+@dataclass
+class SendHistory:
+    sms_sent_at: dict[int, dict[int, datetime]] = field(default_factory=dict)  # patient → id → at
+    texted: dict[str, set[int]] = field(default_factory=dict)  # number → SMS that may reach it
+    opted_out: set[tuple[str, str]] = field(default_factory=set)  # (channel, normalized address)
+
+    def sms_sent_between(self, message: OutboxMessage, start: datetime, end: datetime) -> int:
+        """SMS to the message's patient handed to the provider in [start, end), itself aside."""
+        sends = self.sms_sent_at.get(message.patient_id, {})
+        return sum(1 for i, at in sends.items() if i != message.id and start <= at < end)
+
+    def texted_before(self, message: OutboxMessage, number: str | None) -> bool:
+        return bool(self.texted.get(number or "", set()) - {message.id})
+
+    def is_opted_out(self, channel: str, address: str | None) -> bool:
+        return bool(address) and (channel, normalize(address or "")) in self.opted_out
+
+    def note_reserved(self, message: OutboxMessage, at: datetime) -> None:
+        """An SMS of this chunk reserved: the next ones see it, as they would once committed."""
+        if message.channel != "sms" or message.id is None:
+            return
+        self.sms_sent_at.setdefault(message.patient_id, {})[message.id] = at
+        self.texted.setdefault(message.recipient or "", set()).add(message.id)
+
+
+def read_send_history(
+    session: Session,
+    patient_ids: Iterable[int],
+    numbers: Iterable[str],
+    addresses: Iterable[tuple[str, str]],
+    sms_since: datetime,
+    sms_until: datetime,
+) -> SendHistory:
+    """Three queries: the patients' SMS sent in [sms_since, sms_until), the SMS that may have
+    reached the numbers, and which of the (channel, address) pairs opted out."""
+    history = SendHistory()
+    patients, phones = sorted(set(patient_ids)), sorted(set(numbers) - {""})
+    if patients:
+        history.sms_sent_at = _sms_sent(session, patients, sms_since, sms_until)
+    if phones:
+        history.texted = _texted(session, phones)
+    wanted = {(channel, normalize(address)) for channel, address in addresses if address}
+    if wanted:
+        found = session.exec(
+            select(OptOut.channel, OptOut.address).where(
+                col(OptOut.address).in_(sorted({address for _, address in wanted}))
+            )
+        ).all()
+        history.opted_out = {(channel, address) for channel, address in found} & wanted
+    return history
+
+
+def _sms_sent(
+    session: Session, patients: Sequence[int], since: datetime, until: datetime
+) -> dict[int, dict[int, datetime]]:
+    rows = session.exec(
+        select(OutboxMessage.patient_id, OutboxMessage.id, OutboxMessage.sent_at).where(
+            col(OutboxMessage.patient_id).in_(patients),
+            OutboxMessage.channel == "sms",
+            col(OutboxMessage.status).in_(list(REACHED_PROVIDER)),
+            sa.and_(col(OutboxMessage.sent_at) >= since, col(OutboxMessage.sent_at) < until),
+        )
+    ).all()
+    sent: dict[int, dict[int, datetime]] = defaultdict(dict)
+    for patient_id, message_id, sent_at in rows:
+        if message_id is not None and sent_at is not None:
+            sent[patient_id][message_id] = sent_at
+    return dict(sent)
+
+
+def _texted(session: Session, numbers: Sequence[str]) -> dict[str, set[int]]:
+    """An SMS counts once it may have reached the provider: a `sending` row only once reserved."""
+    rows = session.exec(
+        select(OutboxMessage.recipient, OutboxMessage.id).where(
+            col(OutboxMessage.recipient).in_(numbers),
+            OutboxMessage.channel == "sms",
+            col(OutboxMessage.status).in_(list(REACHED_PROVIDER)),
+            col(OutboxMessage.sent_at).is_not(None) | (OutboxMessage.status != Status.SENDING),
+        )
+    ).all()
+    texted: dict[str, set[int]] = defaultdict(set)
+    for number, message_id in rows:
+        if number is not None and message_id is not None:
+            texted[number].add(message_id)
+    return dict(texted)
