@@ -91,17 +91,17 @@ def test_the_limiter_keeps_up_with_the_rate_it_allows():
     assert sent >= 0.97 * 50 * 30
 
 
-def test_default_burst_is_a_tenth_of_a_second():
-    assert default_burst(50) == 5
-    assert TokenBucket(50).burst == 5
-    assert TokenBucket(1).burst == pytest.approx(0.1)
+def test_default_burst_is_a_twentieth_of_a_second():
+    assert default_burst(50) == 2.5
+    assert TokenBucket(50).burst == 2.5
+    assert TokenBucket(1).burst == pytest.approx(0.05)
 
 
 def test_at_one_per_second_texts_go_a_second_apart_from_the_first():
     clock = SimulatedClock()
     bucket = TokenBucket(1, clock=clock, sleep=lambda _s: None)
     waits = [bucket.reserve(1) for _ in range(3)]
-    assert waits == pytest.approx([0.9, 1.9, 2.9])
+    assert waits == pytest.approx([0.95, 1.95, 2.95])
 
 
 def test_a_negative_burst_is_refused():

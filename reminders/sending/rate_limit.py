@@ -4,9 +4,11 @@ Both limiters book tokens first and sleep off their own debt afterwards, so conc
 queue in arrival order, no lock is held while waiting, and a request larger than the burst
 still goes through (it waits for the whole amount). Tokens are paid *before* the send: in any
 one-second window at most `rate + burst` tokens go out, plus at most one message's segments
-when a single message is larger than the burst. The burst is a tenth of a second's worth, so a
-window carries at most 1.1 × the rate (a limiter that started with a full second's worth let
-twice the rate through its first second).
+when a single message is larger than the burst. The burst is a twentieth of a second's worth,
+so the grants of a window carry at most 1.05 × the rate, and the rest of the 1.1 × promised at
+the provider is left for the moment between a grant and its request leaving, which a busy
+machine stretches (a limiter that started with a full second's worth let twice the rate
+through its first second).
 
 - `TokenBucket` keeps the rate within one process (SQLite: one daemon).
 - `SharedBucket` keeps it across every worker on one PostgreSQL: each reservation is one
@@ -27,7 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from reminders.settings import Settings
 from reminders.store.rate_limits import reserve
 
-BURST_SHARE = 0.1  # of one second's tokens: the most a one-second window may carry over the rate
+BURST_SHARE = 0.05  # of one second's tokens: the most a window's grants may carry over the rate
 SMS_BUCKET = "sms"
 
 
@@ -61,7 +63,7 @@ def _checked_tokens(tokens: float) -> float:
 
 
 class TokenBucket:
-    """Tokens accrue at `rate_per_second` up to `burst` (default a tenth of a second's worth)."""
+    """Tokens accrue at `rate_per_second` up to `burst` (default a twentieth of a second's worth)."""
 
     def __init__(
         self,
