@@ -16,7 +16,7 @@ figure really has no statistics) and again after ANALYZE; the query plans of the
 the per-message queries are printed for the large scenarios in both states.
 
     .venv/bin/python bench/history_scaling.py [--rows 1000000] [--due 100] [--runs 5]
-        [--postgres URL] [--no-postgres]
+        [--postgres URL] [--databases sqlite,postgresql] [--kinds future,history]
 """
 
 from __future__ import annotations
@@ -158,6 +158,7 @@ KINDS = {
     "claim": lambda s: "claimable" in s and "UPDATE outbox_message" in s,
     "texted_before": lambda s: s.startswith("SELECT") and "outbox_message.recipient =" in s,
     "sent_today": lambda s: "count(" in s and "outbox_message.sent_at >=" in s,
+    "unplanned": lambda s: "FROM treatment_session" in s and "planned_at IS NULL" in s,
 }
 
 
@@ -350,7 +351,7 @@ def report(backend: str, scenarios: list[Scenario], due: int, runs: int) -> None
                 f" {f.tick * 1000:>8.1f} {q['claim']:>7.2f} {q['texted_before']:>7.2f}"
                 f" {q['sent_today']:>7.2f} {f.plan * 1000:>7.2f}"
             )
-    for kind in ("future", "history"):
+    for kind in dict.fromkeys(s.kind for s in scenarios):
         small, large = (s for s in scenarios if s.kind == kind)
         for state in ("no stats", "analyzed"):
             for what in ("tick", "plan"):
@@ -363,7 +364,8 @@ def report(backend: str, scenarios: list[Scenario], due: int, runs: int) -> None
 
 
 def run_backend(backend: str, args: argparse.Namespace, folder: Path) -> None:
-    scenarios = [Scenario(k, n) for k in ("future", "history") for n in (SMALL, args.rows)]
+    kinds = args.kinds.split(",")
+    scenarios = [Scenario(k, n) for k in kinds for n in (SMALL, args.rows)]
     print(f"{backend}:", flush=True)
     for scenario in scenarios:
         label = f"{scenario.kind}-{scenario.rows}"
@@ -378,12 +380,15 @@ def main() -> None:
     parser.add_argument("--due", type=int, default=100)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--databases", default="sqlite,postgresql", help="comma-separated")
+    parser.add_argument("--kinds", default="future,history", help="comma-separated")
     args = parser.parse_args()
     print(f"{os.cpu_count()} cores; SQLite {sqlite3.sqlite_version}; SQLAlchemy {sa.__version__}")
-    with tempfile.TemporaryDirectory() as folder:
-        run_backend("sqlite", args, Path(folder))
-    if args.no_postgres:
+    databases = args.databases.split(",")
+    if "sqlite" in databases:
+        with tempfile.TemporaryDirectory() as folder:
+            run_backend("sqlite", args, Path(folder))
+    if "postgresql" not in databases:
         return
     try:
         probe = sa.create_engine(args.postgres, connect_args={"connect_timeout": 3})
