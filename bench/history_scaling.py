@@ -13,7 +13,9 @@ Rows are seeded by one INSERT ... SELECT per table (a recursive CTE on SQLite,
 generate_series on PostgreSQL). Each scenario is timed before any ANALYZE (the daemon never
 runs one on SQLite; on PostgreSQL autovacuum is switched off for the bench's tables so the
 figure really has no statistics) and again after ANALYZE; the query plans of the claim and
-the per-message queries are printed for the large scenarios in both states.
+the per-message queries (and the planning pass's query) are printed for the large scenarios
+in both states. Each scenario is a fresh database; the figures are medians of --runs ticks,
+the due set set back to pending between them.
 
     .venv/bin/python bench/history_scaling.py [--rows 1000000] [--due 100] [--runs 5]
         [--postgres URL] [--databases sqlite,postgresql] [--kinds future,history]
@@ -343,6 +345,8 @@ def report(backend: str, scenarios: list[Scenario], due: int, runs: int) -> None
     print(f"\n{backend}: {due} due rows, one tick drains them; medians of {runs} runs (ms)")
     header = f"{'scenario':<18} {'outbox':>10} {'stats':<9} {'tick':>8} {'claim':>7}"
     print(header + f" {'texted':>7} {'today':>7} {'plan':>7}")
+    print("(claim, texted = _texted_before, today = _sms_sent_on_local_day: time in those queries")
+    print(" per tick, summed over the send threads, waits included; plan: one planning pass)")
     for s in scenarios:
         for state, f in s.figures.items():
             q = {k: v * 1000 for k, v in f.queries.items()}
