@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from dispatch_throughput import NOW, NullChannel, seeded_runtime
@@ -41,6 +42,15 @@ def peak_mb() -> float:
     """This process's peak resident set so far (ru_maxrss: KiB on Linux, bytes on macOS)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def rss_mb() -> float | None:
+    """The resident set now, where /proc tells it (Linux); None elsewhere."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
 
 
 def seed_due(runtime: Runtime, count: int) -> None:
@@ -92,16 +102,24 @@ def child(url: str, count: int, batch: int) -> None:
         clock=lambda: NOW,
     )
     before = peak_mb()
-    sent, started = 0, time.perf_counter()
+    sent, started, tenths = 0, time.perf_counter(), []
     while (report := dispatcher.run_once()).outcomes:
         sent += report.count("sent")
+        if sent >= (len(tenths) + 1) * count / 10:  # a leak grows with what was drained
+            tenths.append(rss_mb())
     seconds = time.perf_counter() - started
     runtime.engine.dispose()
-    figures = {"sent": sent, "before_mb": before, "peak_mb": peak_mb(), "seconds": seconds}
+    figures = {
+        "sent": sent,
+        "before_mb": before,
+        "peak_mb": peak_mb(),
+        "seconds": seconds,
+        "tenths": tenths,
+    }
     print(json.dumps(figures))
 
 
-def drain(url: str, count: int, batch: int) -> dict[str, float]:
+def drain(url: str, count: int, batch: int) -> dict[str, Any]:
     """A drain of `count` rows in a fresh interpreter."""
     here = Path(__file__).resolve()
     command = [sys.executable, str(here), "--child", str(count), "--url", url]
@@ -130,7 +148,7 @@ def drop_schema(postgres: str) -> None:
     probe.dispose()
 
 
-def compare(backend: str, sizes: dict[int, dict[str, float]], batch: int) -> None:
+def compare(backend: str, sizes: dict[int, dict[str, Any]], batch: int) -> None:
     (small, s), (large, big) = sorted(sizes.items())
     print(f"{backend}, batches of {batch}:")
     for count, f in sorted(sizes.items()):
@@ -139,6 +157,9 @@ def compare(backend: str, sizes: dict[int, dict[str, float]], batch: int) -> Non
             f"  drain {count:>7,}: RSS before {f['before_mb']:6.1f} MB, peak {f['peak_mb']:6.1f} MB"
             f" (growth {growth:5.1f} MB), {f['seconds']:.1f} s, {count / f['seconds']:,.0f} msg/s"
         )
+        if f["tenths"] and None not in f["tenths"]:
+            steps = " ".join(f"{mb:.1f}" for mb in f["tenths"])
+            print(f"    RSS after each tenth of the drain (MB): {steps}")
     ratio = big["peak_mb"] / s["peak_mb"]
     verdict = "PASS" if ratio <= TARGET else "MISS"
     print(
@@ -172,7 +193,7 @@ def main() -> None:
         child(args.url, args.child, args.batch)
         return
     print(f"{os.cpu_count()} cores; each drain in a fresh process", flush=True)
-    sizes: dict[int, dict[str, float]] = {}
+    sizes: dict[int, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as folder:
         for count in (args.small, args.large):
             sizes[count] = drain(f"sqlite:///{folder}/drain-{count}.db", count, args.batch)
