@@ -6,7 +6,10 @@ subprocess (so ru_maxrss is that drain's own peak): it seeds N due rows in bulk 
 and session each, SMS and email alternating, by INSERT ... SELECT), notes its peak RSS, drains
 them with the Dispatcher through a channel that does nothing until nothing is due, and reports
 its peak RSS again. Target: the peak draining --large (100,000) ≤ 1.2 × draining --small
-(1,000); the growth during each drain is printed too. SQLite, and PostgreSQL when reachable.
+(1,000); the growth during each drain is printed too, and the RSS after each tenth of it: a
+leak climbs with what was drained, a cache levels off. (On SQLite each pooled connection keeps
+a page cache of up to 2 MB, which a large database fills and a small one does not.) SQLite,
+and PostgreSQL when reachable. The default sizes take ~25 minutes on 2 busy cores.
 
     .venv/bin/python bench/drain_memory.py [--small 1000] [--large 100000] [--batch 100]
         [--postgres URL] [--no-postgres]
