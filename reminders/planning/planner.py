@@ -83,7 +83,7 @@ def plan_pending(
     *,
     region: str = DEFAULT_REGION,
 ) -> PlanReport:
-    """Plan every completed, unplanned session, one transaction per session.
+    """Plan every completed, unplanned session, `limit` sessions per transaction.
 
     `region` (DEFAULT_PHONE_REGION) reads national numbers a practice system wrote.
     """
@@ -91,11 +91,40 @@ def plan_pending(
     while True:
         with session_scope(engine) as session:
             ids = _unplanned_ids(session, limit)
-        for session_id in ids:
-            report = _plan_one(engine, plans, clinic_tz, session_id, now, region)
-            totals = _add(totals, report)
+        if ids:
+            totals = _add(totals, _plan_batch(engine, plans, clinic_tz, ids, now, region))
         if len(ids) < limit:
             return totals
+
+
+def _plan_batch(
+    engine: Engine,
+    plans: CarePlans,
+    clinic_tz: ZoneInfo,
+    session_ids: Sequence[int],
+    now: datetime,
+    region: str,
+) -> PlanReport:
+    """The batch in one transaction (read once, written once); if it fails, say because a
+    number a practice system wrote normalizes onto another patient's, each session alone,
+    so one bad row fails alone."""
+    try:
+        with session_scope(engine) as session:
+            query = select(TreatmentSession).where(
+                col(TreatmentSession.id).in_(session_ids), *_unplanned()
+            )
+            treatments = session.exec(query.with_for_update(skip_locked=True)).all()
+            return plan_sessions(session, plans, clinic_tz, treatments, now, region=region)
+    except sa.exc.SQLAlchemyError as exc:
+        log.warning(
+            "planning %d sessions together failed (%s): one at a time",
+            len(session_ids),
+            type(exc).__name__,
+        )
+    totals = PlanReport()
+    for session_id in session_ids:
+        totals = _add(totals, _plan_one(engine, plans, clinic_tz, session_id, now, region))
+    return totals
 
 
 def _add(left: PlanReport, right: PlanReport) -> PlanReport:
@@ -110,7 +139,7 @@ def _add(left: PlanReport, right: PlanReport) -> PlanReport:
 def _unplanned_ids(session: Session, limit: int) -> Sequence[int]:
     query = (
         select(TreatmentSession.id)
-        .where(col(TreatmentSession.planned_at).is_(None), TreatmentSession.status == "completed")
+        .where(*_unplanned())
         .order_by(col(TreatmentSession.id))
         .limit(limit)
     )
@@ -280,12 +309,15 @@ def _plan_in_ledger(
 
 
 def _lock_unplanned(session: Session, session_id: int) -> TreatmentSession | None:
-    query = select(TreatmentSession).where(
-        TreatmentSession.id == session_id,
-        col(TreatmentSession.planned_at).is_(None),
-        TreatmentSession.status == "completed",
-    )
+    query = select(TreatmentSession).where(TreatmentSession.id == session_id, *_unplanned())
     return session.exec(query.with_for_update(skip_locked=True)).first()
+
+
+def _unplanned() -> tuple[sa.ColumnElement[bool], ...]:
+    return (
+        col(TreatmentSession.planned_at).is_(None),
+        col(TreatmentSession.status) == "completed",
+    )
 
 
 def _mark_unplannable(
