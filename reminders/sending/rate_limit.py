@@ -63,7 +63,7 @@ def _checked_tokens(tokens: float) -> float:
 
 
 class TokenBucket:
-    """Tokens accrue at `rate_per_second` up to `burst` (default a twentieth of a second's worth)."""
+    """Tokens accrue at `rate_per_second` up to `burst` (default: a twentieth of a second's)."""
 
     def __init__(
         self,
