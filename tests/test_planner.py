@@ -69,6 +69,36 @@ def test_test_dose_plans_the_watch_message_and_the_week_one_check_in(runtime):
     assert planned["check_in", "sms"].due_at == datetime(2026, 11, 27, 18, 0, tzinfo=UTC)
 
 
+def test_a_batch_that_cannot_be_planned_together_is_planned_one_session_at_a_time(
+    runtime, monkeypatch, caplog
+):
+    import reminders.planning.planner as planner
+
+    for n in range(3):
+        enroll_patient(
+            runtime,
+            completed_at=COMPLETED,
+            now=NOW,
+            plan=False,
+            name=f"Patient {n}",
+            phone=f"+1310555{n:04d}",
+        )
+    real, calls = planner.plan_sessions, []
+
+    def deadlocked_once(session, plans, tz, treatments, now, **kwargs):
+        calls.append(len(treatments))
+        if len(calls) == 1:
+            raise sa.exc.OperationalError("SELECT", {}, Exception("deadlock detected"))
+        return real(session, plans, tz, treatments, now, **kwargs)
+
+    monkeypatch.setattr(planner, "plan_sessions", deadlocked_once)
+    report = runtime.plan(NOW)
+    assert calls == [3, 1, 1, 1]
+    assert (report.sessions, report.messages) == (3, 33)
+    assert len(rows(runtime)) == 33
+    assert "planning 3 sessions together failed (OperationalError)" in caplog.text
+
+
 def test_planning_twice_creates_nothing_twice(runtime):
     enroll_patient(runtime, completed_at=COMPLETED, now=NOW, plan=False)
     first = runtime.plan(NOW)
