@@ -52,7 +52,9 @@ class Runtime:
 
 
 def open_runtime(settings: Settings) -> Runtime:
-    return Runtime(settings, make_engine(settings.database_url), load_care_plans())
+    pool = {"pool_size": settings.send_concurrency + 4}  # see POSTGRES_POOL_SIZE
+    kwargs = pool if not settings.database_url.startswith("sqlite") else {}
+    return Runtime(settings, make_engine(settings.database_url, **kwargs), load_care_plans())
 
 
 def health_thresholds(settings: Settings) -> Thresholds:

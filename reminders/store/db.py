@@ -59,7 +59,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         sa.event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
+    # Every send thread books the shared SMS rate through the engine while the main thread
+    # prepares and records: with fewer pooled connections than that, the overflow ones are
+    # opened and closed again all through a drain (a new PostgreSQL backend each time).
+    kwargs.setdefault("pool_size", POSTGRES_POOL_SIZE)
     return sa.create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+POSTGRES_POOL_SIZE = 12  # SEND_CONCURRENCY's default of 8, the main thread, heartbeats, metrics
 
 
 SQLITE_MINIMUM = (3, 35, 0)  # UPDATE ... RETURNING and MATERIALIZED common table expressions

@@ -5,6 +5,10 @@ cap), whether any SMS may have reached the number before ("the first text says S
 whether the address opted out. Read one message at a time that is three queries per message;
 here it is three per chunk, and the chunk's own reservations are added as it goes, so the
 second message of a chunk sees the first as the database would.
+
+The status filters are applied here, not in SQL: with an IN list of numbers or patients and
+another of statuses, SQLite without statistics (it is never ANALYZEd) picks the status index
+and walks every delivered row; without them it can only use the number's or patient's index.
 """
 
 from __future__ import annotations
@@ -67,7 +71,8 @@ def read_send_history(
     if wanted:
         found = session.exec(
             select(OptOut.channel, OptOut.address).where(
-                col(OptOut.address).in_(sorted({address for _, address in wanted}))
+                col(OptOut.channel).in_(sorted({channel for channel, _ in wanted})),
+                col(OptOut.address).in_(sorted({address for _, address in wanted})),
             )
         ).all()
         history.opted_out = {(channel, address) for channel, address in found} & wanted
@@ -78,16 +83,17 @@ def _sms_sent(
     session: Session, patients: Sequence[int], since: datetime, until: datetime
 ) -> dict[int, dict[int, datetime]]:
     rows = session.exec(
-        select(OutboxMessage.patient_id, OutboxMessage.id, OutboxMessage.sent_at).where(
+        select(
+            OutboxMessage.patient_id, OutboxMessage.id, OutboxMessage.sent_at, OutboxMessage.status
+        ).where(
             col(OutboxMessage.patient_id).in_(patients),
             OutboxMessage.channel == "sms",
-            col(OutboxMessage.status).in_(list(REACHED_PROVIDER)),
             sa.and_(col(OutboxMessage.sent_at) >= since, col(OutboxMessage.sent_at) < until),
         )
     ).all()
     sent: dict[int, dict[int, datetime]] = defaultdict(dict)
-    for patient_id, message_id, sent_at in rows:
-        if message_id is not None and sent_at is not None:
+    for patient_id, message_id, sent_at, status in rows:
+        if message_id is not None and sent_at is not None and status in REACHED_PROVIDER:
             sent[patient_id][message_id] = sent_at
     return dict(sent)
 
@@ -95,15 +101,13 @@ def _sms_sent(
 def _texted(session: Session, numbers: Sequence[str]) -> dict[str, set[int]]:
     """An SMS counts once it may have reached the provider: a `sending` row only once reserved."""
     rows = session.exec(
-        select(OutboxMessage.recipient, OutboxMessage.id).where(
-            col(OutboxMessage.recipient).in_(numbers),
-            OutboxMessage.channel == "sms",
-            col(OutboxMessage.status).in_(list(REACHED_PROVIDER)),
-            col(OutboxMessage.sent_at).is_not(None) | (OutboxMessage.status != Status.SENDING),
-        )
+        select(
+            OutboxMessage.recipient, OutboxMessage.id, OutboxMessage.status, OutboxMessage.sent_at
+        ).where(col(OutboxMessage.recipient).in_(numbers), OutboxMessage.channel == "sms")
     ).all()
     texted: dict[str, set[int]] = defaultdict(set)
-    for number, message_id in rows:
-        if number is not None and message_id is not None:
+    for number, message_id, status, sent_at in rows:
+        reached = status in REACHED_PROVIDER and (sent_at is not None or status != Status.SENDING)
+        if number is not None and message_id is not None and reached:
             texted[number].add(message_id)
     return dict(texted)
