@@ -202,7 +202,12 @@ def claim_due(
             status=Status.SENDING,
             lease_owner=worker,
             lease_expires_at=now + lease,
-            attempts=col(OutboxMessage.attempts) + 1,
+            # A lease taken over from a worker that died before reserving the send is the
+            # same attempt going on: nothing reached the provider, so it is not counted again.
+            attempts=sa.case(
+                (col(OutboxMessage.status) == Status.PENDING, col(OutboxMessage.attempts) + 1),
+                else_=col(OutboxMessage.attempts),
+            ),
             updated_at=now,
         )
         .returning(col(OutboxMessage.id))
