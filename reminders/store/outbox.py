@@ -114,22 +114,23 @@ def _log_moves(
         )
 
 
-def _claimable(now: datetime) -> sa.ColumnElement[bool]:
-    """Due and pending (for a patient not paused), or leased by a worker that died before it
-    reserved the send (a paused patient's such row is held by the dispatcher, pending again)."""
-    table = OutboxMessage
+def _due_pending(now: datetime) -> sa.ColumnElement[bool]:
+    """Due and pending, for a patient not paused."""
     paused = select(Patient.id).where(col(Patient.paused_at).is_not(None))
-    return sa.or_(
-        sa.and_(
-            col(table.status) == Status.PENDING,
-            col(table.due_at) <= now,
-            col(table.patient_id).not_in(paused),
-        ),
-        sa.and_(
-            col(table.status) == Status.SENDING,
-            col(table.lease_expires_at) < now,
-            col(table.sent_at).is_(None),
-        ),
+    return sa.and_(
+        col(OutboxMessage.status) == Status.PENDING,
+        col(OutboxMessage.due_at) <= now,
+        col(OutboxMessage.patient_id).not_in(paused),
+    )
+
+
+def _abandoned(now: datetime) -> sa.ColumnElement[bool]:
+    """Leased by a worker that died before it reserved the send (a paused patient's such row
+    is held by the dispatcher, pending again)."""
+    return sa.and_(
+        col(OutboxMessage.status) == Status.SENDING,
+        col(OutboxMessage.lease_expires_at) < now,
+        col(OutboxMessage.sent_at).is_(None),
     )
 
 
@@ -176,48 +177,70 @@ def _to_unknown(session: Session, now: datetime, actor: str, whose: sa.ColumnEle
 def claim_due(
     session: Session, worker: str, now: datetime, lease: timedelta, limit: int
 ) -> Sequence[int]:
-    """Lease up to `limit` due messages to `worker` in ONE conditional UPDATE.
+    """Lease up to `limit` due messages to `worker`: first those a dead worker left before
+    reserving their send, then pending ones in due order, each pass ONE conditional UPDATE.
 
-    SQLite ignores FOR UPDATE SKIP LOCKED, so correctness must not depend on it: the outer
+    Two passes, not one `OR`: with the OR neither database reads the candidates in due order
+    from an index, so every claim sorted every due row, and a morning backlog of 100,000
+    drained at a quarter of the speed of one of 1,000.
+    """
+    abandoned = _claim(session, worker, now, lease, limit, _abandoned(now), counts=False)
+    pending = (
+        _claim(session, worker, now, lease, limit - len(abandoned), _due_pending(now), counts=True)
+        if len(abandoned) < limit
+        else []
+    )
+    claimed = sorted([*abandoned, *pending])
+    _log_moves(
+        session, claimed, now, came_from=None, to=Status.SENDING, actor=worker, reason="claimed"
+    )
+    return claimed
+
+
+def _claim(
+    session: Session,
+    worker: str,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    claimable: sa.ColumnElement[bool],
+    *,
+    counts: bool,
+) -> Sequence[int]:
+    """SQLite ignores FOR UPDATE SKIP LOCKED, so correctness must not depend on it: the outer
     WHERE repeats the condition, and a row another worker took in the meantime no longer
     matches. On PostgreSQL SKIP LOCKED lets concurrent workers take disjoint batches.
 
     The candidates are a MATERIALIZED CTE: as a plain `IN (subquery)` PostgreSQL may rerun
     the subquery per row, and with SKIP LOCKED skipping the rows this very UPDATE has locked,
-    the LIMIT creeps forward until one claim takes every due row.
+    the LIMIT creeps forward until one claim takes every due row. `counts`: whether this
+    claim is a new attempt; a lease taken over from a worker that died before reserving the
+    send is the same attempt going on, since nothing reached the provider.
     """
     candidates = (
         sa.select(col(OutboxMessage.id))
-        .where(_claimable(now))
+        .where(claimable)
         .order_by(col(OutboxMessage.due_at), col(OutboxMessage.id))
         .limit(limit)
         .with_for_update(skip_locked=True)
         .cte("claimable")
         .prefix_with("MATERIALIZED")
     )
+    attempts = col(OutboxMessage.attempts) + (1 if counts else 0)
     statement = (
         sa.update(OutboxMessage)
-        .where(col(OutboxMessage.id).in_(sa.select(candidates.c.id)), _claimable(now))
+        .where(col(OutboxMessage.id).in_(sa.select(candidates.c.id)), claimable)
         .values(
             status=Status.SENDING,
             lease_owner=worker,
             lease_expires_at=now + lease,
-            # A lease taken over from a worker that died before reserving the send is the
-            # same attempt going on: nothing reached the provider, so it is not counted again.
-            attempts=sa.case(
-                (col(OutboxMessage.status) == Status.PENDING, col(OutboxMessage.attempts) + 1),
-                else_=col(OutboxMessage.attempts),
-            ),
+            attempts=attempts,
             updated_at=now,
         )
         .returning(col(OutboxMessage.id))
         .execution_options(synchronize_session=False)
     )
-    claimed = sorted(session.execute(statement).scalars().all())
-    _log_moves(
-        session, claimed, now, came_from=None, to=Status.SENDING, actor=worker, reason="claimed"
-    )
-    return claimed
+    return session.execute(statement).scalars().all()
 
 
 def release(session: Session, worker: str, message_ids: Sequence[int], now: datetime) -> int:
