@@ -143,3 +143,22 @@ def test_a_stop_while_prepared_texts_wait_their_turn_hands_them_back_unreserved(
         (m.status, m.sent_at, m.lease_owner, m.attempts) == ("pending", None, None, 0)
         for m in waiting
     )
+
+
+def test_an_account_problem_hands_back_the_texts_still_waiting_their_turn(runtime):
+    from reminders.sending.channels.base import ChannelError
+
+    enroll(runtime, 4)
+
+    def refused(message: OutgoingMessage) -> None:
+        if message.channel == "sms":
+            raise ChannelError("authenticate: 20003", permanent=False, account_problem=True)
+
+    channel = Recording(on_send=refused)
+    report = dispatcher(runtime, channel, send_concurrency=1).run_once()
+    texts = [o for o in report.outcomes if o.channel == "sms"]
+    assert [o.result for o in texts] == ["paused"]  # one call, not one per waiting text
+    assert report.count("sent") == 4  # the emails went
+    texts_due = [m for m in rows(runtime) if m.step == "aftercare" and m.channel == "sms"]
+    assert [(m.status, m.sent_at) for m in texts_due] == [("pending", None)] * 4
+    assert sum(m.due_at > NOW for m in texts_due) == 1  # the one refused waits 15 minutes

@@ -231,8 +231,9 @@ class Dispatcher:
     def _deliver(
         self, message_id: int, outgoing: OutgoingMessage
     ) -> _Accepted | _Withdrawn | Outcome:
-        """In a pool thread: a stop that came while this waited its turn keeps it back."""
-        if self.stop.is_set():
+        """In a pool thread: a stop, or an account problem on its channel, that came while this
+        waited its turn keeps it back, handed back as it was."""
+        if self.stop.is_set() or outgoing.channel in self._paused:
             keyed = isinstance(self.channels.get(outgoing.channel), Keyed)
             return _Withdrawn(message_id, reserved=not keyed)
         return self._call_provider(message_id, outgoing)
