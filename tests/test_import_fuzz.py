@@ -6,8 +6,10 @@ writes files of good rows, rows broken in a known way (a treatment no plan has, 
 is no number, a bad flag or patient_id, a missing or extra column) and rows with one column of
 any Unicode (quotes, line breaks, NUL). Whatever the file, the command must end without a
 traceback; a failure must have written nothing and named each known-bad line; a success must
-have reported a session for every row. One database serves every example of a test, so later
-files meet the patients of earlier ones (clashes, re-imports).
+have reported a session for every row. A row naming a patient number no patient has (some past
+PostgreSQL's integer ids) must fail the file too, though it is named only once every row reads.
+One database serves every example of a test, so later files meet the patients of earlier ones
+(clashes, re-imports).
 """
 
 from __future__ import annotations
@@ -49,7 +51,9 @@ BROKEN = {  # a column, and a value no row may have there
     "timezone": "Mars/Olympus_Mons",
 }
 ANY_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=25)
-KINDS = ("good", "broken", "fuzzed", "short", "long")
+KINDS = ("good", "broken", "fuzzed", "short", "long", "stranger")
+# Patient numbers no patient has: past PostgreSQL's integer ids too, at most 18 digits
+STRANGERS = ("999999", str(2**31), str(2**63), "9" * 18)
 FUZZ = examples(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 
 
@@ -57,6 +61,7 @@ FUZZ = examples(max_examples=30, deadline=None, suppress_health_check=list(Healt
 class Row:
     cells: list[str]
     bad: bool  # broken in a known way: it must be reported
+    refused: bool = False  # valid, but names no patient on file: the file must fail
 
 
 @st.composite
@@ -82,12 +87,14 @@ def rows(draw: st.DrawFn, kinds: tuple[str, ...] = KINDS) -> Row:
         good[column] = BROKEN[column]
     elif kind == "fuzzed":
         good[draw(st.sampled_from(COLUMNS))] = draw(ANY_TEXT)
+    elif kind == "stranger":
+        good["patient_id"] = draw(st.sampled_from(STRANGERS))
     cells = [good[column] for column in COLUMNS]
     if kind == "short":
         cells = cells[: draw(st.integers(min_value=1, max_value=len(COLUMNS) - 1))]
     elif kind == "long":
         cells = [*cells, draw(ANY_TEXT)]
-    return Row(cells, bad=kind in ("broken", "short", "long"))
+    return Row(cells, bad=kind in ("broken", "short", "long"), refused=kind == "stranger")
 
 
 FILES = st.one_of(  # all good half the time, or the odd bad row would sink nearly every file
@@ -119,13 +126,16 @@ def run(aftercare: Aftercare, text: str, path: Path) -> tuple[int, str]:
 @FUZZ
 @given(table=FILES)
 @example(table=[Row(["Patient 100", "+13105550100", "", "asclera", "2026-06-15 14:00"], bad=True)])
+@example(  # enroll's look-up of such an id failed on PostgreSQL (DataError); the import's holds
+    table=[Row(["Patient 100", "+13105550100", *[""] * 7, str(2**31)], bad=False, refused=True)]
+)
 def test_a_file_of_good_and_bad_rows_imports_every_row_or_none(aftercare, tmp_path, table):
     text, starts = csv_file(table)
     before = aftercare.row_counts()
     code, output = run(aftercare, text, tmp_path / "sessions.csv")
     reported = {int(line) for line in re.findall(r"^line (\d+): (?!note:)", output, re.M)}
     if code == 0:
-        assert not any(row.bad for row in table), output
+        assert not any(row.bad or row.refused for row in table), output
         sessions = re.search(r"^(\d+) sessions?: ", output, re.M)
         assert sessions and int(sessions.group(1)) == len(table), output
         return
