@@ -55,7 +55,11 @@ KINDS = ("good", "broken", "fuzzed", "short", "long", "stranger")
 # Patient numbers no patient has, some past PostgreSQL's integer ids (more than 18 digits are
 # refused as no patient's number before any look-up)
 STRANGERS = ("999999", str(2**31), "9" * 18)
-FUZZ = examples(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+FUZZ = examples(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 @dataclass(frozen=True)
