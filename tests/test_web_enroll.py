@@ -271,6 +271,9 @@ def test_a_session_for_a_patient_number_that_does_not_exist_is_refused(engine, s
     assert "There is no patient 99." in response.text
     assert patients(engine) == []
     assert post(staff, patient_id="٣").status_code == 400  # another script's digit
+    beyond = post(staff, patient_id=str(2**31))  # PostgreSQL's integer ids end at 2**31 - 1
+    assert beyond.status_code == 400  # was a 503: PostgreSQL refused to compare it (DataError)
+    assert f"There is no patient {2**31}." in beyond.text
 
 
 # -- an existing patient --------------------------------------------------------------------------

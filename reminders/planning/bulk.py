@@ -39,6 +39,7 @@ from reminders.rules.care_plans import CarePlans
 from reminders.rules.lifecycle import Status
 from reminders.rules.timing import local_date, require_zone
 from reminders.store.audit import record_many
+from reminders.store.db import MAX_ID
 from reminders.store.models import OutboxMessage, Patient, TreatmentSession
 
 CHUNK = 500  # values per IN (...): well inside every backend's limit on parameters
@@ -176,7 +177,8 @@ def _resolve(
     by_phone: dict[str, Someone] = {
         p.phone: p for p in _fetch(session, Patient, Patient.phone, phones) if p.phone
     }
-    ids = {e.patient_id for _, e in rows if e.patient_id is not None}
+    # No patient has an id past the ids' range, and PostgreSQL refuses to compare one
+    ids = {e.patient_id for _, e in rows if e.patient_id is not None and 0 < e.patient_id <= MAX_ID}
     by_id = {p.id: p for p in _fetch(session, Patient, Patient.id, ids) if p.id is not None}
     resolution = _Resolution(plans, clinic_tz, by_phone, by_id, {})
     _load_current_sessions(session, resolution)

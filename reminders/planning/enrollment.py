@@ -34,6 +34,7 @@ from reminders.rules.timing import (
     require_zone,
 )
 from reminders.store.audit import record
+from reminders.store.db import MAX_ID
 from reminders.store.models import OutboxMessage, Patient, TreatmentSession
 from reminders.store.outbox import lock_in_order, skip
 
@@ -460,8 +461,13 @@ def same_name(left: str, right: str) -> bool:
 def _existing_patient(session: Session, enrollment: Enrollment) -> Patient | None:
     """The patient this enrollment is for: the one named by id, else the one with the phone."""
     holder = session.exec(select(Patient).where(Patient.phone == enrollment.phone)).first()
-    chosen = None if enrollment.patient_id is None else session.get(Patient, enrollment.patient_id)
+    chosen = None if enrollment.patient_id is None else _patient(session, enrollment.patient_id)
     return choose_patient(enrollment, holder, chosen)
+
+
+def _patient(session: Session, patient_id: int) -> Patient | None:
+    """The patient of this id; none past the ids' range, which PostgreSQL refuses to compare."""
+    return session.get(Patient, patient_id) if 0 < patient_id <= MAX_ID else None
 
 
 def choose_patient(
@@ -491,7 +497,7 @@ def patient_on_file(session: Session, form: EnrollmentForm, region: str) -> Pati
     the one named by id, else the one with the phone under the same name. Its zone is the
     `zone_on_file` that `validate` reads the completion time in; refusals are `enroll`'s."""
     if form.patient_id is not None:
-        return session.get(Patient, form.patient_id)
+        return _patient(session, form.patient_id)
     try:
         phone = parse_phone(form.phone, region)
     except InvalidEnrollment:

@@ -25,6 +25,7 @@ from reminders.store.api_keys import (
     list_api_keys,
     revoke_api_key,
 )
+from reminders.store.db import MAX_ID
 from reminders.store.models import ApiKey
 from reminders.store.web_sessions import SignedIn
 from reminders.web import run_db
@@ -82,7 +83,8 @@ def _create(session: Session, now: datetime, *, label: str, actor: str) -> tuple
 
 
 def _revoke(session: Session, now: datetime, *, key_id: int, actor: str) -> bool:
-    key = session.get(ApiKey, key_id)
+    # No row has a larger id, and SQLite cannot even bind one (an OverflowError, a 500).
+    key = session.get(ApiKey, key_id) if 0 < key_id <= MAX_ID else None
     if key is None:
         raise NoSuchKey(f"there is no API key {key_id}")
     return revoke_api_key(session, key, actor=actor, now=now)

@@ -29,6 +29,7 @@ from reminders.store.accounts import (
     normalize_email,
     set_role,
 )
+from reminders.store.db import MAX_ID
 from reminders.store.models import User
 from reminders.store.web_sessions import SignedIn
 from reminders.web import run_db
@@ -141,7 +142,8 @@ def _set_role(session: Session, now: datetime, *, user_id: int, role: str, actor
 
 
 def _user(session: Session, user_id: int) -> User:
-    user = session.get(User, user_id)
+    # No row has a larger id, and SQLite cannot even bind one (an OverflowError, a 500).
+    user = session.get(User, user_id) if 0 < user_id <= MAX_ID else None
     if user is None:
         raise NotFound(f"there is no user {user_id}")
     return user
