@@ -159,8 +159,8 @@ class Dispatcher:
         report.outcomes = [outcome for outcome in results if outcome is not None]
         leftover = [i for i, outcome in zip(ids, results, strict=True) if outcome is None]
         report.released = self._release(leftover)
-        if not self.more_waiting:  # a drain keeps its provider connections from batch to batch
-            self._close_channels()
+        if not (self.more_waiting and _went_cleanly(report)):
+            self._close_channels()  # a clean drain keeps its connections from batch to batch
         return report
 
     def _read_plans(self, session: Session) -> None:
@@ -648,6 +648,15 @@ class Dispatcher:
                 channel.close()
             except Exception:
                 log.exception("closing channel %s failed", channel.name)
+
+
+QUIET_RESULTS = frozenset({"sent", "skipped", "deferred", "held"})
+
+
+def _went_cleanly(report: DispatchReport) -> bool:
+    """No provider trouble in the batch: a channel that failed is closed, so that the next
+    batch starts with a fresh connection rather than the failed one's remembered state."""
+    return all(outcome.result in QUIET_RESULTS for outcome in report.outcomes)
 
 
 def _lock_patients(session: Session, ids: set[int]) -> dict[int, Patient]:
