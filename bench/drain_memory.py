@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from bench_db import drop_schema, fresh_schema, postgres_reachable
 from dispatch_throughput import NOW, NullChannel, seeded_runtime
 from history_scaling import Dialect
 
@@ -134,23 +135,6 @@ def drain(url: str, count: int, batch: int) -> dict[str, Any]:
     return figures
 
 
-def fresh_schema(postgres: str) -> str:
-    probe = sa.create_engine(postgres)
-    with probe.begin() as connection:
-        connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
-        connection.exec_driver_sql(f"CREATE SCHEMA {SCHEMA}")
-    probe.dispose()
-    url = sa.engine.make_url(postgres).update_query_dict({"options": f"-csearch_path={SCHEMA}"})
-    return url.render_as_string(hide_password=False)
-
-
-def drop_schema(postgres: str) -> None:
-    probe = sa.create_engine(postgres)
-    with probe.begin() as connection:
-        connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
-    probe.dispose()
-
-
 def compare(backend: str, sizes: dict[int, dict[str, Any]], batch: int) -> None:
     (small, s), (large, big) = sorted(sizes.items())
     print(f"{backend}, batches of {batch}:")
@@ -203,19 +187,14 @@ def main() -> None:
     compare("sqlite", sizes, args.batch)
     if args.no_postgres:
         return
-    try:
-        probe = sa.create_engine(args.postgres, connect_args={"connect_timeout": 3})
-        probe.connect().close()
-        probe.dispose()
-    except sa.exc.OperationalError as exc:
-        print(f"postgresql: skipped ({type(exc).__name__})")
+    if not postgres_reachable(args.postgres):
         return
     sizes = {}
     try:
         for count in (args.small, args.large):
-            sizes[count] = drain(fresh_schema(args.postgres), count, args.batch)
+            sizes[count] = drain(fresh_schema(args.postgres, SCHEMA), count, args.batch)
     finally:
-        drop_schema(args.postgres)
+        drop_schema(args.postgres, SCHEMA)
     compare("postgresql", sizes, args.batch)
 
 

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from bench_db import drop_schema, fresh_schema, postgres_reachable
 from dispatch_throughput import NOW, NullChannel, seeded_runtime
 
 from reminders.runtime import Runtime
@@ -286,17 +287,10 @@ def database(backend: str, folder: Path, label: str, postgres: str) -> Iterator[
     if backend == "sqlite":
         yield f"sqlite:///{folder}/{label}.db"
         return
-    probe = sa.create_engine(postgres)
-    with probe.begin() as connection:
-        connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
-        connection.exec_driver_sql(f"CREATE SCHEMA {SCHEMA}")
-    url = sa.engine.make_url(postgres).update_query_dict({"options": f"-csearch_path={SCHEMA}"})
     try:
-        yield url.render_as_string(hide_password=False)
+        yield fresh_schema(postgres, SCHEMA)
     finally:
-        with probe.begin() as connection:
-            connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
-        probe.dispose()
+        drop_schema(postgres, SCHEMA)
 
 
 @dataclass
@@ -397,12 +391,7 @@ def main() -> None:
             run_backend("sqlite", args, Path(folder))
     if "postgresql" not in databases:
         return
-    try:
-        probe = sa.create_engine(args.postgres, connect_args={"connect_timeout": 3})
-        probe.connect().close()
-        probe.dispose()
-    except sa.exc.OperationalError as exc:
-        print(f"postgresql: skipped ({type(exc).__name__})")
+    if not postgres_reachable(args.postgres):
         return
     with tempfile.TemporaryDirectory() as folder:
         run_backend("postgresql", args, Path(folder))

@@ -42,6 +42,7 @@ from apscheduler.events import (
 )
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from bench_db import drop_schema, fresh_schema, postgres_reachable
 from dispatch_throughput import COMPLETED, NOW, seeded_runtime
 
 from reminders.runtime import Runtime
@@ -299,29 +300,12 @@ def main() -> None:
     print(f"{os.cpu_count()} cores")
     with tempfile.TemporaryDirectory() as folder:
         run("sqlite", lambda name: f"sqlite:///{folder}/{name}.db", args)
-    try:
-        probe = sa.create_engine(args.postgres, connect_args={"connect_timeout": 3})
-        with probe.connect() as connection:
-            connection.exec_driver_sql("SELECT 1")
-    except sa.exc.OperationalError as exc:
-        print(f"postgresql: skipped ({type(exc).__name__})")
+    if not postgres_reachable(args.postgres):
         return
-
-    def fresh_schema(name: str) -> str:
-        with probe.begin() as connection:
-            connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
-            connection.exec_driver_sql(f"CREATE SCHEMA {SCHEMA}")
-        url = sa.engine.make_url(args.postgres).update_query_dict(
-            {"options": f"-csearch_path={SCHEMA}"}
-        )
-        return url.render_as_string(hide_password=False)
-
     try:
-        run("postgresql", fresh_schema, args)
+        run("postgresql", lambda _name: fresh_schema(args.postgres, SCHEMA), args)
     finally:
-        with probe.begin() as connection:
-            connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
-        probe.dispose()
+        drop_schema(args.postgres, SCHEMA)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ from sqlmodel import col
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo root: tests.support
 
+from bench_db import drop_schema, fresh_schema, postgres_reachable
 from dispatch_throughput import COMPLETED, NOW, NullChannel, seeded_runtime
 from twilio.rest import Client
 
@@ -163,36 +164,6 @@ class FakeProcess:
 
 
 # -- databases ----------------------------------------------------------------------------------
-
-
-def postgres_reachable(url: str) -> bool:
-    try:
-        probe = sa.create_engine(url, connect_args={"connect_timeout": 3})
-        with probe.connect():
-            pass
-        probe.dispose()
-    except sa.exc.OperationalError as exc:
-        print(f"postgresql: skipped, cannot connect to {url} ({type(exc).__name__})")
-        return False
-    return True
-
-
-def fresh_postgres(url: str) -> str:
-    """A URL on an empty schema of our own."""
-    probe = sa.create_engine(url)
-    with probe.begin() as connection:
-        connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
-        connection.exec_driver_sql(f"CREATE SCHEMA {SCHEMA}")
-    probe.dispose()
-    routed = sa.engine.make_url(url).update_query_dict({"options": f"-csearch_path={SCHEMA}"})
-    return routed.render_as_string(hide_password=False)
-
-
-def drop_postgres(url: str) -> None:
-    probe = sa.create_engine(url)
-    with probe.begin() as connection:
-        connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
-    probe.dispose()
 
 
 def sms_only_runtime(url: str, sessions: int) -> Runtime:
@@ -429,10 +400,11 @@ def main() -> None:
                 latency_bound(fake, "sqlite", f"sqlite:///{folder}/t2.db", args)
         if postgres_reachable(args.postgres):
             if not args.skip_throughput:
-                throughput(fake, "postgresql", fresh_postgres(args.postgres), args, concurrency)
+                url = fresh_schema(args.postgres, SCHEMA)
+                throughput(fake, "postgresql", url, args, concurrency)
             if not args.skip_latency:
-                latency_bound(fake, "postgresql", fresh_postgres(args.postgres), args)
-            drop_postgres(args.postgres)
+                latency_bound(fake, "postgresql", fresh_schema(args.postgres, SCHEMA), args)
+            drop_schema(args.postgres, SCHEMA)
     finally:
         fake.stop()
 
