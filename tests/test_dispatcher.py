@@ -16,7 +16,7 @@ from reminders.runtime import Runtime
 from reminders.sending.channels.base import ChannelError, OutcomeUnknown, OutgoingMessage, Reserve
 from reminders.sending.reconcile import HOLD, RECHECK, SETTLE
 from reminders.store.db import session_scope
-from reminders.store.models import MessageEvent, OutboxMessage, TemplateRevision
+from reminders.store.models import MessageEvent, OutboxMessage, Patient, TemplateRevision
 from reminders.store.opt_outs import opt_out
 from reminders.store.outbox import claim_due
 from reminders.store.pauses import pause_patient
@@ -561,6 +561,30 @@ def test_a_pause_landing_while_an_email_waits_for_its_connection_holds_it(runtim
     assert channel.keys == [] and channel.sent == []
     row = email_row(runtime)
     assert (row.status, row.sent_at, row.provider_id) == ("pending", None, None)
+
+
+def test_an_address_changed_while_an_email_waits_sends_it_composed_for_the_new_one(runtime):
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW, sms=False)
+    patient_id = email_row(runtime).patient_id
+    changed = []
+
+    def change_meanwhile(_message: OutgoingMessage) -> None:  # staff fix a typo meanwhile
+        if not changed:
+            with session_scope(runtime.engine) as session:
+                session.get_one(Patient, patient_id).email = "maria.lopez@example.com"
+            changed.append(True)
+
+    channel = KeyedChannel(connect=change_meanwhile)
+    dispatcher = make_dispatcher(runtime, lambda: NOW, email=channel)
+    first = dispatcher.run_once()
+    assert [(o.result, o.detail) for o in first.outcomes if o.channel == "email"] == [
+        ("held", "address changed")
+    ]
+    assert channel.sent == [] and email_row(runtime).status == "pending"
+    dispatcher.run_once()
+    (sent,) = channel.sent
+    assert sent.to == "maria.lopez@example.com" and email_row(runtime).status == "sent"
+    assert email_row(runtime).attempts == 1
 
 
 def test_a_mail_server_down_leaves_emails_retryable_and_spends_no_attempt(runtime):

@@ -552,11 +552,27 @@ class Dispatcher:
             if message is None:
                 raise _LeaseLost(message_id)
             # Decided again: a STOP, a pause or a void may have landed while this waited.
-            *_, settled = self._decide_now(session, message, now)
+            _, patient, _, settled = self._decide_now(session, message, now)
+            if settled is None and patient.address(message.channel) != message.recipient:
+                settled = self._compose_again(session, message, now)
             if settled is None:
                 message.sent_at, message.provider_id = now, key
         if settled is not None:  # raised once committed, so the skip or deferral is kept
             raise _Settled(settled)
+
+    def _compose_again(self, session: Session, message: OutboxMessage, now: datetime) -> Outcome:
+        """Staff changed the address while the message waited: it was composed for the old one
+        (its footer's unsubscribe link too), so it is pending again, to be composed anew."""
+        transition(
+            session,
+            message,
+            Status.PENDING,
+            now,
+            actor=self.worker_id,
+            reason="held (the address changed while it waited): composed again",
+        )
+        message.attempts = max(0, message.attempts - 1)
+        return _outcome(message, "held", "address changed", now)
 
     def _record_accepted(self, accepted: Sequence[_Accepted]) -> dict[int, Outcome]:
         """The provider has them: record that in one transaction, retrying the write, and
