@@ -432,30 +432,21 @@ class Dispatcher:
     def _defer(
         self, session: Session, message: OutboxMessage, decision: Defer, now: datetime
     ) -> None:
-        transition(
-            session,
-            message,
-            Status.PENDING,
-            now,
-            actor=self.worker_id,
-            reason=f"deferred ({decision.reason}) to {decision.until.isoformat()}",
-        )
+        reason = f"deferred ({decision.reason}) to {decision.until.isoformat()}"
+        self._back_to_pending(session, message, now, reason)
         message.due_at = decision.until
-        message.attempts = max(0, message.attempts - 1)  # waiting is not an attempt
 
     def _hold(
         self, session: Session, message: OutboxMessage, decision: Hold, now: datetime
     ) -> None:
         """Claimed just before a pause: pending again as it was; the claim skips it from now."""
-        transition(
-            session,
-            message,
-            Status.PENDING,
-            now,
-            actor=self.worker_id,
-            reason=f"held ({decision.reason})",
-        )
-        message.attempts = max(0, message.attempts - 1)
+        self._back_to_pending(session, message, now, f"held ({decision.reason})")
+
+    def _back_to_pending(
+        self, session: Session, message: OutboxMessage, now: datetime, reason: str
+    ) -> None:
+        transition(session, message, Status.PENDING, now, actor=self.worker_id, reason=reason)
+        message.attempts = max(0, message.attempts - 1)  # waiting is not an attempt
 
     def _reserve(
         self,
@@ -563,15 +554,8 @@ class Dispatcher:
     def _compose_again(self, session: Session, message: OutboxMessage, now: datetime) -> Outcome:
         """Staff changed the address while the message waited: it was composed for the old one
         (its footer's unsubscribe link too), so it is pending again, to be composed anew."""
-        transition(
-            session,
-            message,
-            Status.PENDING,
-            now,
-            actor=self.worker_id,
-            reason="held (the address changed while it waited): composed again",
-        )
-        message.attempts = max(0, message.attempts - 1)
+        reason = "held (the address changed while it waited): composed again"
+        self._back_to_pending(session, message, now, reason)
         return _outcome(message, "held", "address changed", now)
 
     def _record_accepted(self, accepted: Sequence[_Accepted]) -> dict[int, Outcome]:
