@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from reminders.runtime import Runtime, migrate
-from reminders.sending.channels.base import OutgoingMessage
+from reminders.sending.channels.base import Channel, OutgoingMessage
 from reminders.sending.dispatcher import Dispatcher
 from reminders.settings import Settings
 from reminders.store.db import make_engine, session_scope
@@ -38,6 +38,27 @@ class NullChannel:
 
     def close(self) -> None:
         pass
+
+
+def bench_dispatcher(
+    runtime: Runtime,
+    *,
+    settings: Settings | None = None,
+    channel: Channel | None = None,
+    email: Channel | None = None,
+    at: datetime = NOW,
+) -> Dispatcher:
+    """What every bench drains with: one worker on a fixed clock, `channel` for both channels
+    (or `email` for email), a channel that does nothing where none is given."""
+    sms = channel or NullChannel()
+    return Dispatcher(
+        runtime.engine,
+        settings or runtime.settings,
+        runtime.default_plans,
+        {"sms": sms, "email": email or sms},
+        worker_id="bench",
+        clock=lambda: at,
+    )
 
 
 def seed(runtime: Runtime, sessions: int) -> None:
@@ -70,19 +91,11 @@ def seeded_runtime(url: str, sessions: int) -> Runtime:
 
 def run(url: str, sessions: int) -> None:
     runtime = seeded_runtime(url, sessions)
-    engine, settings = runtime.engine, runtime.settings
+    engine = runtime.engine
     started = time.perf_counter()
     planned = runtime.plan(NOW)
     plan_seconds = time.perf_counter() - started
-    channel = NullChannel()
-    dispatcher = Dispatcher(
-        engine,
-        settings,
-        runtime.default_plans,
-        {"sms": channel, "email": channel},
-        worker_id="bench",
-        clock=lambda: NOW,
-    )
+    dispatcher = bench_dispatcher(runtime)
     sent, started = 0, time.perf_counter()
     while (report := dispatcher.run_once()).outcomes:
         sent += report.count("sent")

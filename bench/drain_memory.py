@@ -30,11 +30,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from bench_db import drop_schema, fresh_schema, postgres_reachable
-from dispatch_throughput import NOW, NullChannel, seeded_runtime
+from dispatch_throughput import bench_dispatcher, seeded_runtime
 from history_scaling import Dialect
 
 from reminders.runtime import Runtime
-from reminders.sending.dispatcher import Dispatcher
 from reminders.settings import Settings
 
 TARGET = 1.2
@@ -96,15 +95,7 @@ def child(url: str, count: int, batch: int) -> None:
     runtime = seeded_runtime(url, 0)
     runtime.settings = runtime.settings.model_copy(update={"dispatch_batch_size": batch})
     seed_due(runtime, count)
-    channel = NullChannel()
-    dispatcher = Dispatcher(
-        runtime.engine,
-        runtime.settings,
-        runtime.default_plans,
-        {"sms": channel, "email": channel},
-        worker_id="bench",
-        clock=lambda: NOW,
-    )
+    dispatcher = bench_dispatcher(runtime)
     before = peak_mb()
     sent, started, tenths = 0, time.perf_counter(), []
     while (report := dispatcher.run_once()).outcomes:

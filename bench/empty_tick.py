@@ -21,10 +21,9 @@ import tempfile
 import time
 from datetime import timedelta
 
-from dispatch_throughput import COMPLETED, NOW, seeded_runtime
+from dispatch_throughput import COMPLETED, NOW, bench_dispatcher, seeded_runtime
 
 from reminders.runtime import Runtime
-from reminders.sending.dispatcher import Dispatcher
 
 TARGET_SECONDS = 0.1
 BEFORE_ANY_DUE = COMPLETED - timedelta(hours=1)
@@ -41,14 +40,7 @@ def passes(runtime: Runtime) -> tuple[float, float]:
     started = time.perf_counter()
     report = runtime.plan(BEFORE_ANY_DUE)
     planned = time.perf_counter()
-    dispatcher = Dispatcher(
-        runtime.engine,
-        runtime.settings,
-        runtime.default_plans,
-        {},
-        worker_id="bench",
-        clock=lambda: BEFORE_ANY_DUE,
-    )
+    dispatcher = bench_dispatcher(runtime, at=BEFORE_ANY_DUE)
     outcomes = dispatcher.run_once().outcomes
     finished = time.perf_counter()
     assert report.sessions == 0 and not outcomes, "something was due: the bench is wrong"

@@ -40,10 +40,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from bench_db import drop_schema, fresh_schema, postgres_reachable
-from dispatch_throughput import NOW, NullChannel, seeded_runtime
+from dispatch_throughput import NOW, NullChannel, bench_dispatcher, seeded_runtime
 
 from reminders.runtime import Runtime
-from reminders.sending.dispatcher import Dispatcher
 
 TARGET = 1.5
 SMALL = 1_000
@@ -225,14 +224,7 @@ def measure(runtime: Runtime, ids: list[int], runs: int) -> tuple[Figures, Trace
     tracer = Tracer(runtime.engine)
     for _ in range(runs):
         reset(runtime, ids)
-        dispatcher = Dispatcher(
-            runtime.engine,
-            runtime.settings,
-            runtime.default_plans,
-            {"sms": channel, "email": channel},
-            worker_id="bench",
-            clock=lambda: NOW,
-        )
+        dispatcher = bench_dispatcher(runtime, channel=channel)
         tracer.seconds.clear()
         started = time.perf_counter()
         report = dispatcher.run_once()

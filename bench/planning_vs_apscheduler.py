@@ -43,11 +43,10 @@ from apscheduler.events import (
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from bench_db import drop_schema, fresh_schema, postgres_reachable
-from dispatch_throughput import COMPLETED, NOW, seeded_runtime
+from dispatch_throughput import COMPLETED, NOW, bench_dispatcher, seeded_runtime
 
 from reminders.runtime import Runtime
 from reminders.sending.channels.base import OutgoingMessage
-from reminders.sending.dispatcher import Dispatcher
 from reminders.store.models import OutboxMessage
 
 TARGET_RATIO = 10.0
@@ -170,14 +169,7 @@ def burst_ours(url: str, due: int, sleep: float) -> tuple[int, int, float]:
     assert waiting == due, f"{waiting} rows due, wanted {due}"
     settings = runtime.settings.model_copy(update={"send_concurrency": PEER_THREADS})
     channel = SleepChannel(sleep)
-    dispatcher = Dispatcher(
-        runtime.engine,
-        settings,
-        runtime.default_plans,
-        {"sms": channel, "email": channel},
-        worker_id="bench",
-        clock=lambda: NOW,
-    )
+    dispatcher = bench_dispatcher(runtime, settings=settings, channel=channel)
     sent = other = 0
     started = time.perf_counter()
     while (report := dispatcher.run_once()).outcomes:

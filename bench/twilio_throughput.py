@@ -43,13 +43,12 @@ from sqlmodel import col
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo root: tests.support
 
 from bench_db import drop_schema, fresh_schema, postgres_reachable
-from dispatch_throughput import COMPLETED, NOW, NullChannel, seeded_runtime
+from dispatch_throughput import COMPLETED, NOW, NullChannel, bench_dispatcher, seeded_runtime
 from twilio.rest import Client
 
 from reminders.runtime import Runtime
 from reminders.sending.channels.base import OutgoingMessage
 from reminders.sending.channels.twilio_sms import RoutedHttpClient, TwilioChannel
-from reminders.sending.dispatcher import Dispatcher
 from reminders.sending.rate_limit import RateLimiter, sms_limiter
 from reminders.settings import Settings
 from reminders.store.db import session_scope
@@ -251,14 +250,7 @@ def dispatch_all(
     settings = twilio_settings(url, fake.base_url, rate, args.batch_size)
     kind = TimedTwilioChannel if timed else TwilioChannel
     channel = kind(settings, sms_limiter(settings, runtime.engine))
-    dispatcher = Dispatcher(
-        runtime.engine,
-        settings,
-        runtime.default_plans,
-        {"sms": channel, "email": NullChannel()},
-        worker_id="bench",
-        clock=lambda: NOW,
-    )
+    dispatcher = bench_dispatcher(runtime, settings=settings, channel=channel, email=NullChannel())
     others: dict[str, int] = {}
     sent, started = 0, time.perf_counter()
     while (report := dispatcher.run_once()).outcomes:
