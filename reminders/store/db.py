@@ -10,13 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine as Engine
+from sqlalchemy.exc import SQLAlchemyError as DatabaseError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
-from sqlmodel import Session
+from sqlmodel import Session as Session
 
 from reminders.rules.names import COMBINING_MARKS, fold_name
+
+# Other rooms take `Session`, `Engine` and `DatabaseError` from here, never from SQLAlchemy:
+# only the store speaks to the database layer.
+__all__ = ["DatabaseError", "Engine", "Session", "make_engine", "session_scope"]
 
 # The largest id a query may name: PostgreSQL's INTEGER ids hold no larger (SQLite's, 2**63 - 1).
 # Ids typed into a URL or a command are checked against it before they reach a query.
