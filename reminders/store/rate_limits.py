@@ -25,6 +25,8 @@ _UNIX_EPOCH_JULIAN_DAY = 2440587.5
 class Booking:
     wait: float  # seconds from now until the tokens may be spent
     slot: float  # that moment, in seconds since the epoch on the database's clock
+    tat: float  # where the booking ends: its tokens are the `cost` seconds before it
+    at: float  # the database's clock when it booked
 
 
 def reserve(
@@ -55,7 +57,7 @@ def reserve(
             connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
         tat, moment = connection.execute(statement).one()
     slot = float(tat) - tolerance  # spendable once the debt left is within the tolerance
-    return Booking(wait=max(slot - float(moment), 0.0), slot=slot)
+    return Booking(wait=max(slot - float(moment), 0.0), slot=slot, tat=float(tat), at=float(moment))
 
 
 def _database_now(dialect: str) -> sa.ColumnElement[float]:
