@@ -22,7 +22,13 @@ from twilio.rest import Client
 from urllib3.exceptions import ClosedPoolError, MaxRetryError
 
 from reminders.rules.sms_segments import sms_shape
-from reminders.sending.channels.base import ChannelError, OutcomeUnknown, OutgoingMessage
+from reminders.sending.channels.base import (
+    Abilities,
+    BaseChannel,
+    ChannelError,
+    OutcomeUnknown,
+    OutgoingMessage,
+)
 from reminders.sending.channels.twilio_errors import classify_twilio_error
 from reminders.sending.rate_limit import LimiterUnavailable, RateLimiter, TokenBucket
 from reminders.settings import Settings
@@ -69,7 +75,7 @@ class RoutedHttpClient(TwilioHttpClient):
             self.session.close()
 
 
-class TwilioChannel:
+class TwilioChannel(BaseChannel):
     """Sends SMS through Twilio's Messages API, paced by a rate limiter counted in segments
     (shared by every worker on PostgreSQL: see `rate_limit.sms_limiter`)."""
 
@@ -88,10 +94,10 @@ class TwilioChannel:
         )
 
     @property
-    def status_callbacks(self) -> bool:
-        """Whether Twilio posts status callbacks (PUBLIC_BASE_URL set): reconciling an unknown
-        send then waits a little for one to settle it first."""
-        return bool(self.settings.public_base_url)
+    def abilities(self) -> Abilities:
+        """Twilio can be asked about a send; it posts status callbacks when PUBLIC_BASE_URL is
+        set, and reconciling an unknown send then waits a little for one to settle it first."""
+        return Abilities(reconciles=True, status_callbacks=bool(self.settings.public_base_url))
 
     def send(self, message: OutgoingMessage) -> str:
         """Twilio's SID; ChannelError, or OutcomeUnknown when the POST may have landed."""
