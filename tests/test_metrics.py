@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import Engine
 
 from reminders.sending.channels.console import ConsoleChannel
-from reminders.sending.channels.twilio_sms import TwilioChannel
+from reminders.sending.channels.twilio.channel import TwilioChannel
 from reminders.sending.dispatcher import DispatchReport, Outcome
 from reminders.sending.metrics import SendMetrics
 from reminders.sending.rate_limit import TokenBucket

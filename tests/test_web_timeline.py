@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from reminders.runtime import Runtime
 from reminders.sending.channels.base import BaseChannel, OutgoingMessage
-from reminders.sending.channels.twilio_errors import classify_twilio_error
+from reminders.sending.channels.twilio.errors import classify_twilio_error
 from reminders.sending.receipts import StatusCallback, apply_status_callback
 from reminders.store.db import session_scope
 from reminders.store.models import OptOut, OutboxMessage, Patient, TreatmentSession
