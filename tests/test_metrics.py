@@ -210,6 +210,11 @@ def test_a_metered_channel_reconciles_only_if_its_channel_can(twilio, tmp_path):
     assert channel.abilities == inner.abilities and channel.abilities.reconciles
     assert not console.abilities.reconciles
     assert channel.name == "twilio"
+    text = outgoing()
+    sid = channel.send(text)
+    since = text.sent_at - timedelta(minutes=1)
+    found = channel.reconcile(message_id=text.message_id, to=text.to, body=text.body, since=since)
+    assert found == sid  # asked through the wrapper, answered by Twilio
     inner.close()
 
 

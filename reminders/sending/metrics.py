@@ -68,7 +68,7 @@ class SendMetrics:
             ["channel", "result"],
             registry=self.registry,
         )
-        self._waited = threading.local()  # the limiter's wait inside the send this thread runs
+        self._waited = _Waited()  # the limiter's wait inside the send this thread runs
 
     def wrap_channels(self, channels: Mapping[str, Channel]) -> dict[str, Channel]:
         """Each distinct channel wrapped once (the console serves both sms and email)."""
@@ -86,13 +86,19 @@ class SendMetrics:
 
     def waited(self, seconds: float) -> None:
         self.waits.observe(seconds)
-        self._waited.seconds = getattr(self._waited, "seconds", 0.0) + seconds
+        self._waited.seconds += seconds
 
     def start_send(self) -> None:
         self._waited.seconds = 0.0
 
     def waited_in_send(self) -> float:
-        return float(getattr(self._waited, "seconds", 0.0))
+        return self._waited.seconds
+
+
+class _Waited(threading.local):
+    """Seconds a thread's current send waited for the SMS rate (0 in a new thread)."""
+
+    seconds = 0.0
 
 
 class MeteredLimiter:
