@@ -4,6 +4,7 @@ through the wrapper untimed: the dispatcher called `send_keyed`, which the wrapp
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -103,3 +104,21 @@ def test_a_send_withdrawn_at_its_reservation_is_not_counted(smtp: RunningServer)
     for outcome in ("error", "transient", "failed", "unknown"):
         labels = {"channel": "email", "outcome": outcome}
         assert metrics.registry.get_sample_value("aftercare_sends_total", labels) is None
+
+
+def test_a_keyed_send_is_timed_from_its_reservation(smtp: RunningServer) -> None:
+    """What comes before the reservation (the wait for the shared connection, the dispatcher's
+    own write) is not the provider's time, as the wait for the SMS rate is not."""
+    settings = Settings(_env_file=None, smtp_host=smtp.host, smtp_port=smtp.port,  # type: ignore[call-arg]
+                        smtp_security="none", email_from="care@finetouch.example")  # fmt: skip
+    metrics = SendMetrics(CollectorRegistry())
+    channel = metrics.wrap_channels({"email": SmtpChannel(settings)})["email"]
+    started = time.perf_counter()
+    channel.send_keyed(EMAIL, lambda _key: time.sleep(0.5))
+    total = time.perf_counter() - started
+    channel.close()
+
+    took = metrics.registry.get_sample_value(
+        "aftercare_send_seconds_sum", {"channel": "email", "outcome": "sent"}
+    )
+    assert took is not None and 0 < took < total - 0.5
