@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from reminders.runtime import Runtime, migrate
-from reminders.sending.channels.base import Channel, OutgoingMessage
+from reminders.sending.channels.base import BaseChannel, Channel, OutgoingMessage
 from reminders.sending.dispatcher import Dispatcher
 from reminders.settings import Settings
 from reminders.store.db import make_engine, session_scope
@@ -30,7 +30,7 @@ COMPLETED = datetime(2026, 6, 10, 17, 0, tzinfo=UTC)  # 10:00 in Los Angeles
 NOW = COMPLETED + timedelta(minutes=1)
 
 
-class NullChannel:
+class NullChannel(BaseChannel):
     name = "null"
 
     def send(self, message: OutgoingMessage) -> str:

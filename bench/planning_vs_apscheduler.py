@@ -46,7 +46,7 @@ from bench_db import drop_schema, fresh_schema, postgres_reachable
 from dispatch_throughput import COMPLETED, NOW, bench_dispatcher, seeded_runtime
 
 from reminders.runtime import Runtime
-from reminders.sending.channels.base import OutgoingMessage
+from reminders.sending.channels.base import BaseChannel, OutgoingMessage
 from reminders.store.models import OutboxMessage
 
 TARGET_RATIO = 10.0
@@ -56,7 +56,7 @@ OUTBOX: sa.Table = OutboxMessage.__table__  # type: ignore[assignment]
 FAR_LATER = COMPLETED + timedelta(days=365)  # rows beyond --due are moved here, out of the way
 
 
-class SleepChannel:
+class SleepChannel(BaseChannel):
     """A provider call that takes `seconds` and always succeeds."""
 
     name = "sleep"

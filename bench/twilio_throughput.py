@@ -48,7 +48,7 @@ from twilio.rest import Client
 
 from reminders.runtime import Runtime
 from reminders.sending.channels.base import OutgoingMessage
-from reminders.sending.channels.twilio_sms import RoutedHttpClient, TwilioChannel
+from reminders.sending.channels.twilio.channel import RoutedHttpClient, TwilioChannel
 from reminders.sending.rate_limit import RateLimiter, sms_limiter
 from reminders.settings import Settings
 from reminders.store.db import session_scope

@@ -29,7 +29,7 @@ from sqlmodel import Session, col, select
 from reminders.planning.planner import PlanReport, plan_pending
 from reminders.rules.care_plans import CarePlans
 from reminders.runtime import Runtime, migrate
-from reminders.sending.channels.base import Channel, OutgoingMessage
+from reminders.sending.channels.base import BaseChannel, Channel, OutgoingMessage
 from reminders.sending.channels.console import ConsoleChannel
 from reminders.sending.dispatcher import Dispatcher, Outcome
 from reminders.settings import Settings
@@ -171,7 +171,7 @@ class ProviderLog:
 
 
 @dataclass
-class SlowRecordingChannel:
+class SlowRecordingChannel(BaseChannel):
     """Records the call, sleeps like a provider round trip, then writes through the console."""
 
     inner: Channel

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from reminders.runtime import Runtime
-from reminders.sending.channels.base import OutgoingMessage
+from reminders.sending.channels.base import BaseChannel, OutgoingMessage
 from reminders.sending.dispatcher import Dispatcher
 from reminders.store.models import OutboxMessage
 from reminders.store.send_history import SendHistory
@@ -22,7 +22,7 @@ COMPLETED = datetime(2026, 11, 20, 22, 30, tzinfo=UTC)  # Fri 14:30 PST
 NOW = COMPLETED + timedelta(minutes=5)
 
 
-class Recording:
+class Recording(BaseChannel):
     name = "recording"
 
     def __init__(self, on_send=lambda _m: None) -> None:

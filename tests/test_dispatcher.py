@@ -13,7 +13,14 @@ import pytest
 from sqlmodel import Session, select
 
 from reminders.runtime import Runtime
-from reminders.sending.channels.base import ChannelError, OutcomeUnknown, OutgoingMessage, Reserve
+from reminders.sending.channels.base import (
+    Abilities,
+    BaseChannel,
+    ChannelError,
+    OutcomeUnknown,
+    OutgoingMessage,
+    Reserve,
+)
 from reminders.sending.reconcile import HOLD, RECHECK, SETTLE
 from reminders.store.db import session_scope
 from reminders.store.models import MessageEvent, OutboxMessage, Patient, TemplateRevision
@@ -28,7 +35,7 @@ NOW = COMPLETED + timedelta(minutes=5)
 
 
 @dataclass
-class RecordingChannel:
+class RecordingChannel(BaseChannel):
     """A channel that keeps what it was asked to send, and can fail on cue."""
 
     name: str = "recording"
@@ -378,12 +385,16 @@ def test_the_first_text_a_number_gets_says_how_to_stop_whatever_its_step(runtime
     assert "STOP" not in (messages(runtime)["results_timeline", "sms"].body or "")
 
 
+ASKABLE = Abilities(reconciles=True, status_callbacks=True)  # as Twilio with PUBLIC_BASE_URL
+
+
 @dataclass
 class AskableChannel(RecordingChannel):
     """A channel whose provider can be asked about a lost send; `during` runs while asked."""
 
     answer: str | None = None
     during: Callable[[], None] = lambda: None
+    abilities: Abilities = ASKABLE
 
     def reconcile(self, *, message_id: int, to: str, body: str, since: datetime) -> str | None:
         self.during()
@@ -483,6 +494,9 @@ def test_a_closed_console_stream_does_not_turn_a_delivery_into_a_retry(runtime):
 # -- Keyed channels (email over SMTP): reserved with the connection in hand, resent by key --
 
 
+KEYED = Abilities(keyed=True)
+
+
 @dataclass
 class KeyedChannel(RecordingChannel):
     """A Keyed channel, as SMTP is: `connect` runs first (it may raise: the server is down, or
@@ -490,7 +504,7 @@ class KeyedChannel(RecordingChannel):
 
     connect: Callable[[OutgoingMessage], Exception | None] = lambda _m: None
     keys: list[str] = field(default_factory=list)
-    status_callbacks: bool = False
+    abilities: Abilities = KEYED
 
     def send_keyed(self, message: OutgoingMessage, reserve: Reserve) -> str:
         error = self.connect(message)
@@ -717,7 +731,7 @@ def test_an_unknown_sms_waits_for_a_status_callback_only_where_one_can_come(runt
     with_callbacks = make_dispatcher(runtime, lambda: clock[0], sms=channel)
     assert with_callbacks.run_once().reconciled == 0  # Twilio may still post its callback
 
-    channel.status_callbacks = False  # type: ignore[attr-defined]  # no PUBLIC_BASE_URL
+    channel.abilities = Abilities(reconciles=True)  # no PUBLIC_BASE_URL: no callbacks
     assert make_dispatcher(runtime, lambda: clock[0], sms=channel).run_once().reconciled == 2
     with Session(runtime.engine) as session:
         query = select(OutboxMessage).where(

@@ -15,7 +15,7 @@ from sqlmodel import select
 
 from reminders.rules.lifecycle import Status
 from reminders.runtime import Runtime
-from reminders.sending.channels.base import OutgoingMessage
+from reminders.sending.channels.base import BaseChannel, OutgoingMessage
 from reminders.sending.outcomes import record_sent
 from reminders.sending.receipts import (
     RESEND_DELAY,
@@ -247,7 +247,7 @@ def test_a_receipt_committed_after_the_row_was_read_is_not_lost(runtime):
 # -- through the dispatcher --------------------------------------------------------------------
 
 
-class FastFailingTwilio:
+class FastFailingTwilio(BaseChannel):
     """A Twilio whose status callback lands while its POST is still being answered."""
 
     name = "twilio"

@@ -22,11 +22,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import Engine
 
 from reminders.sending.channels.console import ConsoleChannel
-from reminders.sending.channels.twilio_sms import TwilioChannel
+from reminders.sending.channels.twilio.channel import TwilioChannel
 from reminders.sending.dispatcher import DispatchReport, Outcome
 from reminders.sending.metrics import SendMetrics
 from reminders.sending.rate_limit import TokenBucket
-from reminders.sending.reconcile import Reconciling
 from reminders.settings import Settings, SettingsError, load_settings
 from reminders.web.app import create_app
 from tests.conftest import make_settings, utc
@@ -208,9 +207,14 @@ def test_a_metered_channel_reconciles_only_if_its_channel_can(twilio, tmp_path):
     console = SendMetrics(CollectorRegistry()).wrap_channels(
         {"sms": ConsoleChannel(tmp_path / "o.jsonl", None)}
     )["sms"]
-    assert isinstance(channel, Reconciling)
-    assert not isinstance(console, Reconciling)
+    assert channel.abilities == inner.abilities and channel.abilities.reconciles
+    assert not console.abilities.reconciles
     assert channel.name == "twilio"
+    text = outgoing()
+    sid = channel.send(text)
+    since = text.sent_at - timedelta(minutes=1)
+    found = channel.reconcile(message_id=text.message_id, to=text.to, body=text.body, since=since)
+    assert found == sid  # asked through the wrapper, answered by Twilio
     inner.close()
 
 

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from reminders.planning.enrollment import void_session
 from reminders.runtime import Runtime
-from reminders.sending.channels.base import ChannelError, OutgoingMessage
+from reminders.sending.channels.base import BaseChannel, ChannelError, OutgoingMessage
 from reminders.store.db import session_scope
 from reminders.store.models import (
     AuditEvent,
@@ -313,7 +313,7 @@ def test_a_replacement_resends_only_what_never_reached_the_patient(
     )
 
 
-class FailingSms:
+class FailingSms(BaseChannel):
     """A provider refusing the text for good (e.g. a carrier block), not the address."""
 
     name = "failing"

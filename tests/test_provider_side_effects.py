@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from reminders.runtime import Runtime
 from reminders.sending.channels.base import ChannelError
-from reminders.sending.channels.twilio_errors import classify_delivery_error, classify_twilio_error
+from reminders.sending.channels.twilio.errors import classify_delivery_error, classify_twilio_error
 from reminders.sending.receipts import StatusCallback, apply_status_callback
 from reminders.sending.side_effects import apply_side_effects
 from reminders.store.db import session_scope

@@ -10,8 +10,8 @@ from sqlmodel import Session, select
 
 from reminders.rules.resend import ResendFacts, resend_refusal
 from reminders.runtime import Runtime
-from reminders.sending.channels.base import OutgoingMessage
-from reminders.sending.channels.twilio_errors import classify_twilio_error
+from reminders.sending.channels.base import BaseChannel, OutgoingMessage
+from reminders.sending.channels.twilio.errors import classify_twilio_error
 from reminders.store.db import session_scope
 from reminders.store.models import AuditEvent, OutboxMessage, Patient
 from reminders.store.opt_outs import opt_out
@@ -36,7 +36,7 @@ FAILED = ResendFacts(
 )
 
 
-class Refusing:
+class Refusing(BaseChannel):
     """A channel whose provider refuses every message with one Twilio error."""
 
     name = "refusing"

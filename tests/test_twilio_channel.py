@@ -19,13 +19,13 @@ import pytest
 
 from reminders.sending.channels.base import ChannelError, OutcomeUnknown, OutgoingMessage
 from reminders.sending.channels.factory import build_channels
-from reminders.sending.channels.twilio_errors import (
+from reminders.sending.channels.twilio.channel import RoutedHttpClient, TwilioChannel
+from reminders.sending.channels.twilio.errors import (
     classify_delivery_error,
     classify_twilio_error,
     describe_twilio_code,
     redact_numbers,
 )
-from reminders.sending.channels.twilio_sms import RoutedHttpClient, TwilioChannel
 from reminders.sending.rate_limit import RateLimiter, SharedBucket, TokenBucket
 from reminders.settings import Settings
 from reminders.store.db import make_engine

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from reminders.sending.channels.base import ChannelError, OutgoingMessage
-from reminders.sending.channels.twilio_sms import TwilioChannel
+from reminders.sending.channels.twilio.channel import TwilioChannel
 from reminders.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent

@@ -12,8 +12,8 @@ from markupsafe import escape
 from sqlmodel import Session, select
 
 from reminders.runtime import Runtime
-from reminders.sending.channels.base import OutgoingMessage
-from reminders.sending.channels.twilio_errors import classify_twilio_error
+from reminders.sending.channels.base import BaseChannel, OutgoingMessage
+from reminders.sending.channels.twilio.errors import classify_twilio_error
 from reminders.sending.receipts import StatusCallback, apply_status_callback
 from reminders.store.db import session_scope
 from reminders.store.models import OptOut, OutboxMessage, Patient, TreatmentSession
@@ -36,7 +36,7 @@ STAFF = "bo@example.com"
 ANA_PHONE = "+13105550199"
 
 
-class Refusing:
+class Refusing(BaseChannel):
     """An SMS provider that refuses texts to some numbers (all, by default) with one Twilio
     error, and takes the rest with an SID of its own."""
 

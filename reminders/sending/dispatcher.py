@@ -30,7 +30,7 @@ from reminders.rules.decisions import Decision, Defer, Facts, Hold, Skip, decide
 from reminders.rules.lifecycle import Status
 from reminders.rules.rendering import TemplateKey, TemplateProblem
 from reminders.rules.timing import local_day_bounds, require_zone, window_close
-from reminders.sending.channels.base import Channel, ChannelError, Keyed, OutgoingMessage
+from reminders.sending.channels.base import Channel, ChannelError, OutgoingMessage
 from reminders.sending.composer import ClinicInfo, Composed, compose
 from reminders.sending.outcomes import RetryPolicy, fail, record_failure, record_sent
 from reminders.sending.reconcile import reconcile_unknown
@@ -234,7 +234,7 @@ class Dispatcher:
         """In a pool thread: a stop, or an account problem on its channel, that came while this
         waited its turn keeps it back, handed back as it was."""
         if self.stop.is_set() or outgoing.channel in self._paused:
-            keyed = isinstance(self.channels.get(outgoing.channel), Keyed)
+            keyed = self.channels[outgoing.channel].abilities.keyed
             return _Withdrawn(message_id, reserved=not keyed)
         return self._call_provider(message_id, outgoing)
 
@@ -466,7 +466,7 @@ class Dispatcher:
         message.recipient = patient.address(message.channel)
         message.body, message.subject = composed.body, composed.subject
         message.template_version = composed.template_version
-        keyed = isinstance(self.channels.get(message.channel), Keyed)
+        keyed = self.channels[message.channel].abilities.keyed
         if not keyed:  # a Keyed channel reserves once its connection is in hand (_reserve_now)
             message.sent_at = now  # reserves today's SMS slot for the cap before the provider call
             history.note_reserved(message, now)
@@ -516,7 +516,7 @@ class Dispatcher:
     def _call_provider(self, message_id: int, outgoing: OutgoingMessage) -> _Accepted | Outcome:
         channel = self.channels[outgoing.channel]  # a channel keeps its own provider's rate
         try:
-            if isinstance(channel, Keyed):
+            if channel.abilities.keyed:
                 provider_id = channel.send_keyed(
                     outgoing, lambda key: self._reserve_now(message_id, key)
                 )

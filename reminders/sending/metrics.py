@@ -6,7 +6,8 @@ backlog, workers alive) are the web app's `/metrics`. Channels and the SMS limit
 wrapped, not changed: the dispatcher does not know it is measured.
 
 - `aftercare_send_seconds{channel,outcome}`: a histogram of the provider call, WITHOUT the
-  time spent waiting for the SMS rate (that wait is `aftercare_rate_limit_wait_seconds`).
+  time spent waiting for the SMS rate (that wait is `aftercare_rate_limit_wait_seconds`) or,
+  for email, for the SMTP connection other sends hold.
 - `aftercare_sends_total{channel,outcome}`: outcome sent | transient | failed | unknown | error.
 - `aftercare_dispatch_results_total{channel,result}`: what the dispatcher made of each claimed
   message (sent, deferred, skipped, failed, retry, unknown, paused, lost).
@@ -16,12 +17,21 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
 
-from reminders.sending.channels.base import Channel, ChannelError, OutcomeUnknown, OutgoingMessage
+from reminders.sending.channels.base import (
+    Abilities,
+    Channel,
+    ChannelError,
+    OutcomeUnknown,
+    OutgoingMessage,
+    Reserve,
+)
 from reminders.sending.dispatcher import DispatchReport
 from reminders.sending.rate_limit import RateLimiter
 
@@ -58,7 +68,7 @@ class SendMetrics:
             ["channel", "result"],
             registry=self.registry,
         )
-        self._waited = threading.local()  # the limiter's wait inside the send this thread runs
+        self._waited = _Waited()  # the limiter's wait inside the send this thread runs
 
     def wrap_channels(self, channels: Mapping[str, Channel]) -> dict[str, Channel]:
         """Each distinct channel wrapped once (the console serves both sms and email)."""
@@ -76,13 +86,19 @@ class SendMetrics:
 
     def waited(self, seconds: float) -> None:
         self.waits.observe(seconds)
-        self._waited.seconds = getattr(self._waited, "seconds", 0.0) + seconds
+        self._waited.seconds += seconds
 
     def start_send(self) -> None:
         self._waited.seconds = 0.0
 
     def waited_in_send(self) -> float:
-        return float(getattr(self._waited, "seconds", 0.0))
+        return self._waited.seconds
+
+
+class _Waited(threading.local):
+    """Seconds a thread's current send waited for the SMS rate (0 in a new thread)."""
+
+    seconds = 0.0
 
 
 class MeteredLimiter:
@@ -95,27 +111,57 @@ class MeteredLimiter:
         self.metrics.waited(wait)
         return wait
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
 
 class MeteredChannel:
-    """The channel, timed. Other attributes (`reconcile`) pass through, so a channel that can
-    be reconciled still can, and one that cannot still cannot."""
+    """The channel, timed and counted, with exactly the abilities of the one it wraps: a keyed
+    channel's `send_keyed` is measured like any `send`, and `reconcile` is passed on as is.
+
+    A keyed send is timed from its reservation (the connection is in hand), as the wait for
+    the shared connection is other sends' time, like the wait for the SMS rate; a send that
+    never got that far (the server is down) is timed from the call. A send whose reservation
+    was refused (the message is no longer ours) sent nothing and is not counted.
+    """
 
     def __init__(self, inner: Channel, metrics: SendMetrics) -> None:
         self.inner = inner
         self.metrics = metrics
         self.name = inner.name
 
+    @property
+    def abilities(self) -> Abilities:
+        return self.inner.abilities
+
     def send(self, message: OutgoingMessage) -> str:
+        with self._measured(message):
+            return self.inner.send(message)
+
+    def send_keyed(self, message: OutgoingMessage, reserve: Reserve) -> str:
+        with self._measured(message) as started:
+
+            def reserve_and_time(key: str) -> None:
+                try:
+                    reserve(key)
+                except BaseException:
+                    started.withdrawn = True
+                    raise
+                started.at = time.perf_counter()
+
+            return self.inner.send_keyed(message, reserve_and_time)
+
+    def reconcile(self, *, message_id: int, to: str, body: str, since: datetime) -> str | None:
+        return self.inner.reconcile(message_id=message_id, to=to, body=body, since=since)
+
+    def close(self) -> None:
+        self.inner.close()
+
+    @contextmanager
+    def _measured(self, message: OutgoingMessage) -> Iterator[_Started]:
         self.metrics.start_send()
-        started = time.perf_counter()
+        started = _Started(time.perf_counter())
         outcome = "error"
         try:
-            provider_id = self.inner.send(message)
+            yield started
             outcome = "sent"
-            return provider_id
         except OutcomeUnknown:
             outcome = "unknown"
             raise
@@ -123,12 +169,15 @@ class MeteredChannel:
             outcome = "failed" if exc.permanent else "transient"
             raise
         finally:
-            took = time.perf_counter() - started - self.metrics.waited_in_send()
-            self.metrics.latency.labels(message.channel, outcome).observe(max(took, 0.0))
-            self.metrics.sends.labels(message.channel, outcome).inc()
+            if not started.withdrawn:
+                took = time.perf_counter() - started.at - self.metrics.waited_in_send()
+                self.metrics.latency.labels(message.channel, outcome).observe(max(took, 0.0))
+                self.metrics.sends.labels(message.channel, outcome).inc()
 
-    def close(self) -> None:
-        self.inner.close()
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
+@dataclass
+class _Started:
+    """When the measured part of a send began, and whether it was withdrawn before any."""
+
+    at: float
+    withdrawn: bool = False

@@ -24,7 +24,8 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from reminders.rules.lifecycle import ALLOWED, SkipReason, Status
-from reminders.sending.channels.twilio_errors import classify_delivery_error, describe_twilio_code
+from reminders.sending.channels.twilio.errors import classify_delivery_error, describe_twilio_code
+from reminders.sending.channels.twilio.statuses import EARLY_STATUSES, FINAL_STATUSES
 from reminders.sending.side_effects import apply_side_effects
 from reminders.store.models import MessageEvent, OutboxMessage
 from reminders.store.outbox import add_note, skip, transition
@@ -34,15 +35,6 @@ log = logging.getLogger(__name__)
 ACTOR = "twilio"
 RESEND_DELAY = timedelta(minutes=10)
 
-# Twilio statuses before `sent`: they tell us nothing new, except that the message reached it.
-EARLY_STATUSES = frozenset({"queued", "sending", "accepted", "scheduled"})
-FINAL_STATUSES: dict[str, Status] = {
-    "sent": Status.SENT,
-    "delivered": Status.DELIVERED,
-    "read": Status.DELIVERED,  # reported by channels with read receipts; implies delivered
-    "undelivered": Status.UNDELIVERED,
-    "failed": Status.FAILED,
-}
 FAILED = frozenset({Status.UNDELIVERED, Status.FAILED})
 OUTCOMES = FAILED | {Status.DELIVERED}  # what is worth holding while the send is in flight
 HELD_NOTE = "held until the send is recorded:"

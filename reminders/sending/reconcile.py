@@ -22,13 +22,13 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 import sqlalchemy as sa
 from sqlmodel import col, select
 
 from reminders.rules.lifecycle import Status
-from reminders.sending.channels.base import Channel, ChannelError, Keyed
+from reminders.sending.channels.base import Channel, ChannelError
 from reminders.settings import Settings
 from reminders.store.db import session_scope
 from reminders.store.models import MessageEvent, OutboxMessage
@@ -44,11 +44,6 @@ RECHECK = timedelta(minutes=5)  # after a check that could not be made
 HOLD = timedelta(seconds=30)
 BATCH = 10
 BUDGET_SECONDS = 15.0  # per dispatch pass: sending must not wait long behind reconciling
-
-
-@runtime_checkable
-class Reconciling(Protocol):
-    def reconcile(self, *, message_id: int, to: str, body: str, since: datetime) -> str | None: ...
 
 
 class Worker(Protocol):
@@ -86,7 +81,7 @@ def _claim_checks(dispatcher: Worker) -> list[_Check]:
     no_callbacks = [
         name
         for name, channel in dispatcher.channels.items()
-        if not getattr(channel, "status_callbacks", True)  # a channel that does not say waits
+        if not channel.abilities.status_callbacks
     ]
     waited = sa.or_(
         col(OutboxMessage.updated_at) <= now - GRACE,
@@ -145,9 +140,9 @@ def _check(
 
 def _settle(dispatcher: Worker, check: _Check) -> int:
     channel = dispatcher.channels.get(check.channel)
-    if isinstance(channel, Keyed):
+    if channel is not None and channel.abilities.keyed:
         return _send_again_keyed(dispatcher, check.message_id)
-    if not isinstance(channel, Reconciling):
+    if channel is None or not channel.abilities.reconciles:
         return _apply(
             dispatcher,
             check.message_id,

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from reminders.rules.lifecycle import Status, skip_words, status_words
 from reminders.rules.timing import is_expired, zone_or
-from reminders.sending.channels.twilio_errors import TWILIO_WORDS, describe_twilio_code
+from reminders.sending.channels.twilio.errors import TWILIO_WORDS, describe_twilio_code
 from reminders.store.models import MessageEvent, OutboxMessage, Patient
 from reminders.store.timeline import MessageEntry, SessionEntry, Timeline
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -65,11 +65,52 @@ class OutcomeUnknown(ChannelError):
         super().__init__(reason, permanent=False, code=code)
 
 
+Reserve = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Abilities:
+    """What a channel can do beyond `send`, declared by the channel rather than guessed from
+    its type, so that a wrapper (metrics) keeps exactly the abilities of what it wraps.
+
+    `keyed`: its messages carry a key receivers drop repeats of (email: the Message-ID), and
+    it sends with `send_keyed`, reserving the send itself: it calls `reserve(key)` once it can
+    hand the message over at once (its connection is open and logged in), and not before, so
+    a send still waiting for the shared connection is not yet under way and a crash leaves it
+    to be sent, not `unknown`. `reserve` raises when the message is no longer this worker's;
+    the channel then sends nothing. A send whose outcome is unknown goes out again under the
+    same key (`OutgoingMessage.key`) rather than being counted as sent.
+
+    `reconciles`: `reconcile` can ask the provider whether a send whose outcome is unknown
+    reached it. `status_callbacks`: the provider posts status callbacks, so an unknown send
+    waits a little for one to settle it before the provider is asked.
+    """
+
+    keyed: bool = False
+    reconciles: bool = False
+    status_callbacks: bool = False
+
+
 class Channel(Protocol):
+    """Every channel: `send` and `close`; `send_keyed` and `reconcile` only where its
+    `abilities` say so (`BaseChannel` refuses the others)."""
+
     name: str
+
+    @property
+    def abilities(self) -> Abilities: ...
 
     def send(self, message: OutgoingMessage) -> str:
         """Hand the message to the provider and return its id for the message."""
+        ...
+
+    def send_keyed(self, message: OutgoingMessage, reserve: Reserve) -> str:
+        """Hand the message over under its key (a new one unless `message.key`); returns it."""
+        ...
+
+    def reconcile(self, *, message_id: int, to: str, body: str, since: datetime) -> str | None:
+        """The provider's id for this send attempt, or None if it has none; OutcomeUnknown
+        when the provider cannot be asked."""
         ...
 
     def close(self) -> None:
@@ -77,25 +118,17 @@ class Channel(Protocol):
         ...
 
 
-Reserve = Callable[[str], None]
-
-
-@runtime_checkable
-class Keyed(Protocol):
-    """A channel whose messages carry a key receivers drop repeats of (email: the Message-ID).
-
-    Such a channel reserves the send itself: it calls `reserve(key)` once it can hand the
-    message over at once (its connection is open and logged in), and not before, so a send
-    still waiting for the shared connection is not yet under way and a crash leaves it to be
-    sent, not `unknown`. `reserve` raises when the message is no longer this worker's; the
-    channel then sends nothing. A send whose outcome is unknown goes out again under the same
-    key (`OutgoingMessage.key`) rather than being counted as sent.
-    """
+class BaseChannel:
+    """What a channel does not declare it cannot do: calling it anyway is the caller's bug."""
 
     name: str
 
-    def send_keyed(self, message: OutgoingMessage, reserve: Reserve) -> str:
-        """Hand the message over under its key (a new one unless `message.key`); returns it."""
-        ...
+    @property
+    def abilities(self) -> Abilities:
+        return Abilities()
 
-    def close(self) -> None: ...
+    def send_keyed(self, message: OutgoingMessage, reserve: Reserve) -> str:
+        raise NotImplementedError(f"the {self.name} channel is not keyed")
+
+    def reconcile(self, *, message_id: int, to: str, body: str, since: datetime) -> str | None:
+        raise NotImplementedError(f"the {self.name} channel cannot be asked about a send")

@@ -11,10 +11,12 @@ import threading
 from pathlib import Path
 from typing import TextIO
 
-from reminders.sending.channels.base import OutgoingMessage
+from reminders.sending.channels.base import BaseChannel, OutgoingMessage
 
 
-class ConsoleChannel:
+class ConsoleChannel(BaseChannel):
+    """Keys nothing and cannot be asked: a send cut short is counted as sent."""
+
     def __init__(self, outbox_file: Path, stream: TextIO | None = None, name: str = "console"):
         self.name = name
         self.outbox_file = outbox_file

@@ -29,7 +29,9 @@ def build_channels(
 def _sms(settings: Settings, console: ConsoleChannel, limiter: RateLimiter | None) -> Channel:
     if settings.sms_provider == "console":
         return console
-    from reminders.sending.channels.twilio_sms import TwilioChannel  # the SDK loads only when used
+    from reminders.sending.channels.twilio.channel import (
+        TwilioChannel,
+    )  # the SDK loads only when used
 
     return TwilioChannel(settings, limiter)
 

@@ -4,12 +4,12 @@ The connection is opened on the first send of a batch, reused for the rest and c
 `close()`, which the dispatcher calls after every batch. Sending threads share it under one
 lock: an SMTP session is a strict dialogue, so they would take turns anyway.
 
-The channel is `Keyed`: a send is reserved (`reserve`, the dispatcher's hook) only once this
-thread holds the connection, open and logged in, so sends queued behind the lock are not
-under way, and a server that cannot be reached reserves nothing. A connection lost after the
-message went out in DATA may mean the server took it; that is reported as OutcomeUnknown,
-not retried here, and the dispatcher sends it again later under the same Message-ID, which
-the receiving side drops as a repeat if it has the first copy.
+The channel is keyed (`Abilities.keyed`): a send is reserved (`reserve`, the dispatcher's
+hook) only once this thread holds the connection, open and logged in, so sends queued behind
+the lock are not under way, and a server that cannot be reached reserves nothing. A
+connection lost after the message went out in DATA may mean the server took it; that is
+reported as OutcomeUnknown, not retried here, and the dispatcher sends it again later under
+the same Message-ID, which the receiving side drops as a repeat if it has the first copy.
 """
 
 from __future__ import annotations
@@ -23,7 +23,14 @@ import threading
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 
-from reminders.sending.channels.base import ChannelError, OutcomeUnknown, OutgoingMessage, Reserve
+from reminders.sending.channels.base import (
+    Abilities,
+    BaseChannel,
+    ChannelError,
+    OutcomeUnknown,
+    OutgoingMessage,
+    Reserve,
+)
 from reminders.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -44,11 +51,12 @@ class _Unconfirmed(Exception):
     """The message was handed over in DATA but no final reply came back."""
 
 
-class SmtpChannel:
+class SmtpChannel(BaseChannel):
     """The `email` channel on an SMTP server (SMTP_HOST, SMTP_SECURITY, SMTP_USERNAME...)."""
 
     name = "smtp"
-    status_callbacks = False  # nothing settles an unknown send but sending it again
+    # Keyed by Message-ID; nothing settles an unknown send but sending it again under its key.
+    abilities = Abilities(keyed=True)
 
     def __init__(self, settings: Settings, *, ssl_context: ssl.SSLContext | None = None) -> None:
         if not settings.smtp_host or not settings.email_from:

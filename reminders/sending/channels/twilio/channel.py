@@ -1,15 +1,16 @@
 """The Twilio SMS channel: one Messages API call per text, every failure sorted for the dispatcher.
 
-The twilio SDK is imported here only (the factory loads this module when the sms provider is
-twilio). Nothing logged here carries a phone number or a body: the SDK's own request log (which
-prints the list filter `To=`) is replaced by one that names the method and path only.
+The twilio SDK is imported here and in `lookup` only (the factory loads this module when the
+sms provider is twilio). Nothing logged here carries a phone number or a body: the SDK's own
+request log (which prints the list filter `To=`) is replaced by one that names the method and
+path only.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -22,15 +23,21 @@ from twilio.rest import Client
 from urllib3.exceptions import ClosedPoolError, MaxRetryError
 
 from reminders.rules.sms_segments import sms_shape
-from reminders.sending.channels.base import ChannelError, OutcomeUnknown, OutgoingMessage
-from reminders.sending.channels.twilio_errors import classify_twilio_error
+from reminders.sending.channels.base import (
+    Abilities,
+    BaseChannel,
+    ChannelError,
+    OutcomeUnknown,
+    OutgoingMessage,
+)
+from reminders.sending.channels.twilio.errors import classify_twilio_error
+from reminders.sending.channels.twilio.lookup import find_attempt
 from reminders.sending.rate_limit import LimiterUnavailable, RateLimiter, TokenBucket
 from reminders.settings import Settings
 
 log = logging.getLogger(__name__)
 
 DEFAULT_API_BASE = "https://api.twilio.com"
-RECONCILE_LIMIT = 50  # newest messages to the number read back: one page, and a bound on paging
 
 _SDK_PREFIXES = ("Unable to create record: ", "Unable to fetch record: ")
 
@@ -69,7 +76,7 @@ class RoutedHttpClient(TwilioHttpClient):
             self.session.close()
 
 
-class TwilioChannel:
+class TwilioChannel(BaseChannel):
     """Sends SMS through Twilio's Messages API, paced by a rate limiter counted in segments
     (shared by every worker on PostgreSQL: see `rate_limit.sms_limiter`)."""
 
@@ -88,10 +95,10 @@ class TwilioChannel:
         )
 
     @property
-    def status_callbacks(self) -> bool:
-        """Whether Twilio posts status callbacks (PUBLIC_BASE_URL set): reconciling an unknown
-        send then waits a little for one to settle it first."""
-        return bool(self.settings.public_base_url)
+    def abilities(self) -> Abilities:
+        """Twilio can be asked about a send; it posts status callbacks when PUBLIC_BASE_URL is
+        set, and reconciling an unknown send then waits a little for one to settle it first."""
+        return Abilities(reconciles=True, status_callbacks=bool(self.settings.public_base_url))
 
     def send(self, message: OutgoingMessage) -> str:
         """Twilio's SID; ChannelError, or OutcomeUnknown when the POST may have landed."""
@@ -142,34 +149,13 @@ class TwilioChannel:
         return max(1, min(setting, left))
 
     def reconcile(self, *, message_id: int, to: str, body: str, since: datetime) -> str | None:
-        """The SID of the message Twilio holds for this send attempt, or None if it has none.
-
-        Twilio's Message resource does not return the StatusCallback URL, so the message is
-        found by recipient, creation time and body (the status callback, which carries our
-        message_id, settles the same question when it comes first). The list is not filtered
-        on DateSent: a message still queued at Twilio has no date_sent and would be missed,
-        then sent twice. Raises OutcomeUnknown when Twilio cannot be asked.
-        """
-        try:
-            records = self.client.messages.list(to=to, limit=RECONCILE_LIMIT)
-        except (TwilioException, requests.RequestException, json.JSONDecodeError) as exc:
-            log.warning("twilio reconcile of message %s failed", message_id)
-            raise OutcomeUnknown(f"could not list Twilio messages: {type(exc).__name__}") from None
-        since_utc = since.astimezone(UTC)
-        matches = [r.sid for r in records if r.sid and _same_attempt(r, body, since_utc)]
-        return matches[-1] if matches else None  # newest first: the last is our attempt
+        """The SID of the message Twilio holds for this send attempt, or None if it has none;
+        OutcomeUnknown when Twilio cannot be asked (`lookup.find_attempt`)."""
+        return find_attempt(self.client, message_id=message_id, to=to, body=body, since=since)
 
     def close(self) -> None:
         """Close the pooled HTTPS connections."""
         self.http.close()
-
-
-def _same_attempt(record: Any, body: str, since: datetime) -> bool:
-    """Our body (a trial account prefixes its own words), created at or after the attempt."""
-    created = record.date_created
-    if isinstance(created, datetime) and created < since:
-        return False
-    return bool(body and record.body) and str(record.body).endswith(body)
 
 
 def _send_error(exc: Exception) -> ChannelError:
