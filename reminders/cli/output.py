@@ -11,8 +11,9 @@ import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
 
-from reminders.planning.enrollment import Enrolled, InvalidEnrollment, parse_email, parse_phone
+from reminders.planning.enrollment import Enrolled
 from reminders.planning.planner import PlanReport
+from reminders.planning.validation import InvalidEnrollment, parse_email, parse_phone
 from reminders.rules.masking import mask_phone
 from reminders.rules.timing import local_day_bounds, zone_or
 from reminders.sending.dispatcher import DispatchReport

@@ -21,13 +21,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, col, select
 
-from reminders.planning.enrollment import (
-    Enrolled,
-    Enrollment,
-    enroll,
-    mark_voided,
-    normalize_contact,
-)
+from reminders.planning.enrollment import Enrolled, enroll, mark_voided, normalize_contact
+from reminders.planning.validation import Enrollment
 from reminders.rules.care_plans import CarePlans, Plan
 from reminders.rules.lifecycle import SkipReason, Status
 from reminders.rules.timing import local_date, require_zone
