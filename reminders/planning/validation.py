@@ -244,9 +244,23 @@ def _zone(name: str | None) -> ZoneInfo | None:
         raise InvalidEnrollment(str(exc)) from None
 
 
-@lru_cache(maxsize=8192)  # an import reads each number, then the planner reads it again
+READ_NUMBERS = 8192  # numbers remembered: an import reads each, then the planner reads it again
+_read_e164: set[str] = set()  # numbers parse_phone returned: each reads as itself in any region
+
+
 def parse_phone(raw: str, region: str) -> str:
     """E.164, or InvalidEnrollment: a number we cannot text is caught at the desk, not later."""
+    if raw in _read_e164:  # the planner normalizing the number an enrollment just read
+        return raw
+    number = _parse_phone(raw, region)
+    if len(_read_e164) >= READ_NUMBERS:
+        _read_e164.clear()
+    _read_e164.add(number)
+    return number
+
+
+@lru_cache(maxsize=READ_NUMBERS)
+def _parse_phone(raw: str, region: str) -> str:
     if not raw.strip():
         raise InvalidEnrollment("phone number is required")
     if any(ch.isalpha() for ch in raw):

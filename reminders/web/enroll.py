@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from reminders.planning.enroll_patient import Desk, enroll_patient
+from reminders.planning.enroll_patient import Desk, enroll_patient, in_force
 from reminders.planning.enrollment import Enrolled, patient_on_file
 from reminders.planning.validation import (
     LANGUAGES,
@@ -38,7 +38,7 @@ from reminders.settings import Settings
 from reminders.store.accounts import actor_of
 from reminders.store.models import Patient
 from reminders.store.web_sessions import SignedIn
-from reminders.web import desk_of, now_of, plans_of, run_db, settings_of
+from reminders.web import desk_of, now_of, run_db, settings_of
 from reminders.web.auth import CurrentUser, SessionCsrf
 from reminders.web.pages import render, sentence
 
@@ -108,7 +108,7 @@ async def enroll_page(request: Request, user: CurrentUser) -> HTMLResponse:
     zone = settings_of(request).timezone
     now = now_of(request).astimezone(zone).strftime(WALL_CLOCK)
     typed = Typed(completed_at=now, timezone=zone.key, timezone_shown=zone.key)
-    return _page(request, user, Shown(typed, status=200))
+    return await _page(request, user, Shown(typed, status=200))
 
 
 @router.post("", response_model=None)
@@ -144,7 +144,7 @@ async def enroll(
     try:
         enrolled = await run_db(request, work)
     except NotEnrolled as refusal:
-        return _page(request, user, refusal.shown)
+        return await _page(request, user, refusal.shown)
     log.info(
         "session %d enrolled for patient %d by user %d",
         enrolled.session_id,
@@ -246,8 +246,9 @@ def _offer(typed: Typed, holder: Patient, now: datetime) -> NotEnrolled:
 # -- the page ---------------------------------------------------------------------------------
 
 
-def _page(request: Request, user: SignedIn, state: Shown) -> HTMLResponse:
+async def _page(request: Request, user: SignedIn, state: Shown) -> HTMLResponse:
     settings = settings_of(request)
+    plans = await run_db(request, partial(_in_force, desk=desk_of(request)))
     problems = {key: sentence(text.rstrip(".")) for key, text in state.problems.items()}
     context = {
         "user": user,
@@ -261,7 +262,7 @@ def _page(request: Request, user: SignedIn, state: Shown) -> HTMLResponse:
         ),
         "offer": state.offer,
         "chosen": state.chosen,
-        "plans": _treatments(plans_of(request)),
+        "plans": _treatments(plans),
         "languages": [(code, LANGUAGE_NAMES.get(code, code)) for code in LANGUAGES],
         "zones": zone_names(),
     }
@@ -279,8 +280,13 @@ def _hints(settings: Settings) -> dict[str, str]:
     }
 
 
+def _in_force(session: Session, _now: datetime, *, desk: Desk) -> CarePlans:
+    """The plans the form is checked against offer its treatments (see enroll_patient)."""
+    return in_force(session, desk)
+
+
 def _treatments(plans: CarePlans) -> list[tuple[str, list[tuple[str, str]]]]:
-    """(plan title, [(treatment, its name)]): the select's groups, as care_plans.toml has them."""
+    """(plan title, [(treatment, its name)]): the select's groups, in the plans' order."""
     return [(plan.title, list(plan.treatments.items())) for plan in plans.plans.values()]
 
 
