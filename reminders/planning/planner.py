@@ -166,8 +166,8 @@ def enroll_and_plan(
     actor: str,
     now: datetime,
 ) -> Enrolled:
-    """What every front door does (CLI, CSV import, web form): write, then plan at once, in
-    the caller's transaction, so staff see the planned messages before they move on."""
+    """Write, then plan at once, in the caller's transaction, so staff see the planned
+    messages before they move on (`enroll_patient.enroll_patient`, for every door)."""
     treatment, notes = enroll(session, enrollment, plans, clinic_tz=clinic_tz, actor=actor, now=now)
     plan_session(session, plans, clinic_tz, treatment, now, region=region)
     if treatment.plan_error:
