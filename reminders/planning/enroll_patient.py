@@ -8,7 +8,8 @@ own words (CLI text and exit code, the form's field errors, a 422 JSON body).
 
 A refused result wrote nothing. Doors end the transaction by raising on a refusal all the same
 (the CLI's exit, the form's NotEnrolled, the API's InvalidRequest), so nothing is committed.
-`aftercare import` enrolls a file's rows with `enroll_rows`, the same steps for many rows.
+`aftercare import` enrolls a file's rows with `enroll_rows`: the same steps, with the database
+read and written a fixed number of times for the lot (one difference: see its docstring).
 """
 
 from __future__ import annotations

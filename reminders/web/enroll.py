@@ -1,10 +1,10 @@
 """`/enroll`: staff enroll a completed session with the CLI's own validation and planning.
 
 The form is read, written and planned by `planning.enroll_patient` in one transaction, as
-`aftercare enroll` does. Each problem is shown
-beside its field and what was typed is kept. A phone on file under another name is offered,
-not taken over: one press enrolls the session for that patient (the CLI's `--patient`).
-Success goes to the patient's page.
+`aftercare enroll` does. Each problem is shown beside its field and what was typed is kept.
+A phone on file under another name is offered, not taken over: one press enrolls the session
+for that patient (the CLI's `--patient`). Success goes to the patient's page. The treatments
+offered are those of the plans in force, which the form is checked against.
 
 The Time zone field travels with the zone the page put in it (`timezone_shown`). Left as it
 was, it means the patient's own zone: a returning patient's zone on file is kept, and when it
