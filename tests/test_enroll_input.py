@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from reminders.planning.enrollment import (
+from reminders.planning.validation import (
     EnrollmentForm,
     InvalidEnrollment,
     require_a_timely_step,

@@ -12,8 +12,11 @@ from reminders.cli.common import JsonFlag, NowOption, actor, fail, moment, runti
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from reminders.planning.enrollment import Enrolled, EnrollmentForm
+    from reminders.planning.enroll_patient import EnrollResult
+    from reminders.planning.enrollment import Enrolled
+    from reminders.planning.validation import EnrollmentForm
     from reminders.runtime import Runtime
+    from reminders.store.models import Patient
 
 
 def enroll_command(
@@ -60,14 +63,9 @@ def enroll_command(
 ) -> None:
     """Enroll a completed session and plan its messages."""
     from reminders.cli import output as out
-    from reminders.planning.enrollment import EnrollmentForm
-    from reminders.planning.warnings import enrollment_warnings
-    from reminders.store.db import session_scope
-    from reminders.store.models import Patient
-    from reminders.store.queries import list_messages
+    from reminders.planning.validation import EnrollmentForm
 
     rt = runtime()
-    as_of = moment(now, rt)
     form = EnrollmentForm(
         name,
         phone,
@@ -80,45 +78,35 @@ def enroll_command(
         email_ok=not no_email,
         patient_id=patient,
     )
-    enrolled = _enroll(rt, form, as_of)
-    messages = list_messages(rt.engine, session_id=enrolled.session_id)
-    with session_scope(rt.engine) as session:
-        patient_row = session.get_one(Patient, enrolled.patient_id)
-        warnings = [*enrolled.notes, *enrollment_warnings(session, patient_row, messages, as_of)]
+    result, enrolled, patient_row = _enroll(rt, form, moment(now, rt))
     if as_json:
-        typer.echo(json.dumps(out.enrolled_json(enrolled, messages, warnings), indent=2))
+        enrolled_json = out.enrolled_json(enrolled, result.messages, result.warnings)
+        typer.echo(json.dumps(enrolled_json, indent=2))
         return
     # the zone given, else the one on file: where the planner placed the steps
-    out.print_enrolled(enrolled, messages, rt.settings.timezone, patient_row.timezone, warnings)
+    out.print_enrolled(
+        enrolled, result.messages, rt.settings.timezone, patient_row.timezone, result.warnings
+    )
 
 
-def _enroll(rt: Runtime, form: EnrollmentForm, now: datetime) -> Enrolled:
+def _enroll(
+    rt: Runtime, form: EnrollmentForm, now: datetime
+) -> tuple[EnrollResult, Enrolled, Patient]:
     """Validate, write and plan in one transaction; bad input is one line and writes nothing.
 
     Without --timezone, the completion time is read in the zone of the patient on file
     (the one the planner will use), else in the clinic's.
     """
-    from reminders.planning.enrollment import (
-        InvalidEnrollment,
-        PhoneOfAnotherPatient,
-        patient_on_file,
-        validate,
-    )
-    from reminders.planning.planner import enroll_and_plan
+    from reminders.planning.enroll_patient import Desk, enroll_patient
     from reminders.store.db import session_scope
 
     settings = rt.settings
-    region = settings.default_phone_region
-    plans = rt.care_plans()
-    try:
-        with session_scope(rt.engine) as session:
-            on_file = patient_on_file(session, form, region)
-            enrollment = validate(form, plans=plans, clinic_tz=settings.timezone,
-                                  region=region, now=now,
-                                  zone_on_file=on_file.timezone if on_file else None)  # fmt: skip
-            return enroll_and_plan(session, enrollment, plans, clinic_tz=settings.timezone,
-                                   region=region, actor=actor(), now=now)  # fmt: skip
-    except PhoneOfAnotherPatient as exc:
-        fail(f"{exc}; if it is the same person, add --patient {exc.patient_id}")
-    except InvalidEnrollment as exc:
-        fail(str(exc))
+    desk = Desk(rt.default_plans, settings.timezone, settings.default_phone_region)
+    with session_scope(rt.engine) as session:
+        result = enroll_patient(session, form, desk, actor=actor(), now=now)
+        if result.other_patient is not None:
+            hint = f"if it is the same person, add --patient {result.other_patient.id}"
+            fail(f"{result.problem}; {hint}")
+        if result.enrolled is None or result.patient is None:
+            fail(result.problem)
+        return result, result.enrolled, result.patient

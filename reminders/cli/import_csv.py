@@ -10,21 +10,24 @@ import csv
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from reminders.planning.bulk import BulkReport, RowsRefused, enroll_many
-from reminders.planning.enrollment import Enrollment, EnrollmentForm, InvalidEnrollment, validate
-from reminders.rules.care_plans import CarePlans
-from reminders.runtime import Runtime
+from reminders.planning.enroll_patient import Desk, enroll_rows
+from reminders.planning.validation import EnrollmentForm, InvalidEnrollment
 from reminders.store.db import session_scope
+
+if TYPE_CHECKING:
+    from reminders.planning.bulk import BulkReport
+    from reminders.runtime import Runtime
 
 REQUIRED = ("name", "phone", "treatment", "completed_at")
 OPTIONAL = ("email", "timezone", "language", "no_sms", "no_email", "patient_id")
 TRUE, FALSE = {"1", "true", "yes", "y", "x"}, {"", "0", "false", "no", "n"}
 
 RowError = tuple[int, str]
-Row = tuple[int, Enrollment]
+ReadRow = tuple[int, EnrollmentForm | InvalidEnrollment]
 
 
 def import_csv(rt: Runtime, path: Path, *, actor: str, now: datetime) -> list[RowError]:
@@ -34,28 +37,17 @@ def import_csv(rt: Runtime, path: Path, *, actor: str, now: datetime) -> list[Ro
     are found before anything is written, and then nothing is imported. The care plans in
     force are read once, for every row.
     """
-    plans = rt.care_plans()
-    rows, errors = read_enrollments(rt, plans, path, now)
-    if errors:
-        return errors
+    rows = read_rows(path)
     settings = rt.settings
+    desk = Desk(rt.default_plans, settings.timezone, settings.default_phone_region)
     with session_scope(rt.engine) as session:
-        try:
-            report = enroll_many(
-                session,
-                rows,
-                plans,
-                clinic_tz=settings.timezone,
-                region=settings.default_phone_region,
-                actor=actor,
-                now=now,
-            )
-        except RowsRefused as refused:
+        result = enroll_rows(session, rows, desk, actor=actor, now=now)
+        if result.report is None:
             session.rollback()
-            return refused.errors
-    for line, note in report.notes:
+            return result.problems
+    for line, note in result.report.notes:
         typer.echo(f"line {line}: note: {note}")
-    typer.echo(summary(report))
+    typer.echo(summary(result.report))
     return []
 
 
@@ -74,35 +66,29 @@ def _s(count: int) -> str:
     return "" if count == 1 else "s"
 
 
-def read_enrollments(
-    rt: Runtime, plans: CarePlans, path: Path, now: datetime
-) -> tuple[list[Row], list[RowError]]:
-    """Every row checked; each bad one listed with its line, the reading never stopping early."""
-    enrollments: list[Row] = []
-    errors: list[RowError] = []
+def read_rows(path: Path) -> list[ReadRow]:
+    """Every row as a form, or as what is wrong with it; a file that cannot be read (its
+    header, its encoding) is a problem on line 1, after the rows read until then."""
+    rows: list[ReadRow] = []
     try:
         for line, row in _rows(path):
-            try:
-                enrollments.append((line, _validate(rt, plans, row, now)))
-            except InvalidEnrollment as exc:
-                errors.append((line, str(exc)))
+            rows.append((line, _read(row)))
     except InvalidEnrollment as exc:  # the header
-        errors.append((1, str(exc)))
+        rows.append((1, exc))
     except (UnicodeDecodeError, csv.Error) as exc:
-        errors.append((1, f"not a UTF-8 CSV file: {exc}"))
-    if not enrollments and not errors:
-        errors.append((1, "the file has a header but no rows"))
-    return enrollments, errors
+        rows.append((1, InvalidEnrollment(f"not a UTF-8 CSV file: {exc}")))
+    if not rows:
+        rows.append((1, InvalidEnrollment("the file has a header but no rows")))
+    return rows
 
 
-def _validate(
-    rt: Runtime, plans: CarePlans, row: dict[str, str | None], now: datetime
-) -> Enrollment:
-    if None in row or any(value is None for value in row.values()):
-        raise InvalidEnrollment("wrong number of columns")
-    settings = rt.settings
-    return validate(_form(row), plans=plans, clinic_tz=settings.timezone,
-                    region=settings.default_phone_region, now=now)  # fmt: skip
+def _read(row: dict[str, str | None]) -> EnrollmentForm | InvalidEnrollment:
+    try:
+        if None in row or any(value is None for value in row.values()):
+            raise InvalidEnrollment("wrong number of columns")
+        return _form(row)
+    except InvalidEnrollment as exc:
+        return exc
 
 
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, str | None]]]:

@@ -5,19 +5,23 @@ from __future__ import annotations
 import shutil
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
 
-from reminders.planning.enrollment import Enrolled, InvalidEnrollment, parse_email, parse_phone
-from reminders.planning.planner import PlanReport
+from reminders.planning.validation import InvalidEnrollment, parse_email, parse_phone
 from reminders.rules.masking import mask_phone
 from reminders.rules.timing import local_day_bounds, zone_or
-from reminders.sending.dispatcher import DispatchReport
-from reminders.store.models import OutboxMessage
-from reminders.store.queries import ListedReply, MessagePage
+
+if TYPE_CHECKING:  # the dispatcher and the planner cost a command that only prints a time
+    from reminders.planning.enrollment import Enrolled
+    from reminders.planning.planner import PlanReport
+    from reminders.sending.dispatcher import DispatchReport
+    from reminders.store.models import OutboxMessage
+    from reminders.store.queries import ListedReply, MessagePage
 
 # Off a terminal (pipes, CI logs) rich would wrap at 80 columns; COLUMNS still wins.
 console = Console(highlight=False, width=shutil.get_terminal_size((160, 24)).columns)

@@ -12,19 +12,13 @@ voids an earlier entry of the session for it, *created* otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
-from sqlmodel import Session, col, select
-
 from reminders.planning.enrollment import (
-    Enrollment,
-    InvalidEnrollment,
-    PhoneOfAnotherPatient,
     apply_enrollment,
     change_detail,
     change_notes,
@@ -35,14 +29,21 @@ from reminders.planning.enrollment import (
     set_details,
 )
 from reminders.planning.planner import plan_sessions
+from reminders.planning.validation import Enrollment, InvalidEnrollment, PhoneOfAnotherPatient
 from reminders.rules.care_plans import CarePlans
-from reminders.rules.lifecycle import Status
 from reminders.rules.timing import local_date, require_zone
 from reminders.store.audit import record_many
-from reminders.store.db import MAX_ID
-from reminders.store.models import OutboxMessage, Patient, TreatmentSession
+from reminders.store.models import Patient, TreatmentSession
+from reminders.store.patients import insert_patients, patients_by_ids, patients_with_phones
+from reminders.store.sessions import (
+    insert_sessions,
+    pending_counts,
+    sessions_by_ids,
+    sessions_of_patients,
+)
 
-CHUNK = 500  # values per IN (...): well inside every backend's limit on parameters
+if TYPE_CHECKING:
+    from reminders.store.db import Session
 
 Row = tuple[int, Enrollment]  # the file line a row starts on, and the row
 RowNote = tuple[int, str]
@@ -151,7 +152,7 @@ def enroll_many(
         if t.plan_error
     ]
     replaced = sum(1 for t in treatments if t.replaces_session_id is not None)
-    planned, late, no_address = _message_counts(session, [t.id or 0 for t in treatments], now)
+    planned, late, no_address = pending_counts(session, [t.id or 0 for t in treatments], now)
     return BulkReport(
         created=len(treatments) - replaced,
         replaced=replaced,
@@ -175,11 +176,10 @@ def _resolve(
     """Each row's patient and whether it changes anything; patients changed in memory only."""
     phones = {e.phone for _, e in rows}
     by_phone: dict[str, Someone] = {
-        p.phone: p for p in _fetch(session, Patient, Patient.phone, phones) if p.phone
+        p.phone: p for p in patients_with_phones(session, phones) if p.phone
     }
-    # No patient has an id past the ids' range, and PostgreSQL refuses to compare one
-    ids = {e.patient_id for _, e in rows if e.patient_id is not None and 0 < e.patient_id <= MAX_ID}
-    by_id = {p.id: p for p in _fetch(session, Patient, Patient.id, ids) if p.id is not None}
+    ids = {e.patient_id for _, e in rows if e.patient_id is not None}
+    by_id = {p.id: p for p in patients_by_ids(session, ids) if p.id is not None}
     resolution = _Resolution(plans, clinic_tz, by_phone, by_id, {})
     _load_current_sessions(session, resolution)
     for line, enrollment in rows:
@@ -197,8 +197,7 @@ def _load_current_sessions(session: Session, resolution: _Resolution) -> None:
     """The newest completed session per patient, plan and local day: what a row replaces."""
     known = [*resolution.by_phone.values(), *resolution.by_id.values()]
     patients = {p.id: p for p in known if isinstance(p, Patient)}
-    found = _fetch(session, TreatmentSession, TreatmentSession.patient_id, set(patients))
-    for treatment in sorted(found, key=lambda t: t.id or 0):
+    for treatment in sessions_of_patients(session, (i for i in patients if i is not None)):
         if treatment.status != "completed":
             continue
         patient = patients[treatment.patient_id]
@@ -299,60 +298,16 @@ def _write(
          "enrolled_by": actor, "created_at": now}
         for w in writes
     ]  # fmt: skip
-    if not values:
-        return []
-    statement = sa.insert(TreatmentSession).returning(
-        col(TreatmentSession.id), sort_by_parameter_order=True
-    )
-    ids = list(session.execute(statement, values).scalars())
+    ids = insert_sessions(session, values)
     enrolled = [
         ("enroll", i, f"treatment={w.enrollment.treatment}")
         for w, i in zip(writes, ids, strict=True)
     ]
     record_many(session, enrolled, actor=actor, entity="treatment_session", now=now)
-    found = {t.id: t for t in _fetch(session, TreatmentSession, TreatmentSession.id, ids)}
-    return [found[i] for i in ids]
+    return sessions_by_ids(session, ids)
 
 
 def _insert_new_patients(session: Session, patients: Sequence[NewPatient]) -> None:
-    if not patients:
-        return
-    statement = sa.insert(Patient).returning(col(Patient.id), sort_by_parameter_order=True)
-    ids = session.execute(statement, [p.values() for p in patients]).scalars()
+    ids = insert_patients(session, [p.values() for p in patients])
     for patient, patient_id in zip(patients, ids, strict=True):
         patient.id = patient_id
-
-
-def _message_counts(
-    session: Session, session_ids: Sequence[int], now: datetime
-) -> tuple[int, int, int]:
-    """Pending messages of the sessions: all, past their deadline, without an address."""
-    message, patient = OutboxMessage, Patient
-    address = sa.case((col(message.channel) == "sms", col(patient.phone)), else_=col(patient.email))
-    query = (
-        sa.select(
-            sa.func.count(),
-            sa.func.count(sa.case((col(message.not_after) < now, 1))),
-            sa.func.count(sa.case((sa.func.coalesce(address, "") == "", 1))),
-        )
-        .join(patient, col(patient.id) == col(message.patient_id))
-        .where(col(message.status) == Status.PENDING)
-    )
-    totals = [0, 0, 0]
-    for chunk in _chunks(session_ids):
-        counts = session.execute(query.where(col(message.session_id).in_(chunk))).one()
-        totals = [total + count for total, count in zip(totals, counts, strict=True)]
-    return totals[0], totals[1], totals[2]
-
-
-def _fetch(session: Session, model: Any, column: Any, values: Iterable[Any]) -> list[Any]:
-    """Rows whose column is one of the values, a chunk of values per query."""
-    found: list[Any] = []
-    for chunk in _chunks(sorted(values)):
-        found.extend(session.exec(select(model).where(col(column).in_(chunk))))
-    return found
-
-
-def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), CHUNK):
-        yield values[start : start + CHUNK]

@@ -1,9 +1,4 @@
-"""Enrolling a patient's completed session, and voiding one.
-
-Validation is pure and happens before anything is written: bad input gives one clear line
-and leaves the database untouched. That includes a session on which no message would go
-(every step past its deadline, or no channel with consent and an address): it would be
-enrolled for nothing, and is most often a typo in the year.
+"""Writing a validated enrollment: the patient on file, the session, voiding one.
 
 A phone number identifies a patient: a different name on a known number is refused (another
 person would take over that patient's record) unless staff name the patient by id; a changed
@@ -12,97 +7,31 @@ email address is never replaced silently.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from functools import lru_cache
-from typing import ParamSpec, Protocol, TypeVar
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
-import phonenumbers
-from sqlmodel import Session, select
-
-from reminders.rules.care_plans import CHANNELS, CarePlans, Plan
-from reminders.rules.emails import normalize_email
-from reminders.rules.lifecycle import SkipReason, Status
-from reminders.rules.names import fold_name
-from reminders.rules.timing import (
-    is_expired,
-    is_repeated,
-    is_skipped,
-    readable_zone,
-    require_zone,
+from reminders.planning.validation import (
+    Enrollment,
+    EnrollmentForm,
+    InvalidEnrollment,
+    PhoneOfAnotherPatient,
+    parse_phone,
+    require_a_timely_step,
 )
+from reminders.rules.care_plans import CarePlans
+from reminders.rules.lifecycle import SkipReason
+from reminders.rules.names import fold_name
+from reminders.rules.timing import readable_zone
 from reminders.store.audit import record
-from reminders.store.db import MAX_ID
-from reminders.store.models import OutboxMessage, Patient, TreatmentSession
-from reminders.store.outbox import lock_in_order, skip
+from reminders.store.models import Patient, TreatmentSession
+from reminders.store.outbox import skip
+from reminders.store.patients import patient_by_id, patient_with_phone
+from reminders.store.sessions import lock_pending_of_session
 
-LANGUAGES = ("en", "es")
-
-P = ParamSpec("P")
-T = TypeVar("T")
-
-
-# The fields of the form a problem can concern, as the web form names its inputs.
-FIELDS = ("name", "phone", "email", "treatment", "completed_at", "timezone", "language",
-          "consent", "patient")  # fmt: skip
-
-
-class InvalidEnrollment(ValueError):
-    """What is wrong with the input: one line (the CLI and the import print it), and, for
-    the web form, the line of each bad field by its name in FIELDS (`by_field`)."""
-
-    def __init__(
-        self, message: str, field: str | None = None, *, by_field: Mapping[str, str] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.field = field
-        self.by_field = dict(by_field) if by_field else ({field: message} if field else {})
-
-
-class PhoneOfAnotherPatient(InvalidEnrollment):
-    """The number is on file for a patient with another name; each front end says how to
-    enroll for that patient if it is the same person (`--patient`, a `patient_id` column)."""
-
-    def __init__(self, phone: str, patient_id: int) -> None:
-        super().__init__(
-            f"phone number {phone} belongs to another patient (patient {patient_id},"
-            " with a different name)",
-            "phone",
-        )
-        self.patient_id = patient_id
-
-
-@dataclass(frozen=True)
-class EnrollmentForm:
-    """What staff typed, as text: from the CLI, a CSV row or the web form."""
-
-    name: str
-    phone: str
-    treatment: str
-    completed_at: str
-    email: str | None = None
-    timezone: str | None = None
-    language: str | None = None  # None: the patient's own, or English for a new patient
-    sms: bool = True
-    email_ok: bool = True
-    patient_id: int | None = None  # an existing patient, named explicitly
-
-
-@dataclass(frozen=True)
-class Enrollment:
-    name: str
-    phone: str  # E.164
-    treatment: str
-    completed_at: datetime  # aware UTC
-    email: str | None
-    timezone: str | None
-    language: str | None
-    sms_consent: bool
-    email_consent: bool
-    patient_id: int | None = None
-    notes: tuple[str, ...] = ()  # what staff must hear about how the input was read
+if TYPE_CHECKING:
+    from reminders.store.db import Session
 
 
 @dataclass(frozen=True)
@@ -111,185 +40,6 @@ class Enrolled:
     patient_id: int
     replaced_session_id: int | None
     notes: tuple[str, ...] = ()  # what staff must hear: details on file that were changed
-
-
-def validate(
-    form: EnrollmentForm,
-    *,
-    plans: CarePlans,
-    clinic_tz: ZoneInfo,
-    region: str,
-    now: datetime,
-    zone_on_file: str | None = None,
-) -> Enrollment:
-    """Check every field; raise InvalidEnrollment naming each bad one, the first first.
-
-    A completion time without an offset is read in the zone given, else in `zone_on_file`
-    (the zone of the patient on file this form is for: see `patient_on_file`), else in the
-    clinic's: the zone the planner will place the session's steps in.
-    """
-    problems = _Problems()
-    name = problems.check("name", "", _name, form.name)
-    treatment = problems.check("treatment", "", _treatment, form.treatment, plans)
-    language = problems.check("language", None, _language, form.language)
-    zone = problems.check("timezone", None, _zone, form.timezone)
-    phone = problems.check("phone", "", parse_phone, form.phone, region)
-    tz = zone or readable_zone(zone_on_file) or clinic_tz
-    read = problems.check(
-        "completed_at", (now, None), parse_completed_at, form.completed_at, tz, now
-    )
-    completed_at, note = read
-    email = problems.check("email", None, parse_email, form.email)
-    if not problems.by_field.keys() & {"treatment", "completed_at"}:
-        consent = {"sms": form.sms, "email": form.email_ok}
-        blocked = {ch: f"no consent to {_LABELS[ch]}" for ch, ok in consent.items() if not ok}
-        plan = plans.for_treatment(treatment)
-        problems.check("consent", None, require_a_timely_step, plan, completed_at, tz, blocked, now)
-    problems.raise_any()
-    return Enrollment(
-        name=name,
-        phone=phone,
-        treatment=treatment,
-        completed_at=completed_at,
-        email=email,
-        timezone=form.timezone.strip() if form.timezone else None,
-        language=language,
-        sms_consent=form.sms,
-        email_consent=form.email_ok,
-        patient_id=form.patient_id,
-        notes=(note,) if note else (),
-    )
-
-
-class _Problems:
-    """The first problem of each field, in the order checked; the first of all comes first."""
-
-    def __init__(self) -> None:
-        self.by_field: dict[str, str] = {}
-
-    def check(
-        self, field: str, fallback: T, read: Callable[P, T], *args: P.args, **kwargs: P.kwargs
-    ) -> T:
-        """`read(*args)`, or `fallback` once its problem is noted under `field` (or its own)."""
-        try:
-            return read(*args, **kwargs)
-        except InvalidEnrollment as exc:
-            self.by_field.setdefault(exc.field or field, str(exc))
-            return fallback
-
-    def raise_any(self) -> None:
-        if self.by_field:
-            field, message = next(iter(self.by_field.items()))
-            raise InvalidEnrollment(message, field, by_field=self.by_field)
-
-
-def _name(raw: str) -> str:
-    name = raw.strip()
-    if not name or len(name) > 200:
-        raise InvalidEnrollment("name is required (at most 200 characters)")
-    return name
-
-
-def _treatment(raw: str, plans: CarePlans) -> str:
-    treatment = raw.strip().lower()
-    if not treatment:
-        raise InvalidEnrollment(f"treatment is required (one of {', '.join(plans.treatments)})")
-    if treatment not in plans.treatments:
-        raise InvalidEnrollment(
-            f"unknown treatment {raw!r} (choose from {', '.join(plans.treatments)})"
-        )
-    return treatment
-
-
-def _language(raw: str | None) -> str | None:
-    language = raw.strip().lower() if raw else None
-    if language is not None and language not in LANGUAGES:
-        raise InvalidEnrollment(f"unknown language {raw!r} (choose en or es)")
-    return language
-
-
-_LABELS = {"sms": "SMS", "email": "email"}
-
-
-def require_a_timely_step(
-    plan: Plan,
-    completed_at: datetime,
-    tz: ZoneInfo,
-    blocked: Mapping[str, str],
-    now: datetime,
-    *,
-    field: str | None = None,
-) -> None:
-    """Raise InvalidEnrollment when not one step would still go out on an open channel.
-
-    `blocked` maps each channel that cannot carry messages to why ("no consent to SMS").
-    One step still before its deadline is enough: a late entry keeps its timely steps.
-    The refusal concerns the consent boxes, or the completion time when it is too late;
-    `field` names another field to blame instead.
-    """
-    open_channels = [channel for channel in CHANNELS if channel not in blocked]
-    why_not = " and ".join(blocked.values())
-    if not open_channels:
-        raise InvalidEnrollment(f"{why_not}: nothing would be sent", field or "consent")
-    steps = [step for step in plan.steps if set(step.channels) & set(open_channels)]
-    by = " or ".join(_LABELS[channel] for channel in open_channels)
-    if not steps:
-        raise InvalidEnrollment(
-            f"{why_not}, and the {plan.title} plan sends nothing by {by}: nothing would be sent",
-            field or "consent",
-        )
-    deadlines = [step.expires_at(completed_at, tz) for step in steps]
-    if any(deadline is None or not is_expired(now, deadline) for deadline in deadlines):
-        return
-    last = max(deadline for deadline in deadlines if deadline is not None)
-    what = f"{by} message" if blocked else "message"
-    raise InvalidEnrollment(
-        f"every {what} of this plan would already be past its deadline (completed"
-        f" {_wall(completed_at, tz)}, the last deadline {_wall(last, tz)}); check the date",
-        field or "completed_at",
-    )
-
-
-def _wall(moment: datetime, tz: ZoneInfo) -> str:
-    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
-
-
-def _zone(name: str | None) -> ZoneInfo | None:
-    if not name or not name.strip():
-        return None
-    try:
-        return require_zone(name.strip())
-    except ValueError as exc:
-        raise InvalidEnrollment(str(exc)) from None
-
-
-@lru_cache(maxsize=8192)  # an import reads each number, then the planner reads it again
-def parse_phone(raw: str, region: str) -> str:
-    """E.164, or InvalidEnrollment: a number we cannot text is caught at the desk, not later."""
-    if not raw.strip():
-        raise InvalidEnrollment("phone number is required")
-    if any(ch.isalpha() for ch in raw):
-        raise InvalidEnrollment(f"phone number {raw!r} has letters; type the digits")
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
-        raise InvalidEnrollment(f"phone number {raw!r} cannot be read") from None
-    if not phonenumbers.is_valid_number(number):
-        raise InvalidEnrollment(
-            f"phone number {raw!r} is not a valid number: check its digits (one from abroad"
-            " starts with + and its country code)"
-        )
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def parse_email(raw: str | None) -> str | None:
-    """Lower-case, as opt-outs store and match addresses."""
-    if raw is None or not raw.strip():
-        return None
-    try:
-        return normalize_email(raw)
-    except ValueError as exc:
-        raise InvalidEnrollment(f"email address {raw!r} is not valid: {exc}") from None
 
 
 def normalize_contact(session: Session, patient: Patient, region: str, now: datetime) -> None:
@@ -315,8 +65,9 @@ def normalize_contact(session: Session, patient: Patient, region: str, now: date
 
 
 def _check_phone_free(session: Session, patient: Patient, phone: str | None) -> None:
-    holder = session.exec(select(Patient.id).where(Patient.phone == phone)).first()
-    if phone is not None and holder is not None and holder != patient.id:
+    found = patient_with_phone(session, phone) if phone is not None else None
+    holder = found.id if found is not None else None
+    if holder is not None and holder != patient.id:
         raise InvalidEnrollment(f"patient phone is the number of another patient ({holder})")
 
 
@@ -327,63 +78,6 @@ def _stored_phone(raw: str | None, region: str) -> str | None:
         return parse_phone(raw.strip(), region)
     except InvalidEnrollment:
         raise InvalidEnrollment("patient phone is not a valid number") from None
-
-
-def parse_completed_at(raw: str, tz: ZoneInfo, now: datetime) -> tuple[datetime, str | None]:
-    """'YYYY-MM-DD HH:MM' in the patient's zone, or ISO-8601 with an offset; never the future.
-
-    Returns the moment in UTC and, for a fall-back time that happens twice, a note saying
-    which of the two it was taken as. A date alone or a time the clocks skip is refused:
-    either would be read as some other moment (midnight, an hour later) without a word.
-    """
-    given = _read_moment(raw)
-    moment, note = (given, None) if given.tzinfo else _on_wall_clock(raw, given, tz)
-    moment = moment.astimezone(UTC)  # compared in UTC: PEP 495 inter-zone comparison is lax
-    if moment > now:
-        raise InvalidEnrollment(f"completion time {raw!r} is in the future")
-    return moment, note
-
-
-def _read_moment(raw: str) -> datetime:
-    text = raw.strip()
-    if not text:
-        raise InvalidEnrollment("completion time is required")
-    if _is_date(text):
-        example = f"{date.fromisoformat(text)} 14:30"
-        raise InvalidEnrollment(
-            f"completion time {raw!r} has no time of day: give the time too, e.g. {example!r}"
-        )
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidEnrollment(
-            f"completion time {raw!r} is not 'YYYY-MM-DD HH:MM' (patient-local) or ISO-8601"
-        ) from None
-
-
-def _is_date(text: str) -> bool:
-    try:
-        date.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _on_wall_clock(raw: str, wall: datetime, tz: ZoneInfo) -> tuple[datetime, str | None]:
-    """A patient-local time: refused if the clocks skip it, noted if it happens twice."""
-    if is_skipped(wall, tz):
-        raise InvalidEnrollment(
-            f"completion time {raw!r} never happened in {tz.key}: the clocks skip that hour"
-            " there (they spring forward that night); check the time"
-        )
-    first = wall.replace(tzinfo=tz, fold=0)
-    if not is_repeated(wall, tz):
-        return first, None
-    second = wall.replace(tzinfo=tz, fold=1).isoformat(timespec="minutes")
-    return first, (
-        f"{wall:%Y-%m-%d %H:%M} happens twice in {tz.key} (the clocks go back): taken as"
-        f" {first:%H:%M %Z} (the first of the two); for the second, give {second}"
-    )
 
 
 def enroll(
@@ -460,14 +154,11 @@ def same_name(left: str, right: str) -> bool:
 
 def _existing_patient(session: Session, enrollment: Enrollment) -> Patient | None:
     """The patient this enrollment is for: the one named by id, else the one with the phone."""
-    holder = session.exec(select(Patient).where(Patient.phone == enrollment.phone)).first()
-    chosen = None if enrollment.patient_id is None else _patient(session, enrollment.patient_id)
+    holder = patient_with_phone(session, enrollment.phone)
+    chosen = (
+        None if enrollment.patient_id is None else patient_by_id(session, enrollment.patient_id)
+    )
     return choose_patient(enrollment, holder, chosen)
-
-
-def _patient(session: Session, patient_id: int) -> Patient | None:
-    """The patient of this id; none past the ids' range, which PostgreSQL refuses to compare."""
-    return session.get(Patient, patient_id) if 0 < patient_id <= MAX_ID else None
 
 
 def choose_patient(
@@ -497,12 +188,12 @@ def patient_on_file(session: Session, form: EnrollmentForm, region: str) -> Pati
     the one named by id, else the one with the phone under the same name. Its zone is the
     `zone_on_file` that `validate` reads the completion time in; refusals are `enroll`'s."""
     if form.patient_id is not None:
-        return _patient(session, form.patient_id)
+        return patient_by_id(session, form.patient_id)
     try:
         phone = parse_phone(form.phone, region)
     except InvalidEnrollment:
         return None
-    holder = session.exec(select(Patient).where(Patient.phone == phone)).first()
+    holder = patient_with_phone(session, phone)
     return holder if holder is not None and same_name(holder.name, form.name) else None
 
 
@@ -621,12 +312,7 @@ def void_session(
     reason: str = "voided",
 ) -> int:
     """Void a session and skip its pending messages; returns how many were skipped."""
-    pending = lock_in_order(
-        session,
-        select(OutboxMessage).where(
-            OutboxMessage.session_id == treatment.id, OutboxMessage.status == Status.PENDING
-        ),
-    )
+    pending = lock_pending_of_session(session, treatment.id or 0)
     for message in pending:
         skip(session, message, SkipReason.VOIDED, now, actor=actor)
     mark_voided(session, treatment, actor=actor, now=now, reason=reason)

@@ -21,13 +21,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, col, select
 
-from reminders.planning.enrollment import (
-    Enrolled,
-    Enrollment,
-    enroll,
-    mark_voided,
-    normalize_contact,
-)
+from reminders.planning.enrollment import Enrolled, enroll, mark_voided, normalize_contact
+from reminders.planning.validation import Enrollment
 from reminders.rules.care_plans import CarePlans, Plan
 from reminders.rules.lifecycle import SkipReason, Status
 from reminders.rules.timing import local_date, require_zone
@@ -171,8 +166,8 @@ def enroll_and_plan(
     actor: str,
     now: datetime,
 ) -> Enrolled:
-    """What every front door does (CLI, CSV import, web form): write, then plan at once, in
-    the caller's transaction, so staff see the planned messages before they move on."""
+    """Write, then plan at once, in the caller's transaction, so staff see the planned
+    messages before they move on (`enroll_patient.enroll_patient`, for every door)."""
     treatment, notes = enroll(session, enrollment, plans, clinic_tz=clinic_tz, actor=actor, now=now)
     plan_session(session, plans, clinic_tz, treatment, now, region=region)
     if treatment.plan_error:

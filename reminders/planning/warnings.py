@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-
-from sqlmodel import Session
+from typing import TYPE_CHECKING
 
 from reminders.store.models import OutboxMessage, Patient
 from reminders.store.opt_outs import is_opted_out
+
+if TYPE_CHECKING:
+    from reminders.store.db import Session
 
 
 def enrollment_warnings(

@@ -10,7 +10,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from fastapi import Request
 from psycopg import errors as pg_errors
@@ -22,6 +22,9 @@ from starlette.concurrency import run_in_threadpool
 from reminders.rules.care_plans import CarePlans
 from reminders.settings import Settings
 from reminders.store.db import session_scope
+
+if TYPE_CHECKING:
+    from reminders.planning.enroll_patient import Desk
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
@@ -44,6 +47,15 @@ def settings_of(request: Request) -> Settings:
 def plans_of(request: Request) -> CarePlans:
     plans: CarePlans = request.app.state.plans
     return plans
+
+
+def desk_of(request: Request) -> Desk:
+    """What enrolling needs from the app: the plans it was built with, the clinic's zone and
+    phone region (the plans in force are read from them in each transaction)."""
+    from reminders.planning.enroll_patient import Desk
+
+    settings = settings_of(request)
+    return Desk(plans_of(request), settings.timezone, settings.default_phone_region)
 
 
 def now_of(request: Request) -> datetime:

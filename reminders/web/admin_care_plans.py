@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlmodel import Session
 from starlette.datastructures import FormData
 
 from reminders.rules.care_plans import (
@@ -44,13 +44,15 @@ from reminders.store.care_plans import (
     restore_plan,
     save_plan,
 )
-from reminders.store.defaults import load_care_plans
 from reminders.store.models import CarePlanRevision
 from reminders.store.templates import TemplateMissing, find_template
 from reminders.store.web_sessions import SignedIn
-from reminders.web import run_db, settings_of
+from reminders.web import plans_of, run_db, settings_of
 from reminders.web.auth import AdminUser, SessionCsrf
 from reminders.web.pages import render, sentence
+
+if TYPE_CHECKING:
+    from reminders.store.db import Session
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/admin/care-plans", dependencies=[SessionCsrf])
@@ -79,7 +81,8 @@ class Editing:
 @router.get("")
 async def plans_page(request: Request, admin: AdminUser, done: str = "") -> HTMLResponse:
     templates_dir = settings_of(request).templates_dir
-    plans, missing = await run_db(request, partial(_plans_and_gaps, templates_dir=templates_dir))
+    work = partial(_plans_and_gaps, defaults=plans_of(request), templates_dir=templates_dir)
+    plans, missing = await run_db(request, work)
     context = {
         **_base(admin),
         "plans": [_plan_view(plan) for plan in plans.plans.values()],
@@ -105,6 +108,7 @@ async def save(request: Request, admin: AdminUser, plan: str) -> Response:
         edited = _edited(editing, fields)
         work = partial(
             _save,
+            defaults=plans_of(request),
             edited=edited,
             base=_text(form, "base_version"),
             actor=actor_of(admin.email),
@@ -127,7 +131,13 @@ async def restore(request: Request, admin: AdminUser, plan: str) -> Response:
     editing = await _editing(request, plan)
     form = await request.form()
     version = _text(form, "version")
-    work = partial(_restore, plan=plan, version=version, actor=actor_of(admin.email))
+    work = partial(
+        _restore,
+        defaults=plans_of(request),
+        plan=plan,
+        version=version,
+        actor=actor_of(admin.email),
+    )
     try:
         restored = await run_db(request, work)
     except (UnknownRevision, CarePlanError) as exc:
@@ -140,41 +150,46 @@ async def restore(request: Request, admin: AdminUser, plan: str) -> Response:
 # -- the work, each in one transaction ------------------------------------------------------
 
 
-def _in_force(session: Session) -> CarePlans:
-    """The plans in force: the newest revisions, and the file where none is loaded."""
-    return current_plans(session, load_care_plans())
+def _in_force(session: Session, defaults: CarePlans) -> CarePlans:
+    """The plans in force: the newest revisions, and the plans the app was built with (the
+    file's) where none is loaded; every page and command reads them so."""
+    return current_plans(session, defaults)
 
 
-def _readable(session: Session) -> CarePlans:
+def _readable(session: Session, defaults: CarePlans) -> CarePlans:
     """The plans in force for a page; a stored revision that does not read (written by hand)
     is a 503 naming it, not a crash."""
     try:
-        return _in_force(session)
+        return _in_force(session, defaults)
     except CarePlanError as exc:
         raise HTTPException(503, f"the care plans cannot be read: {exc}") from None
 
 
 def _plans_and_gaps(
-    session: Session, _now: datetime, *, templates_dir: Path
+    session: Session, _now: datetime, *, defaults: CarePlans, templates_dir: Path
 ) -> tuple[CarePlans, dict[str, str]]:
-    plans = _readable(session)
+    plans = _readable(session, defaults)
     missing: dict[str, str] = {}
     for plan in plans.plans.values():
         missing |= _missing_templates(session, templates_dir, plan)
     return plans, missing
 
 
-def _load(session: Session, _now: datetime, *, plan: str, templates_dir: Path) -> Editing:
-    found = _readable(session).plans.get(plan)
+def _load(
+    session: Session, _now: datetime, *, defaults: CarePlans, plan: str, templates_dir: Path
+) -> Editing:
+    found = _readable(session, defaults).plans.get(plan)
     if found is None:
         raise HTTPException(status_code=404)
     missing = _missing_templates(session, templates_dir, found, every_channel=True)
     return Editing(found, plan_history(session, plan), missing)
 
 
-def _save(session: Session, now: datetime, *, edited: Plan, base: str, actor: str) -> int | None:
+def _save(
+    session: Session, now: datetime, *, defaults: CarePlans, edited: Plan, base: str, actor: str
+) -> int | None:
     """The new version's number, or None when the edit changes nothing."""
-    current = _in_force(session).plans[edited.name]
+    current = _in_force(session, defaults).plans[edited.name]
     if base != str(current.version or 0):
         raise Stale(
             "Someone saved this plan after you opened it. Your changes are below, on the"
@@ -184,15 +199,17 @@ def _save(session: Session, now: datetime, *, edited: Plan, base: str, actor: st
     if not changed:
         return None
     revision = save_plan(session, edited, actor=actor, now=now, changed=changed)
-    _in_force(session)  # the plans must still read as a whole, or nothing is saved
+    _in_force(session, defaults)  # the plans must still read as a whole, or nothing is saved
     return revision.version
 
 
-def _restore(session: Session, now: datetime, *, plan: str, version: str, actor: str) -> int:
+def _restore(
+    session: Session, now: datetime, *, defaults: CarePlans, plan: str, version: str, actor: str
+) -> int:
     if not version.isascii() or not version.isdigit() or len(version) > 9:
         raise UnknownRevision(f"care plan {plan} has no version {version[:12]!r}")
     revision = restore_plan(session, plan, int(version), actor=actor, now=now)
-    _in_force(session)
+    _in_force(session, defaults)
     return revision.version
 
 
@@ -216,7 +233,8 @@ def _missing_templates(
 
 async def _editing(request: Request, plan: str) -> Editing:
     templates_dir = settings_of(request).templates_dir
-    return await run_db(request, partial(_load, plan=plan, templates_dir=templates_dir))
+    work = partial(_load, defaults=plans_of(request), plan=plan, templates_dir=templates_dir)
+    return await run_db(request, work)
 
 
 def _edited(editing: Editing, fields: dict[str, StepFields]) -> Plan:

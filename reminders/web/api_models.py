@@ -1,7 +1,7 @@
 """The API's request and answer for a session: what OpenAPI describes and pydantic checks.
 
 pydantic checks the shape (types, required fields, no unknown ones, no control characters);
-what the values mean is checked by `planning.enrollment.validate`, as for the CLI, so its
+what the values mean is checked by `planning.validation.validate`, as for the CLI, so its
 words reach the caller unchanged. Strict: `"no_sms": "yes"` is refused, not read as true.
 """
 
@@ -13,7 +13,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
 from pydantic_core import PydanticCustomError
 
-from reminders.planning.enrollment import EnrollmentForm
+from reminders.planning.validation import EnrollmentForm
 
 TEXT_MAX = 1000  # no field needs more; errors quote the value, so keep it short
 

@@ -1,9 +1,9 @@
 """`POST /api/v1/sessions`: a practice system enrolls a completed session, as staff would.
 
-The fields are those of `aftercare enroll` and of an `aftercare import` row, checked by the
-same `planning.enrollment.validate` and written by the same `enroll_and_plan`, so an existing
-patient is found by phone, a same-day session replaces the earlier entry, and everything is
-audited with `api:LABEL` as actor. One difference, because no person reads the answer at once:
+The fields are those of `aftercare enroll` and of an `aftercare import` row, checked, written
+and planned by the same `planning.enroll_patient`, so an existing patient is found by phone,
+a same-day session replaces the earlier entry, and everything is audited with `api:LABEL` as
+actor. One difference, because no person reads the answer at once:
 a completion time must carry its offset, or come with `timezone`; it is never guessed.
 
 An `Idempotency-Key` header makes a retry safe: the same key with the same body gets the first
@@ -16,33 +16,24 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from sqlmodel import Session, select
 from starlette.requests import ClientDisconnect
 
-from reminders.planning.enrollment import (
-    Enrolled,
-    InvalidEnrollment,
-    PhoneOfAnotherPatient,
-    patient_on_file,
-    validate,
-)
-from reminders.planning.planner import enroll_and_plan
-from reminders.planning.warnings import enrollment_warnings
-from reminders.rules.care_plans import CarePlans
-from reminders.settings import Settings
+from reminders.planning.enroll_patient import Desk, EnrollResult, enroll_patient
+from reminders.planning.enrollment import Enrolled
 from reminders.store.api_keys import ApiCaller
-from reminders.store.care_plans import current_plans
 from reminders.store.idempotency import KEY_MAX, LIFETIME, Kept, find_kept, keep, request_hash
-from reminders.store.models import OutboxMessage, Patient
-from reminders.web import run_db, settings_of
+from reminders.web import desk_of, run_db
 from reminders.web.api_auth import Caller
 from reminders.web.api_errors import InvalidRequest, Problem, field_errors
 from reminders.web.api_models import SessionCreated, SessionRequest
+
+if TYPE_CHECKING:
+    from reminders.store.db import Session
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -122,7 +113,7 @@ async def create_session(
     # before any dependency runs, so bad JSON without a key would get 422 instead of 401.
     body = _parse(await _read_json(request))
     digest = request_hash("POST", PATH, body.model_dump(mode="json"))
-    enroller = Enroller(settings_of(request), request.app.state.plans, caller)
+    enroller = Enroller(desk_of(request), caller)
     work = partial(enroller.answer, body=body, key=idempotency_key, digest=digest)
     try:
         answer = await run_db(request, work)
@@ -158,11 +149,10 @@ def _parse(raw: bytes) -> SessionRequest:
 
 @dataclass(frozen=True)
 class Enroller:
-    """What an enrollment through the API needs besides the request: the web app's settings
-    and care plans, and who is calling."""
+    """What an enrollment through the API needs besides the request: what the web app
+    enrolls with, and who is calling."""
 
-    settings: Settings
-    plans: CarePlans
+    desk: Desk
     caller: ApiCaller
 
     def answer(
@@ -187,37 +177,14 @@ class Enroller:
 
     def enroll(self, session: Session, now: datetime, body: SessionRequest) -> dict[str, Any]:
         """What `aftercare enroll` does, the completion time read in the zone on file."""
-        region, clinic_tz = self.settings.default_phone_region, self.settings.timezone
-        plans = current_plans(session, self.plans)  # an admin's newest edit, else the file's
-        form = body.form()
-        on_file = patient_on_file(session, form, region)
-        needs_offset = _offset_problem(body)
-        try:
-            enrollment = validate(
-                form,
-                plans=plans,
-                clinic_tz=clinic_tz,
-                region=region,
-                now=now,
-                zone_on_file=on_file.timezone if on_file else None,
-            )
-            if needs_offset:
-                raise InvalidRequest(needs_offset)
-            enrolled = enroll_and_plan(
-                session,
-                enrollment,
-                plans,
-                clinic_tz=clinic_tz,
-                region=region,
-                actor=self.caller.actor,
-                now=now,
-            )
-        except PhoneOfAnotherPatient as exc:
-            hint = f"; if it is the same person, send patient_id {exc.patient_id}"
-            raise InvalidRequest({"phone": f"{exc}{hint}"}) from None
-        except InvalidEnrollment as exc:
-            raise InvalidRequest({**needs_offset, **exc.by_field}) from None
-        return _created(session, enrolled, now)
+        result = enroll_patient(session, body.form(), self.desk, actor=self.caller.actor,
+                                now=now, also_refused=_offset_problem(body))  # fmt: skip
+        if result.other_patient is not None:
+            hint = f"; if it is the same person, send patient_id {result.other_patient.id}"
+            raise InvalidRequest({"phone": f"{result.problem}{hint}"})
+        if result.enrolled is None:
+            raise InvalidRequest(dict(result.problems))
+        return _created(result.enrolled, result)
 
 
 def _replay(kept: Kept, digest: str) -> Answer:
@@ -248,17 +215,13 @@ def _offset_problem(body: SessionRequest) -> dict[str, str]:
     }
 
 
-def _created(session: Session, enrolled: Enrolled, now: datetime) -> dict[str, Any]:
-    rows = session.exec(
-        select(OutboxMessage).where(OutboxMessage.session_id == enrolled.session_id)
-    ).all()
-    patient = session.get_one(Patient, enrolled.patient_id)
+def _created(enrolled: Enrolled, result: EnrollResult) -> dict[str, Any]:
     created = SessionCreated(
         patient_id=enrolled.patient_id,
         session_id=enrolled.session_id,
         replaced_session_id=enrolled.replaced_session_id,
-        planned_messages=sum(1 for row in rows if row.status == "pending"),
-        warnings=[*enrolled.notes, *enrollment_warnings(session, patient, rows, now)],
+        planned_messages=sum(1 for row in result.messages if row.status == "pending"),
+        warnings=list(result.warnings),
     )
     return created.model_dump(mode="json")
 

@@ -1,10 +1,10 @@
 """`/enroll`: staff enroll a completed session with the CLI's own validation and planning.
 
-The form is read by `planning.enrollment.validate` and written and planned by
-`planner.enroll_and_plan` in one transaction, as `aftercare enroll` does. Each problem is shown
-beside its field and what was typed is kept. A phone on file under another name is offered,
-not taken over: one press enrolls the session for that patient (the CLI's `--patient`).
-Success goes to the patient's page.
+The form is read, written and planned by `planning.enroll_patient` in one transaction, as
+`aftercare enroll` does. Each problem is shown beside its field and what was typed is kept.
+A phone on file under another name is offered, not taken over: one press enrolls the session
+for that patient (the CLI's `--patient`). Success goes to the patient's page. The treatments
+offered are those of the plans in force, which the form is checked against.
 
 The Time zone field travels with the zone the page put in it (`timezone_shown`). Left as it
 was, it means the patient's own zone: a returning patient's zone on file is kept, and when it
@@ -18,34 +18,32 @@ import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache, partial
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo, available_timezones
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlmodel import Session
 
-from reminders.planning.enrollment import (
+from reminders.planning.enroll_patient import Desk, enroll_patient, in_force
+from reminders.planning.enrollment import Enrolled, patient_on_file
+from reminders.planning.validation import (
     LANGUAGES,
-    Enrolled,
     EnrollmentForm,
     InvalidEnrollment,
-    PhoneOfAnotherPatient,
     parse_completed_at,
-    patient_on_file,
-    validate,
 )
-from reminders.planning.planner import enroll_and_plan
 from reminders.rules.care_plans import CarePlans
 from reminders.rules.timing import readable_zone
 from reminders.settings import Settings
 from reminders.store.accounts import actor_of
-from reminders.store.care_plans import current_plans
 from reminders.store.models import Patient
 from reminders.store.web_sessions import SignedIn
-from reminders.web import now_of, plans_of, run_db, settings_of
+from reminders.web import desk_of, now_of, run_db, settings_of
 from reminders.web.auth import CurrentUser, SessionCsrf
 from reminders.web.pages import render, sentence
+
+if TYPE_CHECKING:
+    from reminders.store.db import Session
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/enroll", dependencies=[SessionCsrf])
@@ -110,7 +108,7 @@ async def enroll_page(request: Request, user: CurrentUser) -> HTMLResponse:
     zone = settings_of(request).timezone
     now = now_of(request).astimezone(zone).strftime(WALL_CLOCK)
     typed = Typed(completed_at=now, timezone=zone.key, timezone_shown=zone.key)
-    return _page(request, user, Shown(typed, status=200))
+    return await _page(request, user, Shown(typed, status=200))
 
 
 @router.post("", response_model=None)
@@ -142,17 +140,11 @@ async def enroll(
         send_emails=send_emails is not None,
         patient_id=patient_id,
     )
-    work = partial(
-        _enroll,
-        typed=typed,
-        plans=plans_of(request),
-        settings=settings_of(request),
-        actor=actor_of(user.email),
-    )
+    work = partial(_enroll, typed=typed, desk=desk_of(request), actor=actor_of(user.email))
     try:
         enrolled = await run_db(request, work)
     except NotEnrolled as refusal:
-        return _page(request, user, refusal.shown)
+        return await _page(request, user, refusal.shown)
     log.info(
         "session %d enrolled for patient %d by user %d",
         enrolled.session_id,
@@ -167,38 +159,25 @@ async def enroll(
 # -- the work, in one transaction ---------------------------------------------------------------
 
 
-def _enroll(
-    session: Session,
-    now: datetime,
-    *,
-    typed: Typed,
-    plans: CarePlans,
-    settings: Settings,
-    actor: str,
-) -> Enrolled:
-    region, clinic = settings.default_phone_region, settings.timezone
-    plans = current_plans(session, plans)  # an admin's newest edit, else the file's plan
+def _enroll(session: Session, now: datetime, *, typed: Typed, desk: Desk, actor: str) -> Enrolled:
     chosen_id = _patient_id(typed)
-    on_file = patient_on_file(session, _form(typed, chosen_id, None), region)
+    on_file = patient_on_file(session, _form(typed, chosen_id, None), desk.region)
     chosen = Someone(on_file.id or 0, on_file.name) if on_file and chosen_id else None
     shown = _in_zone(typed, on_file.timezone if on_file else None, now)
     notes = _zone_note(on_file) if shown is not typed else {}
-    form = _form(shown, chosen_id, _zone_given(shown, on_file, clinic))
-    zone_on_file = on_file.timezone if on_file else None
-    try:
-        enrollment = validate(
-            form, plans=plans, clinic_tz=clinic, region=region, now=now, zone_on_file=zone_on_file
-        )
-        if notes:  # read as shown: staff check the moved time before anything is written
-            raise NotEnrolled(Shown(shown, notes=notes, chosen=chosen, status=200))
-        return enroll_and_plan(
-            session, enrollment, plans, clinic_tz=clinic, region=region, actor=actor, now=now
-        )
-    except PhoneOfAnotherPatient as exc:
-        raise _offer(session, shown, exc.patient_id, now) from None
-    except InvalidEnrollment as exc:
-        problems = exc.by_field or {"form": str(exc)}
-        raise NotEnrolled(Shown(shown, problems, notes, chosen=chosen)) from None
+    form = _form(shown, chosen_id, _zone_given(shown, on_file, desk.clinic_tz))
+    # Moved to the zone on file: staff check the time as shown before anything is written.
+    result = enroll_patient(
+        session, form, desk, actor=actor, now=now, on_file=on_file, check_only=bool(notes)
+    )
+    if result.other_patient is not None:
+        raise _offer(shown, result.other_patient, now)
+    if result.refused:
+        problems = dict(result.problems) or {"form": result.problem}
+        raise NotEnrolled(Shown(shown, problems, notes, chosen=chosen))
+    if result.enrolled is None:
+        raise NotEnrolled(Shown(shown, notes=notes, chosen=chosen, status=200))
+    return result.enrolled
 
 
 def _patient_id(typed: Typed) -> int | None:
@@ -255,21 +234,21 @@ def _zone_note(patient: Patient | None) -> dict[str, str]:
     }
 
 
-def _offer(session: Session, typed: Typed, holder_id: int, now: datetime) -> NotEnrolled:
+def _offer(typed: Typed, holder: Patient, now: datetime) -> NotEnrolled:
     """The phone is another name's: offer that patient, the form shown in their zone."""
-    holder = session.get_one(Patient, holder_id)
     shown = _in_zone(typed, holder.timezone, now)
     notes = _zone_note(holder) if shown is not typed else {}
     problem = f"A patient with this phone already exists: {holder.name}"
-    offer = Someone(holder_id, holder.name)
+    offer = Someone(holder.id or 0, holder.name)
     return NotEnrolled(Shown(shown, {"phone": problem}, notes, offer=offer, status=409))
 
 
 # -- the page ---------------------------------------------------------------------------------
 
 
-def _page(request: Request, user: SignedIn, state: Shown) -> HTMLResponse:
+async def _page(request: Request, user: SignedIn, state: Shown) -> HTMLResponse:
     settings = settings_of(request)
+    plans = await run_db(request, partial(_in_force, desk=desk_of(request)))
     problems = {key: sentence(text.rstrip(".")) for key, text in state.problems.items()}
     context = {
         "user": user,
@@ -283,7 +262,7 @@ def _page(request: Request, user: SignedIn, state: Shown) -> HTMLResponse:
         ),
         "offer": state.offer,
         "chosen": state.chosen,
-        "plans": _treatments(plans_of(request)),
+        "plans": _treatments(plans),
         "languages": [(code, LANGUAGE_NAMES.get(code, code)) for code in LANGUAGES],
         "zones": zone_names(),
     }
@@ -301,8 +280,13 @@ def _hints(settings: Settings) -> dict[str, str]:
     }
 
 
+def _in_force(session: Session, _now: datetime, *, desk: Desk) -> CarePlans:
+    """The plans the form is checked against offer its treatments (see enroll_patient)."""
+    return in_force(session, desk)
+
+
 def _treatments(plans: CarePlans) -> list[tuple[str, list[tuple[str, str]]]]:
-    """(plan title, [(treatment, its name)]): the select's groups, as care_plans.toml has them."""
+    """(plan title, [(treatment, its name)]): the select's groups, in the plans' order."""
     return [(plan.title, list(plan.treatments.items())) for plan in plans.plans.values()]
 
 

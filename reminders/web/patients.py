@@ -20,7 +20,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlmodel import Session
 
-from reminders.planning.enrollment import InvalidEnrollment, parse_phone
+from reminders.planning.validation import InvalidEnrollment, parse_phone
 from reminders.rules.masking import readable_phone
 from reminders.rules.timing import readable_zone
 from reminders.store.patients import FoundPatient, PatientPage, PatientSearch, search_patients

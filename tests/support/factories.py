@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from reminders.planning.enrollment import Enrolled, EnrollmentForm, enroll, validate
+from reminders.planning.enrollment import Enrolled, enroll
 from reminders.planning.planner import enroll_and_plan
+from reminders.planning.validation import EnrollmentForm, validate
 from reminders.runtime import Runtime
 from reminders.sending.channels.base import Channel
 from reminders.sending.channels.console import ConsoleChannel
