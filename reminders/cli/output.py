@@ -5,27 +5,23 @@ from __future__ import annotations
 import shutil
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
 
-from reminders.planning.enrollment import Enrolled, InvalidEnrollment, parse_email, parse_phone
-from reminders.planning.planner import PlanReport
-from reminders.rules.masking import mask_phone
 from reminders.rules.timing import local_day_bounds, zone_or
-from reminders.sending.dispatcher import DispatchReport
-from reminders.store.models import OutboxMessage
-from reminders.store.queries import ListedReply, MessagePage
+
+if TYPE_CHECKING:  # a listing loads neither enrollment nor the dispatcher (tests/cli)
+    from reminders.planning.enrollment import Enrolled
+    from reminders.planning.planner import PlanReport
+    from reminders.sending.dispatcher import DispatchReport
+    from reminders.store.models import OutboxMessage
+    from reminders.store.queries import ListedReply, MessagePage
 
 # Off a terminal (pipes, CI logs) rich would wrap at 80 columns; COLUMNS still wins.
 console = Console(highlight=False, width=shutil.get_terminal_size((160, 24)).columns)
-
-
-def safe_url(url: str) -> str:
-    """The database URL without its password, fit to print."""
-    return sa.engine.make_url(url).render_as_string(hide_password=True)
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -63,6 +59,8 @@ def _is_date(raw: str) -> bool:
 
 
 def normalize_address(raw: str, region: str) -> str | None:
+    from reminders.planning.enrollment import InvalidEnrollment, parse_email, parse_phone
+
     try:
         return parse_email(raw) if "@" in raw else parse_phone(raw, region)
     except InvalidEnrollment:
@@ -219,5 +217,7 @@ def print_replies(rows: Sequence[ListedReply], tz: ZoneInfo) -> None:
 
 def sender(row: ListedReply) -> str:
     """Who wrote, with the number masked: the name staff know, or the number alone."""
+    from reminders.rules.masking import mask_phone  # phonenumbers: only a listing of replies
+
     masked = mask_phone(row.reply.from_address)
     return f"{row.patient_name} {masked}" if row.patient_name else f"{masked} (no patient)"
