@@ -148,3 +148,8 @@ def _treatments(
         for pid, at, treatment in session.exec(query).all()
         if (pid, at) in latest
     }
+
+
+def patient_with_phone(session: Session, phone: str) -> Patient | None:
+    """The patient on file with this E.164 number, if any (an inbound text's sender)."""
+    return session.exec(select(Patient).where(Patient.phone == phone.strip())).first()
