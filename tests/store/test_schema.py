@@ -100,6 +100,6 @@ def test_a_database_without_tables_says_init_first(raw_engine: Engine, database_
 
 def test_a_missing_sqlite_file_is_not_created(tmp_path: Path) -> None:
     path = tmp_path / "nowhere" / "aftercare.db"
-    with pytest.raises(DatabaseNotReady, match="no database at .*: run `aftercare init` first"):
+    with pytest.raises(DatabaseNotReady, match=r"no database at .*: run `aftercare init` first"):
         check_database(f"sqlite:///{path}")
     assert not path.exists()
