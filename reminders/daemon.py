@@ -21,7 +21,6 @@ from typing import NoReturn
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import start_http_server
-from sqlalchemy.exc import SQLAlchemyError
 
 from reminders.clock import utcnow
 from reminders.logs import configure_logging
@@ -32,6 +31,7 @@ from reminders.sending.dispatcher import Dispatcher, DispatchReport
 from reminders.sending.metrics import SendMetrics
 from reminders.sending.rate_limit import sms_limiter
 from reminders.settings import Settings
+from reminders.store.db import DatabaseError
 from reminders.store.health import beat, mark_stopped
 
 log = logging.getLogger("aftercare.daemon")
@@ -107,14 +107,14 @@ class Daemon:
         try:
             with self.runtime.engine.begin() as connection:
                 beat(connection, self.worker, utcnow(), started_at=self.started_at)
-        except SQLAlchemyError as exc:
+        except DatabaseError as exc:
             log.warning("heartbeat not recorded (%s)", type(exc).__name__)
 
     def _mark_stopped(self) -> None:
         try:
             with self.runtime.engine.begin() as connection:
                 mark_stopped(connection, self.worker, utcnow())
-        except SQLAlchemyError as exc:
+        except DatabaseError as exc:
             log.warning("clean stop not recorded (%s): the heartbeat ages out", type(exc).__name__)
 
     def dispatch(self) -> None:

@@ -4,27 +4,34 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Connection, Engine
-
-from reminders.planning.planner import PlanReport, plan_pending
-from reminders.rules.care_plans import CarePlans
 from reminders.settings import PROJECT_ROOT, Settings
-from reminders.store.care_plans import current_plans, load_default_plans
-from reminders.store.db import make_engine, session_scope
+from reminders.store import schema
+from reminders.store.db import Engine, make_engine, session_scope
 from reminders.store.defaults import load_care_plans
 from reminders.store.health import Thresholds
-from reminders.store.templates import load_defaults
+from reminders.store.schema import DatabaseNotReady
+
+if TYPE_CHECKING:  # loaded by what uses them: a listing needs no planner (tests/cli)
+    from reminders.planning.planner import PlanReport
+    from reminders.rules.care_plans import CarePlans
+
+__all__ = [
+    "MIGRATIONS",
+    "DatabaseNotReady",
+    "Initialized",
+    "Runtime",
+    "check_database",
+    "health_thresholds",
+    "initialize",
+    "migrate",
+    "open_runtime",
+    "worker_id",
+]
 
 MIGRATIONS = PROJECT_ROOT / "migrations"
 
@@ -37,11 +44,15 @@ class Runtime:
 
     def care_plans(self) -> CarePlans:
         """The plans in force now (the newest revisions): read once per command or pass."""
+        from reminders.store.care_plans import current_plans
+
         with session_scope(self.engine) as session:
             return current_plans(session, self.default_plans)
 
     def plan(self, now: datetime) -> PlanReport:
         """One planning pass, with the plans in force as it starts."""
+        from reminders.planning.planner import plan_pending
+
         return plan_pending(
             self.engine,
             self.care_plans(),
@@ -73,68 +84,14 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-class DatabaseNotReady(RuntimeError):
-    """The database is missing or behind the code: `aftercare init` fixes it."""
-
-
-def _alembic_config() -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    return config
-
-
 def check_database(url: str) -> None:
-    """Refuse to work on a database `aftercare init` has not brought to the newest schema.
-
-    A missing SQLite file is reported without connecting, which would create an empty one.
-    """
-    database = sa.engine.make_url(url).database
-    on_disk = url.startswith("sqlite") and database not in (None, "", ":memory:")
-    if on_disk and not Path(str(database)).is_file():
-        raise DatabaseNotReady(f"no database at {database}: run `aftercare init` first")
-    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
-    engine = make_engine(url)
-    try:
-        with engine.connect() as connection:
-            current = MigrationContext.configure(connection).get_current_revision()
-    finally:
-        engine.dispose()
-    if current is None:
-        raise DatabaseNotReady("the database has no Aftercare tables: run `aftercare init` first")
-    if current != head:
-        raise DatabaseNotReady(
-            f"the database is at revision {current}, this version needs {head}:"
-            " run `aftercare init` to upgrade it"
-        )
+    """Refuse to work on a database `aftercare init` has not brought to the newest schema."""
+    schema.check_database(url, MIGRATIONS)
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Create or upgrade the schema to `revision` with Alembic, on the given engine."""
-    config = _alembic_config()
-    with engine.connect() as connection, _foreign_keys_deferred(connection), connection.begin():
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
-
-
-@contextmanager
-def _foreign_keys_deferred(connection: Connection) -> Iterator[None]:
-    """SQLite rebuilds a table to alter it (drop and recreate), which enforced foreign keys
-    refuse while other rows point at it. Turn them off around the migration (outside any
-    transaction, where SQLite ignores the pragma), then check every reference still holds."""
-    if connection.dialect.name != "sqlite":
-        yield
-        return
-    raw = connection.connection.driver_connection
-    if raw is None:  # an invalidated connection: nothing to migrate through
-        raise RuntimeError("the database connection was closed before migrating")
-    raw.execute("PRAGMA foreign_keys=OFF")
-    try:
-        yield
-        broken = raw.execute("PRAGMA foreign_key_check").fetchall()
-        if broken:
-            raise RuntimeError(f"migration left {len(broken)} broken foreign key reference(s)")
-    finally:
-        raw.execute("PRAGMA foreign_keys=ON")
+    schema.migrate(engine, MIGRATIONS, revision)
 
 
 @dataclass(frozen=True)
@@ -146,6 +103,9 @@ class Initialized:
 
 def initialize(runtime: Runtime, *, actor: str, now: datetime) -> Initialized:
     """Migrate, then load the default templates and care plans; safe to run again."""
+    from reminders.store.care_plans import load_default_plans
+    from reminders.store.templates import load_defaults
+
     migrate(runtime.engine)
     templates_dir: Path = runtime.settings.templates_dir
     with session_scope(runtime.engine) as session:

@@ -1,4 +1,4 @@
-"""The message lifecycle allows exactly the moves DESIGN.md describes."""
+"""The message lifecycle allows exactly the moves listed here and refuses every other."""
 
 from __future__ import annotations
 

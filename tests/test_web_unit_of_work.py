@@ -17,7 +17,7 @@ from psycopg import errors as pg_errors
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from reminders.web import CONTENTION_DELAYS, DatabaseUnavailable, unit_of_work
+from reminders.store.unit_of_work import CONTENTION_DELAYS, DatabaseUnavailable, unit_of_work
 from tests.conftest import utc
 
 NOW = utc(2026, 3, 10, 18, 0)

@@ -14,10 +14,10 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 from twilio.request_validator import RequestValidator
 
-from reminders import web
 from reminders.rules.sms_segments import sms_shape
 from reminders.runtime import Runtime
 from reminders.settings import Settings
+from reminders.store import unit_of_work
 from reminders.store.db import session_scope
 from reminders.store.models import OptOut, OutboxMessage, Reply
 from reminders.store.opt_outs import is_opted_out, opt_out
@@ -204,7 +204,7 @@ def test_stop_answers_503_when_the_deadlocks_do_not_pass(client, runtime, monkey
         raise OperationalError("SELECT ... FOR UPDATE", None, DeadlockDetected("deadlock"))
 
     monkeypatch.setattr(webhooks, "opt_out", always_deadlocked)
-    monkeypatch.setattr(web, "CONTENTION_DELAYS", (0.0, 0.0))
+    monkeypatch.setattr(unit_of_work, "CONTENTION_DELAYS", (0.0, 0.0))
     assert signed(client, "/webhooks/twilio/inbound", text(body="STOP")).status_code == 503
 
 

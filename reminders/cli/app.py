@@ -43,10 +43,10 @@ def init() -> None:
 
     Safe to run again: a template or care plan an admin edited is kept as it is.
     """
-    from reminders.cli import output as out
     from reminders.clock import utcnow
     from reminders.rules.care_plans import CarePlanError
     from reminders.runtime import initialize
+    from reminders.store.db import printable_url
     from reminders.store.templates import InvalidDefaultTemplate
 
     rt = runtime(initialized=False)
@@ -57,7 +57,7 @@ def init() -> None:
     except CarePlanError as exc:
         fail(f"{exc}; no template or care plan was loaded")
     typer.echo(
-        f"Database ready at {out.safe_url(rt.settings.database_url)};"
+        f"Database ready at {printable_url(rt.settings.database_url)};"
         f" {done.templates} template(s) loaded; {done.plans} care plan(s) loaded."
     )
     for plan in done.kept_plans:

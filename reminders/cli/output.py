@@ -5,31 +5,36 @@ from __future__ import annotations
 import shutil
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
-from rich.console import Console
-from rich.table import Table
-
-from reminders.planning.validation import InvalidEnrollment, parse_email, parse_phone
-from reminders.rules.masking import mask_phone
 from reminders.rules.timing import local_day_bounds, zone_or
 
-if TYPE_CHECKING:  # the dispatcher and the planner cost a command that only prints a time
+if TYPE_CHECKING:  # a listing loads neither enrollment nor the dispatcher (tests/cli)
+    from rich.console import Console
+    from rich.table import Table
+
     from reminders.planning.enrollment import Enrolled
     from reminders.planning.planner import PlanReport
     from reminders.sending.dispatcher import DispatchReport
     from reminders.store.models import OutboxMessage
     from reminders.store.queries import ListedReply, MessagePage
 
-# Off a terminal (pipes, CI logs) rich would wrap at 80 columns; COLUMNS still wins.
-console = Console(highlight=False, width=shutil.get_terminal_size((160, 24)).columns)
+
+@cache
+def console() -> Console:
+    """Where tables go; rich is loaded by the commands that print one (`status` does not)."""
+    from rich.console import Console
+
+    # Off a terminal (pipes, CI logs) rich would wrap at 80 columns; COLUMNS still wins.
+    return Console(highlight=False, width=shutil.get_terminal_size((160, 24)).columns)
 
 
-def safe_url(url: str) -> str:
-    """The database URL without its password, fit to print."""
-    return sa.engine.make_url(url).render_as_string(hide_password=True)
+def table(title: str) -> Table:
+    from rich.table import Table
+
+    return Table(title=title, title_justify="left", box=None, pad_edge=False)
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -67,6 +72,8 @@ def _is_date(raw: str) -> bool:
 
 
 def normalize_address(raw: str, region: str) -> str | None:
+    from reminders.planning.validation import InvalidEnrollment, parse_email, parse_phone
+
     try:
         return parse_email(raw) if "@" in raw else parse_phone(raw, region)
     except InvalidEnrollment:
@@ -120,12 +127,12 @@ def print_enrolled(
     warnings: Sequence[str],
 ) -> None:
     tz = zone_or(zone, clinic_tz)
-    console.print(f"Enrolled session {enrolled.session_id} for patient {enrolled.patient_id}.")
+    console().print(f"Enrolled session {enrolled.session_id} for patient {enrolled.patient_id}.")
     if enrolled.replaced_session_id:
-        console.print(f"It replaces session {enrolled.replaced_session_id}, now voided.")
+        console().print(f"It replaces session {enrolled.replaced_session_id}, now voided.")
     print_messages(rows, tz)
     for warning in warnings:
-        console.print(f"Note: {warning}.")
+        console().print(f"Note: {warning}.")
 
 
 def print_messages(rows: Sequence[OutboxMessage], tz: ZoneInfo) -> None:
@@ -139,26 +146,27 @@ def print_message_page(page: MessagePage, clinic_tz: ZoneInfo) -> None:
     pairs = [(row.message, zone_or(row.patient_timezone, clinic_tz)) for row in page.rows]
     _print_message_table(pairs, title)
     if len(page.rows) < page.total:
-        console.print(
+        console().print(
             f"Showing {len(page.rows)} of {page.total} messages; "
             "raise --limit or narrow with --since/--until."
         )
     if page.hidden:
-        console.print(f"{page.hidden} message(s) of replaced sessions not shown; --all shows them.")
+        hidden = f"{page.hidden} message(s) of replaced sessions not shown; --all shows them."
+        console().print(hidden)
 
 
 def _print_message_table(rows: Sequence[tuple[OutboxMessage, ZoneInfo]], title: str) -> None:
     if not rows:
-        console.print("No messages.")
+        console().print("No messages.")
         return
-    table = Table(title=title, title_justify="left", box=None, pad_edge=False)
+    shown = table(title)
     for header in ("id", "session", "step", "channel", "status", "when"):
-        table.add_column(header, no_wrap=True)
-    table.add_column("error", overflow="fold")
+        shown.add_column(header, no_wrap=True)
+    shown.add_column("error", overflow="fold")
     for row, tz in rows:
         # one time column keeps a row narrow: when it went, or else when it is due
         when = (row.sent_at or row.due_at).astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
-        table.add_row(
+        shown.add_row(
             str(row.id),
             str(row.session_id),
             row.step,
@@ -167,11 +175,11 @@ def _print_message_table(rows: Sequence[tuple[OutboxMessage, ZoneInfo]], title: 
             when,
             _error(row) or "",
         )
-    console.print(table)
+    console().print(shown)
 
 
 def print_tick(moment: datetime, tz: ZoneInfo, planned: PlanReport, report: DispatchReport) -> None:
-    console.print(
+    console().print(
         f"As of {local(moment, tz)}: planned {planned.messages} message(s) for "
         f"{planned.sessions} session(s); sent {report.count('sent')}, "
         f"deferred {report.count('deferred')}, skipped {report.count('skipped')}, "
@@ -179,7 +187,7 @@ def print_tick(moment: datetime, tz: ZoneInfo, planned: PlanReport, report: Disp
     )
     for outcome in report.outcomes:
         when = f" until {local(outcome.at, tz)}" if outcome.result in ("deferred", "retry") else ""
-        console.print(
+        console().print(
             f"  {outcome.result:<9} #{outcome.message_id} {outcome.step} {outcome.channel}"
             f" {outcome.detail}{when}".rstrip()
         )
@@ -202,15 +210,15 @@ def reply_json(row: ListedReply) -> dict[str, object]:
 
 def print_replies(rows: Sequence[ListedReply], tz: ZoneInfo) -> None:
     if not rows:
-        console.print("No replies.")
+        console().print("No replies.")
         return
-    table = Table(title=f"Times in {tz.key}", title_justify="left", box=None, pad_edge=False)
+    shown = table(f"Times in {tz.key}")
     for header in ("id", "from", "received", "urgent", "handled", "text"):
-        table.add_column(header, overflow="fold")
+        shown.add_column(header, overflow="fold")
     for row in rows:
         reply = row.reply
         handled = f"{reply.read_by}, {local(reply.read_at, tz, zone=False)}"
-        table.add_row(
+        shown.add_row(
             str(reply.id),
             sender(row),
             local(reply.received_at, tz, zone=False),
@@ -218,10 +226,12 @@ def print_replies(rows: Sequence[ListedReply], tz: ZoneInfo) -> None:
             handled if reply.read_at else "",
             reply.body,
         )
-    console.print(table)
+    console().print(shown)
 
 
 def sender(row: ListedReply) -> str:
     """Who wrote, with the number masked: the name staff know, or the number alone."""
+    from reminders.rules.masking import mask_phone  # phonenumbers: only a listing of replies
+
     masked = mask_phone(row.reply.from_address)
     return f"{row.patient_name} {masked}" if row.patient_name else f"{masked} (no patient)"

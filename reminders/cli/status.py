@@ -42,12 +42,10 @@ def status_command(as_json: JsonFlag = False) -> None:
 
 
 def _read(loaded: Settings) -> Health:
-    from sqlalchemy.exc import SQLAlchemyError
-
     from reminders.clock import utcnow
     from reminders.logs import configure_logging
     from reminders.runtime import DatabaseNotReady, check_database, health_thresholds
-    from reminders.store.db import make_engine
+    from reminders.store.db import DatabaseError, make_engine
     from reminders.store.health import read_health
 
     configure_logging(loaded.log_level)
@@ -61,7 +59,7 @@ def _read(loaded: Settings) -> Health:
             engine.dispose()
     except DatabaseNotReady as exc:
         fail(str(exc), CANNOT_TELL)
-    except SQLAlchemyError as exc:  # its text may hold the URL: the type is enough
+    except DatabaseError as exc:  # its text may hold the URL: the type is enough
         fail(f"database unreachable ({type(exc).__name__})", CANNOT_TELL)
 
 

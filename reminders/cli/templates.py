@@ -21,8 +21,8 @@ def list_templates() -> None:
     """Every template of every care plan: which version is in use, default or edited."""
     from rich.console import Console
     from rich.table import Table
-    from sqlmodel import Session
 
+    from reminders.store.db import Session
     from reminders.store.templates import TemplateMissing, find_template
 
     rt = runtime()
@@ -56,10 +56,9 @@ def preview(
     language: Annotated[str, typer.Option(help="en or es.")] = "en",
 ) -> None:
     """Render a template with sample data, as a patient would receive it."""
-    from sqlmodel import Session
-
     from reminders.rules.rendering import SAMPLE_CONTEXT, TemplateKey, TemplateProblem
     from reminders.sending.composer import ClinicInfo, add_email_footer, render
+    from reminders.store.db import Session
     from reminders.store.templates import TemplateMissing, find_template
 
     rt = runtime()

@@ -93,8 +93,6 @@ def list_command(as_json: JsonFlag = False) -> None:
     """Every account: email, role, whether it is active, when it last logged in."""
     import json
 
-    from rich.table import Table
-
     from reminders.cli import output as out
     from reminders.store.accounts import list_users
     from reminders.store.db import session_scope
@@ -120,14 +118,14 @@ def list_command(as_json: JsonFlag = False) -> None:
         typer.echo("No users yet: add one with `aftercare users add EMAIL --role admin`.")
         return
     tz = rt.settings.timezone
-    table = Table(title=f"Times in {tz.key}", title_justify="left", box=None, pad_edge=False)
+    table = out.table(f"Times in {tz.key}")
     for header in ("id", "email", "role", "status", "last login"):
         table.add_column(header, overflow="fold")
     for u in users:
         status = "active" if u.disabled_at is None else "disabled"
         last = out.local(u.last_login_at, tz, zone=False) or "never"
         table.add_row(str(u.id), u.email, u.role, status, last)
-    out.console.print(table)
+    out.console().print(table)
 
 
 def _read_password() -> str:

@@ -1,4 +1,4 @@
-"""Message statuses and the transitions allowed between them (pure; see DESIGN.md)."""
+"""Message statuses and the moves allowed between them (pure): the store checks each move here."""
 
 from __future__ import annotations
 

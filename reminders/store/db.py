@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection as Connection
 from sqlalchemy.engine import Engine as Engine
 from sqlalchemy.exc import SQLAlchemyError as DatabaseError
 from sqlalchemy.ext.compiler import compiles
@@ -19,9 +20,17 @@ from sqlmodel import Session as Session
 
 from reminders.rules.names import COMBINING_MARKS, fold_name
 
-# Other rooms take `Session`, `Engine` and `DatabaseError` from here, never from SQLAlchemy:
-# only the store speaks to the database layer.
-__all__ = ["DatabaseError", "Engine", "Session", "make_engine", "session_scope"]
+# Other rooms take `Session`, `Engine`, `Connection` and `DatabaseError` from here, never from
+# SQLAlchemy: only the store speaks to the database layer.
+__all__ = [
+    "Connection",
+    "DatabaseError",
+    "Engine",
+    "Session",
+    "make_engine",
+    "printable_url",
+    "session_scope",
+]
 
 # The largest id a query may name: PostgreSQL's INTEGER ids hold no larger (SQLite's, 2**63 - 1).
 # Ids typed into a URL or a command are checked against it before they reach a query.
@@ -69,6 +78,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     # opened and closed again all through a drain (a new PostgreSQL backend each time).
     kwargs.setdefault("pool_size", POSTGRES_POOL_SIZE)
     return sa.create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def printable_url(url: str) -> str:
+    """The database URL without its password, fit to print."""
+    return sa.engine.make_url(url).render_as_string(hide_password=True)
 
 
 POSTGRES_POOL_SIZE = 12  # SEND_CONCURRENCY's default of 8, the main thread, heartbeats, metrics

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reminders.rules.care_plans import CarePlanError, CarePlans, parse_care_plans
-from reminders.rules.rendering import TEMPLATE_NAME_PART, TemplateKey
+
+if TYPE_CHECKING:  # Jinja2 is loaded by what renders or loads templates, not every command
+    from reminders.rules.rendering import TemplateKey
 
 DEFAULT_PLANS_FILE = Path(__file__).resolve().parent.parent / "care_plans.toml"
 
@@ -28,6 +31,8 @@ def default_template_path(
     templates_dir: Path, plan: str, step: str, channel: str, language: str
 ) -> Path:
     """Where the file default of a template lives; refuses names that could leave the directory."""
+    from reminders.rules.rendering import TEMPLATE_NAME_PART
+
     for part in (plan, step, channel, language):
         if not TEMPLATE_NAME_PART.match(part):
             raise ValueError(f"not a valid template name part: {part!r}")
@@ -40,6 +45,8 @@ def iter_default_templates(templates_dir: Path) -> Iterator[tuple[TemplateKey, s
     A `.j2` file whose name does not have that shape is an error, not silently skipped: it is
     almost always a typo that would leave a message without its template.
     """
+    from reminders.rules.rendering import TEMPLATE_NAME_PART, TemplateKey
+
     plan_dirs = (
         p for p in templates_dir.iterdir() if p.is_dir() and TEMPLATE_NAME_PART.match(p.name)
     )

@@ -67,6 +67,11 @@ class Health:
         return round((self.now - self.oldest_due_at).total_seconds(), 3)
 
 
+def ping(connection: Connection) -> None:
+    """Ask the database the least it can answer: raises DatabaseError when it cannot."""
+    connection.execute(sa.text("SELECT 1"))
+
+
 def read_health(connection: Connection, now: datetime, thresholds: Thresholds) -> Health:
     """One consistent look; `problems` says what needs a person, in words for them."""
     stuck_since = now - thresholds.stuck_after

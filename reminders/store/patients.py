@@ -156,8 +156,9 @@ CHUNK = 500  # values per IN (...): well inside every backend's limit on paramet
 
 
 def patient_with_phone(session: Session, phone: str) -> Patient | None:
-    """The patient whose number (E.164) this is: a number identifies one patient."""
-    return session.exec(select(Patient).where(Patient.phone == phone)).first()
+    """The patient whose number (E.164) this is, if any: a number identifies one patient
+    (enrollment's look-up, and an inbound text's sender)."""
+    return session.exec(select(Patient).where(Patient.phone == phone.strip())).first()
 
 
 def patient_by_id(session: Session, patient_id: int) -> Patient | None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from reminders.store.audit import record
 from reminders.store.models import Reply
@@ -45,3 +45,33 @@ def mark_handled(session: Session, reply_id: int, *, actor: str, now: datetime) 
     if reply is None:
         raise UnknownReply(f"no reply {reply_id}")
     return Handled(reply_id, reply.read_at or now, reply.read_by or "unknown", already=True)
+
+
+def store_reply(
+    session: Session,
+    *,
+    sid: str,
+    sender: str,
+    body: str,
+    patient_id: int | None,
+    urgent: bool,
+    now: datetime,
+) -> bool:
+    """Store a patient's text once per MessageSid (Twilio retries webhooks); False if there.
+
+    Flushed at once: a concurrent duplicate fails here on the unique MessageSid, and the
+    unit of work runs again and finds the row.
+    """
+    if session.exec(select(Reply.id).where(Reply.provider_id == sid)).first() is not None:
+        return False
+    reply = Reply(
+        patient_id=patient_id,
+        from_address=sender.strip(),
+        body=body,
+        provider_id=sid,
+        urgent=urgent,
+        received_at=now,
+    )
+    session.add(reply)
+    session.flush()
+    return True

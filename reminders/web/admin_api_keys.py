@@ -14,7 +14,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlmodel import Session
 
 from reminders.store.accounts import actor_of
 from reminders.store.api_keys import (
@@ -25,7 +24,7 @@ from reminders.store.api_keys import (
     list_api_keys,
     revoke_api_key,
 )
-from reminders.store.db import MAX_ID
+from reminders.store.db import MAX_ID, Session
 from reminders.store.models import ApiKey
 from reminders.store.web_sessions import SignedIn
 from reminders.web import run_db

@@ -18,13 +18,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlmodel import Session
 
 from reminders.rules.care_plans import CHANNELS
 from reminders.rules.rendering import TEMPLATE_NAME_PART, TemplateKey
 from reminders.sending.composer import ClinicInfo
 from reminders.sending.preview import MAX_SOURCE, Preview, preview, sample_context
 from reminders.store.accounts import actor_of
+from reminders.store.db import Session
 from reminders.store.models import TemplateRevision
 from reminders.store.templates import (
     EditConflict,

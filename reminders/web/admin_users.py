@@ -14,7 +14,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlmodel import Session
 
 from reminders.store.accounts import (
     ROLES,
@@ -29,7 +28,7 @@ from reminders.store.accounts import (
     normalize_email,
     set_role,
 )
-from reminders.store.db import MAX_ID
+from reminders.store.db import MAX_ID, Session
 from reminders.store.models import User
 from reminders.store.web_sessions import SignedIn
 from reminders.web import run_db

@@ -13,14 +13,13 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pwdlib import PasswordHash
-from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from reminders.clock import utcnow
 from reminders.rules.care_plans import CarePlans
 from reminders.settings import Settings, SettingsError
 from reminders.store.accounts import default_passwords
-from reminders.store.db import make_engine
+from reminders.store.db import Engine, make_engine
 from reminders.store.defaults import load_care_plans
 from reminders.web import (
     Clock,

@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session
-
 from reminders.rules.lifecycle import Status
 from reminders.rules.timing import local_date, local_day_starts
 from reminders.store import dashboard as figures
 from reminders.store.dashboard import DayCounts, Outcomes, Stuck
+from reminders.store.db import Session
 from reminders.store.models import WorkerHeartbeat
 
 UPCOMING_DAYS = 7  # today and the six days after it

@@ -12,15 +12,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from reminders.runtime import health_thresholds
-from reminders.store.health import Health, Thresholds, freshest_heartbeat, read_health
+from reminders.store.db import Connection, DatabaseError, Engine
+from reminders.store.health import Health, Thresholds, freshest_heartbeat, ping, read_health
 
 router = APIRouter()
 
@@ -38,9 +36,9 @@ def check_health(engine: Engine, now: datetime, limits: Thresholds) -> tuple[int
     """Status code and body; the error's type is reported, never its text (it may hold the URL)."""
     try:
         with engine.connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
+            ping(connection)
             body = report("ok", *_observe(connection, now, limits))
-    except SQLAlchemyError as exc:  # _observe keeps its own errors: this is the database
+    except DatabaseError as exc:  # _observe keeps its own errors: this is the database
         warning = f"database unreachable ({type(exc).__name__})"
         return 503, report("unreachable", None, [warning])
     return 200, body
@@ -52,7 +50,7 @@ def _observe(
     try:
         seen = freshest_heartbeat(connection)
         health = read_health(connection, now, limits)
-    except SQLAlchemyError as exc:
+    except DatabaseError as exc:
         return None, [f"heartbeat unreadable ({type(exc).__name__}): is the schema migrated?"], None
     age, warnings = heartbeat_warnings(seen, now, limits.alive_within.total_seconds())
     if health.workers_alive == 0 and not warnings:  # a fresh heartbeat of a worker that stopped

@@ -16,7 +16,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlmodel import Session
 
 from reminders.rules.login_throttle import LOCK_FOR, wait_before_next, wait_words
 from reminders.store.accounts import (
@@ -30,6 +29,7 @@ from reminders.store.accounts import (
     setup_token_valid,
 )
 from reminders.store.audit import record
+from reminders.store.db import Session
 from reminders.store.models import User
 from reminders.store.web_sessions import (
     NewSession,

@@ -17,11 +17,10 @@ from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from reminders.runtime import health_thresholds
+from reminders.store.db import DatabaseError, Engine
 from reminders.store.health import Thresholds, message_counts, read_health, retrying_counts
 from reminders.web import settings_of
 
@@ -68,7 +67,7 @@ class DatabaseCollector(Collector):
         up = GaugeMetricFamily("aftercare_database_up", "1 when the database answered this scrape.")
         try:
             families = list(self._read())
-        except SQLAlchemyError:
+        except DatabaseError:
             up.add_metric([], 0)
             yield up
             return

@@ -18,11 +18,11 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from sqlmodel import Session
 
 from reminders.planning.validation import InvalidEnrollment, parse_phone
 from reminders.rules.masking import readable_phone
 from reminders.rules.timing import readable_zone
+from reminders.store.db import Session
 from reminders.store.patients import FoundPatient, PatientPage, PatientSearch, search_patients
 from reminders.web import run_db, settings_of
 from reminders.web.auth import CurrentUser, SessionCsrf

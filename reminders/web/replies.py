@@ -15,11 +15,10 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlmodel import Session
 
 from reminders.rules.masking import mask_phone
 from reminders.store.accounts import actor_of
-from reminders.store.db import MAX_ID
+from reminders.store.db import MAX_ID, Session
 from reminders.store.queries import ListedReply, ReplyInbox, reply_inbox
 from reminders.store.replies import UnknownReply, mark_handled
 from reminders.web import run_db, settings_of

@@ -16,12 +16,11 @@ from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlmodel import Session
 
 from reminders.planning.enrollment import void_session
 from reminders.planning.warnings import enrollment_warnings
 from reminders.store.accounts import actor_of
-from reminders.store.db import MAX_ID
+from reminders.store.db import MAX_ID, Session
 from reminders.store.models import Patient, TreatmentSession
 from reminders.store.opt_outs import opt_in, opt_out
 from reminders.store.pauses import UnknownPatient, pause_patient, resume_patient

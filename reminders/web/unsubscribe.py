@@ -15,8 +15,8 @@ from functools import partial
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from sqlmodel import Session
 
+from reminders.store.db import Session
 from reminders.store.opt_outs import opt_out
 from reminders.unsubscribe import InvalidToken, read_token
 from reminders.web import run_db, settings_of

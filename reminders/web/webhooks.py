@@ -16,7 +16,6 @@ from functools import partial
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, HTTPException, Request, Response
-from sqlmodel import Session, select
 from starlette.requests import ClientDisconnect
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
@@ -25,6 +24,7 @@ from reminders.rules.keyword_order import acts, lifts
 from reminders.rules.keywords import Inbound, Kind, classify
 from reminders.sending.receipts import StatusCallback, apply_status_callback
 from reminders.settings import Settings
+from reminders.store.db import Session
 from reminders.store.inbound import (
     claim,
     finish,
@@ -33,8 +33,10 @@ from reminders.store.inbound import (
     remember_keyword,
     sms_opt_out,
 )
-from reminders.store.models import InboundMessage, Patient, Reply
+from reminders.store.models import InboundMessage
 from reminders.store.opt_outs import opt_in, opt_out
+from reminders.store.patients import patient_with_phone
+from reminders.store.replies import store_reply
 from reminders.web import run_db, settings_of
 
 log = logging.getLogger(__name__)
@@ -232,7 +234,15 @@ def handle_inbound(session: Session, now: datetime, *, sms: InboundSms, clinic: 
         outcome = "answered"
     else:
         patient = patient_with_phone(session, sms.sender)
-        stored = store_reply(session, sms, patient, urgent=inbound.urgent, now=now)
+        stored = store_reply(
+            session,
+            sid=sms.sid,
+            sender=sms.sender,
+            body=sms.body,
+            patient_id=patient.id if patient else None,
+            urgent=inbound.urgent,
+            now=now,
+        )
         outcome = "stored" if stored else "duplicate"
     finish(session, record, outcome, now)
     log.info(
@@ -275,29 +285,6 @@ def keyword(session: Session, phone: str, record: InboundMessage, now: datetime)
 def stop(session: Session, phone: str, now: datetime) -> int:
     """Opt the number out at once and skip every pending SMS to it; returns how many."""
     return opt_out(session, phone, source="sms_reply", actor=ACTOR, now=now)
-
-
-def patient_with_phone(session: Session, phone: str) -> Patient | None:
-    return session.exec(select(Patient).where(Patient.phone == phone.strip())).first()
-
-
-def store_reply(
-    session: Session, sms: InboundSms, patient: Patient | None, *, urgent: bool, now: datetime
-) -> bool:
-    """Store a reply once per MessageSid (Twilio retries webhooks); False if already there."""
-    if session.exec(select(Reply.id).where(Reply.provider_id == sms.sid)).first() is not None:
-        return False
-    reply = Reply(
-        patient_id=patient.id if patient else None,
-        from_address=sms.sender.strip(),
-        body=sms.body,
-        provider_id=sms.sid,
-        urgent=urgent,
-        received_at=now,
-    )
-    session.add(reply)
-    session.flush()  # a concurrent duplicate fails here, and the unit of work runs again
-    return True
 
 
 def twiml(text: str | None) -> str:
