@@ -9,9 +9,9 @@ import sqlalchemy as sa
 from reminders.cli.app import app
 from reminders.cli.common import actor
 from reminders.store.queries import MessageFilter, page_messages
-from tests.conftest import utc
+from tests.support.cli import Aftercare
 from tests.support.factories import enroll_patient
-from tests.test_cli import Aftercare
+from tests.support.settings import utc
 
 NEW_YORK = ("--timezone", "America/New_York")
 

@@ -21,7 +21,7 @@ from reminders.store.models import (
     TreatmentSession,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "sessions.csv"
 NOW = datetime(2026, 6, 4, 18, 0, tzinfo=UTC)  # 11:00 in Los Angeles, day 3 of the sessions
 HEADER = "name,phone,email,treatment,completed_at,language\n"

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from reminders.cli.app import app
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,8 @@ import pytest
 
 from reminders.cli.status import ago
 from reminders.store.health import mark_stopped
+from tests.support.daemon_home import Home, start_daemon, stop
 from tests.support.health import troubled, worker_seen
-from tests.test_daemon import Home, home, start_daemon, stop  # noqa: F401 (home: a fixture)
 
 
 def status(aftercare, *args: str):
@@ -152,7 +152,7 @@ def wait_for_worker(where: Home, process: subprocess.Popen[str]) -> dict:
     raise AssertionError("the daemon wrote no heartbeat within 20 s")
 
 
-def test_the_daemon_beats_as_itself_and_a_clean_stop_ends_it_at_once(home):  # noqa: F811
+def test_the_daemon_beats_as_itself_and_a_clean_stop_ends_it_at_once(home):
     daemon = start_daemon(home)
     try:
         report = wait_for_worker(home, daemon)

@@ -26,7 +26,7 @@ from reminders.store.db import make_engine, session_scope
 from reminders.store.models import AuditEvent, SetupToken, User, WebSession, WorkerHeartbeat
 from reminders.store.web_sessions import open_session, signed_in
 from reminders.web.app import create_app
-from tests.conftest import make_settings, utc
+from tests.support.settings import make_settings, utc
 from tests.support.web_accounts import TestClient, csrf_of, log_in, users
 
 NOW = utc(2026, 3, 10, 18, 0)

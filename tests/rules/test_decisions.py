@@ -8,26 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from reminders.rules.decisions import Defer, Facts, Send, Skip, decide
+from reminders.rules.decisions import Defer, Send, Skip, decide
 from reminders.rules.lifecycle import SkipReason
-from reminders.rules.timing import SendWindow
-
-LA = ZoneInfo("America/Los_Angeles")
-NOON_LA = datetime(2026, 6, 10, 19, 0, tzinfo=UTC)  # 12:00 PDT
-
-BASE = Facts(
-    channel="sms",
-    now=NOON_LA,
-    not_after=NOON_LA + timedelta(days=2),
-    session_voided=False,
-    consent=True,
-    address="+13105550142",
-    opted_out=False,
-    tz=LA,
-    window=SendWindow(),
-    sms_sent_today=0,
-    daily_cap=1,
-)
+from tests.support.facts import BASE, NOON_LA
 
 
 def test_a_wanted_sms_inside_the_window_is_sent():

@@ -16,7 +16,7 @@ from reminders.rules.rendering import (
 from reminders.rules.sms_privacy import treatment_words
 from reminders.store.defaults import default_template_path, iter_default_templates
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"
 PLANS = tomllib.loads((ROOT / "reminders" / "care_plans.toml").read_text(encoding="utf-8"))["plans"]
 LANGUAGES = ("en", "es")

@@ -12,8 +12,8 @@ from reminders.runtime import Runtime
 from reminders.store.defaults import load_care_plans
 from reminders.store.models import OutboxMessage
 from reminders.unsubscribe import read_token
-from tests.conftest import make_settings
 from tests.support.factories import enroll_patient, make_dispatcher
+from tests.support.settings import make_settings
 
 COMPLETED = datetime(2026, 11, 20, 22, 30, tzinfo=UTC)
 NOW = COMPLETED + timedelta(minutes=5)

@@ -13,7 +13,7 @@ from reminders.rules.login_throttle import (
     wait_before_next,
     wait_words,
 )
-from tests.conftest import utc
+from tests.support.settings import utc
 
 NOW = utc(2026, 3, 10, 18, 0)
 

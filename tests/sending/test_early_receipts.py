@@ -26,8 +26,8 @@ from reminders.sending.receipts import (
 )
 from reminders.store.db import session_scope
 from reminders.store.models import MessageEvent, OptOut, OutboxMessage, Patient
-from tests.conftest import utc
 from tests.support.factories import MARIA_PHONE, enroll_patient, make_dispatcher
+from tests.support.settings import utc
 
 COMPLETED = utc(2026, 3, 10, 17, 0)  # 10:00 in Los Angeles: inside the send window
 NOW = COMPLETED + timedelta(minutes=5)

@@ -29,17 +29,16 @@ from reminders.sending.rate_limit import TokenBucket
 from reminders.sending.reconcile import Reconciling
 from reminders.settings import Settings, SettingsError, load_settings
 from reminders.web.app import create_app
-from tests.conftest import make_settings, utc
-from tests.support.health import message_ids, put, troubled, worker_seen
-from tests.support.twilio_server import FakeTwilio, server_error, stall, twilio_error
-from tests.test_daemon import (  # noqa: F401 (home: a fixture)
+from tests.support.daemon_home import (
     has_aftercare_sms_and_email,
-    home,
     start_daemon,
     stop,
     wait_for_lines,
 )
-from tests.test_twilio_channel import outgoing, twilio_settings
+from tests.support.health import message_ids, put, troubled, worker_seen
+from tests.support.settings import make_settings, utc
+from tests.support.twilio_server import FakeTwilio, server_error, stall, twilio_error
+from tests.support.twilio_sms import outgoing, twilio_settings
 
 with warnings.catch_warnings():  # Starlette asks for httpx2 instead of httpx; same API
     warnings.simplefilter("ignore")
@@ -241,7 +240,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_the_daemon_serves_its_sends_on_its_metrics_port(home):  # noqa: F811
+def test_the_daemon_serves_its_sends_on_its_metrics_port(home):
     port = free_port()
     daemon = start_daemon(home, metrics_port=str(port))
     try:
@@ -258,7 +257,7 @@ def test_the_daemon_serves_its_sends_on_its_metrics_port(home):  # noqa: F811
     assert f"metrics on http://127.0.0.1:{port}/metrics" in output
 
 
-def test_a_taken_metrics_port_is_logged_and_the_daemon_sends_anyway(home):  # noqa: F811
+def test_a_taken_metrics_port_is_logged_and_the_daemon_sends_anyway(home):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()

@@ -17,8 +17,8 @@ from reminders.store.models import AuditEvent, MessageEvent, OutboxMessage, Pati
 from reminders.store.outbox import claim_due
 from reminders.store.pauses import UnknownPatient, pause_patient, resume_patient
 from tests.support.factories import enroll_patient, make_dispatcher
+from tests.support.facts import BASE
 from tests.support.web_accounts import MovableClock
-from tests.test_decisions import BASE
 
 COMPLETED = datetime(2026, 11, 20, 22, 30, tzinfo=UTC)  # Fri 14:30 PST
 NOW = COMPLETED + timedelta(minutes=5)

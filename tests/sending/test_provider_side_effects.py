@@ -19,8 +19,8 @@ from reminders.sending.receipts import StatusCallback, apply_status_callback
 from reminders.sending.side_effects import apply_side_effects
 from reminders.store.db import session_scope
 from reminders.store.models import MessageEvent, OptOut, OutboxMessage, Patient
-from tests.conftest import utc
 from tests.support.factories import MARIA_PHONE, enroll_patient
+from tests.support.settings import utc
 
 NOW = utc(2026, 3, 10, 18, 0)
 LATER = NOW + timedelta(hours=1)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import heapq
 import random
-from bisect import bisect_left
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -24,6 +23,7 @@ from reminders.sending.rate_limit import (
 )
 from reminders.store.db import make_engine
 from reminders.store.rate_limits import reserve
+from tests.support.rate_limit import busiest_second
 
 
 class SimulatedClock:
@@ -32,16 +32,6 @@ class SimulatedClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def busiest_second(releases: list[tuple[float, int]]) -> int:
-    """The most segments released in any window [t, t + 1 s): the worst one starts at a release."""
-    releases = sorted(releases)
-    times = [at for at, _ in releases]
-    totals = [0]
-    for _, segments in releases:
-        totals.append(totals[-1] + segments)
-    return max(totals[bisect_left(times, start + 1.0)] - totals[i] for i, start in enumerate(times))
 
 
 def simulate(

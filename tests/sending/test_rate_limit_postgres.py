@@ -19,11 +19,11 @@ import pytest
 
 from reminders.runtime import migrate
 from reminders.store.db import make_engine
-from tests.test_rate_limit import busiest_second
+from tests.support.rate_limit import busiest_second
 
 pytestmark = pytest.mark.postgres
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 RATE = 20.0  # tokens per second
 BOOKINGS = 15  # per worker
 WORKER = """

@@ -21,8 +21,8 @@ from reminders.sending.receipts import (
 )
 from reminders.store.db import session_scope
 from reminders.store.models import MessageEvent, OptOut, OutboxMessage, Patient
-from tests.conftest import utc
 from tests.support.factories import MARIA_PHONE, enroll_patient
+from tests.support.settings import utc
 
 NOW = utc(2026, 3, 10, 18, 0)
 LATER = NOW + timedelta(seconds=30)

@@ -28,7 +28,7 @@ from reminders.sending.channels.base import ChannelError, OutgoingMessage
 from reminders.sending.channels.twilio_sms import TwilioChannel
 from reminders.settings import Settings
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PRISM_PACKAGE = "@stoplight/prism-cli@5.14.2"  # the version package.json pins
 START_TIMEOUT = 90.0
 ACCOUNT_SID = "AC" + "a" * 32

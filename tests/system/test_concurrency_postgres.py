@@ -38,8 +38,8 @@ from reminders.store.defaults import load_care_plans
 from reminders.store.models import MessageEvent, OutboxMessage, Patient, TreatmentSession
 from reminders.store.outbox import claim_due
 from reminders.store.templates import load_defaults
-from tests.conftest import make_settings
 from tests.support.factories import enroll_patient
+from tests.support.settings import make_settings
 
 pytestmark = pytest.mark.postgres
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from reminders.cli.app import app
 from reminders.settings import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = {name.upper() for name in Settings.model_fields}
 
 

@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 
 from reminders.cli.app import app
 from reminders.web.app import create_app
-from tests.conftest import make_settings, utc
 from tests.support.cli import CLI_NOW
+from tests.support.settings import make_settings, utc
 from tests.support.smtp_server import RunningServer, smtp_server
 from tests.support.twilio_server import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 

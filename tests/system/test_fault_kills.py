@@ -28,6 +28,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from reminders.runtime import Runtime
+from tests.support.daemon_home import daytime_zone
 from tests.support.smtp_server import RecordingHandler, RunningServer, smtp_server
 from tests.support.twilio_server import FakeTwilio, latency
 from tests.support.workers import (
@@ -44,7 +45,6 @@ from tests.support.workers import (
     worker_env,
     write_backlog,
 )
-from tests.test_daemon import daytime_zone
 
 pytestmark = pytest.mark.faults
 

@@ -24,6 +24,7 @@ import pytest
 import sqlalchemy as sa
 
 from reminders.runtime import Runtime
+from tests.support.daemon_home import daytime_zone
 from tests.support.smtp_server import RecordingHandler, RunningServer, free_port, smtp_server
 from tests.support.twilio_server import (
     FakeTwilio,
@@ -50,7 +51,6 @@ from tests.support.workers import (
     worker_env,
     write_backlog,
 )
-from tests.test_daemon import daytime_zone
 
 pytestmark = pytest.mark.faults
 

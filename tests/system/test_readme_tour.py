@@ -16,7 +16,7 @@ import pytest
 
 from tests.support.cli import Aftercare
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 LATER = datetime(2031, 3, 1, 12, 0, tzinfo=UTC)  # years after every date the tour names
 FOR_LOOP = re.compile(r"for (\w+) in (.+?); do\s+(.+?)\s+done", re.DOTALL)
 

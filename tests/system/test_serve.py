@@ -29,8 +29,7 @@ from twilio.request_validator import RequestValidator
 
 from reminders.runtime import initialize, open_runtime
 from reminders.settings import Settings
-from tests.support.factories import enroll_patient
-from tests.test_daemon import (
+from tests.support.daemon_home import (
     STOP_TIMEOUT,
     Home,
     clean_env,
@@ -40,8 +39,9 @@ from tests.test_daemon import (
     query,
     sent_lines,
 )
+from tests.support.factories import enroll_patient
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 30  # seconds to answer /healthz with a heartbeat (the machine may be busy)
 TOKEN = "serve-test-twilio-token"
 

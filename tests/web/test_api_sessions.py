@@ -29,7 +29,7 @@ from reminders.store.api_keys import create_api_key, revoke_api_key
 from reminders.store.db import make_engine, session_scope
 from reminders.store.models import ApiKey, AuditEvent, OutboxMessage, Patient, TreatmentSession
 from reminders.web.app import create_app
-from tests.conftest import make_settings, utc
+from tests.support.settings import make_settings, utc
 from tests.support.web_accounts import FAST_PASSWORDS, MovableClock, TestClient
 
 NOW = utc(2026, 11, 3, 12, 0)
@@ -514,7 +514,7 @@ def test_whatever_is_posted_the_answer_is_json_and_never_a_server_error(
 
 
 def readme_section() -> str:
-    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     return text.split("## For practice systems", 1)[1].split("\n## ", 1)[0]
 
 

@@ -15,8 +15,8 @@ from reminders.store.db import session_scope
 from reminders.store.health import mark_stopped
 from reminders.store.models import WorkerHeartbeat
 from reminders.web.app import create_app
-from tests.conftest import make_settings, utc
 from tests.support.health import troubled, worker_seen
+from tests.support.settings import make_settings, utc
 
 with warnings.catch_warnings():  # Starlette asks for httpx2 instead of httpx; same API
     warnings.simplefilter("ignore")

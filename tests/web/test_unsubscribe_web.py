@@ -17,8 +17,8 @@ from reminders.store.db import session_scope
 from reminders.store.models import OptOut, OutboxMessage
 from reminders.unsubscribe import make_token
 from reminders.web.app import create_app
-from tests.conftest import make_settings, utc
 from tests.support.factories import MARIA_EMAIL, enroll_patient
+from tests.support.settings import make_settings, utc
 
 with warnings.catch_warnings():  # Starlette asks for httpx2 instead of httpx; same API
     warnings.simplefilter("ignore")

@@ -21,7 +21,7 @@ from reminders.store.db import make_engine, session_scope
 from reminders.store.models import LoginThrottle, User, WebSession
 from reminders.web.app import PAGE_ROUTERS, create_app
 from reminders.web.auth import PRESESSION_COOKIE, SESSION_COOKIE
-from tests.conftest import make_settings, utc
+from tests.support.settings import make_settings, utc
 from tests.support.web_accounts import (
     FAST_PASSWORDS,
     PASSWORD,

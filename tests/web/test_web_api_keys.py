@@ -17,7 +17,7 @@ from reminders.store.db import session_scope
 from reminders.store.models import ApiKey
 from reminders.web import admin_api_keys
 from reminders.web.app import PAGE_ROUTERS, create_app
-from tests.conftest import utc
+from tests.support.settings import utc
 from tests.support.web_accounts import (
     FAST_PASSWORDS,
     MovableClock,

@@ -16,9 +16,9 @@ from reminders.store.care_plans import plan_history, save_plan
 from reminders.store.db import session_scope
 from reminders.store.models import CarePlanRevision, OutboxMessage
 from reminders.web.app import create_app
-from tests.conftest import utc
 from tests.support.factories import enroll_patient
 from tests.support.html_forms import Form, form_fields, with_values
+from tests.support.settings import utc
 from tests.support.web_accounts import (
     FAST_PASSWORDS,
     MovableClock,

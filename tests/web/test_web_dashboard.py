@@ -19,9 +19,9 @@ from reminders.store.models import OptOut, WorkerHeartbeat
 from reminders.web.app import create_app
 from reminders.web.charts import integer_ticks
 from reminders.web.dashboard import ago, percent
-from tests.conftest import utc
 from tests.support.factories import enroll_patient
 from tests.support.outbox_rows import OutboxRows
+from tests.support.settings import utc
 from tests.support.web_accounts import FAST_PASSWORDS, MovableClock, TestClient, log_in, make_user
 
 # Tuesday 10 March 2026, 11:00 in Los Angeles (PDT, UTC-7: DST began on the 8th).

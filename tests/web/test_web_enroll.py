@@ -18,7 +18,8 @@ from reminders.store.db import session_scope
 from reminders.store.defaults import load_care_plans
 from reminders.store.models import AuditEvent, OutboxMessage, Patient, TreatmentSession
 from reminders.web.app import create_app
-from tests.conftest import postgres_schema_url, utc
+from tests.support.postgres import postgres_schema_url
+from tests.support.settings import utc
 from tests.support.staff_pages import control, counts, disable, help_of, signed_in, value_of
 from tests.support.web_accounts import FAST_PASSWORDS, MovableClock, TestClient, csrf_of, make_user
 

@@ -39,9 +39,9 @@ from reminders.store.defaults import load_care_plans
 from reminders.store.templates import load_defaults
 from reminders.web.app import PAGE_ROUTERS, create_app
 from reminders.web.auth import CSRF_FIELD, check_presession_csrf
-from tests.conftest import make_settings, utc
 from tests.support.factories import enroll_patient
 from tests.support.html_forms import Form, form_fields, with_values
+from tests.support.settings import make_settings, utc
 from tests.support.web_accounts import (
     FAST_PASSWORDS,
     MovableClock,

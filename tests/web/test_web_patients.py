@@ -17,8 +17,8 @@ from reminders.store.db import session_scope
 from reminders.store.models import Patient, TreatmentSession
 from reminders.web.app import create_app
 from reminders.web.patients import PER_PAGE, page_number, search_for
-from tests.conftest import utc
 from tests.support.factories import enroll_patient
+from tests.support.settings import utc
 from tests.support.staff_pages import disable, signed_in
 from tests.support.web_accounts import FAST_PASSWORDS, TestClient, make_user
 

@@ -16,8 +16,8 @@ from reminders.runtime import Runtime
 from reminders.settings import Settings
 from reminders.store.models import Reply
 from reminders.web.app import create_app
-from tests.conftest import make_settings, utc
 from tests.support.factories import MARIA_PHONE, enroll_patient
+from tests.support.settings import make_settings, utc
 from tests.support.web_accounts import (
     FAST_PASSWORDS,
     MovableClock,

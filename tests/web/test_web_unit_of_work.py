@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from reminders.web import CONTENTION_DELAYS, DatabaseUnavailable, unit_of_work
-from tests.conftest import utc
+from tests.support.settings import utc
 
 NOW = utc(2026, 3, 10, 18, 0)
 

@@ -25,9 +25,9 @@ from reminders.store.models import AuditEvent, InboundMessage, KeywordState
 from reminders.store.opt_outs import is_opted_out, opt_out
 from reminders.web import webhooks
 from reminders.web.app import create_app
-from tests.conftest import make_settings, utc
 from tests.support.factories import MARIA_PHONE
-from tests.test_webhooks import PUBLIC, TOKEN, signed, text
+from tests.support.settings import make_settings, utc
+from tests.support.webhooks import PUBLIC, TOKEN, signed, text
 
 with warnings.catch_warnings():  # Starlette asks for httpx2 instead of httpx; same API
     warnings.simplefilter("ignore")

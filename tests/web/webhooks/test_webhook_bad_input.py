@@ -18,9 +18,7 @@ from reminders.store.db import session_scope
 from reminders.store.models import OptOut, Reply
 from reminders.web.app import create_app
 from tests.support.factories import MARIA_PHONE
-from tests.test_webhooks import client, enroll, replies, settings, signed, statuses, text
-
-__all__ = ["client", "settings"]  # fixtures shared with test_webhooks
+from tests.support.webhooks import enroll, replies, signed, statuses, text
 
 STATUS = "/webhooks/twilio/status"
 INBOUND = "/webhooks/twilio/inbound"

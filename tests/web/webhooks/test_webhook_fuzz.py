@@ -19,9 +19,7 @@ from reminders.rules.keywords import Kind, classify
 from reminders.store.db import session_scope
 from reminders.store.models import InboundMessage, OptOut, Reply
 from reminders.web.webhooks import SID
-from tests.test_webhooks import client, settings, signed
-
-__all__ = ["client", "settings"]  # fixtures shared with test_webhooks
+from tests.support.webhooks import signed
 
 ANY_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
 SID_LIKE = st.one_of(ANY_TEXT, st.from_regex(r"SM[0-9a-f]{32}", fullmatch=True))

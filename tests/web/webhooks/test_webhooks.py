@@ -3,78 +3,39 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
-from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from psycopg.errors import DeadlockDetected
-from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 from twilio.request_validator import RequestValidator
 
 from reminders import web
 from reminders.rules.sms_segments import sms_shape
-from reminders.runtime import Runtime
-from reminders.settings import Settings
 from reminders.store.db import session_scope
-from reminders.store.models import OptOut, OutboxMessage, Reply
+from reminders.store.models import OptOut, OutboxMessage
 from reminders.store.opt_outs import is_opted_out, opt_out
 from reminders.web import webhooks
 from reminders.web.app import create_app
-from tests.conftest import make_settings, utc
-from tests.support.factories import MARIA_PHONE, enroll_patient
+from tests.support.factories import MARIA_PHONE
+from tests.support.settings import make_settings
+from tests.support.webhooks import (
+    INTERNAL,
+    NOW,
+    PUBLIC,
+    TOKEN,
+    enroll,
+    replies,
+    signed,
+    statuses,
+    text,
+)
 
 with warnings.catch_warnings():  # Starlette asks for httpx2 instead of httpx; same API
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-TOKEN = "twilio-test-auth-token"
-PUBLIC = "https://aftercare.example.org"
-INTERNAL = "http://testserver"  # what the app sees behind the proxy
-NOW = utc(2026, 3, 10, 18, 0)
 JOSE_PHONE = "+13105550199"
-
-
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return make_settings(
-        database_url, tmp_path, public_base_url=PUBLIC + "/", twilio_auth_token=TOKEN
-    )
-
-
-@pytest.fixture
-def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, engine, clock=lambda: NOW)) as client:
-        yield client
-
-
-def signed(client: TestClient, path: str, params: dict[str, str], *, url: str | None = None, **kw):
-    """POST the form with the signature Twilio would compute over `url` (default: public)."""
-    signature = RequestValidator(kw.pop("token", TOKEN)).compute_signature(
-        url or PUBLIC + path, params
-    )
-    return client.post(path, data=params, headers={"X-Twilio-Signature": signature})
-
-
-def text(sid: str = "SM100", body: str = "hello", sender: str = MARIA_PHONE) -> dict[str, str]:
-    return {"MessageSid": sid, "From": sender, "To": "+18773376424", "Body": body}
-
-
-def enroll(runtime: Runtime, **kw) -> int:
-    return enroll_patient(runtime, completed_at=NOW - timedelta(hours=1), now=NOW, **kw).patient_id
-
-
-def statuses(runtime: Runtime, channel: str) -> set[tuple[str, str | None]]:
-    with session_scope(runtime.engine) as session:
-        query = select(OutboxMessage).where(OutboxMessage.channel == channel)
-        return {(m.status, m.error_reason) for m in session.exec(query)}
-
-
-def replies(runtime: Runtime) -> list[Reply]:
-    with session_scope(runtime.engine) as session:
-        return list(session.exec(select(Reply)).all())
 
 
 # -- signature and form -----------------------------------------------------------------------
