@@ -24,13 +24,12 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from reminders.settings import Settings
 from reminders.store.api_keys import create_api_key, revoke_api_key
 from reminders.store.db import make_engine, session_scope
 from reminders.store.models import ApiKey, AuditEvent, OutboxMessage, Patient, TreatmentSession
 from reminders.web.app import create_app
 from tests.support.settings import make_settings, utc
-from tests.support.web_accounts import FAST_PASSWORDS, MovableClock, TestClient
+from tests.support.web_accounts import TestClient
 
 NOW = utc(2026, 11, 3, 12, 0)
 URL = "/api/v1/sessions"
@@ -42,22 +41,6 @@ MARIA = {
     "completed_at": "2026-11-02T14:30:00-08:00",
 }
 WRITTEN = ("patient", "treatment_session", "outbox_message", "audit_event", "idempotency_record")
-
-
-@pytest.fixture
-def clock() -> MovableClock:
-    return MovableClock(NOW)
-
-
-@pytest.fixture
-def app(settings: Settings, engine: Engine, clock: MovableClock):
-    return create_app(settings, engine, clock=clock, passwords=FAST_PASSWORDS)
-
-
-@pytest.fixture
-def client(app) -> Iterator[TestClient]:
-    with TestClient(app, follow_redirects=False) as client:
-        yield client
 
 
 def new_key(engine: Engine, label: str = "Front desk PMS") -> str:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
 
-from reminders.settings import Settings
 from reminders.store.db import session_scope
 from reminders.store.health import mark_stopped
 from reminders.store.models import WorkerHeartbeat
@@ -23,12 +21,6 @@ with warnings.catch_warnings():  # Starlette asks for httpx2 instead of httpx; s
     from fastapi.testclient import TestClient
 
 NOW = utc(2026, 3, 10, 18, 0)
-
-
-@pytest.fixture
-def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, engine, clock=lambda: NOW)) as client:
-        yield client
 
 
 def beat(engine: Engine, worker: str, seconds_ago: float) -> None:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from reminders.runtime import Runtime
@@ -31,12 +29,6 @@ NOW = utc(2026, 3, 10, 18, 0)
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     return make_settings(database_url, tmp_path, secret_key=SECRET)
-
-
-@pytest.fixture
-def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, engine, clock=lambda: NOW)) as client:
-        yield client
 
 
 def url(address: str = MARIA_EMAIL, secret: str = SECRET) -> str:

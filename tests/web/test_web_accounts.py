@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import re
 import sqlite3
-from collections.abc import Iterator
 
 import pytest
 from fastapi.routing import APIRoute
@@ -15,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from reminders.runtime import migrate
-from reminders.settings import Settings, SettingsError, load_settings
+from reminders.settings import SettingsError, load_settings
 from reminders.store.accounts import issue_setup_token
 from reminders.store.db import make_engine, session_scope
 from reminders.store.models import LoginThrottle, User, WebSession
@@ -25,7 +24,6 @@ from tests.support.settings import make_settings, utc
 from tests.support.web_accounts import (
     FAST_PASSWORDS,
     PASSWORD,
-    MovableClock,
     TestClient,
     audit,
     csrf_of,
@@ -37,22 +35,6 @@ from tests.support.web_accounts import (
 NOW = utc(2026, 3, 10, 18, 0)
 ADMIN, STAFF = "ana@example.com", "bo@example.com"
 SECRET = "accounts-test-secret-0123456789"
-
-
-@pytest.fixture
-def clock() -> MovableClock:
-    return MovableClock(NOW)
-
-
-@pytest.fixture
-def app(settings: Settings, engine: Engine, clock: MovableClock):
-    return create_app(settings, engine, clock=clock, passwords=FAST_PASSWORDS)
-
-
-@pytest.fixture
-def client(app) -> Iterator[TestClient]:
-    with TestClient(app, follow_redirects=False) as client:
-        yield client
 
 
 def browser(app, base_url: str = "http://testserver") -> TestClient:

@@ -11,16 +11,13 @@ from fastapi.routing import APIRoute
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from reminders.settings import Settings
 from reminders.store.accounts import digest
 from reminders.store.db import session_scope
 from reminders.store.models import ApiKey
 from reminders.web import admin_api_keys
-from reminders.web.app import PAGE_ROUTERS, create_app
+from reminders.web.app import PAGE_ROUTERS
 from tests.support.settings import utc
 from tests.support.web_accounts import (
-    FAST_PASSWORDS,
-    MovableClock,
     TestClient,
     audit,
     csrf_of,
@@ -38,16 +35,6 @@ SESSION = {
     "treatment": "asclera",
     "completed_at": "2026-11-02T14:30:00-08:00",
 }
-
-
-@pytest.fixture
-def clock() -> MovableClock:
-    return MovableClock(NOW)
-
-
-@pytest.fixture
-def app(settings: Settings, engine: Engine, clock: MovableClock):
-    return create_app(settings, engine, clock=clock, passwords=FAST_PASSWORDS)
 
 
 @pytest.fixture

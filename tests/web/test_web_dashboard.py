@@ -30,11 +30,6 @@ STAFF = "bo@example.com"
 
 
 @pytest.fixture
-def clock() -> MovableClock:
-    return MovableClock(NOW)
-
-
-@pytest.fixture
 def staff(settings: Settings, engine: Engine, clock: MovableClock) -> Iterator[TestClient]:
     make_user(engine, STAFF, "staff", now=NOW)
     app = create_app(settings, engine, clock=clock, passwords=FAST_PASSWORDS)

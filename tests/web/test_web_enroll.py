@@ -13,15 +13,13 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from reminders.settings import Settings
 from reminders.store.db import session_scope
 from reminders.store.defaults import load_care_plans
 from reminders.store.models import AuditEvent, OutboxMessage, Patient, TreatmentSession
-from reminders.web.app import create_app
 from tests.support.postgres import postgres_schema_url
 from tests.support.settings import utc
 from tests.support.staff_pages import control, counts, disable, help_of, signed_in, value_of
-from tests.support.web_accounts import FAST_PASSWORDS, MovableClock, TestClient, csrf_of, make_user
+from tests.support.web_accounts import TestClient, csrf_of, make_user
 
 NOW = utc(2026, 6, 2, 18, 0)  # 11:00 in Los Angeles
 STAFF, ADMIN = "bo@example.com", "ana@example.com"
@@ -53,16 +51,6 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{tmp_path / 'aftercare.db'}"
     else:
         yield from postgres_schema_url()
-
-
-@pytest.fixture
-def clock() -> MovableClock:
-    return MovableClock(NOW)
-
-
-@pytest.fixture
-def app(settings: Settings, engine: Engine, clock: MovableClock):
-    return create_app(settings, engine, clock=clock, passwords=FAST_PASSWORDS)
 
 
 @pytest.fixture

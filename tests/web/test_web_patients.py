@@ -12,23 +12,16 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from reminders.runtime import Runtime
-from reminders.settings import Settings
 from reminders.store.db import session_scope
 from reminders.store.models import Patient, TreatmentSession
-from reminders.web.app import create_app
 from reminders.web.patients import PER_PAGE, page_number, search_for
 from tests.support.factories import enroll_patient
 from tests.support.settings import utc
 from tests.support.staff_pages import disable, signed_in
-from tests.support.web_accounts import FAST_PASSWORDS, TestClient, make_user
+from tests.support.web_accounts import TestClient, make_user
 
 NOW = utc(2026, 6, 16, 18, 0)
 STAFF, ADMIN = "bo@example.com", "ana@example.com"
-
-
-@pytest.fixture
-def app(settings: Settings, engine: Engine):
-    return create_app(settings, engine, clock=lambda: NOW, passwords=FAST_PASSWORDS)
 
 
 @pytest.fixture

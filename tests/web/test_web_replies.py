@@ -42,11 +42,6 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def clock() -> MovableClock:
-    return MovableClock(NOW)
-
-
-@pytest.fixture
 def app(runtime: Runtime, clock: MovableClock):
     return create_app(runtime.settings, runtime.engine, clock=clock, passwords=FAST_PASSWORDS)
 

@@ -34,11 +34,6 @@ SHORT = "Hi {{ first_name }}, {{ clinic_name }} here. Call {{ clinic_phone }}."
 
 
 @pytest.fixture
-def clock() -> MovableClock:
-    return MovableClock(NOW)
-
-
-@pytest.fixture
 def app(runtime: Runtime, clock: MovableClock):
     make_user(runtime.engine, ADMIN, "admin", now=NOW)
     make_user(runtime.engine, STAFF, "staff", now=NOW)

@@ -56,11 +56,6 @@ class Refusing:
 
 
 @pytest.fixture
-def clock() -> MovableClock:
-    return MovableClock(NOW)
-
-
-@pytest.fixture
 def app(runtime: Runtime, clock: MovableClock):
     return create_app(runtime.settings, runtime.engine, clock=clock, passwords=FAST_PASSWORDS)
 
