@@ -51,6 +51,7 @@ from reminders.runtime import Runtime, initialize  # noqa: E402
 from reminders.settings import Settings  # noqa: E402
 from reminders.store.db import make_engine  # noqa: E402
 from reminders.store.defaults import load_care_plans  # noqa: E402
+from tests.support.daemon_home import clean_env, daytime_zone  # noqa: E402
 from tests.support.twilio_server import (  # noqa: E402
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -69,7 +70,6 @@ from tests.support.workers import (  # noqa: E402
     wait_until,
     write_backlog,
 )
-from tests.test_daemon import clean_env, daytime_zone  # noqa: E402
 
 TARGET_RATIO = 3.2
 SCHEMA = "bench_workers"

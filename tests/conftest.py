@@ -1,9 +1,10 @@
 """Shared fixtures: real databases (SQLite always, PostgreSQL when reachable), fresh per test.
 
-PostgreSQL tests use AFTERCARE_TEST_POSTGRES_URL (default: the local trust-auth server). Where
-it is unreachable they skip with the reason, unless AFTERCARE_REQUIRE_POSTGRES=1 (CI), where
-they fail instead: CI must run them, not skip them. Browser tests (tests/support/browser.py)
-do the same with Chromium and AFTERCARE_REQUIRE_BROWSER=1.
+PostgreSQL tests use AFTERCARE_TEST_POSTGRES_URL (tests/support/postgres.py). Where it is
+unreachable they skip with the reason, unless AFTERCARE_REQUIRE_POSTGRES=1 (CI), where they fail
+instead: CI must run them, not skip them. Browser tests (tests/support/browser.py) do the same
+with Chromium and AFTERCARE_REQUIRE_BROWSER=1. Test modules import helpers from
+tests/support/, never from a conftest or another test module (tests/system/test_test_layout.py).
 """
 
 from __future__ import annotations
@@ -14,13 +15,11 @@ import os
 # tests read them at the width a run without xdist gets off a terminal.
 os.environ["COLUMNS"] = "160"
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from reminders.runtime import Runtime, migrate
@@ -37,36 +36,9 @@ from tests.support.browser import (  # noqa: F401  (fixtures of the browser test
     site,
 )
 from tests.support.cli import Aftercare
-
-POSTGRES_URL = os.environ.get(
-    "AFTERCARE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-_postgres_problem: list[str] = []
-
-
-def postgres_unreachable() -> str | None:
-    """Why PostgreSQL cannot be used, checked once per run; None when it can."""
-    if not _postgres_problem:
-        try:
-            engine = sa.create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
-            with engine.connect():
-                pass
-            engine.dispose()
-            _postgres_problem.append("")
-        except Exception as exc:
-            _postgres_problem.append(
-                f"PostgreSQL at {POSTGRES_URL} unreachable: {type(exc).__name__}"
-            )
-    return _postgres_problem[0] or None
-
-
-def require_postgres() -> None:
-    problem = postgres_unreachable()
-    if problem is None:
-        return
-    if os.environ.get("AFTERCARE_REQUIRE_POSTGRES") == "1":
-        pytest.fail(problem + " (AFTERCARE_REQUIRE_POSTGRES=1)")
-    pytest.skip(problem)
+from tests.support.daemon_home import Home, prepare_home
+from tests.support.postgres import postgres_schema_url
+from tests.support.settings import make_settings
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -84,34 +56,9 @@ def postgres_url() -> Iterator[str]:
     yield from postgres_schema_url()
 
 
-def postgres_schema_url() -> Iterator[str]:
-    require_postgres()
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    url = sa.engine.make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
-
-
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     return make_settings(database_url, tmp_path)
-
-
-def make_settings(database_url: str, tmp_path: Path, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "database_url": database_url,
-        "outbox_file": tmp_path / "outbox.jsonl",
-        "sms_max_per_second": 1000,  # tests of the rate itself set their own
-    }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
 @pytest.fixture
@@ -143,5 +90,7 @@ def aftercare(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     return cli
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+@pytest.fixture
+def home(tmp_path: Path) -> Home:
+    """A folder after `aftercare init` and one enrollment, for a daemon run as a subprocess."""
+    return prepare_home(tmp_path)

@@ -27,9 +27,9 @@ from reminders.planning.planner import plan_pending
 from reminders.store.db import session_scope
 from reminders.store.defaults import load_care_plans
 from reminders.store.models import Patient, TreatmentSession
+from tests.support.daemon_home import clean_env
 from tests.support.smtp_server import RunningServer
 from tests.support.twilio_server import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
-from tests.test_daemon import clean_env
 
 CLINIC_NUMBER = "+18773376424"
 DUE = "step = 'aftercare'"  # the backlog: every session's aftercare SMS and email
