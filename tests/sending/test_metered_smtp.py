@@ -20,8 +20,8 @@ from reminders.sending.metrics import SendMetrics
 from reminders.settings import Settings
 from reminders.store.db import session_scope
 from reminders.store.models import OutboxMessage
-from tests.conftest import make_settings, utc
 from tests.support.factories import enroll_patient
+from tests.support.settings import make_settings, utc
 from tests.support.smtp_server import RunningServer, free_port, smtp_server
 
 NOW = utc(2026, 6, 16, 17, 0)  # 10:00 at the clinic: inside every sending window
