@@ -36,7 +36,7 @@ from reminders.settings import Settings
 from reminders.store.db import make_engine, session_scope
 from reminders.store.defaults import load_care_plans
 from reminders.store.models import MessageEvent, OutboxMessage, Patient, TreatmentSession
-from reminders.store.outbox import claim_due
+from reminders.store.claims import claim_due
 from reminders.store.templates import load_defaults
 from tests.conftest import make_settings
 from tests.support.factories import enroll_patient

@@ -18,7 +18,7 @@ from reminders.sending.reconcile import HOLD, RECHECK, SETTLE
 from reminders.store.db import session_scope
 from reminders.store.models import MessageEvent, OutboxMessage, Patient, TemplateRevision
 from reminders.store.opt_outs import opt_out
-from reminders.store.outbox import claim_due
+from reminders.store.claims import claim_due
 from reminders.store.pauses import pause_patient
 from tests.support.factories import MARIA_EMAIL, MARIA_PHONE, enroll_patient, make_dispatcher
 

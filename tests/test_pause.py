@@ -14,7 +14,7 @@ from reminders.rules.lifecycle import SkipReason
 from reminders.runtime import Runtime
 from reminders.store.db import session_scope
 from reminders.store.models import AuditEvent, MessageEvent, OutboxMessage, Patient
-from reminders.store.outbox import claim_due
+from reminders.store.claims import claim_due
 from reminders.store.pauses import UnknownPatient, pause_patient, resume_patient
 from tests.support.factories import enroll_patient, make_dispatcher
 from tests.support.web_accounts import MovableClock

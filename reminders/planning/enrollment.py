@@ -34,9 +34,10 @@ from reminders.rules.timing import (
     require_zone,
 )
 from reminders.store.audit import record
+from reminders.store.claims import lock_in_order
 from reminders.store.db import MAX_ID
 from reminders.store.models import OutboxMessage, Patient, TreatmentSession
-from reminders.store.outbox import lock_in_order, skip
+from reminders.store.moves import skip
 
 LANGUAGES = ("en", "es")
 

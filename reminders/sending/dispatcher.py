@@ -19,38 +19,45 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
-
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
 
 from reminders.rules.care_plans import CarePlanError, CarePlans
 from reminders.rules.decisions import Decision, Defer, Facts, Hold, Skip, decide
-from reminders.rules.lifecycle import Status
 from reminders.rules.rendering import TemplateKey, TemplateProblem
 from reminders.rules.timing import local_day_bounds, require_zone, window_close
 from reminders.sending.channels.base import Channel, ChannelError, Keyed, OutgoingMessage
 from reminders.sending.composer import ClinicInfo, Composed, compose
 from reminders.sending.outcomes import RetryPolicy, fail, record_failure, record_sent
+from reminders.sending.receipts import apply_held_receipts
 from reminders.sending.reconcile import reconcile_unknown
 from reminders.sending.side_effects import apply_side_effects
 from reminders.settings import Settings
+from reminders.store import moves
 from reminders.store.care_plans import current_plans
-from reminders.store.db import session_scope
-from reminders.store.models import OutboxMessage, Patient, TreatmentSession
-from reminders.store.outbox import (
+from reminders.store.claims import (
     claim_due,
+    holds_lease,
+    lock_messages,
+    lock_patients,
+    message_of,
+    still_ours,
+    treatments,
+)
+from reminders.store.db import DatabaseError, session_scope
+from reminders.store.leases import (
     release,
     release_held,
     settle_dead_sends,
     settle_held_sends,
-    skip,
-    transition,
     unreserve,
 )
 from reminders.store.send_history import SendHistory, read_send_history
 from reminders.store.templates import TemplateMissing, TemplateSource
+
+if TYPE_CHECKING:
+    from reminders.store.db import Engine, Session
+    from reminders.store.models import OutboxMessage, Patient, TreatmentSession
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +148,9 @@ class Dispatcher:
         self._sources: dict[TemplateKey, TemplateSource] = {}  # templates read, for this batch
         self._last_claimed = 0
         self.lease = timedelta(seconds=settings.lease_seconds)
+        # Receipts that overtook a send, applied once it is recorded: Twilio's, the one
+        # provider with status callbacks.
+        self.apply_held = apply_held_receipts
 
     def run_once(self) -> DispatchReport:
         """Reconcile, claim one batch, send it through the pool; hand back what is left."""
@@ -281,8 +291,8 @@ class Dispatcher:
         now = self.clock()
         messages = self._still_ours(session, ids, now)
         live = [m for m in messages.values() if m.channel not in self._paused]
-        treatments = _treatments(session, {m.session_id for m in live})
-        patients = _lock_patients(session, {m.patient_id for m in live})
+        sessions = treatments(session, {m.session_id for m in live})
+        patients = lock_patients(session, {m.patient_id for m in live})
         history = self._history(session, live, patients, now)
         prepared: list[OutgoingMessage | Outcome | None] = []
         for message_id in ids:
@@ -292,7 +302,7 @@ class Dispatcher:
             elif message.channel in self._paused:
                 prepared.append(None)
             else:
-                treatment, patient = treatments[message.session_id], patients[message.patient_id]
+                treatment, patient = sessions[message.session_id], patients[message.patient_id]
                 decision = decide(self._facts(message, treatment, patient, now, history))
                 settled = self._apply(session, message, decision, now)
                 prepared.append(
@@ -321,8 +331,8 @@ class Dispatcher:
     ) -> tuple[TreatmentSession, Patient, SendHistory, Outcome | None]:
         """Decide on what the database says now, the patient locked; a skip, deferral or hold
         is applied and returned as the outcome, which is None when the message may go."""
-        treatment = session.get_one(TreatmentSession, message.session_id)
-        patients = _lock_patients(session, {message.patient_id})
+        treatment = treatments(session, {message.session_id})[message.session_id]
+        patients = lock_patients(session, {message.patient_id})
         patient = patients[message.patient_id]
         history = self._history(session, [message], patients, now)
         decision = decide(self._facts(message, treatment, patient, now, history))
@@ -331,42 +341,23 @@ class Dispatcher:
     def _apply(
         self, session: Session, message: OutboxMessage, decision: Decision, now: datetime
     ) -> Outcome | None:
+        actor = self.worker_id
         if isinstance(decision, Skip):
-            skip(
-                session, message, decision.reason, now, actor=self.worker_id, detail=decision.detail
-            )
+            moves.skip(session, message, decision.reason, now, actor=actor, detail=decision.detail)
             return _outcome(message, "skipped", decision.reason, now)
         if isinstance(decision, Defer):
-            self._defer(session, message, decision, now)
+            moves.defer(session, message, decision.until, decision.reason, now, actor)
             return _outcome(message, "deferred", decision.reason, decision.until)
         if isinstance(decision, Hold):
-            self._hold(session, message, decision, now)
+            # Claimed just before a pause: pending again as it was; the claim skips it from now.
+            moves.hold(session, message, now, actor=actor, reason=f"held ({decision.reason})")
             return _outcome(message, "held", decision.reason, now)
         return None
 
     def _still_ours(
         self, session: Session, ids: Sequence[int], now: datetime
     ) -> dict[int, OutboxMessage]:
-        """The messages, locked, on which this worker's lease is still alive; their leases are
-        renewed, so the provider calls that follow cannot outlive them and invite a second send."""
-        query = (
-            select(OutboxMessage)
-            .where(col(OutboxMessage.id).in_(ids))
-            .order_by(col(OutboxMessage.id))
-            .with_for_update()
-        )
-        ours: dict[int, OutboxMessage] = {}
-        for message in session.exec(query):
-            alive = (
-                message.status == Status.SENDING
-                and message.lease_owner == self.worker_id
-                and message.lease_expires_at is not None
-                and message.lease_expires_at > now
-            )
-            if alive and message.id is not None:
-                message.lease_expires_at = now + self.lease
-                ours[message.id] = message
-        return ours
+        return still_ours(session, ids, self.worker_id, now, self.lease)
 
     def _history(
         self,
@@ -429,25 +420,6 @@ class Dispatcher:
         except ValueError:
             return self.settings.timezone
 
-    def _defer(
-        self, session: Session, message: OutboxMessage, decision: Defer, now: datetime
-    ) -> None:
-        reason = f"deferred ({decision.reason}) to {decision.until.isoformat()}"
-        self._back_to_pending(session, message, now, reason)
-        message.due_at = decision.until
-
-    def _hold(
-        self, session: Session, message: OutboxMessage, decision: Hold, now: datetime
-    ) -> None:
-        """Claimed just before a pause: pending again as it was; the claim skips it from now."""
-        self._back_to_pending(session, message, now, f"held ({decision.reason})")
-
-    def _back_to_pending(
-        self, session: Session, message: OutboxMessage, now: datetime, reason: str
-    ) -> None:
-        transition(session, message, Status.PENDING, now, actor=self.worker_id, reason=reason)
-        message.attempts = max(0, message.attempts - 1)  # waiting is not an attempt
-
     def _reserve(
         self,
         session: Session,
@@ -463,14 +435,15 @@ class Dispatcher:
         except (TemplateProblem, TemplateMissing) as exc:
             fail(session, message, now, code="template", reason=str(exc), actor=self.worker_id)
             return _outcome(message, "failed", f"template: {exc}", now)
-        message.recipient = patient.address(message.channel)
-        message.body, message.subject = composed.body, composed.subject
-        message.template_version = composed.template_version
         keyed = isinstance(self.channels.get(message.channel), Keyed)
-        if not keyed:  # a Keyed channel reserves once its connection is in hand (_reserve_now)
-            message.sent_at = now  # reserves today's SMS slot for the cap before the provider call
+        # A Keyed channel reserves once its connection is in hand (_reserve_now); any other
+        # now, which also takes today's SMS slot for the cap before the provider call.
+        moves.reserve(session, message, recipient=patient.address(message.channel),
+                      body=composed.body, subject=composed.subject,
+                      template_version=composed.template_version,
+                      now=None if keyed else now)  # fmt: skip
+        if not keyed:
             history.note_reserved(message, now)
-        session.add(message)
         key = message.provider_id if keyed else None  # the key of an earlier attempt, if any
         return _outgoing(message, composed, now, self._expires_at(message, patient, now), key)
 
@@ -547,7 +520,7 @@ class Dispatcher:
             if settled is None and patient.address(message.channel) != message.recipient:
                 settled = self._compose_again(session, message, now)
             if settled is None:
-                message.sent_at, message.provider_id = now, key
+                moves.reserve_keyed(session, message, key, now)
         if settled is not None:  # raised once committed, so the skip or deferral is kept
             raise _Settled(settled)
 
@@ -555,7 +528,7 @@ class Dispatcher:
         """Staff changed the address while the message waited: it was composed for the old one
         (its footer's unsubscribe link too), so it is pending again, to be composed anew."""
         reason = "held (the address changed while it waited): composed again"
-        self._back_to_pending(session, message, now, reason)
+        moves.hold(session, message, now, actor=self.worker_id, reason=reason)
         return _outcome(message, "held", "address changed", now)
 
     def _record_accepted(self, accepted: Sequence[_Accepted]) -> dict[int, Outcome]:
@@ -571,7 +544,7 @@ class Dispatcher:
             try:
                 with session_scope(self.engine) as session:
                     return self._record_each(session, accepted)
-            except sa.exc.SQLAlchemyError as exc:
+            except DatabaseError as exc:
                 log.warning(
                     "%d message(s) sent; recording failed (%s), attempt %d",
                     len(accepted),
@@ -590,33 +563,28 @@ class Dispatcher:
 
     def _record_each(self, session: Session, accepted: Sequence[_Accepted]) -> dict[int, Outcome]:
         now = self.clock()
-        query = (
-            select(OutboxMessage)
-            .where(col(OutboxMessage.id).in_([a.message_id for a in accepted]))
-            .order_by(col(OutboxMessage.id))
-            .with_for_update()
-        )
-        rows = {message.id: message for message in session.exec(query)}
+        rows = lock_messages(session, [a.message_id for a in accepted])
         outcomes: dict[int, Outcome] = {}
         for sent in accepted:
             message = rows[sent.message_id]
-            if message.status != Status.SENDING or message.lease_owner != self.worker_id:
+            if not holds_lease(message, self.worker_id):
                 log.warning("message %s was sent but its lease had passed on", sent.message_id)
                 outcomes[sent.message_id] = _outcome(
                     message, "lost", "lease passed on after sending", now
                 )
                 continue
-            record_sent(
+            held = record_sent(
                 session, message, sent.provider_id, sent.via, now, self.worker_id, locked=True
             )
+            self.apply_held(session, message, held, now)
             outcomes[sent.message_id] = _outcome(message, "sent", sent.via, sent.outgoing.sent_at)
         return outcomes
 
     def _finish_failure(self, message_id: int, error: ChannelError) -> Outcome:
         with session_scope(self.engine) as session:
-            message = session.get_one(OutboxMessage, message_id)
+            message = message_of(session, message_id)
             now = self.clock()
-            if message.status != Status.SENDING or message.lease_owner != self.worker_id:
+            if not holds_lease(message, self.worker_id):
                 return _outcome(message, "lost", error.reason, now)
             apply_side_effects(session, message, error, now, self.worker_id)
             result, at = record_failure(session, message, error, self.policy, now, self.worker_id)
@@ -657,18 +625,6 @@ def _went_cleanly(report: DispatchReport) -> bool:
     """No provider trouble in the batch: a channel that failed is closed, so that the next
     batch starts with a fresh connection rather than the failed one's remembered state."""
     return all(outcome.result in QUIET_RESULTS for outcome in report.outcomes)
-
-
-def _lock_patients(session: Session, ids: set[int]) -> dict[int, Patient]:
-    """Serialize cap decisions per patient across workers, in id order so that two workers'
-    chunks cannot deadlock (SQLite: BEGIN IMMEDIATE serializes them anyway)."""
-    query = select(Patient).where(col(Patient.id).in_(sorted(ids))).order_by(col(Patient.id))
-    return {p.id: p for p in session.exec(query.with_for_update()) if p.id is not None}
-
-
-def _treatments(session: Session, ids: set[int]) -> dict[int, TreatmentSession]:
-    query = select(TreatmentSession).where(col(TreatmentSession.id).in_(sorted(ids)))
-    return {t.id: t for t in session.exec(query) if t.id is not None}
 
 
 def _outgoing(

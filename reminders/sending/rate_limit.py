@@ -23,10 +23,8 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
-
 from reminders.settings import Settings
+from reminders.store.db import DatabaseError, Engine
 from reminders.store.rate_limits import reserve
 
 BURST_SHARE = 0.05  # of one second's tokens: the most a window's grants may carry over the rate
@@ -118,7 +116,7 @@ class SharedBucket:
         cost = _checked_tokens(tokens) / self.rate
         try:
             booked = reserve(self.engine, self.name, cost, self.burst / self.rate)
-        except SQLAlchemyError as exc:
+        except DatabaseError as exc:
             raise LimiterUnavailable(f"rate limit unavailable ({type(exc).__name__})") from None
         if booked.wait > 0:
             self._sleep(booked.wait)
