@@ -209,7 +209,8 @@ def plan_sessions(
         return PlanReport()
     ledger = _Ledger.load(session, {t.patient_id for t in ordered})
     reports = [_plan_in_ledger(session, plans, clinic_tz, t, ledger, now, region) for t in ordered]
-    created = insert_new(session, [p.final() for p in ledger.planned], now)
+    ids = [t.id or 0 for t in ordered]
+    created = insert_new(session, [p.final() for p in ledger.planned], ids, now)
     total = PlanReport()
     for report in reports:
         total = _add(total, report)
@@ -228,7 +229,7 @@ class _Planned:
         return self.row.plan, self.row.step
 
     def final(self) -> NewRow:
-        return replace(self.row, moot=self.skipped)
+        return replace(self.row, moot=self.skipped) if self.skipped else self.row
 
 
 Open = OutboxMessage | _Planned  # a pending message: on file, or created by this pass

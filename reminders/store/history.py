@@ -1,15 +1,16 @@
 """The timeline's one writer: every entry a move or a note adds, written in one statement.
 
 A move appends its entry to the session; the entries are written together, in the order they
-came, when the session next flushes or commits: a chunk of sends recorded in one transaction
-is one INSERT for all its entries, and a bulk move or the planner's new rows add theirs the
-same way. Added one by one as ORM objects, SQLite got one INSERT per entry.
+came, when the session next flushes, queries or commits: a chunk of sends recorded in one
+transaction is one INSERT for all its entries, and a bulk move adds its rows' the same way
+(added one by one as ORM objects, SQLite got one INSERT per entry). The planner's new rows
+get theirs made by the database from the rows themselves (`append_selected`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -60,6 +61,25 @@ def note(session: Session, message: OutboxMessage, now: datetime, reason: str, a
     moved(session, message, message.status, now, actor=actor, reason=reason)
 
 
+COLUMNS = ("message_id", "at", "from_status", "to_status", "reason", "actor")
+
+
+def append_selected(
+    session: Session, rows: sa.Select[*tuple[Any, ...]], *, count: bool = True
+) -> int:
+    """Entries the database makes from rows it has (`rows` selects the COLUMNS, in order):
+    the planner's thousands of new rows get theirs without a round trip per row. Written at
+    once, after the entries appended before them; returns how many (when `count`)."""
+    _write(session)
+    connection = session.connection()
+    connection.execute(sa.insert(MessageEvent).from_select(list(COLUMNS), rows))
+    # Counted, not the INSERT's rowcount: PostgreSQL's driver does not give one for it.
+    if not count:
+        return 0
+    counted = sa.select(sa.func.count()).select_from(rows.subquery())
+    return int(connection.execute(counted).scalar_one())
+
+
 def times_unknown(session: Session, message_id: int) -> int:
     """How often the message's outcome has been unknown."""
     query = (
@@ -77,10 +97,14 @@ def _write(session: OrmSession, *_args: Any) -> None:
 
 
 def _row(entry: Entry) -> dict[str, object]:
-    row = asdict(entry)
-    if entry.reason is not None:
-        row["reason"] = entry.reason[:REASON_LENGTH]
-    return row
+    return {
+        "message_id": entry.message_id,
+        "from_status": entry.from_status,
+        "to_status": entry.to_status,
+        "reason": None if entry.reason is None else entry.reason[:REASON_LENGTH],
+        "at": entry.at,
+        "actor": entry.actor,
+    }
 
 
 def _write_before_query(state: ORMExecuteState) -> None:

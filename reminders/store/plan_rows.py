@@ -21,6 +21,7 @@ from sqlmodel import Session, SQLModel, col, select
 from reminders.rules.lifecycle import SkipReason, Status
 from reminders.store import history
 from reminders.store.claims import lock_in_order
+from reminders.store.db import UTCDateTime
 from reminders.store.models import OutboxMessage, Patient, TreatmentSession
 
 ACTOR = "planner"
@@ -138,39 +139,47 @@ class NewRow:
         }
 
 
-def insert_new(session: Session, rows: Sequence[NewRow], now: datetime) -> int:
-    """Insert the rows, skipping any that exist; returns how many were created.
-
-    One executemany, which hands back the ids it created: each new row gets its entry
-    (planned, or born skipped), then each moot one its skip.
-    """
+def insert_new(
+    session: Session, rows: Sequence[NewRow], session_ids: Sequence[int], now: datetime
+) -> int:
+    """Insert the rows of sessions `session_ids`, skipping any that exist; returns how many
+    were created. The timeline entries are made by the database from the new rows (planned,
+    or born skipped; then skipped for a row made moot later in the same pass)."""
     if not rows:
         return 0
     table = sa.Table("outbox_message", SQLModel.metadata)
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = (
-        insert(table)
-        .on_conflict_do_nothing(index_elements=["session_id", "step", "channel"])
-        .returning(table.c.id, table.c.session_id, table.c.step, table.c.channel)
+    statement = insert(table).on_conflict_do_nothing(
+        index_elements=["session_id", "step", "channel"]
     )
-    created: Sequence[Any] = (
-        session.connection().execute(statement, [row.values(now) for row in rows]).all()
-    )
-    by_key = {(row.session_id, row.step, row.channel): row for row in rows}
-    new = sorted((r[0], by_key[r[1], r[2], r[3]]) for r in created)
-    history.append(session, [_born(message_id, row, now) for message_id, row in new])
-    history.append(
-        session,
-        [
-            history.Entry(message_id, Status.PENDING, Status.SKIPPED, row.moot, now, ACTOR)
-            for message_id, row in new
-            if row.moot
-        ],
-    )
-    return len(new)
+    # Rows this statement creates get ids above every id there is now: sequences and SQLite
+    # rowids only grow, and no one else writes rows for sessions this transaction plans.
+    newest = session.execute(sa.select(sa.func.max(table.c.id))).scalar_one() or 0
+    # Core executemany: one cached statement, sent in batches.
+    session.connection().execute(statement, [row.values(now) for row in rows])
+    created = 0
+    for start in range(0, len(session_ids), 500):
+        planned, moot = _new_row_entries(session_ids[start : start + 500], newest, now)
+        created += history.append_selected(session, planned)
+        history.append_selected(session, moot, count=False)
+    return created
 
 
-def _born(message_id: int, row: NewRow, now: datetime) -> history.Entry:
-    if row.skip_reason:
-        return history.Entry(message_id, None, Status.SKIPPED, row.skip_reason, now, ACTOR)
-    return history.Entry(message_id, None, Status.PENDING, "planned", now, ACTOR)
+def _new_row_entries(
+    session_ids: Sequence[int], newest: int, now: datetime
+) -> tuple[sa.Select[*tuple[Any, ...]], sa.Select[*tuple[Any, ...]]]:
+    """The entries of these sessions' rows above id `newest`, as `history.COLUMNS`."""
+    message = OutboxMessage
+    born_skipped = col(message.error_reason) == SkipReason.ALREADY_SENT
+    born = sa.case((born_skipped, str(Status.SKIPPED)), else_=str(Status.PENDING))
+    new = (col(message.session_id).in_(session_ids), col(message.id) > newest)
+    at, actor = sa.literal(now, UTCDateTime), sa.literal(ACTOR)
+    planned = sa.select(
+        col(message.id), at, sa.null(), born,
+        sa.case((born_skipped, col(message.error_reason)), else_="planned"), actor,
+    ).where(*new)  # fmt: skip
+    moot = sa.select(
+        col(message.id), at, sa.literal(str(Status.PENDING)), col(message.status),
+        col(message.error_reason), actor,
+    ).where(*new, col(message.status) == Status.SKIPPED, sa.not_(born_skipped))  # fmt: skip
+    return planned.order_by(col(message.id)), moot.order_by(col(message.id))
