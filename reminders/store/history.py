@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import ORMExecuteState
+from sqlalchemy.orm import ORMExecuteState, SessionTransaction
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, select
 
@@ -24,6 +24,7 @@ from reminders.store.models import MessageEvent, OutboxMessage
 
 REASON_LENGTH = 500  # message_event.reason
 _PENDING = "aftercare.history"
+_MARKS = "aftercare.history.savepoints"
 
 
 @dataclass(frozen=True)
@@ -111,8 +112,21 @@ def _write_before_query(state: ORMExecuteState) -> None:
     _write(state.session)
 
 
-def _forget(session: OrmSession, *_args: Any) -> None:
-    session.info.pop(_PENDING, None)
+def _mark_savepoint(session: OrmSession, transaction: SessionTransaction) -> None:
+    if transaction.nested:
+        marks = session.info.setdefault(_MARKS, {})
+        marks[id(transaction)] = len(session.info.get(_PENDING, []))
+
+
+def _forget(session: OrmSession, transaction: SessionTransaction) -> None:
+    """A rollback drops the entries appended in what it rolled back (a savepoint: those
+    appended since it began, if none were written meanwhile)."""
+    if not transaction.nested:
+        session.info.pop(_PENDING, None)
+        return
+    mark = session.info.get(_MARKS, {}).pop(id(transaction), None)
+    if mark is not None and _PENDING in session.info:
+        del session.info[_PENDING][mark:]
 
 
 # Before every flush and query (so a read in the same transaction sees the entries, and a
@@ -120,4 +134,5 @@ def _forget(session: OrmSession, *_args: Any) -> None:
 sa.event.listen(OrmSession, "before_flush", _write)
 sa.event.listen(OrmSession, "do_orm_execute", _write_before_query)
 sa.event.listen(OrmSession, "before_commit", _write)
+sa.event.listen(OrmSession, "after_transaction_create", _mark_savepoint)
 sa.event.listen(OrmSession, "after_soft_rollback", _forget)

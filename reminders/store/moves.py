@@ -59,9 +59,14 @@ def _pending_again(
     transition(session, message, Status.PENDING, now, actor=actor, reason=reason)
     if due_at is not None:
         message.due_at = due_at
-    message.sent_at = None
+    _release_send(message)
     if not attempt_spent:  # waiting is not an attempt
         message.attempts = max(0, message.attempts - 1)
+
+
+def _release_send(message: OutboxMessage) -> None:
+    """The reservation (`sent_at`) undone: the message no longer counts as handed over."""
+    message.sent_at = None
 
 
 # -- before the provider call -------------------------------------------------------------
@@ -204,7 +209,7 @@ def fail(
 ) -> None:
     """Failed for good (permanent, out of attempts, or never settled): nothing reserved."""
     transition(session, message, Status.FAILED, now, actor=actor, reason=reason)
-    message.sent_at = None
+    _release_send(message)
     _errors(message, code, reason)
 
 
