@@ -26,7 +26,7 @@ from reminders.rules.names import fold_name
 from reminders.rules.timing import readable_zone
 from reminders.store.audit import record
 from reminders.store.models import Patient, TreatmentSession
-from reminders.store.outbox import skip
+from reminders.store.moves import skip
 from reminders.store.patients import patient_by_id, patient_with_phone
 from reminders.store.sessions import lock_pending_of_session
 

@@ -13,22 +13,29 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
-
-import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, col, select
 
 from reminders.planning.enrollment import Enrolled, enroll, mark_voided, normalize_contact
 from reminders.planning.validation import Enrollment
 from reminders.rules.care_plans import CarePlans, Plan
-from reminders.rules.lifecycle import SkipReason, Status
+from reminders.rules.lifecycle import SkipReason
 from reminders.rules.timing import local_date, require_zone
-from reminders.store.db import UTCDateTime, session_scope
-from reminders.store.models import OutboxMessage, Patient, TreatmentSession
-from reminders.store.outbox import lock_in_order, skip
+from reminders.store.db import DatabaseError, session_scope
+from reminders.store.models import OutboxMessage
+from reminders.store.moves import skip
+from reminders.store.plan_rows import (
+    NewRow,
+    OnFile,
+    insert_new,
+    lock_unplanned,
+    read_on_file,
+    unplanned_ids,
+)
+
+if TYPE_CHECKING:
+    from reminders.store.db import Engine, Session
+    from reminders.store.models import Patient, TreatmentSession
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +92,7 @@ def plan_pending(
     totals = PlanReport()
     while True:
         with session_scope(engine) as session:
-            ids = _unplanned_ids(session, limit)
+            ids = unplanned_ids(session, limit)
         if ids:
             totals = _add(totals, _plan_batch(engine, plans, clinic_tz, ids, now, region))
         if len(ids) < limit:
@@ -105,12 +112,9 @@ def _plan_batch(
     so one bad row fails alone."""
     try:
         with session_scope(engine) as session:
-            query = select(TreatmentSession).where(
-                col(TreatmentSession.id).in_(session_ids), *_unplanned()
-            )
-            treatments = session.exec(query.with_for_update(skip_locked=True)).all()
+            treatments = lock_unplanned(session, session_ids)
             return plan_sessions(session, plans, clinic_tz, treatments, now, region=region)
-    except sa.exc.SQLAlchemyError as exc:
+    except DatabaseError as exc:
         log.warning(
             "planning %d sessions together failed (%s): one at a time",
             len(session_ids),
@@ -131,16 +135,6 @@ def _add(left: PlanReport, right: PlanReport) -> PlanReport:
     )
 
 
-def _unplanned_ids(session: Session, limit: int) -> Sequence[int]:
-    query = (
-        select(TreatmentSession.id)
-        .where(*_unplanned())
-        .order_by(col(TreatmentSession.id))
-        .limit(limit)
-    )
-    return [i for i in session.exec(query).all() if i is not None]
-
-
 def _plan_one(
     engine: Engine,
     plans: CarePlans,
@@ -150,10 +144,10 @@ def _plan_one(
     region: str,
 ) -> PlanReport:
     with session_scope(engine) as session:
-        treatment = _lock_unplanned(session, session_id)
-        if treatment is None:  # another planner took it
+        treatments = lock_unplanned(session, [session_id])
+        if not treatments:  # another planner took it
             return PlanReport()
-        return plan_session(session, plans, clinic_tz, treatment, now, region=region)
+        return plan_session(session, plans, clinic_tz, treatments[0], now, region=region)
 
 
 def enroll_and_plan(
@@ -210,7 +204,8 @@ def plan_sessions(
         return PlanReport()
     ledger = _Ledger.load(session, {t.patient_id for t in ordered})
     reports = [_plan_in_ledger(session, plans, clinic_tz, t, ledger, now, region) for t in ordered]
-    created = _insert_planned(session, ledger.planned, [t.id or 0 for t in ordered], now)
+    ids = [t.id or 0 for t in ordered]
+    created = insert_new(session, [p.final() for p in ledger.planned], ids, now)
     total = PlanReport()
     for report in reports:
         total = _add(total, report)
@@ -221,12 +216,15 @@ def plan_sessions(
 class _Planned:
     """A message this pass creates; `skipped` when a later session of the pass makes it moot."""
 
-    values: dict[str, object]
+    row: NewRow
     skipped: str | None = None  # the timeline note
 
     @property
     def plan_step(self) -> tuple[object, object]:
-        return self.values["plan"], self.values["step"]
+        return self.row.plan, self.row.step
+
+    def final(self) -> NewRow:
+        return replace(self.row, moot=self.skipped) if self.skipped else self.row
 
 
 Open = OutboxMessage | _Planned  # a pending message: on file, or created by this pass
@@ -244,33 +242,16 @@ class _Ledger:
 
     @classmethod
     def load(cls, session: Session, patient_ids: set[int]) -> _Ledger:
-        ids = sorted(patient_ids)
-        found_patients = session.exec(select(Patient).where(col(Patient.id).in_(ids)))
-        patients = {p.id or 0: p for p in found_patients}
-        found = session.exec(
-            select(TreatmentSession)
-            .where(col(TreatmentSession.patient_id).in_(ids))
-            .order_by(col(TreatmentSession.id))
-        )
-        sessions: dict[int, list[TreatmentSession]] = defaultdict(list)
-        for treatment in found:
-            sessions[treatment.patient_id].append(treatment)
-        theirs = col(OutboxMessage.session_id).in_(
-            select(TreatmentSession.id).where(col(TreatmentSession.patient_id).in_(ids))
-        )
+        on_file: OnFile = read_on_file(session, patient_ids)
         pending: dict[int, list[Open]] = defaultdict(list)
-        query = select(OutboxMessage).where(theirs, OutboxMessage.status == Status.PENDING)
-        for message in lock_in_order(session, query):
-            pending[message.session_id].append(message)
-        reached: dict[int, set[tuple[str, str]]] = defaultdict(set)
-        steps = select(OutboxMessage.session_id, OutboxMessage.step, OutboxMessage.channel)
-        for session_id, step, channel in session.exec(steps.where(theirs, _reached_patient())):
-            reached[session_id].add((step, channel))
-        return cls(patients, sessions, pending, reached)
+        for session_id, messages in on_file.pending.items():
+            pending[session_id].extend(messages)
+        reached = defaultdict(set, on_file.reached)
+        return cls(on_file.patients, on_file.sessions, pending, reached)
 
     def add(self, treatment: TreatmentSession, rows: Sequence[PlannedRow], now: datetime) -> None:
         for row in rows:
-            planned = _Planned(_row_values(treatment, row, now))
+            planned = _Planned(_new_row(treatment, row))
             self.planned.append(planned)
             if row.skip_reason is None:
                 self.pending[treatment.id or 0].append(planned)
@@ -301,18 +282,6 @@ def _plan_in_ledger(
     treatment.plan_version = plan.version
     session.add(treatment)
     return PlanReport(sessions=1, superseded=superseded)
-
-
-def _lock_unplanned(session: Session, session_id: int) -> TreatmentSession | None:
-    query = select(TreatmentSession).where(TreatmentSession.id == session_id, *_unplanned())
-    return session.exec(query.with_for_update(skip_locked=True)).first()
-
-
-def _unplanned() -> tuple[sa.ColumnElement[bool], ...]:
-    return (
-        col(TreatmentSession.planned_at).is_(None),
-        col(TreatmentSession.status) == "completed",
-    )
 
 
 def _mark_unplannable(
@@ -372,108 +341,17 @@ def _skip(session: Session, message: Open, reason: SkipReason, now: datetime) ->
         message.skipped = str(reason)
 
 
-def _reached_patient() -> sa.ColumnElement[bool]:
-    """A step the patient has, or may have: never sent again by a replacing session.
-
-    Counted: sent, delivered, unknown (the provider may have delivered it), sending once the
-    send was reserved (`sent_at` set: the provider call may be under way), and a step the
-    replaced session itself skipped as already sent (an entry replaced twice). Not counted:
-    pending, failed, undelivered and any other skip: the patient never got those, so the new
-    session sends them.
-    """
-    status = col(OutboxMessage.status)
-    return sa.or_(
-        status.in_([Status.SENT, Status.DELIVERED, Status.UNKNOWN]),
-        sa.and_(status == Status.SENDING, col(OutboxMessage.sent_at).is_not(None)),
-        sa.and_(
-            status == Status.SKIPPED,
-            col(OutboxMessage.error_reason) == SkipReason.ALREADY_SENT,
-        ),
+def _new_row(treatment: TreatmentSession, row: PlannedRow) -> NewRow:
+    return NewRow(
+        session_id=treatment.id or 0,
+        patient_id=treatment.patient_id,
+        plan=row.plan,
+        step=row.step,
+        channel=row.channel,
+        due_at=row.due_at,
+        not_after=row.not_after,
+        skip_reason=row.skip_reason,
     )
-
-
-def _insert_planned(
-    session: Session, planned: Sequence[_Planned], session_ids: Sequence[int], now: datetime
-) -> int:
-    """Insert the pass's outbox rows, ignoring any that exist; returns how many were new.
-
-    A row a later session of the same pass made moot is written skipped. The timeline entries
-    are written by the database from the new rows (see _log_planned), not sent row by row.
-    """
-    if not planned:
-        return 0
-    table = sa.Table("outbox_message", SQLModel.metadata)
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(table).on_conflict_do_nothing(
-        index_elements=["session_id", "step", "channel"]
-    )
-    # Rows this statement creates get ids above every id there is now: sequences and SQLite
-    # rowids only grow, and no one else writes rows for sessions this transaction plans.
-    newest = session.execute(sa.select(sa.func.max(table.c.id))).scalar_one() or 0
-    # Core executemany: one cached statement, sent in batches.
-    session.connection().execute(statement, [_final_values(p) for p in planned])
-    return _log_planned(session, session_ids, newest, now)
-
-
-def _final_values(planned: _Planned) -> dict[str, object]:
-    if not planned.skipped:
-        return planned.values
-    return planned.values | {"status": str(Status.SKIPPED), "error_reason": planned.skipped}
-
-
-def _log_planned(session: Session, session_ids: Sequence[int], newest: int, now: datetime) -> int:
-    """Timeline entries of these sessions' rows above id `newest`, written by the database:
-    planned (or born skipped as already sent), then skipped for a row made moot later in the
-    same pass. Returns how many rows there were."""
-    event = sa.Table("message_event", SQLModel.metadata)
-    columns = ["message_id", "at", "from_status", "to_status", "reason", "actor"]
-    connection = session.connection()
-    created = 0
-    for start in range(0, len(session_ids), 500):
-        planned, moot = _new_row_events(session_ids[start : start + 500], newest, now)
-        connection.execute(event.insert().from_select(columns, planned))
-        connection.execute(event.insert().from_select(columns, moot))
-        count = sa.select(sa.func.count()).select_from(planned.subquery())
-        created += connection.execute(count).scalar_one()
-    return created
-
-
-def _new_row_events(
-    session_ids: Sequence[int], newest: int, now: datetime
-) -> tuple[sa.Select[*tuple[Any, ...]], sa.Select[*tuple[Any, ...]]]:
-    message = OutboxMessage
-    born_skipped = col(message.error_reason) == SkipReason.ALREADY_SENT
-    born = sa.case((born_skipped, str(Status.SKIPPED)), else_=str(Status.PENDING))
-    new = (col(message.session_id).in_(session_ids), col(message.id) > newest)
-    at, actor = sa.literal(now, UTCDateTime), sa.literal("planner")
-    planned = sa.select(
-        col(message.id), at, sa.null(), born,
-        sa.case((born_skipped, col(message.error_reason)), else_="planned"), actor,
-    ).where(*new)  # fmt: skip
-    moot = sa.select(
-        col(message.id), at, sa.literal(str(Status.PENDING)), col(message.status),
-        col(message.error_reason), actor,
-    ).where(*new, col(message.status) == Status.SKIPPED, sa.not_(born_skipped))  # fmt: skip
-    return planned.order_by(col(message.id)), moot.order_by(col(message.id))
-
-
-def _row_values(treatment: TreatmentSession, row: PlannedRow, now: datetime) -> dict[str, object]:
-    status = Status.SKIPPED if row.skip_reason else Status.PENDING
-    return {
-        "session_id": treatment.id,
-        "patient_id": treatment.patient_id,
-        "plan": row.plan,
-        "step": row.step,
-        "channel": row.channel,
-        "status": str(status),
-        "due_at": row.due_at,
-        "not_after": row.not_after,
-        "attempts": 0,
-        "error_reason": row.skip_reason,
-        "created_at": now,
-        "updated_at": now,
-    }
 
 
 def supersede_follow_ups(

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-
-from sqlmodel import Session
+from typing import TYPE_CHECKING
 
 from reminders.rules.care_plans import CarePlans
 from reminders.rules.email_footer import email_footer, with_footer
@@ -16,6 +15,9 @@ from reminders.settings import Settings
 from reminders.store.models import Patient, TreatmentSession
 from reminders.store.templates import TemplateMissing, TemplateSource, find_template
 from reminders.unsubscribe import UnsubscribeLinks
+
+if TYPE_CHECKING:
+    from reminders.store.db import Session
 
 # The first text a number gets says how to stop them, whichever step it happens to be.
 OPT_OUT_LINE = {"en": "Reply STOP to opt out.", "es": "Responda STOP para darse de baja."}

@@ -11,15 +11,17 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from sqlmodel import Session
-
-from reminders.rules.lifecycle import Status
 from reminders.rules.timing import retry_delay
 from reminders.sending.channels.base import ChannelError, OutcomeUnknown
-from reminders.sending.receipts import apply_held_receipts
-from reminders.store.models import OutboxMessage
-from reminders.store.outbox import transition
+from reminders.store import moves
+from reminders.store.claims import relock
+from reminders.store.held_receipts import Held
+
+if TYPE_CHECKING:
+    from reminders.store.db import Session
+    from reminders.store.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -42,20 +44,17 @@ def record_sent(
     actor: str,
     *,
     locked: bool = False,
-) -> None:
-    """The provider took it; a receipt that overtook us (held on the row) is applied now.
+) -> list[Held]:
+    """The provider took it. Returns the receipts that overtook it (held while it was in
+    flight, naming the id it returned), for the caller that knows the provider to apply.
 
     The row is read again under a lock (unless the caller read it locked in this very
     transaction): a receipt committed since it was loaded is seen here, and one arriving later
     waits for this transaction and finds the row `sent`.
     """
     if not locked:
-        session.refresh(message, with_for_update=True)
-    transition(session, message, Status.SENT, now, actor=actor, reason=f"via {via}")
-    message.provider_id = provider_id
-    message.error_code = message.error_reason = None
-    if message.provider_status is not None:  # only a Twilio receipt writes it
-        apply_held_receipts(session, message, now)
+        relock(session, message)
+    return moves.mark_sent(session, message, provider_id, now, actor=actor, reason=f"via {via}")
 
 
 def record_failure(
@@ -68,8 +67,7 @@ def record_failure(
 ) -> tuple[str, datetime]:
     """Apply `error` to a message being sent; returns the outcome word and its moment."""
     if isinstance(error, OutcomeUnknown):
-        transition(session, message, Status.UNKNOWN, now, actor=actor, reason=error.reason)
-        message.error_code, message.error_reason = error.code, error.reason
+        moves.to_unknown(session, message, now, actor=actor, code=error.code, reason=error.reason)
         return "unknown", now
     if error.account_problem:
         return "paused", keep_pending(session, message, error, now, actor)
@@ -94,7 +92,8 @@ def retry_later(
 ) -> datetime:
     retry_at = now + retry_delay(message.attempts, base=policy.base, rng=policy.rng)
     reason = f"transient error, retry at {retry_at.isoformat()}: {error.reason}"
-    _back_to_pending(session, message, error, retry_at, now, actor, reason)
+    moves.retry_at(session, message, retry_at, now, actor=actor, code=error.code,
+                   error=error.reason, reason=reason)  # fmt: skip
     return retry_at
 
 
@@ -105,8 +104,8 @@ def keep_pending(
     log.error("channel account problem (code %s): %s; messages wait", error.code, error.reason)
     resume_at = now + ACCOUNT_PROBLEM_PAUSE
     reason = f"account problem, waiting: {error.reason}"
-    _back_to_pending(session, message, error, resume_at, now, actor, reason)
-    message.attempts = max(0, message.attempts - 1)
+    moves.keep_waiting(session, message, resume_at, now, actor=actor, code=error.code,
+                       error=error.reason, reason=reason)  # fmt: skip
     return resume_at
 
 
@@ -123,25 +122,9 @@ def wait_for_provider(
     log.warning("channel unreachable (code %s); messages wait", error.code)
     retry_at = now + retry_delay(1, base=policy.base, rng=policy.rng)
     reason = f"provider unreachable, retry at {retry_at.isoformat()}: {error.reason}"
-    _back_to_pending(session, message, error, retry_at, now, actor, reason)
-    message.attempts = max(0, message.attempts - 1)
+    moves.keep_waiting(session, message, retry_at, now, actor=actor, code=error.code,
+                       error=error.reason, reason=reason)  # fmt: skip
     return retry_at
-
-
-def _back_to_pending(
-    session: Session,
-    message: OutboxMessage,
-    error: ChannelError,
-    due_at: datetime,
-    now: datetime,
-    actor: str,
-    reason: str,
-) -> None:
-    """Not sent: pending again at `due_at`, the reserved send released, the error kept."""
-    transition(session, message, Status.PENDING, now, actor=actor, reason=reason)
-    message.due_at = due_at
-    message.sent_at = None
-    message.error_code, message.error_reason = error.code, error.reason
 
 
 def fail(
@@ -154,6 +137,4 @@ def fail(
     actor: str,
 ) -> None:
     log.warning("message %s failed (%s)", message.id, code or "no code")
-    transition(session, message, Status.FAILED, now, actor=actor, reason=reason)
-    message.sent_at = None
-    message.error_code, message.error_reason = code, reason[:500]
+    moves.fail(session, message, now, code=code, reason=reason, actor=actor)

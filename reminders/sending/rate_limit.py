@@ -24,10 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
-
 from reminders.settings import Settings
+from reminders.store.db import DatabaseError, Engine
 from reminders.store.rate_limits import reserve
 
 BURST_SHARE = 0.05  # of one second's tokens: the most a window's grants may carry over the rate
@@ -158,7 +156,7 @@ class SharedBucket:
         database read its clock for the booking a moment before the one it returned)."""
         try:
             booked = reserve(self.engine, self.name, seconds, tolerance)
-        except SQLAlchemyError as exc:
+        except DatabaseError as exc:
             raise LimiterUnavailable(f"rate limit unavailable ({type(exc).__name__})") from None
         start = booked.tat - seconds
         self._span.add(start, booked.tat, booked.at, self._clock())

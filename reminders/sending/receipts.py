@@ -8,27 +8,31 @@ transaction, with a timeline entry for every change.
 
 A receipt can overtake the send it reports: Twilio may call back with `undelivered 30003`
 before the dispatcher has stored the SID and moved the row to `sent`. Such a receipt is held
-on the `sending` row (provider_status, error_code, and a timeline note naming its SID) and
-`apply_held_receipts` plays it through `decide` once the send is recorded, if the SID is the
-one the send returned: a receipt for an earlier attempt of the message never applies.
+as data (`store.held_receipts`; its word and code also show on the row, and a timeline note
+says it in words), and `apply_held_receipts` plays it through `decide` once the send is
+recorded, if the SID is the one the send returned: a receipt for an earlier attempt of the
+message never applies.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Iterator
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from sqlmodel import Session, col, select
-
-from reminders.rules.lifecycle import ALLOWED, SkipReason, Status
+from reminders.rules.lifecycle import ALLOWED, Status
 from reminders.sending.channels.twilio.errors import classify_delivery_error, describe_twilio_code
 from reminders.sending.channels.twilio.statuses import EARLY_STATUSES, FINAL_STATUSES
 from reminders.sending.side_effects import apply_side_effects
-from reminders.store.models import MessageEvent, OutboxMessage
-from reminders.store.outbox import add_note, skip, transition
+from reminders.store import moves
+from reminders.store.claims import lock_message
+from reminders.store.held_receipts import Held, hold_receipt
+
+if TYPE_CHECKING:
+    from reminders.store.db import Session
+    from reminders.store.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +41,7 @@ RESEND_DELAY = timedelta(minutes=10)
 
 FAILED = frozenset({Status.UNDELIVERED, Status.FAILED})
 OUTCOMES = FAILED | {Status.DELIVERED}  # what is worth holding while the send is in flight
-HELD_NOTE = "held until the send is recorded:"
-_HELD = re.compile(re.escape(HELD_NOTE) + r" (?P<sid>\S+) (?P<status>\S+)(?: (?P<code>[^\s(]\S*))?")
+HELD_NOTE = "held until the send is recorded:"  # words for staff, never read back
 
 
 @dataclass(frozen=True)
@@ -126,21 +129,20 @@ def apply_status_callback(
     session: Session, message_id: int, callback: StatusCallback, now: datetime
 ) -> Decision:
     """Decide and carry out, in the caller's transaction; the row is locked while deciding."""
-    message = session.get(OutboxMessage, message_id, with_for_update=True)
+    message = lock_message(session, message_id)
     if message is None:
         return Ignore("no such message")
     return _carry_out(session, message, callback, now)
 
 
-def apply_held_receipts(session: Session, message: OutboxMessage, now: datetime) -> int:
-    """Play the receipts held while `message` was sending, now that it is `sent` with its SID.
-
-    Only receipts naming that SID apply (one for an earlier attempt is stale), in the order
-    they came, through `decide` like any receipt. Returns how many applied.
-    """
-    message.provider_status = None  # the held word belonged to the send in flight
-    held = [cb for cb in _held_receipts(session, message) if cb.message_sid == message.provider_id]
-    for callback in held:
+def apply_held_receipts(
+    session: Session, message: OutboxMessage, held: Sequence[Held], now: datetime
+) -> int:
+    """Play the receipts held while `message` was sending, now that it is `sent` with its SID
+    (the store hands back only those naming that SID), in the order they came, through
+    `decide` like any receipt. Returns how many applied."""
+    for receipt in held:
+        callback = StatusCallback(receipt.provider_id, receipt.status, receipt.error_code)
         _carry_out(session, message, callback, now)
     return len(held)
 
@@ -162,27 +164,12 @@ def _carry_out(
 def _hold(
     session: Session, message: OutboxMessage, callback: StatusCallback, now: datetime
 ) -> None:
-    """On the row for staff and for `record_sent`; the SID, to match it, in the timeline note."""
+    """Kept as data for `record_sent`; its word and code on the row and a note for staff."""
     code = callback.error_code or None
-    message.provider_status, message.error_code = callback.status, code
     note = f"{HELD_NOTE} {callback.message_sid} {callback.status}" + (f" {code}" if code else "")
-    session.add(message)
-    add_note(session, message, now, f"{note} ({describe_twilio_code(code)})", ACTOR)
-
-
-def _held_receipts(session: Session, message: OutboxMessage) -> Iterator[StatusCallback]:
-    query = (
-        select(MessageEvent.reason)
-        .where(
-            MessageEvent.message_id == message.id,
-            MessageEvent.to_status == Status.SENDING,
-            col(MessageEvent.reason).startswith(HELD_NOTE),
-        )
-        .order_by(col(MessageEvent.id))
-    )
-    for reason in session.exec(query):
-        if reason and (found := _HELD.match(reason)):
-            yield StatusCallback(found["sid"], found["status"], found["code"])
+    held = Held(callback.message_sid, callback.status, code)
+    hold_receipt(session, message, held, now, actor=ACTOR,
+                 note=f"{note} ({describe_twilio_code(code)})")  # fmt: skip
 
 
 def _apply_move(
@@ -191,14 +178,10 @@ def _apply_move(
     code = callback.error_code or None
     words = describe_twilio_code(code)
     reason = f"twilio: {callback.status}" + (f" {code} ({words})" if code else "")
-    transition(session, message, move.to, now, actor=ACTOR, reason=reason)
-    message.provider_id = message.provider_id or callback.message_sid
-    message.provider_status = callback.status
-    if move.to == Status.DELIVERED:
-        message.delivered_at = now
-        message.error_code = message.error_reason = None
-    elif move.to in FAILED:
-        message.error_code, message.error_reason = code, words
+    moves.record_receipt(session, message, move.to, now, provider_id=callback.message_sid,
+                         provider_status=callback.status, code=code, words=words, reason=reason,
+                         actor=ACTOR)  # fmt: skip
+    if move.to in FAILED:
         apply_side_effects(session, message, classify_delivery_error(code), now, ACTOR)
     if move.resend:
         _schedule_resend(session, message, code or "", now)
@@ -207,21 +190,14 @@ def _apply_move(
 def _cancel_resend(
     session: Session, message: OutboxMessage, callback: StatusCallback, now: datetime
 ) -> None:
-    skip(session, message, SkipReason.ALREADY_SENT, now, actor=ACTOR)
-    message.provider_id = callback.message_sid
-    message.provider_status = callback.status
-    message.delivered_at = now
+    moves.cancel_resend(session, message, now, provider_id=callback.message_sid,
+                        provider_status=callback.status, actor=ACTOR)  # fmt: skip
 
 
 def _schedule_resend(session: Session, message: OutboxMessage, code: str, now: datetime) -> None:
     """One new attempt later. The old SID is dropped so the new send's callbacks match."""
-    due = now + RESEND_DELAY
     reason = f"resend once after temporary failure {code} (was {message.provider_id})"
-    transition(session, message, Status.PENDING, now, actor=ACTOR, reason=reason)
-    message.due_at = due
-    message.delivery_retries += 1
-    message.provider_id = None
-    message.sent_at = None
+    moves.resend_once(session, message, now + RESEND_DELAY, now, actor=ACTOR, reason=reason)
 
 
 def _summary(decision: Decision) -> str:

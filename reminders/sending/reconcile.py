@@ -3,7 +3,7 @@
 A message in `unknown` is never resent blindly: after a grace period for the status callback
 (a few seconds where no callback will come), the channel lists what the provider holds for
 that recipient since the attempt. Found: the message was sent. Not found: it is pending again
-and goes out once more. Provider unreachable: ask again later. A `Keyed` channel (SMTP) cannot
+and goes out once more. Provider unreachable: ask again later. A keyed channel (SMTP) cannot
 be asked, but its receivers drop a repeat of the same key (Message-ID): the message is pending
 again and goes out under the key it had, until it has been unknown MAX_ATTEMPTS times, when
 it fails. Any other channel that cannot be asked counts it as sent.
@@ -19,20 +19,22 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
-
-import sqlalchemy as sa
-from sqlmodel import col, select
+from typing import TYPE_CHECKING, Protocol
 
 from reminders.rules.lifecycle import Status
 from reminders.sending.channels.base import Channel, ChannelError
 from reminders.settings import Settings
+from reminders.store import moves
+from reminders.store.claims import Check, claim_checks, lock_message, postpone_check
 from reminders.store.db import session_scope
-from reminders.store.models import MessageEvent, OutboxMessage
-from reminders.store.outbox import transition
+from reminders.store.held_receipts import Held
+from reminders.store.history import times_unknown
+
+if TYPE_CHECKING:
+    from reminders.store.db import Engine, Session
+    from reminders.store.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -49,20 +51,17 @@ BUDGET_SECONDS = 15.0  # per dispatch pass: sending must not wait long behind re
 class Worker(Protocol):
     """What reconciling needs of the dispatcher that runs it."""
 
-    engine: sa.Engine
+    engine: Engine
     settings: Settings
     channels: Mapping[str, Channel]
     clock: Callable[[], datetime]
     worker_id: str
 
-
-@dataclass(frozen=True)
-class _Check:
-    message_id: int
-    channel: str
-    to: str
-    body: str
-    since: datetime
+    @property
+    def apply_held(self) -> Callable[[Session, OutboxMessage, Sequence[Held], datetime], int]:
+        """Applies receipts that overtook a send once it is found: the side that knows the
+        provider."""
+        ...
 
 
 def reconcile_unknown(dispatcher: Worker) -> int:
@@ -76,69 +75,25 @@ def reconcile_unknown(dispatcher: Worker) -> int:
     return settled
 
 
-def _claim_checks(dispatcher: Worker) -> list[_Check]:
-    now = dispatcher.clock()
+def _claim_checks(dispatcher: Worker) -> list[Check]:
     no_callbacks = [
         name
         for name, channel in dispatcher.channels.items()
         if not channel.abilities.status_callbacks
     ]
-    waited = sa.or_(
-        col(OutboxMessage.updated_at) <= now - GRACE,
-        sa.and_(
-            col(OutboxMessage.channel).in_(no_callbacks),
-            col(OutboxMessage.updated_at) <= now - SETTLE,
-        ),
-    )
-    due = (
-        sa.select(col(OutboxMessage.id))
-        .where(
-            col(OutboxMessage.status) == Status.UNKNOWN,
-            waited,
-            col(OutboxMessage.due_at) <= now,
-        )
-        .order_by(col(OutboxMessage.due_at))
-        .limit(BATCH)
-        .with_for_update(skip_locked=True)
-        .cte("due_checks")
-        .prefix_with("MATERIALIZED")
-    )
-    statement = (
-        sa.update(OutboxMessage)
-        .where(col(OutboxMessage.id).in_(sa.select(due.c.id)))
-        .where(col(OutboxMessage.status) == Status.UNKNOWN)
-        .values(due_at=now + HOLD)
-        .returning(*_CHECK_COLUMNS)
-        .execution_options(synchronize_session=False)
-    )
     with session_scope(dispatcher.engine) as session:
-        rows = session.execute(statement).all()
-    return [_check(*row) for row in rows]
+        return claim_checks(
+            session,
+            dispatcher.clock(),
+            waited=GRACE,
+            waited_without_callbacks=SETTLE,
+            without_callbacks=no_callbacks,
+            hold=HOLD,
+            limit=BATCH,
+        )
 
 
-_CHECK_COLUMNS = (
-    col(OutboxMessage.id),
-    col(OutboxMessage.channel),
-    col(OutboxMessage.recipient),
-    col(OutboxMessage.body),
-    col(OutboxMessage.sent_at),
-    col(OutboxMessage.updated_at),
-)
-
-
-def _check(
-    message_id: int,
-    channel: str,
-    to: str | None,
-    body: str | None,
-    sent_at: datetime | None,
-    updated_at: datetime,
-) -> _Check:
-    since = (sent_at or updated_at) - timedelta(minutes=1)
-    return _Check(message_id, channel, to or "", body or "", since)
-
-
-def _settle(dispatcher: Worker, check: _Check) -> int:
+def _settle(dispatcher: Worker, check: Check) -> int:
     channel = dispatcher.channels.get(check.channel)
     if channel is not None and channel.abilities.keyed:
         return _send_again_keyed(dispatcher, check.message_id)
@@ -173,11 +128,7 @@ def _send_again_keyed(dispatcher: Worker, message_id: int) -> int:
     """Pending again under its stored key; failed once it has been unknown too often, since a
     server that takes the message and then drops every connection would be sent it forever."""
     with session_scope(dispatcher.engine) as session:
-        unknowns = session.exec(
-            select(sa.func.count())
-            .select_from(MessageEvent)
-            .where(MessageEvent.message_id == message_id, MessageEvent.to_status == Status.UNKNOWN)
-        ).one()
+        unknowns = times_unknown(session, message_id)
     limit = dispatcher.settings.max_attempts
     if unknowns >= limit:
         reason = f"outcome unknown {unknowns} times; not sent again (the server may have it)"
@@ -188,13 +139,8 @@ def _send_again_keyed(dispatcher: Worker, message_id: int) -> int:
 
 def _postpone(dispatcher: Worker, message_id: int) -> int:
     """Ask again after RECHECK, so a provider that cannot answer is not asked every pass."""
-    statement = (
-        sa.update(OutboxMessage)
-        .where(col(OutboxMessage.id) == message_id, col(OutboxMessage.status) == Status.UNKNOWN)
-        .values(due_at=dispatcher.clock() + RECHECK)
-    )
     with session_scope(dispatcher.engine) as session:
-        session.execute(statement)
+        postpone_check(session, message_id, dispatcher.clock() + RECHECK)
     return 0
 
 
@@ -210,25 +156,16 @@ def _apply(
     """Apply the answer only if nothing (a status callback) settled the message meanwhile;
     `code` keeps the reason on a message that fails."""
     with session_scope(dispatcher.engine) as session:
-        query = select(OutboxMessage).where(OutboxMessage.id == message_id).with_for_update()
-        message = session.exec(query).first()
+        message = lock_message(session, message_id)
         if message is None or message.status != Status.UNKNOWN:
             return 0
-        now = dispatcher.clock()
-        transition(session, message, to, now, actor=dispatcher.worker_id, reason=reason)
-        if sid is not None:
-            message.provider_id = sid
-            from reminders.sending.receipts import (
-                apply_held_receipts,  # Twilio's words load only here
-            )
-
-            apply_held_receipts(session, message, now)
-        if to == Status.PENDING:
-            message.due_at, message.sent_at = now, None
-        if to == Status.FAILED:
-            message.sent_at = None
-            message.error_code, message.error_reason = code, reason
+        now, actor = dispatcher.clock(), dispatcher.worker_id
+        if to == Status.SENT:
+            held = moves.found_sent(session, message, sid, now, actor=actor, reason=reason)
+            dispatcher.apply_held(session, message, held, now)
+        elif to == Status.PENDING:
+            moves.send_again(session, message, now, actor=actor, reason=reason)
         else:
-            message.error_code = message.error_reason = None
+            moves.fail(session, message, now, code=code, reason=reason, actor=actor)
     log.info("message %s reconciled as %s", message_id, to)
     return 1

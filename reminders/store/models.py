@@ -143,6 +143,22 @@ class MessageEvent(SQLModel, table=True):
     actor: str | None = Field(default=None, max_length=100)
 
 
+class HeldReceipt(SQLModel, table=True):
+    """A status callback that overtook its send, kept as data until the send is recorded.
+
+    The timeline note staff read says the same in words; this row is what is applied.
+    """
+
+    __tablename__ = "held_receipt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="outbox_message.id", index=True)
+    provider_id: str = Field(max_length=200)  # the MessageSid the callback named
+    status: str = Field(max_length=30)  # the provider's word
+    error_code: str | None = Field(default=None, max_length=40)
+    received_at: datetime = Field(sa_type=UTCDateTime)
+
+
 class OptOut(SQLModel, table=True):
     __tablename__ = "opt_out"
     __table_args__ = (sa.UniqueConstraint("channel", "address", name="uq_opt_out_channel_address"),)

@@ -14,8 +14,9 @@ from sqlmodel import Session, col, select
 
 from reminders.rules.lifecycle import SkipReason, Status
 from reminders.store.audit import record
+from reminders.store.claims import lock_in_order
 from reminders.store.models import OptOut, OutboxMessage, Patient
-from reminders.store.outbox import lock_in_order, skip, transition
+from reminders.store.moves import opted_back_in, skip
 
 
 def channel_of(address: str) -> str:
@@ -94,8 +95,7 @@ def restore_skipped_to(
         and (message.not_after is None or message.not_after > now)
     ]
     for message in messages:
-        transition(session, message, Status.PENDING, now, actor=actor, reason="opted back in")
-        message.error_reason = None
+        opted_back_in(session, message, now, actor=actor)
     return len(messages)
 
 

@@ -12,13 +12,12 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from reminders.rules.lifecycle import Status
 from reminders.rules.resend import ResendFacts, resend_refusal
 from reminders.store.audit import record
 from reminders.store.db import MAX_ID
 from reminders.store.models import OutboxMessage, Patient, TreatmentSession
+from reminders.store.moves import resend_by_staff
 from reminders.store.opt_outs import is_opted_out
-from reminders.store.outbox import transition
 
 
 class UnknownMessage(LookupError):
@@ -46,11 +45,7 @@ def resend_failed(
     if problem is not None:
         raise ResendRefused(problem)
     failed_code = message.error_code
-    transition(session, message, Status.PENDING, now, actor=actor, reason="resend asked by staff")
-    message.due_at, message.attempts = now, 0
-    message.sent_at = message.delivered_at = None
-    message.provider_id = message.provider_status = None
-    message.error_code = message.error_reason = None
+    resend_by_staff(session, message, now, actor=actor)
     detail = f"failed_code={failed_code or 'none'}"
     record(session, actor=actor, action="message_resend", entity="outbox_message",
            entity_id=message.id, now=now, detail=detail)  # fmt: skip

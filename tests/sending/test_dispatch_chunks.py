@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 from reminders.runtime import Runtime
 from reminders.sending.channels.base import BaseChannel, OutgoingMessage
 from reminders.sending.dispatcher import Dispatcher
+from reminders.sending.preparing import Preparer
 from reminders.store.models import OutboxMessage
 from reminders.store.send_history import SendHistory
 from tests.support.factories import enroll_patient
@@ -120,7 +121,7 @@ def test_a_chunk_that_cannot_be_prepared_together_goes_one_message_at_a_time(
     def broken(*_args: object) -> None:
         raise sa.exc.OperationalError("SELECT", {}, Exception("deadlock detected"))
 
-    monkeypatch.setattr(Dispatcher, "_prepare_together", broken)
+    monkeypatch.setattr(Preparer, "_prepare_together", broken)
     channel = Recording()
     with caplog.at_level(logging.WARNING):
         report = dispatcher(runtime, channel).run_once()

@@ -22,10 +22,10 @@ from reminders.sending.channels.base import (
     Reserve,
 )
 from reminders.sending.reconcile import SETTLE
+from reminders.store.claims import claim_due
 from reminders.store.db import session_scope
 from reminders.store.models import MessageEvent, OutboxMessage, Patient, TemplateRevision
 from reminders.store.opt_outs import opt_out
-from reminders.store.outbox import claim_due
 from reminders.store.pauses import pause_patient
 from tests.support.factories import MARIA_EMAIL, MARIA_PHONE, enroll_patient, make_dispatcher
 from tests.support.recording_channel import RecordingChannel, messages
@@ -281,7 +281,8 @@ def test_a_lease_that_ran_out_before_sending_is_not_used(runtime):
     message_id = messages(runtime)["aftercare", "sms"].id
     channel = RecordingChannel()
     late = make_dispatcher(runtime, lambda: NOW + lease + timedelta(seconds=1), sms=channel)
-    assert late.process(message_id).result == "lost"  # another worker may hold it by now
+    [outcome] = late.send_claimed([message_id])
+    assert outcome is not None and outcome.result == "lost"  # another worker may hold it now
     assert channel.sent == []
 
 
@@ -297,8 +298,8 @@ def test_preparing_a_send_renews_the_lease_for_the_provider_call(runtime):
     def look(_message: OutgoingMessage) -> None:
         seen.append(messages(runtime)["aftercare", "sms"].lease_expires_at)
 
-    make_dispatcher(runtime, lambda: later, sms=RecordingChannel(fail_with=look)).process(
-        message_id
+    make_dispatcher(runtime, lambda: later, sms=RecordingChannel(fail_with=look)).send_claimed(
+        [message_id]
     )
     assert seen == [later + lease]
 
@@ -306,15 +307,15 @@ def test_preparing_a_send_renews_the_lease_for_the_provider_call(runtime):
 def test_a_send_the_database_could_not_record_is_not_sent_again(runtime, monkeypatch):
     import sqlalchemy as sa
 
-    import reminders.sending.dispatcher as dispatcher_module
+    import reminders.sending.recording as recording_module
 
     enroll_patient(runtime, completed_at=COMPLETED, now=NOW, email=None)
-    monkeypatch.setattr(dispatcher_module.time, "sleep", lambda _s: None)
+    monkeypatch.setattr(recording_module.time, "sleep", lambda _s: None)
 
     def database_down(*_args: object, **_kwargs: object) -> None:
         raise sa.exc.OperationalError("UPDATE", {}, Exception("server closed the connection"))
 
-    monkeypatch.setattr(dispatcher_module, "record_sent", database_down)
+    monkeypatch.setattr(recording_module, "record_sent", database_down)
     channel = RecordingChannel()
     clock = [NOW]
     dispatcher = make_dispatcher(runtime, lambda: clock[0], sms=channel)

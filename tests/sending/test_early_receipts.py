@@ -22,6 +22,7 @@ from reminders.sending.receipts import (
     Hold,
     Ignore,
     StatusCallback,
+    apply_held_receipts,
     apply_status_callback,
 )
 from reminders.store.db import session_scope
@@ -61,7 +62,8 @@ def send_recorded(runtime: Runtime, message_id: int, sid: str) -> None:
     """What the dispatcher does once Twilio answered the POST with `sid`."""
     with session_scope(runtime.engine) as session:
         message = session.get_one(OutboxMessage, message_id)
-        record_sent(session, message, sid, "twilio", RECORDED_AT, WORKER)
+        held = record_sent(session, message, sid, "twilio", RECORDED_AT, WORKER)
+        apply_held_receipts(session, message, held, RECORDED_AT)
 
 
 def load(runtime: Runtime, message_id: int) -> tuple[OutboxMessage, list[MessageEvent]]:
@@ -238,7 +240,8 @@ def test_a_receipt_committed_after_the_row_was_read_is_not_lost(runtime):
     with session_scope(runtime.engine) as session:
         message = session.get_one(OutboxMessage, message_id)
         receive(runtime, message_id, "SM1", "failed", "30007")  # another connection
-        record_sent(session, message, "SM1", "twilio", RECORDED_AT, WORKER)
+        held = record_sent(session, message, "SM1", "twilio", RECORDED_AT, WORKER)
+        apply_held_receipts(session, message, held, RECORDED_AT)
 
     message, _ = load(runtime, message_id)
     assert (message.status, message.error_code) == ("failed", "30007")

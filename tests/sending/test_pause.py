@@ -12,9 +12,9 @@ from sqlmodel import Session, select
 from reminders.rules.decisions import Hold, Skip, decide
 from reminders.rules.lifecycle import SkipReason
 from reminders.runtime import Runtime
+from reminders.store.claims import claim_due
 from reminders.store.db import session_scope
 from reminders.store.models import AuditEvent, MessageEvent, OutboxMessage, Patient
-from reminders.store.outbox import claim_due
 from reminders.store.pauses import UnknownPatient, pause_patient, resume_patient
 from tests.support.factories import enroll_patient, make_dispatcher
 from tests.support.facts import BASE
@@ -127,7 +127,7 @@ def test_a_message_claimed_just_before_the_pause_is_held_pending_not_sent(runtim
         ids = claim_due(session, "worker-1", NOW, dispatcher.lease, 10)
     assert len(ids) == 2
     pause(runtime, enrolled.patient_id)
-    outcomes = [dispatcher.process(i) for i in ids]
+    outcomes = dispatcher.send_claimed(ids)
     assert {o.result for o in outcomes if o} == {"held"}
     with Session(runtime.engine) as session:
         rows = [session.get_one(OutboxMessage, i) for i in ids]

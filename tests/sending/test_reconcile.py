@@ -19,7 +19,7 @@ from reminders.sending.reconcile import HOLD, RECHECK, SETTLE
 from reminders.store.db import session_scope
 from reminders.store.models import OutboxMessage
 from reminders.store.opt_outs import opt_out
-from reminders.store.outbox import claim_due
+from reminders.store.claims import claim_due
 from tests.support.factories import enroll_patient, make_dispatcher
 from tests.support.recording_channel import RecordingChannel, messages
 

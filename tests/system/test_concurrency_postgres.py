@@ -33,10 +33,10 @@ from reminders.sending.channels.base import BaseChannel, Channel, OutgoingMessag
 from reminders.sending.channels.console import ConsoleChannel
 from reminders.sending.dispatcher import Dispatcher, Outcome
 from reminders.settings import Settings
+from reminders.store.claims import claim_due
 from reminders.store.db import make_engine, session_scope
 from reminders.store.defaults import load_care_plans
 from reminders.store.models import MessageEvent, OutboxMessage, Patient, TreatmentSession
-from reminders.store.outbox import claim_due
 from reminders.store.templates import load_defaults
 from tests.support.factories import enroll_patient
 from tests.support.settings import make_settings
@@ -402,7 +402,7 @@ def test_a_dead_workers_lease_is_claimed_again_only_after_it_expires(make_runtim
     # Taken over from a worker that died before sending: the same attempt, not a second one.
     assert {(r.status, r.attempts, r.lease_owner) for r in reclaimed} == {("sent", 1, None)}
     # The dead worker wakes up: its lease is gone, so it sends nothing.
-    late = worker("dead", NOW + lease + timedelta(seconds=2)).process(abandoned[0])
+    [late] = worker("dead", NOW + lease + timedelta(seconds=2)).send_claimed(abandoned[:1])
     assert late is not None and late.result == "lost"
     assert log.by_message() == dict.fromkeys(abandoned, 1)
     assert_nothing_left_sending(runtime.engine)
@@ -462,7 +462,10 @@ def test_daily_sms_cap_holds_across_two_dispatchers_at_once(make_runtime, open_e
         lease_to(runtime.engine, worker.worker_id, [pair[n] for pair in pairs])
 
     outcomes = together(
-        [lambda n=n, w=w: [w.process(pair[n]) for pair in pairs] for n, w in enumerate(workers)]
+        [
+            lambda n=n, w=w: [w.send_claimed([pair[n]])[0] for pair in pairs]
+            for n, w in enumerate(workers)
+        ]
     )
 
     assert Counter(o.result for mine in outcomes for o in mine) == {

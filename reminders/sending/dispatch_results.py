@@ -1,0 +1,78 @@
+"""What a batch's parts hand each other, and what a batch reports: plain values.
+
+A prepared message is an `OutgoingMessage`, or already an `Outcome` (skipped, deferred,
+held, failed), or None (handed back untouched); a send the provider took is `Accepted`, one a
+stop kept back is `Withdrawn`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from reminders.sending.channels.base import OutgoingMessage
+
+if TYPE_CHECKING:
+    from reminders.store.models import OutboxMessage
+
+
+@dataclass(frozen=True)
+class Outcome:
+    message_id: int
+    step: str
+    channel: str
+    result: str  # sent | deferred | held | skipped | failed | retry | unknown | paused | lost
+    detail: str = ""
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The provider took it; recorded together with the sends that finished beside it."""
+
+    message_id: int
+    provider_id: str
+    via: str
+    outgoing: OutgoingMessage
+
+
+@dataclass(frozen=True)
+class Withdrawn:
+    """Prepared, then a stop came before its turn: it never reached the provider."""
+
+    message_id: int
+    reserved: bool  # its send was reserved (sent_at set) and must be undone to hand it back
+
+
+Prepared = OutgoingMessage | Outcome | None
+Delivered = Accepted | Withdrawn | Outcome
+
+
+@dataclass
+class DispatchReport:
+    outcomes: list[Outcome] = field(default_factory=list)
+    claimed: int = 0
+    released: int = 0
+    reconciled: int = 0
+
+    def count(self, result: str) -> int:
+        return sum(1 for outcome in self.outcomes if outcome.result == result)
+
+
+QUIET_RESULTS = frozenset({"sent", "skipped", "deferred", "held"})
+
+
+def went_cleanly(report: DispatchReport) -> bool:
+    """No provider trouble in the batch: a channel that failed is closed, so that the next
+    batch starts with a fresh connection rather than the failed one's remembered state."""
+    return all(outcome.result in QUIET_RESULTS for outcome in report.outcomes)
+
+
+def outcome(message: OutboxMessage, result: str, detail: str, at: datetime) -> Outcome:
+    return Outcome(message.id or 0, message.step, message.channel, result, str(detail), at)
+
+
+def lost(message_id: int, detail: str = "lease lost") -> Outcome:
+    """A message no longer this worker's, before anything of it was read."""
+    return Outcome(message_id, "?", "?", "lost", detail)

@@ -1,0 +1,276 @@
+"""Preparing claimed messages: still ours, decided, rendered, and the send reserved.
+
+A chunk is prepared in one short transaction, under a lock on its patients so the daily cap
+holds across workers; if anything in it fails, each message is prepared alone, so one bad
+row fails alone. A keyed channel (SMTP) waits for its one shared connection, so it
+reserves the send itself, in a third short transaction, once the connection is in hand
+(`reserve_now`), deciding again there, since a STOP or a pause may have landed while it
+waited.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from reminders.rules.care_plans import CarePlans
+from reminders.rules.decisions import Decision, Defer, Hold, Skip, decide
+from reminders.rules.rendering import TemplateKey, TemplateProblem
+from reminders.sending import facts
+from reminders.sending.channels.base import Channel, OutgoingMessage
+from reminders.sending.composer import ClinicInfo, Composed, compose
+from reminders.sending.dispatch_results import Outcome, Prepared, lost, outcome
+from reminders.sending.outcomes import fail
+from reminders.settings import Settings
+from reminders.store import moves
+from reminders.store.claims import lock_patients, still_ours, treatments
+from reminders.store.db import session_scope
+from reminders.store.send_history import SendHistory
+from reminders.store.templates import TemplateMissing, TemplateSource
+
+if TYPE_CHECKING:
+    from reminders.store.db import Engine, Session
+    from reminders.store.models import OutboxMessage, Patient, TreatmentSession
+
+log = logging.getLogger(__name__)
+
+
+class LeaseLost(Exception):
+    """Raised through a keyed channel by `reserve_now`: the message is no longer ours to send."""
+
+
+class Settled(Exception):
+    """Raised through a keyed channel by `reserve_now`: decided again, it may not go now."""
+
+    def __init__(self, settled: Outcome) -> None:
+        super().__init__(settled.result)
+        self.outcome = settled
+
+
+@dataclass
+class Batch:
+    """What holds for one batch: the plans in force, the templates read, and the channels
+    paused by an account problem (no more of their messages go in this batch)."""
+
+    plans: CarePlans
+    paused: set[str] = field(default_factory=set)
+    sources: dict[TemplateKey, TemplateSource] = field(default_factory=dict)
+
+    def start(self, plans: CarePlans) -> None:
+        """A new batch: an admin's edit of a plan or a template reaches it."""
+        self.plans = plans
+        self.paused.clear()
+        self.sources = {}
+
+
+class Preparer:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        channels: Mapping[str, Channel],
+        batch: Batch,
+        *,
+        worker_id: str,
+        clock: Callable[[], datetime],
+        on_error: Callable[[int, Exception], Outcome],
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.channels = channels
+        self.batch = batch
+        self.worker_id = worker_id
+        self.clock = clock
+        self.on_error = on_error  # a bug or a database hiccup: recorded as a transient failure
+        self.lease = timedelta(seconds=settings.lease_seconds)
+        self.clinic = ClinicInfo.from_settings(settings)
+
+    def keyed(self, channel: str) -> bool:
+        return self.channels[channel].abilities.keyed
+
+    def prepare_chunk(self, ids: Sequence[int]) -> list[Prepared]:
+        """One transaction for the chunk; if anything in it fails, each message alone."""
+        try:
+            with session_scope(self.engine) as session:
+                return self._prepare_together(session, ids)
+        except Exception as exc:
+            log.warning(
+                "preparing %d messages together failed (%s): one at a time",
+                len(ids),
+                type(exc).__name__,
+            )
+            return [self._prepare_alone(message_id) for message_id in ids]
+
+    def _prepare_together(self, session: Session, ids: Sequence[int]) -> list[Prepared]:
+        now = self.clock()
+        messages = self._still_ours(session, ids, now)
+        live = [m for m in messages.values() if m.channel not in self.batch.paused]
+        sessions = treatments(session, {m.session_id for m in live})
+        patients = lock_patients(session, {m.patient_id for m in live})
+        history = facts.read_history(session, live, patients, now, self.settings)
+        prepared: list[Prepared] = []
+        for message_id in ids:
+            message = messages.get(message_id)
+            if message is None:
+                prepared.append(lost(message_id))
+            elif message.channel in self.batch.paused:
+                prepared.append(None)
+            else:
+                treatment, patient = sessions[message.session_id], patients[message.patient_id]
+                told = facts.facts(message, treatment, patient, now, history, self.settings)
+                settled = self._apply(session, message, decide(told), now)
+                prepared.append(
+                    settled or self._reserve(session, message, treatment, patient, now, history)
+                )
+        return prepared
+
+    def _prepare_alone(self, message_id: int) -> Prepared:
+        try:
+            with session_scope(self.engine) as session:
+                now = self.clock()
+                message = self._still_ours(session, [message_id], now).get(message_id)
+                if message is None:
+                    return lost(message_id)
+                if message.channel in self.batch.paused:
+                    return None
+                treatment, patient, history, settled = self._decide_now(session, message, now)
+                if settled is not None:
+                    return settled
+                return self._reserve(session, message, treatment, patient, now, history)
+        except Exception as exc:  # one bad row must never stop the loop
+            return self.on_error(message_id, exc)
+
+    def _still_ours(
+        self, session: Session, ids: Sequence[int], now: datetime
+    ) -> dict[int, OutboxMessage]:
+        return still_ours(session, ids, self.worker_id, now, self.lease)
+
+    def _decide_now(
+        self, session: Session, message: OutboxMessage, now: datetime
+    ) -> tuple[TreatmentSession, Patient, SendHistory, Outcome | None]:
+        """Decide on what the database says now, the patient locked; a skip, deferral or hold
+        is applied and returned as the outcome, which is None when the message may go."""
+        treatment = treatments(session, {message.session_id})[message.session_id]
+        patients = lock_patients(session, {message.patient_id})
+        patient = patients[message.patient_id]
+        history = facts.read_history(session, [message], patients, now, self.settings)
+        told = facts.facts(message, treatment, patient, now, history, self.settings)
+        return treatment, patient, history, self._apply(session, message, decide(told), now)
+
+    def _apply(
+        self, session: Session, message: OutboxMessage, decision: Decision, now: datetime
+    ) -> Outcome | None:
+        actor = self.worker_id
+        if isinstance(decision, Skip):
+            moves.skip(session, message, decision.reason, now, actor=actor, detail=decision.detail)
+            return outcome(message, "skipped", decision.reason, now)
+        if isinstance(decision, Defer):
+            moves.defer(session, message, decision.until, decision.reason, now, actor)
+            return outcome(message, "deferred", decision.reason, decision.until)
+        if isinstance(decision, Hold):
+            # Claimed just before a pause: pending again as it was; the claim skips it from now.
+            moves.hold(session, message, now, actor=actor, reason=f"held ({decision.reason})")
+            return outcome(message, "held", decision.reason, now)
+        return None
+
+    def _reserve(
+        self,
+        session: Session,
+        message: OutboxMessage,
+        treatment: TreatmentSession,
+        patient: Patient,
+        now: datetime,
+        history: SendHistory,
+    ) -> OutgoingMessage | Outcome:
+        first_text = message.channel == "sms" and not history.texted_before(message, patient.phone)
+        try:
+            composed = self._compose(session, message, treatment, patient, first_text)
+        except (TemplateProblem, TemplateMissing) as exc:
+            fail(session, message, now, code="template", reason=str(exc), actor=self.worker_id)
+            return outcome(message, "failed", f"template: {exc}", now)
+        keyed = self.keyed(message.channel)
+        # A keyed channel reserves once its connection is in hand (reserve_now); any other
+        # now, which also takes today's SMS slot for the cap before the provider call.
+        moves.reserve(session, message, recipient=patient.address(message.channel),
+                      body=composed.body, subject=composed.subject,
+                      template_version=composed.template_version,
+                      now=None if keyed else now)  # fmt: skip
+        if not keyed:
+            history.note_reserved(message, now)
+        key = message.provider_id if keyed else None  # the key of an earlier attempt, if any
+        expires = facts.expires_at(message, patient, now, self.settings)
+        return _outgoing(message, composed, now, expires, key)
+
+    def _compose(
+        self,
+        session: Session,
+        message: OutboxMessage,
+        treatment: TreatmentSession,
+        patient: Patient,
+        first_text: bool,
+    ) -> Composed:
+        return compose(
+            session,
+            self.settings.templates_dir,
+            self.batch.plans,
+            self.clinic,
+            plan=message.plan,
+            step=message.step,
+            channel=message.channel,
+            patient=patient,
+            treatment=treatment,
+            first_text=first_text,
+            sources=self.batch.sources,
+        )
+
+    def reserve_now(self, message_id: int, key: str) -> None:
+        """A keyed channel has its connection: the send is under way from here (a crash now
+        leaves it `unknown`), and its key is kept so that a resend goes out under the same one.
+        The wait for the connection may have outlived the lease: then another worker may hold
+        the message, and nothing is sent (`LeaseLost`); decided again, it may not go now
+        (`Settled`)."""
+        with session_scope(self.engine) as session:
+            now = self.clock()
+            message = self._still_ours(session, [message_id], now).get(message_id)
+            if message is None:
+                raise LeaseLost(message_id)
+            # Decided again: a STOP, a pause or a void may have landed while this waited.
+            _, patient, _, settled = self._decide_now(session, message, now)
+            if settled is None and patient.address(message.channel) != message.recipient:
+                settled = self._compose_again(session, message, now)
+            if settled is None:
+                moves.reserve_keyed(session, message, key, now)
+        if settled is not None:  # raised once committed, so the skip or deferral is kept
+            raise Settled(settled)
+
+    def _compose_again(self, session: Session, message: OutboxMessage, now: datetime) -> Outcome:
+        """Staff changed the address while the message waited: it was composed for the old one
+        (its footer's unsubscribe link too), so it is pending again, to be composed anew."""
+        reason = "held (the address changed while it waited): composed again"
+        moves.hold(session, message, now, actor=self.worker_id, reason=reason)
+        return outcome(message, "held", "address changed", now)
+
+
+def _outgoing(
+    message: OutboxMessage,
+    composed: Composed,
+    now: datetime,
+    expires_at: datetime | None,
+    key: str | None,
+) -> OutgoingMessage:
+    return OutgoingMessage(
+        message_id=message.id or 0,
+        channel=message.channel,
+        to=message.recipient or "",
+        body=composed.body,
+        step=message.step,
+        sent_at=now,
+        subject=composed.subject,
+        html=composed.html,
+        segments=composed.segments,
+        expires_at=expires_at,
+        key=key,
+    )
