@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 
 from reminders.rules.lifecycle import Status
-from reminders.store.models import OutboxMessage, Patient, TreatmentSession
 from reminders.store.claims import lock_in_order
+from reminders.store.models import OutboxMessage, Patient, TreatmentSession
 
 CHUNK = 500  # values per IN (...): well inside every backend's limit on parameters
 

@@ -16,10 +16,10 @@ from sqlmodel import Session, select
 
 from reminders.sending.channels.base import Abilities, OutcomeUnknown
 from reminders.sending.reconcile import HOLD, RECHECK, SETTLE
+from reminders.store.claims import claim_due
 from reminders.store.db import session_scope
 from reminders.store.models import OutboxMessage
 from reminders.store.opt_outs import opt_out
-from reminders.store.claims import claim_due
 from tests.support.factories import enroll_patient, make_dispatcher
 from tests.support.recording_channel import RecordingChannel, messages
 
