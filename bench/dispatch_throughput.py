@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from reminders.runtime import Runtime, migrate
 from reminders.sending.channels.base import BaseChannel, Channel, OutgoingMessage
+from reminders.sending.dispatch_results import DispatchResult
 from reminders.sending.dispatcher import Dispatcher
 from reminders.settings import Settings
 from reminders.store.db import make_engine, session_scope
@@ -98,7 +99,7 @@ def run(url: str, sessions: int) -> None:
     dispatcher = bench_dispatcher(runtime)
     sent, started = 0, time.perf_counter()
     while (report := dispatcher.run_once()).outcomes:
-        sent += report.count("sent")
+        sent += report.count(DispatchResult.SENT)
     send_seconds = time.perf_counter() - started
     engine.dispose()
     kind = sa.engine.make_url(url).get_backend_name()

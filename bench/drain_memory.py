@@ -34,6 +34,7 @@ from dispatch_throughput import bench_dispatcher, seeded_runtime
 from history_scaling import Dialect
 
 from reminders.runtime import Runtime
+from reminders.sending.dispatch_results import DispatchResult
 from reminders.settings import Settings
 
 TARGET = 1.2
@@ -99,7 +100,7 @@ def child(url: str, count: int, batch: int) -> None:
     before = peak_mb()
     sent, started, tenths = 0, time.perf_counter(), []
     while (report := dispatcher.run_once()).outcomes:
-        sent += report.count("sent")
+        sent += report.count(DispatchResult.SENT)
         if sent >= (len(tenths) + 1) * count / 10:  # a leak grows with what was drained
             tenths.append(rss_mb())
     seconds = time.perf_counter() - started

@@ -43,6 +43,7 @@ from bench_db import drop_schema, fresh_schema, postgres_reachable
 from dispatch_throughput import NOW, NullChannel, bench_dispatcher, seeded_runtime
 
 from reminders.runtime import Runtime
+from reminders.sending.dispatch_results import DispatchResult
 
 TARGET = 1.5
 SMALL = 1_000
@@ -230,7 +231,7 @@ def measure(runtime: Runtime, ids: list[int], runs: int) -> tuple[Figures, Trace
         report = dispatcher.run_once()
         ticks.append(time.perf_counter() - started)
         per_query.append(dict(tracer.seconds))
-        sent = report.count("sent")
+        sent = report.count(DispatchResult.SENT)
         assert sent == len(ids), (
             f"sent {sent} of {len(ids)}: {Counter(o.result for o in report.outcomes)}"
         )

@@ -47,6 +47,7 @@ from dispatch_throughput import COMPLETED, NOW, bench_dispatcher, seeded_runtime
 
 from reminders.runtime import Runtime
 from reminders.sending.channels.base import BaseChannel, OutgoingMessage
+from reminders.sending.dispatch_results import DispatchResult
 from reminders.store.models import OutboxMessage
 
 TARGET_RATIO = 10.0
@@ -173,8 +174,8 @@ def burst_ours(url: str, due: int, sleep: float) -> tuple[int, int, float]:
     sent = other = 0
     started = time.perf_counter()
     while (report := dispatcher.run_once()).outcomes:
-        sent += report.count("sent")
-        other += len(report.outcomes) - report.count("sent")
+        sent += report.count(DispatchResult.SENT)
+        other += len(report.outcomes) - report.count(DispatchResult.SENT)
     seconds = time.perf_counter() - started
     runtime.engine.dispose()
     return sent, other, seconds

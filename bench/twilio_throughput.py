@@ -49,6 +49,7 @@ from twilio.rest import Client
 from reminders.runtime import Runtime
 from reminders.sending.channels.base import OutgoingMessage
 from reminders.sending.channels.twilio.channel import RoutedHttpClient, TwilioChannel
+from reminders.sending.dispatch_results import DispatchResult
 from reminders.sending.rate_limit import RateLimiter, sms_limiter
 from reminders.settings import Settings
 from reminders.store.db import session_scope
@@ -254,9 +255,9 @@ def dispatch_all(
     others: dict[str, int] = {}
     sent, started = 0, time.perf_counter()
     while (report := dispatcher.run_once()).outcomes:
-        sent += report.count("sent")
+        sent += report.count(DispatchResult.SENT)
         for outcome in report.outcomes:
-            if outcome.result != "sent":
+            if outcome.result != DispatchResult.SENT:
                 others[outcome.result] = others.get(outcome.result, 0) + 1
     seconds = time.perf_counter() - started
     channel.close()

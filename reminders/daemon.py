@@ -27,6 +27,7 @@ from reminders.logs import configure_logging
 from reminders.runtime import DatabaseNotReady, Runtime, check_database, open_runtime, worker_id
 from reminders.sending.channels.base import Channel
 from reminders.sending.channels.factory import build_channels
+from reminders.sending.dispatch_results import DispatchResult
 from reminders.sending.dispatcher import Dispatcher, DispatchReport
 from reminders.sending.metrics import SendMetrics
 from reminders.sending.rate_limit import sms_limiter
@@ -124,18 +125,18 @@ class Daemon:
             self._log(report)
             if self.metrics is not None:
                 self.metrics.record(report)
-            if not self.dispatcher.more_waiting or report.count("paused"):
+            if not self.dispatcher.more_waiting or report.count(DispatchResult.PAUSED):
                 return
 
     def _log(self, report: DispatchReport) -> None:
         if report.outcomes or report.released:
             log.info(
                 "dispatched: sent %d, deferred %d, skipped %d, failed %d, retrying %d, released %d",
-                report.count("sent"),
-                report.count("deferred"),
-                report.count("skipped"),
-                report.count("failed"),
-                report.count("retry"),
+                report.count(DispatchResult.SENT),
+                report.count(DispatchResult.DEFERRED),
+                report.count(DispatchResult.SKIPPED),
+                report.count(DispatchResult.FAILED),
+                report.count(DispatchResult.RETRY),
                 report.released,
             )
 

@@ -179,18 +179,19 @@ def _print_message_table(rows: Sequence[tuple[OutboxMessage, ZoneInfo]], title: 
 
 
 def print_tick(moment: datetime, tz: ZoneInfo, planned: PlanReport, report: DispatchReport) -> None:
+    from reminders.sending.dispatch_results import DispatchResult as R
+
     console().print(
         f"As of {local(moment, tz)}: planned {planned.messages} message(s) for "
-        f"{planned.sessions} session(s); sent {report.count('sent')}, "
-        f"deferred {report.count('deferred')}, skipped {report.count('skipped')}, "
-        f"failed {report.count('failed')}, retrying {report.count('retry')}."
+        f"{planned.sessions} session(s); sent {report.count(R.SENT)}, "
+        f"deferred {report.count(R.DEFERRED)}, skipped {report.count(R.SKIPPED)}, "
+        f"failed {report.count(R.FAILED)}, retrying {report.count(R.RETRY)}."
     )
     for outcome in report.outcomes:
-        when = f" until {local(outcome.at, tz)}" if outcome.result in ("deferred", "retry") else ""
-        console().print(
-            f"  {outcome.result:<9} #{outcome.message_id} {outcome.step} {outcome.channel}"
-            f" {outcome.detail}{when}".rstrip()
-        )
+        when = f" until {local(outcome.at, tz)}" if outcome.result in (R.DEFERRED, R.RETRY) else ""
+        # a lease lost before its row was read has no step or channel to show
+        what = " ".join(p for p in (f"#{outcome.message_id}", outcome.step, outcome.channel) if p)
+        console().print(f"  {outcome.result:<9} {what} {outcome.detail}{when}".rstrip())
 
 
 def reply_json(row: ListedReply) -> dict[str, object]:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from reminders.cli.common import fail, runtime
+from reminders.rules.channel_kinds import ChannelKind
 
 if TYPE_CHECKING:
     from reminders.rules.care_plans import CarePlans
@@ -52,7 +53,7 @@ def preview(
             metavar="STEP", help="STEP or PLAN/STEP, e.g. aftercare or laser/aftercare."
         ),
     ],
-    channel: Annotated[str, typer.Option(help="sms or email.")] = "sms",
+    channel: Annotated[str, typer.Option(help="sms or email.")] = ChannelKind.SMS,
     language: Annotated[str, typer.Option(help="en or es.")] = "en",
 ) -> None:
     """Render a template with sample data, as a patient would receive it."""
@@ -74,7 +75,7 @@ def preview(
         # the plan's own treatment, so a laser preview does not speak of sclerotherapy
         "treatment_name": next(iter(plans.plans[plan].treatments.values())),
     }
-    if channel == "sms" and not rt.settings.sms_may_name_treatment:
+    if channel == ChannelKind.SMS and not rt.settings.sms_may_name_treatment:
         context.pop("treatment_name", None)
     key = TemplateKey(plan, plans.plans[plan].step(step_name).template_step, channel, language)
     with Session(rt.engine) as session:
@@ -83,7 +84,7 @@ def preview(
             body, subject, html, segments = render(channel, found.source, context)
         except (TemplateMissing, TemplateProblem) as exc:
             fail(str(exc))
-    if channel == "email":
+    if channel == ChannelKind.EMAIL:
         clinic = ClinicInfo.from_settings(rt.settings)
         body, html = add_email_footer(body, html, clinic, language, "patient@example.com")
     _show(body, subject, html, segments, channel)
@@ -94,7 +95,7 @@ def _show(
 ) -> None:
     from reminders.rules.sms_segments import sms_shape
 
-    if channel == "sms":
+    if channel == ChannelKind.SMS:
         shape = sms_shape(body)
         typer.echo(body)
         typer.echo(f"\n-- {shape.encoding}, {shape.units} units, {segments} segment(s)")

@@ -21,6 +21,7 @@ from reminders.planning.validation import (
     require_a_timely_step,
 )
 from reminders.rules.care_plans import CarePlans
+from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.lifecycle import SkipReason
 from reminders.rules.names import fold_name
 from reminders.rules.timing import readable_zone
@@ -128,9 +129,9 @@ def require_an_address(
     """
     if not enrollment.email_consent or enrollment.email or (existing and existing.email):
         return
-    blocked = {"email": "no email address"}
+    blocked: dict[str, str] = {ChannelKind.EMAIL: "no email address"}
     if not enrollment.sms_consent:
-        blocked = {"sms": "no consent to SMS", **blocked}
+        blocked = {ChannelKind.SMS: "no consent to SMS", **blocked}
     plan = plans.for_treatment(enrollment.treatment)
     tz = _patient_zone(enrollment, existing, clinic_tz)
     require_a_timely_step(plan, enrollment.completed_at, tz, blocked, now, field="email")
@@ -246,8 +247,8 @@ def set_details(
 ) -> None:
     for field, value in enrolled_details(patient, enrollment).items():
         setattr(patient, field, value)
-    _set_consent(patient, "sms", enrollment.sms_consent, actor, now)
-    _set_consent(patient, "email", enrollment.email_consent, actor, now)
+    _set_consent(patient, ChannelKind.SMS, enrollment.sms_consent, actor, now)
+    _set_consent(patient, ChannelKind.EMAIL, enrollment.email_consent, actor, now)
 
 
 def enrolled_details(patient: PatientDetails, enrollment: Enrollment) -> dict[str, object]:
@@ -295,7 +296,7 @@ def _changed_fields(patient: Patient, enrollment: Enrollment) -> list[str]:
 
 
 def _set_consent(
-    patient: PatientDetails, channel: str, given: bool, actor: str, now: datetime
+    patient: PatientDetails, channel: ChannelKind, given: bool, actor: str, now: datetime
 ) -> None:
     """Consent is recorded with when and by whom each time it is stated at enrollment."""
     setattr(patient, f"{channel}_consent", given)

@@ -49,7 +49,7 @@ class PlannedRow:
     channel: str
     due_at: datetime
     not_after: datetime | None
-    skip_reason: str | None = None
+    skip_reason: SkipReason | None = None
 
 
 @dataclass(frozen=True)

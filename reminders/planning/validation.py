@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 
 from reminders.rules.care_plans import CHANNELS, CarePlans, Plan
+from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.emails import normalize_email
 from reminders.rules.timing import (
     is_expired,
@@ -122,7 +123,7 @@ def validate(
     completed_at, note = read
     email = problems.check("email", None, parse_email, form.email)
     if not problems.by_field.keys() & {"treatment", "completed_at"}:
-        consent = {"sms": form.sms, "email": form.email_ok}
+        consent: dict[str, bool] = {ChannelKind.SMS: form.sms, ChannelKind.EMAIL: form.email_ok}
         blocked = {ch: f"no consent to {_LABELS[ch]}" for ch, ok in consent.items() if not ok}
         plan = plans.for_treatment(treatment)
         problems.check("consent", None, require_a_timely_step, plan, completed_at, tz, blocked, now)
@@ -189,7 +190,7 @@ def _language(raw: str | None) -> str | None:
     return language
 
 
-_LABELS = {"sms": "SMS", "email": "email"}
+_LABELS: dict[str, str] = {ChannelKind.SMS: "SMS", ChannelKind.EMAIL: "email"}
 
 
 def require_a_timely_step(

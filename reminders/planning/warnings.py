@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from reminders.rules.channel_kinds import ChannelKind
 from reminders.store.models import OutboxMessage, Patient
 from reminders.store.opt_outs import is_opted_out
 
@@ -38,7 +39,7 @@ def enrollment_warnings(
 
 
 def _channel_notes(session: Session, patient: Patient, channel: str) -> list[str]:
-    sms = channel == "sms"
+    sms = channel == ChannelKind.SMS
     label, what = ("SMS", "number") if sms else ("email", "address")
     address = patient.address(channel)
     consent = patient.sms_consent if sms else patient.email_consent

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.timing import AfterHours, Offset, parse_offset, resolve
 
-CHANNELS = ("sms", "email")
+CHANNELS = tuple(ChannelKind)
 MAX_DAYS = 366  # no step is sent, or still worth sending, more than a year after the session
 _DAY_MINUTES = 24 * 60
 

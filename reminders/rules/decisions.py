@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.lifecycle import SkipReason
 from reminders.rules.timing import SendWindow, in_window, is_expired, next_day_opening, next_opening
 
@@ -63,7 +64,7 @@ def decide(facts: Facts) -> Decision:
         return Skip(unwanted)
     if facts.patient_paused:
         return Hold("patient_paused")
-    if facts.channel != "sms":
+    if facts.channel != ChannelKind.SMS:
         return Send()
     return _sms_timing(facts)
 

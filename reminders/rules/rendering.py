@@ -13,12 +13,12 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Literal
 
 from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 
+from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.sandbox import MAX_OUTPUT, LimitedSandbox, end_budget, start_budget
 from reminders.rules.sms_segments import (
     SmsShape,
@@ -185,15 +185,15 @@ def render_email(source: str, context: Mapping[str, object]) -> RenderedEmail:
 
 def check_template(
     source: str,
-    channel: Literal["sms", "email"],
+    channel: ChannelKind,
     context: Mapping[str, object] = SAMPLE_CONTEXT,
 ) -> list[str]:
     """Problems and warnings for an admin's editor; an empty list means the template is fine."""
     try:
-        if channel == "email":
+        if channel == ChannelKind.EMAIL:
             render_email(source, context)
             return []
-        if channel != "sms":
+        if channel != ChannelKind.SMS:
             raise ValueError(f"unknown channel {channel!r}")
         rendered = render_sms(source, context)
     except TemplateProblem as problem:

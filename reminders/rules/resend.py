@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.lifecycle import Status, status_words
 from reminders.rules.timing import is_expired
 
@@ -34,7 +35,7 @@ def resend_refusal(facts: ResendFacts) -> str | None:
     if facts.status != Status.FAILED:
         return f"only a failed message can be sent again; this one is {status_words(facts.status)}"
     label, address = (
-        ("SMS", "phone number") if facts.channel == "sms" else ("email", "email address")
+        ("SMS", "phone number") if facts.channel == ChannelKind.SMS else ("email", "email address")
     )
     checks = (
         (facts.session_voided, "its session was voided"),

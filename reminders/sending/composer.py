@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reminders.rules.care_plans import CarePlans
+from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.email_footer import email_footer, with_footer
 from reminders.rules.rendering import TemplateKey, TemplateProblem, render_email, render_sms
 from reminders.rules.sms_segments import gsm7_name, sms_shape
@@ -56,11 +57,11 @@ def message_context(
     """What a template may use. SMS get no treatment name unless the clinic chose so."""
     name = first_name(patient.name)
     context: dict[str, object] = {
-        "first_name": gsm7_name(name) if channel == "sms" else name,
+        "first_name": gsm7_name(name) if channel == ChannelKind.SMS else name,
         "clinic_name": clinic.name,
         "clinic_phone": clinic.phone,
     }
-    if channel == "email" or clinic.sms_may_name_treatment:
+    if channel == ChannelKind.EMAIL or clinic.sms_may_name_treatment:
         context["treatment_name"] = treatment_name
     return context
 
@@ -74,7 +75,7 @@ def render(
     channel: str, source: str, context: Mapping[str, object]
 ) -> tuple[str, str | None, str | None, int | None]:
     """Render one channel's template; raises rendering.TemplateProblem on a bad template."""
-    if channel == "sms":
+    if channel == ChannelKind.SMS:
         sms = render_sms(source, context)
         return sms.body, None, None, sms.shape.segments
     email = render_email(source, context)
@@ -111,10 +112,10 @@ def compose(
     treatment_name = care_plan.treatments.get(treatment.treatment, treatment.treatment)
     context = message_context(patient, treatment_name, clinic, channel)
     body, subject, html, segments = render(channel, found.source, context)
-    if channel == "sms" and first_text:
+    if channel == ChannelKind.SMS and first_text:
         body = with_opt_out_line(body, patient.language)
         segments = sms_shape(body).segments
-    if channel == "email":
+    if channel == ChannelKind.EMAIL:
         body, html = add_email_footer(body, html, clinic, patient.language, patient.email)
         check_subject(subject)
     return Composed(body, subject, html, found.version, segments)

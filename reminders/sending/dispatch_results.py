@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from reminders.sending.channels.base import OutgoingMessage
@@ -17,14 +18,40 @@ if TYPE_CHECKING:
     from reminders.store.models import OutboxMessage
 
 
+class DispatchResult(StrEnum):
+    """What a batch made of one claimed message: the tick's words and the metrics' label."""
+
+    SENT = "sent"
+    DEFERRED = "deferred"  # outside the send window or over the daily cap: `at` is when
+    HELD = "held"  # the patient is paused, or the address changed under it
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    RETRY = "retry"  # a transient error: `at` is the retry
+    UNKNOWN = "unknown"  # the provider may have it: reconciled, never resent blindly
+    PAUSED = "paused"  # its channel waits: an account problem or an unreachable provider
+    LOST = "lost"  # no longer this worker's: its lease passed on
+
+
 @dataclass(frozen=True)
 class Outcome:
     message_id: int
-    step: str
-    channel: str
-    result: str  # sent | deferred | held | skipped | failed | retry | unknown | paused | lost
+    step: str | None  # None only for a lease lost before the row was read
+    channel: str | None  # likewise
+    result: DispatchResult
     detail: str = ""
     at: datetime | None = None
+
+    @classmethod
+    def lease_lost(
+        cls,
+        message_id: int,
+        detail: str = "lease lost",
+        *,
+        step: str | None = None,
+        channel: str | None = None,
+    ) -> Outcome:
+        """A message no longer this worker's; its step and channel when they were read."""
+        return cls(message_id, step, channel, DispatchResult.LOST, detail)
 
 
 @dataclass(frozen=True)
@@ -56,11 +83,13 @@ class DispatchReport:
     released: int = 0
     reconciled: int = 0
 
-    def count(self, result: str) -> int:
+    def count(self, result: DispatchResult) -> int:
         return sum(1 for outcome in self.outcomes if outcome.result == result)
 
 
-QUIET_RESULTS = frozenset({"sent", "skipped", "deferred", "held"})
+QUIET_RESULTS = frozenset(
+    {DispatchResult.SENT, DispatchResult.SKIPPED, DispatchResult.DEFERRED, DispatchResult.HELD}
+)
 
 
 def went_cleanly(report: DispatchReport) -> bool:
@@ -69,10 +98,5 @@ def went_cleanly(report: DispatchReport) -> bool:
     return all(outcome.result in QUIET_RESULTS for outcome in report.outcomes)
 
 
-def outcome(message: OutboxMessage, result: str, detail: str, at: datetime) -> Outcome:
+def outcome(message: OutboxMessage, result: DispatchResult, detail: str, at: datetime) -> Outcome:
     return Outcome(message.id or 0, message.step, message.channel, result, str(detail), at)
-
-
-def lost(message_id: int, detail: str = "lease lost") -> Outcome:
-    """A message no longer this worker's, before anything of it was read."""
-    return Outcome(message_id, "?", "?", "lost", detail)

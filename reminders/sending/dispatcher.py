@@ -148,7 +148,7 @@ class Dispatcher:
             else:
                 provider_id = channel.send(outgoing)
         except LeaseLost:
-            return Outcome(message_id, outgoing.step, outgoing.channel, "lost", "lease lost")
+            return Outcome.lease_lost(message_id, step=outgoing.step, channel=outgoing.channel)
         except Settled as settled:
             return settled.outcome
         except ChannelError as exc:

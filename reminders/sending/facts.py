@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.decisions import Facts
 from reminders.rules.timing import local_day_bounds, require_zone, window_close
 from reminders.settings import Settings
@@ -37,7 +38,7 @@ def read_history(
     settings: Settings,
 ) -> SendHistory:
     """The send history of a chunk's messages, read once for all of them."""
-    sms = [m for m in messages if m.channel == "sms"]
+    sms = [m for m in messages if m.channel == ChannelKind.SMS]
     days = [local_day_bounds(now, zone(patients[m.patient_id], settings)) for m in sms]
     return read_send_history(
         session,
@@ -57,7 +58,7 @@ def facts(
     history: SendHistory,
     settings: Settings,
 ) -> Facts:
-    is_sms = message.channel == "sms"
+    is_sms = message.channel == ChannelKind.SMS
     address = patient.address(message.channel)
     tz = zone(patient, settings)
     undeliverable = patient.phone_undeliverable_at if is_sms else patient.email_undeliverable_at
@@ -85,7 +86,7 @@ def expires_at(
     message: OutboxMessage, patient: Patient, now: datetime, settings: Settings
 ) -> datetime | None:
     """Past this a late delivery is unwanted: its deadline, and for SMS tonight's window end."""
-    if message.channel != "sms":
+    if message.channel != ChannelKind.SMS:
         return message.not_after
     closes = window_close(now, zone(patient, settings), settings.send_window)
     return closes if message.not_after is None else min(closes, message.not_after)

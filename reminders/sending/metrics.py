@@ -82,7 +82,8 @@ class SendMetrics:
 
     def record(self, report: DispatchReport) -> None:
         for outcome in report.outcomes:
-            self.results.labels(outcome.channel, outcome.result).inc()
+            # a lease lost before its row was read: no channel known, an empty label
+            self.results.labels(outcome.channel or "", outcome.result).inc()
 
     def waited(self, seconds: float) -> None:
         self.waits.observe(seconds)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from reminders.rules.timing import retry_delay
 from reminders.sending.channels.base import ChannelError, OutcomeUnknown
+from reminders.sending.dispatch_results import DispatchResult
 from reminders.store import moves
 from reminders.store.claims import relock
 from reminders.store.held_receipts import Held
@@ -64,22 +65,22 @@ def record_failure(
     policy: RetryPolicy,
     now: datetime,
     actor: str,
-) -> tuple[str, datetime]:
-    """Apply `error` to a message being sent; returns the outcome word and its moment."""
+) -> tuple[DispatchResult, datetime]:
+    """Apply `error` to a message being sent; returns the result and its moment."""
     if isinstance(error, OutcomeUnknown):
         moves.to_unknown(session, message, now, actor=actor, code=error.code, reason=error.reason)
-        return "unknown", now
+        return DispatchResult.UNKNOWN, now
     if error.account_problem:
-        return "paused", keep_pending(session, message, error, now, actor)
+        return DispatchResult.PAUSED, keep_pending(session, message, error, now, actor)
     if error.unreachable:
-        return "paused", wait_for_provider(session, message, error, policy, now, actor)
+        return DispatchResult.PAUSED, wait_for_provider(session, message, error, policy, now, actor)
     if error.permanent or message.attempts >= policy.max_attempts:
         reason = error.reason
         if not error.permanent:
             reason = f"gave up after {message.attempts} attempts: {error.reason}"
         fail(session, message, now, code=error.code, reason=reason, actor=actor)
-        return "failed", now
-    return "retry", retry_later(session, message, error, policy, now, actor)
+        return DispatchResult.FAILED, now
+    return DispatchResult.RETRY, retry_later(session, message, error, policy, now, actor)
 
 
 def retry_later(

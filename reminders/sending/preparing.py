@@ -17,12 +17,13 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from reminders.rules.care_plans import CarePlans
+from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.decisions import Decision, Defer, Hold, Skip, decide
 from reminders.rules.rendering import TemplateKey, TemplateProblem
 from reminders.sending import facts
 from reminders.sending.channels.base import Channel, OutgoingMessage
 from reminders.sending.composer import ClinicInfo, Composed, compose
-from reminders.sending.dispatch_results import Outcome, Prepared, lost, outcome
+from reminders.sending.dispatch_results import DispatchResult, Outcome, Prepared, outcome
 from reminders.sending.outcomes import fail
 from reminders.settings import Settings
 from reminders.store import moves
@@ -115,7 +116,7 @@ class Preparer:
         for message_id in ids:
             message = messages.get(message_id)
             if message is None:
-                prepared.append(lost(message_id))
+                prepared.append(Outcome.lease_lost(message_id))
             elif message.channel in self.batch.paused:
                 prepared.append(None)
             else:
@@ -133,7 +134,7 @@ class Preparer:
                 now = self.clock()
                 message = self._still_ours(session, [message_id], now).get(message_id)
                 if message is None:
-                    return lost(message_id)
+                    return Outcome.lease_lost(message_id)
                 if message.channel in self.batch.paused:
                     return None
                 treatment, patient, history, settled = self._decide_now(session, message, now)
@@ -166,14 +167,14 @@ class Preparer:
         actor = self.worker_id
         if isinstance(decision, Skip):
             moves.skip(session, message, decision.reason, now, actor=actor, detail=decision.detail)
-            return outcome(message, "skipped", decision.reason, now)
+            return outcome(message, DispatchResult.SKIPPED, decision.reason, now)
         if isinstance(decision, Defer):
             moves.defer(session, message, decision.until, decision.reason, now, actor)
-            return outcome(message, "deferred", decision.reason, decision.until)
+            return outcome(message, DispatchResult.DEFERRED, decision.reason, decision.until)
         if isinstance(decision, Hold):
             # Claimed just before a pause: pending again as it was; the claim skips it from now.
             moves.hold(session, message, now, actor=actor, reason=f"held ({decision.reason})")
-            return outcome(message, "held", decision.reason, now)
+            return outcome(message, DispatchResult.HELD, decision.reason, now)
         return None
 
     def _reserve(
@@ -185,12 +186,14 @@ class Preparer:
         now: datetime,
         history: SendHistory,
     ) -> OutgoingMessage | Outcome:
-        first_text = message.channel == "sms" and not history.texted_before(message, patient.phone)
+        first_text = message.channel == ChannelKind.SMS and not history.texted_before(
+            message, patient.phone
+        )
         try:
             composed = self._compose(session, message, treatment, patient, first_text)
         except (TemplateProblem, TemplateMissing) as exc:
             fail(session, message, now, code="template", reason=str(exc), actor=self.worker_id)
-            return outcome(message, "failed", f"template: {exc}", now)
+            return outcome(message, DispatchResult.FAILED, f"template: {exc}", now)
         keyed = self.keyed(message.channel)
         # A keyed channel reserves once its connection is in hand (reserve_now); any other
         # now, which also takes today's SMS slot for the cap before the provider call.
@@ -251,7 +254,7 @@ class Preparer:
         (its footer's unsubscribe link too), so it is pending again, to be composed anew."""
         reason = "held (the address changed while it waited): composed again"
         moves.hold(session, message, now, actor=self.worker_id, reason=reason)
-        return outcome(message, "held", "address changed", now)
+        return outcome(message, DispatchResult.HELD, "address changed", now)
 
 
 def _outgoing(

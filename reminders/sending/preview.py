@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.rendering import SAMPLE_CONTEXT, TemplateProblem, length_warnings
 from reminders.rules.sms_privacy import privacy_warning
 from reminders.rules.sms_segments import SmsShape, character_name, non_gsm7_characters, sms_shape
@@ -70,11 +71,11 @@ def preview(source: str, *, channel: str, language: str, clinic: ClinicInfo) -> 
     context = sample_context(channel, language, clinic)
     try:
         body, subject, html, _segments = render(channel, source, context)
-        if channel == "email":
+        if channel == ChannelKind.EMAIL:
             check_subject(subject)
     except TemplateProblem as problem:
         return Preview(channel, problem=str(problem), hint=_hint(str(problem), context))
-    if channel == "sms":
+    if channel == ChannelKind.SMS:
         return _sms(body, language, clinic)
     text, html = add_email_footer(body, html, clinic, language, SAMPLE_ADDRESS)
     return Preview(channel, body=text, subject=subject, html=html)
@@ -88,7 +89,7 @@ def _sms(body: str, language: str, clinic: ClinicInfo) -> Preview:
         warning = privacy_warning(body)
         warnings += [warning] if warning else []
     return Preview(
-        "sms",
+        ChannelKind.SMS,
         body=body,
         shape=shape,
         first_text_shape=sms_shape(first) if first != body else None,

@@ -24,13 +24,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from reminders.rules.channel_kinds import ChannelKind
 from reminders.settings import Settings
 from reminders.store.db import DatabaseError, Engine
 from reminders.store.rate_limits import reserve
 
 BURST_SHARE = 0.05  # of one second's tokens: the most a window's grants may carry over the rate
 BLOCK_SHARE = 0.02  # of one second's tokens: what a worker books from the shared row at a time
-SMS_BUCKET = "sms"
+SMS_BUCKET = ChannelKind.SMS  # the row of the SMS rate, keyed by its channel
 
 
 class RateLimiter(Protocol):

@@ -14,7 +14,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from reminders.sending.channels.base import ChannelError
-from reminders.sending.dispatch_results import Accepted, Outcome, Withdrawn, outcome
+from reminders.sending.dispatch_results import (
+    Accepted,
+    DispatchResult,
+    Outcome,
+    Withdrawn,
+    outcome,
+)
 from reminders.sending.outcomes import RetryPolicy, record_failure, record_sent
 from reminders.sending.side_effects import apply_side_effects
 from reminders.store.claims import holds_lease, lock_messages, message_of
@@ -70,7 +76,11 @@ class Recorder:
         log.error("messages %s were sent but could not be recorded", ids)
         return {
             a.message_id: Outcome(
-                a.message_id, a.outgoing.step, a.outgoing.channel, "unknown", "not recorded"
+                a.message_id,
+                a.outgoing.step,
+                a.outgoing.channel,
+                DispatchResult.UNKNOWN,
+                "not recorded",
             )
             for a in accepted
         }
@@ -84,14 +94,16 @@ class Recorder:
             if not holds_lease(message, self.worker_id):
                 log.warning("message %s was sent but its lease had passed on", sent.message_id)
                 outcomes[sent.message_id] = outcome(
-                    message, "lost", "lease passed on after sending", now
+                    message, DispatchResult.LOST, "lease passed on after sending", now
                 )
                 continue
             held = record_sent(
                 session, message, sent.provider_id, sent.via, now, self.worker_id, locked=True
             )
             self.apply_held(session, message, held, now)
-            outcomes[sent.message_id] = outcome(message, "sent", sent.via, sent.outgoing.sent_at)
+            outcomes[sent.message_id] = outcome(
+                message, DispatchResult.SENT, sent.via, sent.outgoing.sent_at
+            )
         return outcomes
 
     def failure(self, message_id: int, error: ChannelError) -> Outcome:
@@ -100,10 +112,10 @@ class Recorder:
             message = message_of(session, message_id)
             now = self.clock()
             if not holds_lease(message, self.worker_id):
-                return outcome(message, "lost", error.reason, now)
+                return outcome(message, DispatchResult.LOST, error.reason, now)
             apply_side_effects(session, message, error, now, self.worker_id)
             result, at = record_failure(session, message, error, self.policy, now, self.worker_id)
-            if result == "paused":
+            if result == DispatchResult.PAUSED:
                 self.paused.add(message.channel)
             return outcome(message, result, error.reason, at)
 

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from reminders.rules.channel_kinds import ChannelKind
 from reminders.store import history
 from reminders.store.models import OutboxMessage, Patient
 
@@ -39,4 +40,4 @@ def address_of(session: Session, message: OutboxMessage) -> str | None:
 
 
 def _address_field(message: OutboxMessage) -> str:
-    return "phone" if message.channel == "sms" else "email"
+    return "phone" if message.channel == ChannelKind.SMS else "email"

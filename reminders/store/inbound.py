@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
+from reminders.rules.channel_kinds import ChannelKind
 from reminders.store.models import InboundMessage, KeywordState, OptOut
 
 
@@ -53,5 +54,7 @@ def remember_keyword(
 
 
 def sms_opt_out(session: Session, address: str) -> OptOut | None:
-    query = select(OptOut).where(OptOut.channel == "sms", OptOut.address == address.strip())
+    query = select(OptOut).where(
+        OptOut.channel == ChannelKind.SMS, OptOut.address == address.strip()
+    )
     return session.exec(query).first()

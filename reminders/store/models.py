@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from reminders.clock import utcnow
+from reminders.rules.channel_kinds import ChannelKind
 from reminders.store.db import UTCDateTime
 
 PAUSED = sa.text("paused_at IS NOT NULL")
@@ -53,7 +54,7 @@ class Patient(SQLModel, table=True):
 
     def address(self, channel: str) -> str | None:
         """Where a message of `channel` goes: the phone for sms, else the email."""
-        return self.phone if channel == "sms" else self.email
+        return self.phone if channel == ChannelKind.SMS else self.email
 
 
 class TreatmentSession(SQLModel, table=True):

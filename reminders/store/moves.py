@@ -75,7 +75,7 @@ def _release_send(message: OutboxMessage) -> None:
 def skip(
     session: Session,
     message: OutboxMessage,
-    reason: str,
+    reason: SkipReason,
     now: datetime,
     *,
     actor: str,

@@ -12,6 +12,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.lifecycle import SkipReason, Status
 from reminders.store.audit import record
 from reminders.store.claims import lock_in_order
@@ -19,8 +20,8 @@ from reminders.store.models import OptOut, OutboxMessage, Patient
 from reminders.store.moves import opted_back_in, skip
 
 
-def channel_of(address: str) -> str:
-    return "email" if "@" in address else "sms"
+def channel_of(address: str) -> ChannelKind:
+    return ChannelKind.EMAIL if "@" in address else ChannelKind.SMS
 
 
 def normalize(address: str) -> str:
@@ -56,7 +57,9 @@ def opt_out(session: Session, address: str, *, source: str, actor: str, now: dat
 
 def _to_address(channel: str, address: str, status: Status) -> sa.ColumnElement[bool]:
     """Messages of `channel` in `status` for any patient at that phone or email."""
-    patient_address = col(Patient.phone) if channel == "sms" else sa.func.lower(col(Patient.email))
+    patient_address = (
+        col(Patient.phone) if channel == ChannelKind.SMS else sa.func.lower(col(Patient.email))
+    )
     return sa.and_(
         patient_address == normalize(address),
         col(OutboxMessage.channel) == channel,

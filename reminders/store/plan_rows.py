@@ -118,7 +118,7 @@ class NewRow:
     channel: str
     due_at: datetime
     not_after: datetime | None
-    skip_reason: str | None = None
+    skip_reason: SkipReason | None = None
     moot: str | None = None
 
     def values(self, now: datetime) -> dict[str, object]:

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
+from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.resend import ResendFacts, resend_refusal
 from reminders.store.audit import record
 from reminders.store.db import MAX_ID
@@ -55,7 +56,7 @@ def resend_failed(
 def _facts(session: Session, message: OutboxMessage, now: datetime) -> ResendFacts:
     patient = session.get_one(Patient, message.patient_id)
     treatment = session.get_one(TreatmentSession, message.session_id)
-    sms = message.channel == "sms"
+    sms = message.channel == ChannelKind.SMS
     address = patient.address(message.channel)
     return ResendFacts(
         status=message.status,

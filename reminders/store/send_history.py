@@ -21,6 +21,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.lifecycle import REACHED_PROVIDER, Status
 from reminders.store.models import OptOut, OutboxMessage
 from reminders.store.opt_outs import normalize
@@ -45,7 +46,7 @@ class SendHistory:
 
     def note_reserved(self, message: OutboxMessage, at: datetime) -> None:
         """An SMS of this chunk reserved: the next ones see it, as they would once committed."""
-        if message.channel != "sms" or message.id is None:
+        if message.channel != ChannelKind.SMS or message.id is None:
             return
         self.sms_sent_at.setdefault(message.patient_id, {})[message.id] = at
         self.texted.setdefault(message.recipient or "", set()).add(message.id)
@@ -87,7 +88,7 @@ def _sms_sent(
             OutboxMessage.patient_id, OutboxMessage.id, OutboxMessage.sent_at, OutboxMessage.status
         ).where(
             col(OutboxMessage.patient_id).in_(patients),
-            OutboxMessage.channel == "sms",
+            OutboxMessage.channel == ChannelKind.SMS,
             sa.and_(col(OutboxMessage.sent_at) >= since, col(OutboxMessage.sent_at) < until),
         )
     ).all()
@@ -103,7 +104,7 @@ def _texted(session: Session, numbers: Sequence[str]) -> dict[str, set[int]]:
     rows = session.exec(
         select(
             OutboxMessage.recipient, OutboxMessage.id, OutboxMessage.status, OutboxMessage.sent_at
-        ).where(col(OutboxMessage.recipient).in_(numbers), OutboxMessage.channel == "sms")
+        ).where(col(OutboxMessage.recipient).in_(numbers), OutboxMessage.channel == ChannelKind.SMS)
     ).all()
     texted: dict[str, set[int]] = defaultdict(set)
     for number, message_id, status, sent_at in rows:

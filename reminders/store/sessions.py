@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 
+from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.lifecycle import Status
 from reminders.store.claims import lock_in_order
 from reminders.store.models import OutboxMessage, Patient, TreatmentSession
@@ -60,7 +61,9 @@ def pending_counts(
 ) -> tuple[int, int, int]:
     """Pending messages of the sessions: all, past their deadline, without an address."""
     message, patient = OutboxMessage, Patient
-    address = sa.case((col(message.channel) == "sms", col(patient.phone)), else_=col(patient.email))
+    address = sa.case(
+        (col(message.channel) == ChannelKind.SMS, col(patient.phone)), else_=col(patient.email)
+    )
     query = (
         sa.select(
             sa.func.count(),

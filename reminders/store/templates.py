@@ -15,6 +15,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.rendering import (
     SAMPLE_CONTEXT,
     TemplateKey,
@@ -104,7 +105,7 @@ def load_defaults(session: Session, templates_dir: Path, *, actor: str, now: dat
 def _check_default(templates_dir: Path, key: TemplateKey, source: str) -> None:
     """Render it with the sample patient, in the same sandbox and limits as every message."""
     try:
-        (render_sms if key.channel == "sms" else render_email)(source, SAMPLE_CONTEXT)
+        (render_sms if key.channel == ChannelKind.SMS else render_email)(source, SAMPLE_CONTEXT)
     except TemplateProblem as problem:
         path = default_template_path(templates_dir, key.plan, key.step, key.channel, key.language)
         raise InvalidDefaultTemplate(f"{path}: {problem}") from None

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from reminders.rules.channel_kinds import ChannelKind
 from reminders.store.db import MAX_ID
 from reminders.store.models import MessageEvent, OptOut, OutboxMessage, Patient, TreatmentSession
 from reminders.store.opt_outs import normalize
@@ -60,7 +61,7 @@ def opt_outs_of(session: Session, patient: Patient) -> dict[str, OptOut]:
     """The opt-outs standing for this patient's phone and email, by channel."""
     wanted = [
         sa.and_(col(OptOut.channel) == channel, col(OptOut.address) == normalize(address))
-        for channel in ("sms", "email")
+        for channel in ChannelKind
         if (address := patient.address(channel))
     ]
     if not wanted:

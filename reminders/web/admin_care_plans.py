@@ -27,6 +27,7 @@ from reminders.rules.care_plans import (
     Step,
     describe_offset,
 )
+from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.plan_edits import (
     KINDS,
     OffsetFields,
@@ -219,7 +220,7 @@ def _missing_templates(
     """ "<step>.<channel>" -> why, for each channel (of the step, or every one) with no template."""
     missing = {}
     for step in plan.steps:
-        for channel in ("sms", "email") if every_channel else step.channels:
+        for channel in tuple(ChannelKind) if every_channel else step.channels:
             key = TemplateKey(plan.name, step.template_step, channel, CHECKED_LANGUAGE)
             try:
                 find_template(session, templates_dir, key)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.lifecycle import Status
 from reminders.rules.timing import local_date, local_day_starts
 from reminders.store import dashboard as figures
@@ -20,7 +21,7 @@ from reminders.store.models import WorkerHeartbeat
 
 UPCOMING_DAYS = 7  # today and the six days after it
 HISTORY_DAYS = 30  # the last 30 days, today included
-CHANNELS = (("sms", "SMS"), ("email", "Email"))
+CHANNELS: tuple[tuple[str, str], ...] = ((ChannelKind.SMS, "SMS"), (ChannelKind.EMAIL, "Email"))
 # The order statuses are listed in a day's cell: what is still to come, then what happened.
 STATUS_ORDER = tuple(Status)
 SOURCES = {

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from reminders.planning.enrollment import void_session
 from reminders.planning.warnings import enrollment_warnings
+from reminders.rules.channel_kinds import ChannelKind
 from reminders.store.accounts import actor_of
 from reminders.store.db import MAX_ID, Session
 from reminders.store.models import Patient, TreatmentSession
@@ -52,7 +53,10 @@ DONE = {
     " again.",
     "no_opt_out": "There was no opt-out on that channel.",
 }
-CHANNEL_WORDS = {"sms": "phone number", "email": "email address"}
+CHANNEL_WORDS: dict[str, str] = {
+    ChannelKind.SMS: "phone number",
+    ChannelKind.EMAIL: "email address",
+}
 
 FormText = Annotated[str, Form()]
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.lifecycle import Status, skip_words, status_words
 from reminders.rules.timing import is_expired, zone_or
 from reminders.sending.channels.twilio.errors import TWILIO_WORDS, describe_twilio_code
@@ -18,7 +19,7 @@ from reminders.store.models import MessageEvent, OutboxMessage, Patient
 from reminders.store.timeline import MessageEntry, SessionEntry, Timeline
 
 LANGUAGES = {"en": "English", "es": "Spanish"}
-CHANNELS = {"sms": "SMS", "email": "Email"}
+CHANNELS: dict[str, str] = {ChannelKind.SMS: "SMS", ChannelKind.EMAIL: "Email"}
 REACHED = frozenset({Status.SENDING, Status.SENT, Status.DELIVERED, Status.UNDELIVERED})
 # What a deferral or an expiry decided at a deferral meant, from the dispatcher's reasons.
 WAITING = {
@@ -126,7 +127,7 @@ def _paused(patient: Patient, tz: ZoneInfo) -> str:
 
 def _channel(timeline: Timeline, channel: str, tz: ZoneInfo) -> ChannelRow:
     patient = timeline.patient
-    sms = channel == "sms"
+    sms = channel == ChannelKind.SMS
     consent, at, by = (
         (patient.sms_consent, patient.sms_consent_at, patient.sms_consent_by)
         if sms
@@ -245,7 +246,10 @@ def failure_words(message: OutboxMessage) -> str:
     """Why a message failed, in words: Twilio's for its codes, else the reason stored."""
     code = message.error_code
     twilio = (
-        message.channel == "sms" and code is not None and code.isdigit() and int(code) >= 10_000
+        message.channel == ChannelKind.SMS
+        and code is not None
+        and code.isdigit()
+        and int(code) >= 10_000
     )
     if twilio and int(code or 0) in TWILIO_WORDS:
         return f"{describe_twilio_code(code)} (Twilio error {code})"

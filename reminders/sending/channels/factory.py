@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from reminders.rules.channel_kinds import ChannelKind
 from reminders.sending.channels.base import Channel
 from reminders.sending.channels.console import ConsoleChannel
 from reminders.sending.rate_limit import RateLimiter
@@ -23,7 +24,8 @@ def build_channels(
     without one, the channel keeps SMS_MAX_PER_SECOND within this process.
     """
     console = ConsoleChannel(settings.outbox_file, stream)
-    return {"sms": _sms(settings, console, sms_limiter), "email": _email(settings, console)}
+    sms, email = _sms(settings, console, sms_limiter), _email(settings, console)
+    return {ChannelKind.SMS: sms, ChannelKind.EMAIL: email}
 
 
 def _sms(settings: Settings, console: ConsoleChannel, limiter: RateLimiter | None) -> Channel:
