@@ -103,15 +103,14 @@ def _texted(session: Session, numbers: Sequence[str]) -> dict[str, set[int]]:
 
     The channel is checked here too: PostgreSQL without statistics (right after a bulk load)
     read `channel = 'sms'` through the patient-channel index and walked every SMS row."""
-    rows = session.exec(
-        select(
-            OutboxMessage.recipient,
-            OutboxMessage.id,
-            OutboxMessage.status,
-            OutboxMessage.sent_at,
-            OutboxMessage.channel,
-        ).where(col(OutboxMessage.recipient).in_(numbers))
-    ).all()
+    columns = (
+        col(OutboxMessage.recipient),
+        col(OutboxMessage.id),
+        col(OutboxMessage.status),
+        col(OutboxMessage.sent_at),
+        col(OutboxMessage.channel),
+    )
+    rows = session.execute(sa.select(*columns).where(col(OutboxMessage.recipient).in_(numbers)))
     texted: dict[str, set[int]] = defaultdict(set)
     for number, message_id, status, sent_at, channel in rows:
         reached = status in REACHED_PROVIDER and (sent_at is not None or status != Status.SENDING)
