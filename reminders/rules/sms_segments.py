@@ -47,6 +47,9 @@ class SmsShape:
     units: int
 
 
+_GSM7: frozenset[str] = GSM7_BASIC | GSM7_EXTENSION
+
+
 def _count_segments(widths: list[int], single: int, multi: int) -> int:
     """Segments needed when no multi-unit character may be split across two segments.
 
@@ -65,14 +68,29 @@ def _count_segments(widths: list[int], single: int, multi: int) -> int:
 
 
 def sms_shape(text: str) -> SmsShape:
-    """Encoding, segment count and length of `text` as sent; empty text is 0 segments."""
+    """Encoding, segment count and length of `text` as sent; empty text is 0 segments.
+
+    Counted per character only when the text has a two-unit character (which may move to the
+    next segment) and needs more than one: the dispatcher shapes every text it sends.
+    """
     if not text:
         return SmsShape("GSM-7", 0, 0)
-    if all(ch in GSM7_BASIC or ch in GSM7_EXTENSION for ch in text):
-        widths = [2 if ch in GSM7_EXTENSION else 1 for ch in text]
-        return SmsShape("GSM-7", _count_segments(widths, _GSM7_SINGLE, _GSM7_MULTI), sum(widths))
-    widths = [2 if ord(ch) > 0xFFFF else 1 for ch in text]
-    return SmsShape("UCS-2", _count_segments(widths, _UCS2_SINGLE, _UCS2_MULTI), sum(widths))
+    characters = set(text)
+    if characters <= _GSM7:
+        wide = characters & GSM7_EXTENSION
+        encoding, single, multi = "GSM-7", _GSM7_SINGLE, _GSM7_MULTI
+    else:
+        wide = {ch for ch in characters if ord(ch) > 0xFFFF}
+        encoding, single, multi = "UCS-2", _UCS2_SINGLE, _UCS2_MULTI
+    units = len(text) + sum(text.count(ch) for ch in wide)
+    if units <= single:
+        segments = 1
+    elif not wide:
+        segments = -(-units // multi)
+    else:
+        widths = [2 if ch in wide else 1 for ch in text]
+        segments = _count_segments(widths, single, multi)
+    return SmsShape(encoding, segments, units)  # type: ignore[arg-type]
 
 
 def non_gsm7_characters(text: str) -> str:

@@ -1,9 +1,9 @@
 """The bounded pool that runs a batch's provider calls concurrently.
 
-The main thread prepares a chunk while the pool sends the one before, and records sends as
-they finish, several per transaction; at most a chunk and a pool's worth of prepared messages
-wait for their turn, so their renewed leases stay far from expiry. The pool knows nothing of
-channels or the database: it is handed the steps.
+The main thread prepares a chunk while the pool sends the one before, then records the sends
+that finished meanwhile in one transaction; at most a chunk and a pool's worth of prepared
+messages wait for their turn, so their renewed leases stay far from expiry. The pool knows
+nothing of channels or the database: it is handed the steps.
 """
 
 from __future__ import annotations
@@ -62,11 +62,12 @@ def _collect(
     *,
     keep: int,
 ) -> None:
-    """Wait until at most `keep` sends are in flight; record those that finished together."""
+    """Wait until at most `keep` sends are in flight; record those that finished meanwhile
+    in one transaction (recorded as each few finished, a chunk took several)."""
+    accepted: list[Accepted] = []
+    withdrawn: list[Withdrawn] = []
     while len(in_flight) > keep:
         done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-        accepted: list[Accepted] = []
-        withdrawn: list[Withdrawn] = []
         for future in done:
             message_id = in_flight.pop(future)
             result = future.result()
@@ -76,6 +77,6 @@ def _collect(
                 withdrawn.append(result)
             else:
                 results[message_id] = result
-        results.update(steps.record(accepted))
-        steps.withdraw(withdrawn)
-        results.update(dict.fromkeys(w.message_id for w in withdrawn))
+    results.update(steps.record(accepted))
+    steps.withdraw(withdrawn)
+    results.update(dict.fromkeys(w.message_id for w in withdrawn))
