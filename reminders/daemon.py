@@ -37,6 +37,11 @@ from reminders.store.health import beat, mark_stopped
 
 log = logging.getLogger("aftercare.daemon")
 
+# The main thread waits for the stop in slices: the kernel may hand SIGTERM to any of the
+# daemon's threads, and Python runs the handler only when the main thread next runs, so an
+# untimed wait could sleep through the signal until another one came.
+SIGNAL_CHECK_SECONDS = 0.5
+
 
 class Daemon:
     def __init__(self, runtime: Runtime) -> None:
@@ -166,7 +171,8 @@ class Daemon:
         )
         stop_serving = self._serve_metrics()
         self.scheduler.start()
-        self.stop.wait()
+        while not self.stop.wait(SIGNAL_CHECK_SECONDS):
+            pass
         self.scheduler.shutdown(wait=False)
         for lock in self._running.values():  # wait for a job still finishing its message
             with lock:

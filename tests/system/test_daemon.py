@@ -290,3 +290,37 @@ def test_scheduler_start_logs_no_apscheduler_chatter_unless_debugging(
     assert ("Adding job tentatively" in caplog.text) is chatter
     assert ("Scheduler started" in caplog.text) is chatter
     assert "worker started" in caplog.text
+
+
+SIGTERM_TO_ANOTHER_THREAD = """
+import signal, sys, threading, time
+sys.path.insert(0, sys.argv[1])
+import scheduler
+
+def signal_a_thread_other_than_main():
+    while signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:  # until the daemon listens
+        time.sleep(0.05)
+    time.sleep(1.0)  # the main thread is waiting for the stop by now
+    signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+
+threading.Thread(target=signal_a_thread_other_than_main, daemon=True).start()
+sys.exit(scheduler.main([]))
+"""
+
+
+def test_a_sigterm_the_kernel_hands_to_another_thread_still_stops_the_daemon(home):
+    """A process-wide signal may land on any of the daemon's threads (the send pool's,
+    APScheduler's); Python runs its handler in the main thread, which must not sleep through
+    it in an untimed wait (seen in CI as a daemon still running 10 s after SIGTERM)."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", SIGTERM_TO_ANOTHER_THREAD, str(REPO_ROOT)],
+        cwd=home.folder,
+        env=home.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    output = wait_for_exit(process, "SIGTERM to a thread other than the main one")
+    assert process.returncode == 0, output
+    assert "received SIGTERM, stopping" in output
+    assert "stopped" in output
