@@ -15,8 +15,9 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
+from reminders.store.batches import insert_rows, rows_where_in
 from reminders.store.db import MAX_ID, FoldedName
 from reminders.store.models import Patient, TreatmentSession
 
@@ -152,8 +153,6 @@ def _treatments(
 
 # -- the look-ups and writes of enrollment ----------------------------------------------------
 
-CHUNK = 500  # values per IN (...): well inside every backend's limit on parameters
-
 
 def patient_with_phone(session: Session, phone: str) -> Patient | None:
     """The patient whose number (E.164) this is, if any: a number identifies one patient
@@ -168,27 +167,14 @@ def patient_by_id(session: Session, patient_id: int) -> Patient | None:
 
 def patients_with_phones(session: Session, phones: Iterable[str]) -> list[Patient]:
     """The patients with any of these numbers, a chunk of numbers per query."""
-    return _in_chunks(session, col(Patient.phone), phones)
+    return rows_where_in(session, Patient, col(Patient.phone), phones)
 
 
 def patients_by_ids(session: Session, ids: Iterable[int]) -> list[Patient]:
     """The patients of these ids; ids past the ids' range are none (see patient_by_id)."""
-    return _in_chunks(session, col(Patient.id), (i for i in ids if 0 < i <= MAX_ID))
+    return rows_where_in(session, Patient, col(Patient.id), (i for i in ids if 0 < i <= MAX_ID))
 
 
 def insert_patients(session: Session, values: Sequence[Mapping[str, object]]) -> list[int]:
     """New patients' rows in one batched insert (no model objects); their ids, in order."""
-    if not values:
-        return []
-    table = sa.Table("patient", SQLModel.metadata)
-    statement = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    return list(session.connection().execute(statement, list(values)).scalars())
-
-
-def _in_chunks(session: Session, column: Any, values: Iterable[Any]) -> list[Patient]:
-    ordered = sorted(set(values))
-    found: list[Patient] = []
-    for start in range(0, len(ordered), CHUNK):
-        chunk = ordered[start : start + CHUNK]
-        found.extend(session.exec(select(Patient).where(column.in_(chunk))))
-    return found
+    return insert_rows(session, Patient, values)

@@ -20,6 +20,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from reminders.rules.lifecycle import SkipReason, Status
 from reminders.store import history
+from reminders.store.batches import chunks
 from reminders.store.claims import lock_in_order
 from reminders.store.db import UTCDateTime
 from reminders.store.models import OutboxMessage, Patient, TreatmentSession
@@ -158,8 +159,8 @@ def insert_new(
     # Core executemany: one cached statement, sent in batches.
     session.connection().execute(statement, [row.values(now) for row in rows])
     created = 0
-    for start in range(0, len(session_ids), 500):
-        planned, moot = _new_row_entries(session_ids[start : start + 500], newest, now)
+    for chunk in chunks(session_ids):
+        planned, moot = _new_row_entries(chunk, newest, now)
         created += history.append_selected(session, planned)
         history.append_selected(session, moot, count=False)
     return created
