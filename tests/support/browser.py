@@ -45,8 +45,15 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
-VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "tablet": {"width": 820, "height": 1180}}
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+SERIOUS = ("serious", "critical")  # axe's impacts that fail a test
+VIEWPORTS = {
+    "desktop": {"width": 1280, "height": 800},
+    "tablet": {"width": 1024, "height": 768},
+    "phone": {"width": 390, "height": 844},
+}
 STAFF, ADMIN = "bo@example.com", "ana@example.com"
+PICO_SMALLEST_BREAKPOINT = 576  # px: narrower, `.container` has no max-width
 
 
 def find_chromium() -> str | None:
@@ -81,8 +88,35 @@ def expect_styled(page: Page) -> None:
         "getComputedStyle(document.documentElement).getPropertyValue('--pico-primary')"
     )
     assert primary.strip(), "Pico CSS did not load"
-    width = page.evaluate("getComputedStyle(document.querySelector('main')).maxWidth")
-    assert width not in ("", "none"), "Pico's container did not apply"
+    main = page.evaluate(
+        "(() => { const s = getComputedStyle(document.querySelector('main'));"
+        " return [s.maxWidth, s.paddingLeft]; })()"
+    )
+    width, padding = main
+    narrow = (page.viewport_size or {"width": 0})["width"] < PICO_SMALLEST_BREAKPOINT
+    # Below Pico's smallest breakpoint its container is the full width, with side padding.
+    applied = padding not in ("", "0px") if narrow else width not in ("", "none")
+    assert applied, f"Pico's container did not apply (max-width {width}, padding {padding})"
+
+
+def expect_no_serious_violations(page: Page, name: str) -> None:
+    """axe-core (from npm) finds nothing serious or critical on the page as it is now: every
+    page a browser test photographs is checked in the state it was photographed in."""
+    if not AXE.is_file():
+        problem = f"axe-core is not installed at {AXE} (npm ci)"
+        if os.environ.get("AFTERCARE_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"{problem} (AFTERCARE_REQUIRE_BROWSER=1)")
+        pytest.skip(problem)
+    # Evaluated through the browser's debugging protocol, which the pages' Content Security
+    # Policy does not govern (a script tag would be refused, as it should be).
+    if not page.evaluate("typeof axe !== 'undefined'"):
+        page.evaluate(AXE.read_text(encoding="utf-8") + "\n;undefined")
+    violations = page.evaluate(
+        "async () => (await axe.run(document)).violations"
+        ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.length}))"
+    )
+    serious = [v for v in violations if v["impact"] in SERIOUS]
+    assert serious == [], f"axe on {name} ({page.viewport_size}): {serious}"
 
 
 def expect_no_sideways_scroll(page: Page) -> None:
@@ -197,6 +231,7 @@ def screenshot(request: pytest.FixtureRequest) -> Callable[[Page, str], Path]:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / f"{test}-{name}.png"
         page.screenshot(path=str(path), full_page=True)
+        expect_no_serious_violations(page, name)
         return path
 
     return take

@@ -70,7 +70,7 @@ def message_row(page: Page, step: str, channel: str):
     )
 
 
-@pytest.mark.parametrize("page", ["desktop", "tablet"], indirect=True)
+@pytest.mark.parametrize("page", ["desktop", "tablet", "phone"], indirect=True)
 def test_staff_enroll_a_patient_and_land_on_their_planned_messages(
     page: Page, site: Site, screenshot
 ) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.browser import find_chromium, require_browser
+from tests.support.browser import expect_no_serious_violations, find_chromium, require_browser
 
 
 @pytest.fixture
@@ -44,3 +44,24 @@ def test_a_file_that_cannot_run_is_no_browser(monkeypatch, tmp_path: Path) -> No
     monkeypatch.setenv("AFTERCARE_CHROMIUM", str(not_executable))
     assert not os.access(not_executable, os.X_OK)
     assert find_chromium() is None
+
+
+@pytest.mark.browser
+def test_axe_finds_a_serious_problem_on_a_page_that_has_one(browser) -> None:
+    """The accessibility check every screenshot runs is not a formality: an unlabelled field
+    and an image without words fail it."""
+    page = browser.new_page()
+    try:
+        page.set_content(
+            "<html lang=en><title>Bad page</title>"
+            "<main><input type=text><img src=x.png></main></html>"
+        )
+        with pytest.raises(AssertionError, match=r"'image-alt'.*'label'|'label'.*'image-alt'"):
+            expect_no_serious_violations(page, "bad page")
+        page.set_content(
+            "<html lang=en><title>Good page</title><main><h1>Fine</h1>"
+            "<label>Name <input type=text></label></main></html>"
+        )
+        expect_no_serious_violations(page, "good page")
+    finally:
+        page.close()
