@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.decisions import Facts
-from reminders.rules.timing import local_day_bounds, require_zone, window_close
+from reminders.rules.timing import local_day_bounds, window_close, zone_or
 from reminders.settings import Settings
 from reminders.store.send_history import SendHistory, read_send_history
 
@@ -24,10 +24,8 @@ if TYPE_CHECKING:
 
 
 def zone(patient: Patient, settings: Settings) -> ZoneInfo:
-    try:
-        return require_zone(patient.timezone) if patient.timezone else settings.timezone
-    except ValueError:
-        return settings.timezone
+    """The patient's zone; the clinic's when none is on file or it cannot be read."""
+    return zone_or(patient.timezone, settings.timezone)
 
 
 def read_history(
