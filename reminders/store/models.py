@@ -238,6 +238,22 @@ class Reply(SQLModel, table=True):
     received_at: datetime = Field(sa_type=UTCDateTime)
     read_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     read_by: str | None = Field(default=None, max_length=100)
+    # A free reply that reads as a wish to stop texts (rules.stop_wishes), and what became
+    # of it: staff's "opt_out" or "not_opt_out", or "auto_opt_out" when nobody decided.
+    stop_wish: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    wish_decision: str | None = Field(default=None, max_length=20)
+    wish_decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    wish_decided_by: str | None = Field(default=None, max_length=100)
+
+
+class Conversation(SQLModel, table=True):
+    """A patient's thread in the inbox: who on staff it is assigned to (none: anyone)."""
+
+    __tablename__ = "conversation"
+
+    patient_id: int = Field(primary_key=True, foreign_key="patient.id")
+    assigned_to: str | None = Field(default=None, max_length=100)  # an account's email
+    assigned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class WorkerHeartbeat(SQLModel, table=True):
