@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, time, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from reminders.rules.keywords import fold
@@ -64,3 +65,15 @@ def decide_by(received_at: datetime, zone: ZoneInfo, days: int = DECIDE_BUSINESS
             left -= 1
     end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
     return end.astimezone(received_at.tzinfo)
+
+
+class WishDecision(StrEnum):
+    """What became of a likely opt-out: staff's call, or applied when nobody made one."""
+
+    OPT_OUT = "opt_out"
+    NOT_OPT_OUT = "not_opt_out"
+    AUTO_OPT_OUT = "auto_opt_out"
+
+
+def applies(decision: WishDecision) -> bool:
+    return decision != WishDecision.NOT_OPT_OUT
