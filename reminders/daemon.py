@@ -60,7 +60,8 @@ class Daemon:
             stop=self.stop,
         )
         self.scheduler = BackgroundScheduler(timezone=UTC)
-        self._running = {name: threading.Lock() for name in ("heartbeat", "plan", "dispatch", "receive")}
+        jobs = ("heartbeat", "plan", "dispatch", "receive")
+        self._running = {name: threading.Lock() for name in jobs}
         self.started_at = utcnow()
 
     def _channels(self) -> dict[str, Channel]:

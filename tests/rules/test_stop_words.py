@@ -50,7 +50,8 @@ def test_every_other_stop_word_is_ours_to_confirm(body):
 
 
 @pytest.mark.parametrize(
-    "body", ["Opt - Out", "opt  out", "No  más.", "NO MAS!!!", "Cancelár", "stop\u200ball", "STOP 🛑"]
+    "body",
+    ["Opt - Out", "opt  out", "No  más.", "NO MAS!!!", "Cancelár", "stop\u200ball", "STOP 🛑"],
 )
 def test_spacing_accents_and_symbols_do_not_hide_a_stop(body):
     assert classify(body).kind == Kind.STOP
