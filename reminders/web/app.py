@@ -32,10 +32,10 @@ from reminders.web import (
     enroll,
     health,
     home,
+    inbox,
     login,
     metrics,
     patients,
-    replies,
     timeline,
     unsubscribe,
     webhooks,
@@ -65,7 +65,8 @@ PAGE_ROUTERS = (
     enroll.router,
     patients.router,
     timeline.router,
-    replies.router,
+    inbox.router,
+    inbox.old_router,
     admin_api_keys.router,
 )
 

@@ -1,0 +1,238 @@
+"""`/inbox`: conversations that need an answer, and each patient's thread (`/inbox/{id}`).
+
+Urgent first, then the longest waiting. Opening a thread changes nothing: "needs reply" stays
+until staff answer or choose "No reply needed". Every action is a POST with the session's
+CSRF token, audited with the staff member; it answers with a redirect and a notice. `/replies`
+(the page this replaces) redirects here. Log lines carry ids only.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from reminders.receiving.stop_wishes import decide
+from reminders.rules.masking import mask_phone
+from reminders.rules.stop_wishes import WishDecision
+from reminders.store.accounts import actor_of, list_users
+from reminders.store.db import MAX_ID, Session
+from reminders.store.inbox import (
+    InboxRow,
+    Show,
+    answered,
+    assign,
+    assignee_of,
+    inbox,
+    replies_of,
+    stranger_answered,
+)
+from reminders.store.models import Patient, Reply
+from reminders.store.stop_wishes import NotAWish
+from reminders.store.timeline import patient_timeline
+from reminders.web import run_db, settings_of
+from reminders.web.auth import CurrentUser, SessionCsrf
+from reminders.web.pages import render
+from reminders.web.thread_view import thread
+from reminders.web.timeline_view import local_time
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/inbox", dependencies=[SessionCsrf])
+old_router = APIRouter(dependencies=[SessionCsrf])
+
+SHOWN = 200
+FILTERS = {
+    Show.NEEDS_REPLY: "Needs reply",
+    Show.MINE: "Assigned to me",
+    Show.URGENT: "Urgent",
+    Show.ALL: "All",
+}
+DONE = {
+    "handled": "Marked: no reply needed.",
+    "nothing": "Nothing was waiting for a reply.",
+    "assigned": "Conversation assigned.",
+    "opted_out": "Treated as an opt-out: no more texts go to this number.",
+    "not_opt_out": "Marked: not an opt-out.",
+    "decided": "That likely opt-out had already been decided; the thread shows how.",
+}
+WISH_DONE = {WishDecision.OPT_OUT: "opted_out", WishDecision.NOT_OPT_OUT: "not_opt_out"}
+FormText = Annotated[str, Form()]
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    href: str  # "" for a number no patient has
+    who: str
+    number: str  # masked
+    waiting: int
+    urgent: bool
+    stop_wish: bool
+    since: str
+    assigned: str
+    reply_id: int
+    patient_id: int | None
+
+
+@old_router.get("/replies", include_in_schema=False)
+async def replies_moved(_user: CurrentUser) -> RedirectResponse:
+    return RedirectResponse("/inbox", status_code=301)
+
+
+@router.get("")
+async def inbox_page(
+    request: Request, user: CurrentUser, show: str = Show.NEEDS_REPLY, done: str = ""
+) -> HTMLResponse:
+    if show not in set(Show):
+        raise HTTPException(400, "show must be one of: " + ", ".join(Show))
+    chosen, zone = Show(show), settings_of(request).timezone
+    rows = await run_db(
+        request, lambda s, _now: inbox(s, chosen, me=actor_of(user.email), limit=SHOWN)
+    )
+    context = {
+        "user": user,
+        "csrf_token": user.csrf_token,
+        "items": [_item(row, zone) for row in rows],
+        "filters": FILTERS,
+        "show": chosen,
+        "more": len(rows) >= SHOWN,
+        "zone": zone.key,
+        "notice": DONE.get(done),
+    }
+    return render(request, "inbox.html", context)
+
+
+@router.get("/{patient_id:int}")
+async def thread_page(
+    request: Request, user: CurrentUser, patient_id: int, done: str = ""
+) -> HTMLResponse:
+    zone = settings_of(request).timezone
+
+    def load(session: Session, now: datetime) -> dict[str, object] | None:
+        timeline = patient_timeline(session, patient_id)
+        if timeline is None:
+            return None
+        staff = [u.email for u in list_users(session) if u.disabled_at is None]
+        return {
+            "patient": timeline.patient,
+            "entries": thread(timeline, replies_of(session, patient_id), now, zone),
+            "assigned": assignee_of(session, patient_id),
+            "staff": staff,
+        }
+
+    loaded = await run_db(request, load)
+    if loaded is None:
+        raise HTTPException(404)
+    context = {
+        "user": user,
+        "csrf_token": user.csrf_token,
+        "zone": zone.key,
+        "notice": DONE.get(done),
+        **loaded,
+    }
+    return render(request, "thread.html", context)
+
+
+@router.post("/{patient_id:int}/handled", response_model=None)
+async def no_reply_needed(request: Request, user: CurrentUser, patient_id: int) -> Response:
+    _real(patient_id)
+    actor = actor_of(user.email)
+    count = await run_db(
+        request,
+        lambda s, now: answered(s, patient_id, actor=actor, now=now, why="no_reply_needed"),
+    )
+    log.info("patient %d: %d repl(ies) need no reply, said user %d", patient_id, count,
+             user.user_id)  # fmt: skip
+    return _back(patient_id, "handled" if count else "nothing")
+
+
+@router.post("/numbers/{reply_id:int}/handled", response_model=None)
+async def stranger_no_reply_needed(request: Request, user: CurrentUser, reply_id: int) -> Response:
+    _real(reply_id)
+    actor = actor_of(user.email)
+    count = await run_db(
+        request, lambda s, now: stranger_answered(s, reply_id, actor=actor, now=now)
+    )
+    log.info("reply %d: no reply needed, said user %d", reply_id, user.user_id)
+    return RedirectResponse(f"/inbox?done={'handled' if count else 'nothing'}", status_code=303)
+
+
+@router.post("/{patient_id:int}/assign", response_model=None)
+async def assign_to(
+    request: Request, user: CurrentUser, patient_id: int, assignee: FormText = ""
+) -> Response:
+    _real(patient_id)
+    actor = actor_of(user.email)
+    wanted = actor if assignee == "me" else assignee.strip().lower()
+
+    def work(session: Session, now: datetime) -> bool:
+        if session.get(Patient, patient_id) is None:
+            raise HTTPException(404)
+        staff = {u.email for u in list_users(session) if u.disabled_at is None}
+        if wanted and wanted not in staff:
+            return False
+        assign(session, patient_id, wanted or None, actor=actor, now=now)
+        return True
+
+    if not await run_db(request, work):
+        raise HTTPException(400, "assignee must be an enabled staff account, or me")
+    log.info("patient %d: conversation assigned by user %d", patient_id, user.user_id)
+    return _back(patient_id, "assigned")
+
+
+@router.post("/replies/{reply_id:int}/stop-wish", response_model=None)
+async def stop_wish(
+    request: Request, user: CurrentUser, reply_id: int, decision: FormText = ""
+) -> Response:
+    _real(reply_id)
+    if decision not in (WishDecision.OPT_OUT, WishDecision.NOT_OPT_OUT):
+        raise HTTPException(400, "decision must be opt_out or not_opt_out")
+    actor = actor_of(user.email)
+
+    def work(session: Session, now: datetime) -> tuple[bool, int | None]:
+        made = decide(session, reply_id, WishDecision(decision), actor=actor, now=now)
+        return made, _patient_of(session, reply_id)
+
+    try:
+        made, patient_id = await run_db(request, work)
+    except NotAWish:
+        raise HTTPException(404) from None
+    log.info("reply %d: likely opt-out decided by user %d", reply_id, user.user_id)
+    what = WISH_DONE[WishDecision(decision)] if made else "decided"
+    if patient_id is None:
+        return RedirectResponse(f"/inbox?done={what}", status_code=303)
+    return _back(patient_id, what)
+
+
+def _patient_of(session: Session, reply_id: int) -> int | None:
+    reply = session.get(Reply, reply_id)
+    return reply.patient_id if reply else None
+
+
+def _real(some_id: int) -> None:
+    if not 0 < some_id <= MAX_ID:
+        raise HTTPException(404)
+
+
+def _back(patient_id: int, done: str) -> RedirectResponse:
+    return RedirectResponse(f"/inbox/{patient_id}?done={done}", status_code=303)
+
+
+def _item(row: InboxRow, zone: ZoneInfo) -> InboxItem:
+    since = row.oldest_waiting or row.last_at
+    return InboxItem(
+        href=f"/inbox/{row.patient_id}" if row.patient_id else "",
+        who=row.name or "Unknown number",
+        number=mask_phone(row.address),
+        waiting=row.waiting,
+        urgent=row.urgent,
+        stop_wish=row.stop_wish,
+        since=local_time(since, zone),
+        assigned=row.assigned_to or "",
+        reply_id=row.last_reply_id,
+        patient_id=row.patient_id,
+    )
