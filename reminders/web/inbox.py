@@ -18,7 +18,9 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from reminders.receiving.stop_wishes import decide
+from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.masking import mask_phone
+from reminders.rules.staff_replies import MAX_CHARACTERS
 from reminders.rules.stop_wishes import WishDecision
 from reminders.store.accounts import actor_of, list_users
 from reminders.store.db import MAX_ID, Session
@@ -38,6 +40,7 @@ from reminders.store.timeline import patient_timeline
 from reminders.web import run_db, settings_of
 from reminders.web.auth import CurrentUser, SessionCsrf
 from reminders.web.pages import render
+from reminders.web.reply_form import reply_form, shape_of
 from reminders.web.thread_view import thread
 from reminders.web.timeline_view import local_time
 
@@ -59,6 +62,7 @@ DONE = {
     "opted_out": "Treated as an opt-out: no more texts go to this number.",
     "not_opt_out": "Marked: not an opt-out.",
     "decided": "That likely opt-out had already been decided; the thread shows how.",
+    "queued": "Answer queued: the thread shows its status as it goes.",
 }
 WISH_DONE = {WishDecision.OPT_OUT: "opted_out", WishDecision.NOT_OPT_OUT: "not_opt_out"}
 FormText = Annotated[str, Form()]
@@ -110,18 +114,31 @@ async def inbox_page(
 async def thread_page(
     request: Request, user: CurrentUser, patient_id: int, done: str = ""
 ) -> HTMLResponse:
-    zone = settings_of(request).timezone
+    settings = settings_of(request)
+    zone = settings.timezone
 
     def load(session: Session, now: datetime) -> dict[str, object] | None:
         timeline = patient_timeline(session, patient_id)
         if timeline is None:
             return None
         staff = [u.email for u in list_users(session) if u.disabled_at is None]
+        replies = replies_of(session, patient_id)
+        form = reply_form(
+            timeline.patient,
+            opted_out=ChannelKind.SMS in timeline.opt_outs,
+            last_wrote=replies[-1].received_at if replies else None,
+            now=now,
+            clinic_zone=zone,
+            window=settings.send_window,
+        )
         return {
             "patient": timeline.patient,
-            "entries": thread(timeline, replies_of(session, patient_id), now, zone),
+            "entries": thread(timeline, replies, now, zone),
             "assigned": assignee_of(session, patient_id),
             "staff": staff,
+            "reply": form,
+            "shape": shape_of(""),
+            "draft": "",
         }
 
     loaded = await run_db(request, load)
@@ -135,6 +152,14 @@ async def thread_page(
         **loaded,
     }
     return render(request, "thread.html", context)
+
+
+@router.post("/{patient_id:int}/shape")
+async def reply_shape(
+    request: Request, user: CurrentUser, patient_id: int, body: FormText = ""
+) -> HTMLResponse:
+    """The answer's encoding and segments as staff type; nothing is read or written."""
+    return render(request, "_reply_shape.html", {"shape": shape_of(body[: 2 * MAX_CHARACTERS])})
 
 
 @router.post("/{patient_id:int}/handled", response_model=None)
