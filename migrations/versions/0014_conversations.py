@@ -1,7 +1,7 @@
 """conversations: likely opt-outs in replies, and threads assigned to staff
 
 Revision ID: 0014
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-06
 """
 
@@ -17,7 +17,7 @@ import reminders.store.db
 
 
 revision: str = '0014'
-down_revision: str | None = '0009'
+down_revision: str | None = '0010'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
