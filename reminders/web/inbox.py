@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from reminders.receiving.conversations import Refused, UnknownPatient, answer_patient
 from reminders.receiving.stop_wishes import decide
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.masking import mask_phone
@@ -37,6 +38,7 @@ from reminders.store.inbox import (
 from reminders.store.models import Patient, Reply
 from reminders.store.stop_wishes import NotAWish
 from reminders.store.timeline import patient_timeline
+from reminders.store.web_sessions import SignedIn
 from reminders.web import run_db, settings_of
 from reminders.web.auth import CurrentUser, SessionCsrf
 from reminders.web.pages import render
@@ -114,6 +116,41 @@ async def inbox_page(
 async def thread_page(
     request: Request, user: CurrentUser, patient_id: int, done: str = ""
 ) -> HTMLResponse:
+    return await _thread_page(request, user, patient_id, notice=DONE.get(done))
+
+
+@router.post("/{patient_id:int}/reply", response_model=None)
+async def send_reply(
+    request: Request, user: CurrentUser, patient_id: int, body: FormText = ""
+) -> Response:
+    """Queue the answer through the outbox; a refusal shows the page again with the reason."""
+    _real(patient_id)
+    actor = actor_of(user.email)
+    try:
+        queued = await run_db(
+            request, lambda s, now: answer_patient(s, patient_id, body, actor=actor, now=now)
+        )
+    except UnknownPatient:
+        raise HTTPException(404) from None
+    except Refused as refused:
+        return await _thread_page(
+            request, user, patient_id, error=str(refused), draft=body[:MAX_CHARACTERS], status=409
+        )
+    log.info("patient %d: message %d queued by user %d", patient_id, queued.message_id,
+             user.user_id)  # fmt: skip
+    return _back(patient_id, "queued")
+
+
+async def _thread_page(
+    request: Request,
+    user: SignedIn,
+    patient_id: int,
+    *,
+    notice: str | None = None,
+    error: str | None = None,
+    draft: str = "",
+    status: int = 200,
+) -> HTMLResponse:
     settings = settings_of(request)
     zone = settings.timezone
 
@@ -137,8 +174,8 @@ async def thread_page(
             "assigned": assignee_of(session, patient_id),
             "staff": staff,
             "reply": form,
-            "shape": shape_of(""),
-            "draft": "",
+            "shape": shape_of(draft),
+            "draft": draft,
         }
 
     loaded = await run_db(request, load)
@@ -148,10 +185,11 @@ async def thread_page(
         "user": user,
         "csrf_token": user.csrf_token,
         "zone": zone.key,
-        "notice": DONE.get(done),
+        "notice": notice,
+        "error": error,
         **loaded,
     }
-    return render(request, "thread.html", context)
+    return render(request, "thread.html", context, status=status)
 
 
 @router.post("/{patient_id:int}/shape")

@@ -13,9 +13,10 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from reminders.rules.channel_kinds import ChannelKind
+from reminders.rules.direct import is_direct
 from reminders.rules.stop_wishes import WishDecision
 from reminders.store.models import OutboxMessage, Reply
-from reminders.store.timeline import Timeline
+from reminders.store.timeline import MessageEntry, Timeline
 from reminders.web.timeline_view import MessageRow, local_time, message_row
 
 WISH_WORDS = {
@@ -30,6 +31,7 @@ class ThreadEntry:
     at: datetime  # for ordering
     when: str  # in the clinic's zone
     ours: bool  # sent by us, else written by the patient
+    by: str  # "We sent", "ana@clinic.example answered", "They wrote"
     body: str
     status: str  # ours: the message's status in words; theirs: "needs reply" or who handled it
     tone: str  # ok | waiting | problem
@@ -46,7 +48,7 @@ def thread(
     """Oldest first, as a conversation reads."""
     paused = timeline.patient.paused_at is not None
     entries = [
-        _ours(entry.message, message_row(entry, now, zone, paused=paused), zone)
+        _ours(entry, message_row(entry, now, zone, paused=paused), zone)
         for session in timeline.sessions
         for entry in session.messages
         if _shown(entry.message)
@@ -57,16 +59,19 @@ def thread(
 
 def _shown(message: OutboxMessage) -> bool:
     return message.channel == ChannelKind.SMS and (
-        message.sent_at is not None or message.plan == "direct"
+        message.sent_at is not None or is_direct(message.plan)
     )
 
 
-def _ours(message: OutboxMessage, row: MessageRow, zone: ZoneInfo) -> ThreadEntry:
-    at = message.sent_at or message.created_at
+def _ours(entry: MessageEntry, row: MessageRow, zone: ZoneInfo) -> ThreadEntry:
+    message = entry.message
+    at = message.created_at if is_direct(message.plan) else (message.sent_at or message.created_at)
+    by = entry.events[0].actor if is_direct(message.plan) and entry.events else None
     return ThreadEntry(
         at=at,
         when=local_time(at, zone),
         ours=True,
+        by=f"{by} answered" if by else "We sent",
         body=message.body or "",
         status=row.status,
         tone=row.tone,
@@ -84,6 +89,7 @@ def _theirs(reply: Reply, zone: ZoneInfo) -> ThreadEntry:
         at=reply.received_at,
         when=local_time(reply.received_at, zone),
         ours=False,
+        by="They wrote",
         body=reply.body,
         status=handled if reply.read_at else "needs reply",
         tone="ok" if reply.read_at else "waiting",
