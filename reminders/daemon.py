@@ -24,6 +24,7 @@ from prometheus_client import start_http_server
 
 from reminders.clock import utcnow
 from reminders.logs import configure_logging
+from reminders.receiving.answers import Clinic
 from reminders.receiving.stop_wishes import apply_overdue
 from reminders.runtime import DatabaseNotReady, Runtime, check_database, open_runtime, worker_id
 from reminders.sending.channels.base import Channel
@@ -110,8 +111,10 @@ class Daemon:
     def receive(self) -> None:
         """Apply the likely opt-outs nobody decided within two business days."""
         if not self.stop.is_set():
+            settings = self.runtime.settings
+            clinic = Clinic(settings.clinic_name, settings.clinic_phone)
             with session_scope(self.runtime.engine) as session:
-                applied = apply_overdue(session, utcnow(), zone=self.runtime.settings.timezone)
+                applied = apply_overdue(session, utcnow(), zone=settings.timezone, clinic=clinic)
             if applied:
                 log.info("applied %d undecided likely opt-out(s)", applied)
 

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from reminders.receiving.answers import Clinic
 from reminders.receiving.conversations import Refused, UnknownPatient, answer_patient
 from reminders.receiving.stop_wishes import decide
 from reminders.rules.channel_kinds import ChannelKind
@@ -255,9 +256,12 @@ async def stop_wish(
     if decision not in (WishDecision.OPT_OUT, WishDecision.NOT_OPT_OUT):
         raise HTTPException(400, "decision must be opt_out or not_opt_out")
     actor = actor_of(user.email)
+    settings = settings_of(request)
+    clinic = Clinic(settings.clinic_name, settings.clinic_phone)
 
     def work(session: Session, now: datetime) -> tuple[bool, int | None]:
-        made = decide(session, reply_id, WishDecision(decision), actor=actor, now=now)
+        made = decide(session, reply_id, WishDecision(decision), actor=actor, now=now,
+                      clinic=clinic)  # fmt: skip
         return made, _patient_of(session, reply_id)
 
     try:
