@@ -1,4 +1,4 @@
-"""conversations: likely opt-outs in replies, and threads assigned to staff
+"""conversations: likely opt-outs in replies, threads assigned to staff, saved replies
 
 Revision ID: 0014
 Revises: 0010
@@ -30,6 +30,19 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['patient_id'], ['patient.id'], ),
     sa.PrimaryKeyConstraint('patient_id')
     )
+    op.create_table('saved_reply',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('language', sqlmodel.sql.sqltypes.AutoString(length=5), nullable=False),
+    sa.Column('title', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('created_at', reminders.store.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_by', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('retired_at', reminders.store.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('retired_by', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('saved_reply', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_saved_reply_language'), ['language'], unique=False)
     with op.batch_alter_table('reply', schema=None) as batch_op:
         batch_op.add_column(sa.Column('stop_wish', sa.Boolean(), server_default=sa.false(), nullable=False))
         batch_op.add_column(sa.Column('wish_decision', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True))
@@ -44,3 +57,6 @@ def downgrade() -> None:
         batch_op.drop_column('wish_decision')
         batch_op.drop_column('stop_wish')
     op.drop_table('conversation')
+    with op.batch_alter_table('saved_reply', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_saved_reply_language'))
+    op.drop_table('saved_reply')

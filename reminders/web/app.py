@@ -27,6 +27,7 @@ from reminders.web import (
     admin_api_keys,
     admin_audit,
     admin_care_plans,
+    admin_saved_replies,
     admin_templates,
     admin_users,
     enroll,
@@ -68,6 +69,7 @@ PAGE_ROUTERS = (
     inbox.router,
     inbox.old_router,
     admin_api_keys.router,
+    admin_saved_replies.router,
 )
 
 

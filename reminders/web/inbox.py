@@ -19,9 +19,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from reminders.receiving.answers import Clinic
 from reminders.receiving.conversations import Refused, UnknownPatient, answer_patient
+from reminders.receiving.saved_replies import rendered
 from reminders.receiving.stop_wishes import decide
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.masking import mask_phone
+from reminders.rules.rendering import TemplateProblem
 from reminders.rules.staff_replies import MAX_CHARACTERS
 from reminders.rules.stop_wishes import WishDecision
 from reminders.store.accounts import actor_of, list_users
@@ -37,6 +39,7 @@ from reminders.store.inbox import (
     stranger_answered,
 )
 from reminders.store.models import Patient, Reply
+from reminders.store.saved_replies import saved_replies, saved_reply
 from reminders.store.stop_wishes import NotAWish
 from reminders.store.timeline import patient_timeline
 from reminders.store.web_sessions import SignedIn
@@ -177,6 +180,8 @@ async def _thread_page(
             "reply": form,
             "shape": shape_of(draft),
             "draft": draft,
+            "saved": saved_replies(session, timeline.patient.language)
+            or saved_replies(session, "en"),
         }
 
     loaded = await run_db(request, load)
@@ -199,6 +204,43 @@ async def reply_shape(
 ) -> HTMLResponse:
     """The answer's encoding and segments as staff type; nothing is read or written."""
     return render(request, "_reply_shape.html", {"shape": shape_of(body[: 2 * MAX_CHARACTERS])})
+
+
+@router.post("/{patient_id:int}/insert", response_model=None)
+async def insert_saved(
+    request: Request,
+    user: CurrentUser,
+    patient_id: int,
+    saved_id: Annotated[int, Form()] = 0,
+    body: FormText = "",
+) -> HTMLResponse:
+    """The draft with a saved reply added, rendered for the patient: the box alone for htmx,
+    else the whole page (without script the Insert button still works)."""
+    _real(patient_id)
+    settings = settings_of(request)
+    clinic = Clinic(settings.clinic_name, settings.clinic_phone)
+
+    def work(session: Session, _now: datetime) -> tuple[Patient | None, str | None]:
+        patient = session.get(Patient, patient_id)
+        saved = saved_reply(session, saved_id) if 0 < saved_id <= MAX_ID else None
+        if patient is None or saved is None:
+            return patient, None
+        try:
+            return patient, rendered(saved.body, name=patient.name, clinic=clinic)
+        except TemplateProblem:
+            return patient, None
+
+    patient, text = await run_db(request, work)
+    if patient is None:
+        raise HTTPException(404)
+    if text is None:
+        raise HTTPException(400, "no such saved reply, or it cannot be used")
+    draft = f"{body.rstrip()} {text}" if body.strip() else text
+    draft = draft[:MAX_CHARACTERS]
+    if request.headers.get("HX-Request") == "true":
+        context = {"patient": patient, "draft": draft, "shape": shape_of(draft), "oob": True}
+        return render(request, "_reply_box.html", context)
+    return await _thread_page(request, user, patient_id, draft=draft)
 
 
 @router.post("/{patient_id:int}/handled", response_model=None)
