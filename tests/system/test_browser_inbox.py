@@ -24,7 +24,9 @@ from reminders.cli.serve import WebThread, listen
 from reminders.runtime import Runtime, open_runtime
 from reminders.sending.channels.twilio.channel import TwilioChannel
 from reminders.settings import Settings
+from reminders.store.db import session_scope
 from reminders.store.models import OutboxMessage
+from reminders.store.saved_replies import add_saved_reply
 from reminders.web.app import create_app
 from tests.support.browser import Site, expect_no_sideways_scroll, log_in
 from tests.support.factories import MARIA_PHONE, enroll_patient, make_dispatcher
@@ -37,7 +39,8 @@ pytestmark = pytest.mark.browser
 TOKEN = "twilio-test-auth-token"
 PUBLIC = "https://aftercare.example.org"
 URGENT = "My face is swelling and my throat feels tight"
-ANSWER = "Maria, please call us now at 310-555-0100. If it gets worse, call 911."
+SAVED = "{{ first_name }}, please call us now at {{ clinic_phone }}. If it gets worse, call 911."
+ANSWER = "Maria, please call us now at 877-337-6424. If it gets worse, call 911."
 
 
 @pytest.fixture
@@ -83,6 +86,9 @@ def twilio_post(site: Site, path: str, params: dict[str, str]) -> None:
 def test_an_urgent_text_reaches_staff_who_answer_it(page: Page, site: Site, runtime, screenshot):
     now = datetime.now(UTC)
     patient = enroll_patient(runtime, completed_at=now - timedelta(hours=2), now=now).patient_id
+    with session_scope(runtime.engine) as session:
+        add_saved_reply(session, language="en", title="Call us now", body=SAVED,
+                        actor=site.admin, now=now)  # fmt: skip
     inbound = {"MessageSid": "SM" + "1" * 32, "From": MARIA_PHONE, "To": "+18773376424",
                "Body": URGENT}  # fmt: skip
     twilio_post(site, "/webhooks/twilio/inbound", inbound)
@@ -105,8 +111,10 @@ def test_an_urgent_text_reaches_staff_who_answer_it(page: Page, site: Site, runt
     expect(
         page.get_by_text("Goes at once: the patient wrote within the last hour.")
     ).to_be_visible()
+    page.get_by_label("Saved reply").select_option(label="Call us now")
+    page.get_by_role("button", name="Insert").click()
     reply = page.get_by_label("Reply", exact=True)
-    reply.fill(ANSWER)
+    expect(reply).to_have_value(ANSWER)  # rendered for her, the clinic's phone filled in
     expect(page.locator("#reply-shape")).to_contain_text("GSM-7 · 1 segment")
     reply.fill(ANSWER + " ¿Está bien?")
     expect(page.locator("#reply-shape")).to_contain_text("UCS-2 · 2 segments")
