@@ -250,31 +250,6 @@ class Reply(SQLModel, table=True):
     wish_decided_by: str | None = Field(default=None, max_length=100)
 
 
-class SavedReply(SQLModel, table=True):
-    """A short answer admins keep for staff to insert in a thread; retired, never deleted."""
-
-    __tablename__ = "saved_reply"
-
-    id: int | None = Field(default=None, primary_key=True)
-    language: str = Field(max_length=5, index=True)
-    title: str = Field(max_length=80)
-    body: str = Field(sa_type=sa.Text)  # Jinja2 source: {{ first_name }}, {{ clinic_phone }}...
-    created_at: datetime = Field(sa_type=UTCDateTime)
-    created_by: str = Field(max_length=100)
-    retired_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    retired_by: str | None = Field(default=None, max_length=100)
-
-
-class Conversation(SQLModel, table=True):
-    """A patient's thread in the inbox: who on staff it is assigned to (none: anyone)."""
-
-    __tablename__ = "conversation"
-
-    patient_id: int = Field(primary_key=True, foreign_key="patient.id")
-    assigned_to: str | None = Field(default=None, max_length=100)  # an account's email
-    assigned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-
-
 class WorkerHeartbeat(SQLModel, table=True):
     """One row per daemon process (host:pid), beaten while it runs; see store/health.py."""
 
@@ -405,3 +380,7 @@ class IdempotencyRecord(SQLModel, table=True):
     response_status: int
     response_body: str = Field(sa_type=sa.Text)  # JSON: ids and counts, no patient details
     created_at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
+# The inbox's own tables, registered with the rest whenever the models are imported.
+from reminders.store.conversation_tables import Conversation, SavedReply  # noqa: E402, F401

@@ -54,7 +54,7 @@ def thread(
         if _shown(entry.message)
     ]
     entries += [_theirs(reply, zone) for reply in replies]
-    return sorted(entries, key=lambda e: (e.at, not e.ours))
+    return sorted(entries, key=lambda e: (e.at, e.ours))  # at the same moment, theirs first
 
 
 def _shown(message: OutboxMessage) -> bool:
