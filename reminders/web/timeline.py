@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from reminders.planning.enrollment import void_session
 from reminders.planning.warnings import enrollment_warnings
 from reminders.rules.channel_kinds import ChannelKind
+from reminders.rules.timing import zone_or
 from reminders.store.accounts import actor_of
 from reminders.store.db import MAX_ID, Session
 from reminders.store.inbox import replies_of
@@ -225,7 +226,8 @@ async def _page(
         if timeline is None:
             return None
         page = patient_page(timeline, now, clinic_tz)
-        entries = thread(timeline, replies_of(session, patient_id), now, clinic_tz)
+        zone = zone_or(timeline.patient.timezone, clinic_tz)  # the page's times are the patient's
+        entries = thread(timeline, replies_of(session, patient_id), now, zone)
         return page, _warnings(session, timeline, enrolled, now), entries
 
     loaded = await run_db(request, load)

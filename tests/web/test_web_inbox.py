@@ -234,3 +234,11 @@ def test_no_text_or_number_reaches_the_logs(staff, texts, caplog):
     assert f"patient {texts['maria']}: 2 repl(ies) need no reply" in caplog.text
     for secret in (URGENT, THANKS, MARIA_PHONE, "Maria"):
         assert secret not in caplog.text
+
+
+def test_the_patients_page_shows_the_thread(staff, texts):
+    page = staff.get(f"/patients/{texts['maria']}").text
+    conversation = page.split('id="conversation-title"', 1)[1].split("<h2>Contact</h2>", 1)[0]
+    assert f'<a href="/inbox/{texts["maria"]}">Open the conversation to answer</a>' in conversation
+    assert conversation.index(THANKS) < conversation.index(URGENT)
+    assert "Texts sent and received (2)" in conversation and WHO not in conversation
