@@ -31,6 +31,7 @@ class Facts:
     # session; `at_once` also outside the send window.
     direct: bool = False
     at_once: bool = False
+    confirms_opt_out: bool = False  # the confirmation of the opt-out itself (rules.direct)
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def _unwanted(facts: Facts) -> SkipReason | None:
         (is_expired(facts.now, facts.not_after), SkipReason.EXPIRED),
         (not facts.consent, SkipReason.NO_CONSENT),
         (not facts.address, SkipReason.NO_ADDRESS),
-        (facts.opted_out, SkipReason.OPTED_OUT),
+        (facts.opted_out and not facts.confirms_opt_out, SkipReason.OPTED_OUT),
         (facts.undeliverable, SkipReason.UNDELIVERABLE),
         (facts.trial_blocked, SkipReason.TRIAL),
     )

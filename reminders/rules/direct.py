@@ -17,6 +17,9 @@ DIRECT_PLAN = "direct"
 class Purpose(StrEnum):
     STAFF_REPLY = "staff_reply"
     CARE_CODE = "care_code"
+    # The one confirmation of an opt-out read from a sentence (receiving.stop_wishes): it
+    # goes to the number that has just opted out, and only it may.
+    OPT_OUT_CONFIRMATION = "opt_out_confirmation"
 
 
 def direct_step(purpose: Purpose) -> str:
@@ -26,3 +29,9 @@ def direct_step(purpose: Purpose) -> str:
 
 def is_direct(plan: str) -> bool:
     return plan == DIRECT_PLAN
+
+
+def confirms_opt_out(purpose: str | None) -> bool:
+    """The opt-out's own confirmation: it may reach the opted-out number, and carries no
+    "Reply STOP to opt out." line (the number has just opted out)."""
+    return purpose == Purpose.OPT_OUT_CONFIRMATION

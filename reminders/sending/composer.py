@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from reminders.rules.care_plans import CarePlans
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.email_footer import email_footer, with_footer
+from reminders.rules.names import first_name
 from reminders.rules.rendering import TemplateKey, TemplateProblem, render_email, render_sms
 from reminders.rules.sms_segments import gsm7_name, sms_shape
 from reminders.settings import Settings
@@ -64,11 +65,6 @@ def message_context(
     if channel == ChannelKind.EMAIL or clinic.sms_may_name_treatment:
         context["treatment_name"] = treatment_name
     return context
-
-
-def first_name(full_name: str) -> str:
-    parts = full_name.split()
-    return parts[0] if parts else full_name
 
 
 def render(

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.decisions import Facts
-from reminders.rules.direct import is_direct
+from reminders.rules.direct import confirms_opt_out, is_direct
 from reminders.rules.timing import local_day_bounds, window_close, zone_or
 from reminders.settings import Settings
 from reminders.store.send_history import SendHistory, read_send_history
@@ -80,6 +80,7 @@ def facts(
         patient_paused=patient.paused_at is not None,
         direct=is_direct(message.plan),
         at_once=message.at_once,
+        confirms_opt_out=confirms_opt_out(message.purpose),
     )
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from reminders.rules.care_plans import CarePlans
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.decisions import Decision, Defer, Hold, Skip, decide
-from reminders.rules.direct import is_direct
+from reminders.rules.direct import confirms_opt_out, is_direct
 from reminders.rules.rendering import TemplateKey, TemplateProblem
 from reminders.sending import facts
 from reminders.sending.channels.base import Channel, OutgoingMessage
@@ -223,7 +223,7 @@ class Preparer:
                 channel=message.channel,
                 patient=patient,
                 clinic=self.clinic,
-                first_text=first_text,
+                first_text=first_text and not confirms_opt_out(message.purpose),
             )
         return compose(
             session,

@@ -242,6 +242,12 @@ class Reply(SQLModel, table=True):
     received_at: datetime = Field(sa_type=UTCDateTime)
     read_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     read_by: str | None = Field(default=None, max_length=100)
+    # A free reply that reads as a wish to stop texts (rules.stop_wishes), and what became
+    # of it: staff's "opt_out" or "not_opt_out", or "auto_opt_out" when nobody decided.
+    stop_wish: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    wish_decision: str | None = Field(default=None, max_length=20)
+    wish_decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    wish_decided_by: str | None = Field(default=None, max_length=100)
 
 
 class WorkerHeartbeat(SQLModel, table=True):
@@ -374,3 +380,7 @@ class IdempotencyRecord(SQLModel, table=True):
     response_status: int
     response_body: str = Field(sa_type=sa.Text)  # JSON: ids and counts, no patient details
     created_at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
+# The inbox's own tables, registered with the rest whenever the models are imported.
+from reminders.store.conversation_tables import Conversation, SavedReply  # noqa: E402, F401

@@ -166,11 +166,11 @@ def _session(entry: SessionEntry, now: datetime, tz: ZoneInfo, *, paused: bool) 
         replaced_by=entry.replaced_by,
         enrolled_by=treatment.enrolled_by or "",
         voidable=treatment.status == "completed",
-        messages=[_message(m, now, tz, paused=paused) for m in entry.messages],
+        messages=[message_row(m, now, tz, paused=paused) for m in entry.messages],
     )
 
 
-def _message(entry: MessageEntry, now: datetime, tz: ZoneInfo, *, paused: bool) -> MessageRow:
+def message_row(entry: MessageEntry, now: datetime, tz: ZoneInfo, *, paused: bool) -> MessageRow:
     message = entry.message
     tone, why = _explain(message, entry.events, now, paused=paused)
     label, subject, body = _text(message)
