@@ -53,6 +53,8 @@ SAMPLE_CONTEXT: Mapping[str, object] = MappingProxyType(
         "clinic_name": "Fine Touch Dermatology",
         "clinic_phone": "877-337-6424",
         "treatment_name": "Asclera sclerotherapy",
+        # 45 characters, as on a typical host (rules/care_links.py: 25 plus the base URL)
+        "care_link": "https://finetouch.co/c/q8Rk2mXw5TbN7vLp3sYd4A",
     }
 )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reminders.rules.care_links import care_url
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.rendering import SAMPLE_CONTEXT, TemplateProblem, length_warnings
 from reminders.rules.sms_privacy import privacy_warning
@@ -25,6 +26,7 @@ from reminders.sending.composer import (
 from reminders.store.models import Patient
 
 SAMPLE_ADDRESS = "patient@example.com"  # for the footer's unsubscribe link; never sent to
+SAMPLE_TOKEN = "q8Rk2mXw5TbN7vLp3sYd4A"  # noqa: S105  (a care link's length; opens nothing)
 MAX_SOURCE = 20_000  # characters of template source; the longest shipped one is about 2,600
 _NO_TREATMENT_HINT = (
     "SMS get no treatment_name unless the clinic sets SMS_MAY_NAME_TREATMENT:"
@@ -60,7 +62,9 @@ def sample_patient(language: str) -> Patient:
 def sample_context(channel: str, language: str, clinic: ClinicInfo) -> dict[str, object]:
     """What a template of `channel` may use, with the sample patient's values."""
     treatment = str(SAMPLE_CONTEXT["treatment_name"])
-    return message_context(sample_patient(language), treatment, clinic, channel)
+    links = clinic.care_links
+    link = care_url(links.public_base_url, SAMPLE_TOKEN) if links is not None else ""
+    return message_context(sample_patient(language), treatment, clinic, channel, link)
 
 
 def preview(source: str, *, channel: str, language: str, clinic: ClinicInfo) -> Preview:

@@ -6,7 +6,7 @@ and stored as UTC (`UTCDateTime`).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -31,6 +31,7 @@ class Patient(SQLModel, table=True):
     email: str | None = Field(default=None, max_length=320)
     timezone: str | None = Field(default=None, max_length=64)  # None: the clinic's zone
     language: str = Field(default="en", max_length=5, sa_column_kwargs={"server_default": "en"})
+    date_of_birth: date | None = None  # what the care page asks before it shows anything
     sms_consent: bool = True
     sms_consent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     sms_consent_by: str | None = Field(default=None, max_length=100)
@@ -370,3 +371,20 @@ class IdempotencyRecord(SQLModel, table=True):
     response_status: int
     response_body: str = Field(sa_type=sa.Text)  # JSON: ids and counts, no patient details
     created_at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
+class CareLink(SQLModel, table=True):
+    """A session's care page link: its salt (the token is made from it and SECRET_KEY, see
+    rules/care_links.py), the token's SHA-256 for look-up, wrong answers and when it was seen."""
+
+    __tablename__ = "care_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: int = Field(foreign_key="treatment_session.id", unique=True)
+    salt: str = Field(max_length=64)
+    token_hash: str = Field(max_length=64, unique=True)
+    failures: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    first_opened_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_opened_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

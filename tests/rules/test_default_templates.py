@@ -28,6 +28,7 @@ LONG_CONTEXT = {
     "first_name": "Maria-Guadalupe Xoch",
 }
 assert len(LONG_CONTEXT["first_name"]) == 20
+NO_LINK_CONTEXT = {**SMS_CONTEXT, "care_link": ""}
 
 
 def _expected_keys() -> list[TemplateKey]:
@@ -88,11 +89,41 @@ def test_every_template_file_belongs_to_a_plan_step() -> None:
 @pytest.mark.parametrize("key", SMS_KEYS, ids=_id)
 def test_default_sms_is_gsm7_short_and_names_the_clinic(key: TemplateKey) -> None:
     # Rendering without treatment_name also proves the SMS does not use it.
-    for context in (SMS_CONTEXT, LONG_CONTEXT):
+    for context in (SMS_CONTEXT, LONG_CONTEXT, NO_LINK_CONTEXT):
         rendered = render_sms(_source(key), context)
         assert rendered.shape.encoding == "GSM-7", rendered.body
         assert rendered.shape.segments <= 2, (rendered.shape, rendered.body)
         assert str(context["clinic_name"]) in rendered.body
+
+
+@pytest.mark.parametrize("key", SMS_KEYS, ids=_id)
+def test_default_sms_carries_the_care_link_in_one_segment_in_english(key: TemplateKey) -> None:
+    # The care page holds the details: an English text is one segment (half the cost),
+    # a Spanish one at most two, with a 45-character link and the first text's STOP line.
+    assert len(str(SMS_CONTEXT["care_link"])) == 45
+    body = render_sms(_source(key), SMS_CONTEXT).body
+    assert str(SMS_CONTEXT["care_link"]) in body
+    first = render_sms(_source(key), SMS_CONTEXT).shape
+    most = 1 if key.language == "en" else 2
+    assert first.segments <= most, (first, body)
+    assert "{{ care_link }}" in _source(key)
+
+
+@pytest.mark.parametrize("key", SMS_KEYS, ids=_id)
+def test_default_sms_reads_well_without_a_care_link(key: TemplateKey) -> None:
+    # PUBLIC_BASE_URL or SECRET_KEY unset: the sentence carrying the link is left out whole.
+    body = render_sms(_source(key), NO_LINK_CONTEXT).body
+    assert "/c/" not in body and ": ." not in body and not body.endswith(":")
+
+
+@pytest.mark.parametrize("key", EMAIL_KEYS, ids=_id)
+def test_default_email_carries_the_care_link_in_both_parts(key: TemplateKey) -> None:
+    email = render_email(_source(key), SAMPLE_CONTEXT)
+    link = str(SAMPLE_CONTEXT["care_link"])
+    assert link in email.text
+    assert f'<a href="{link}">{link}</a>' in email.html
+    bare = render_email(_source(key), {**SAMPLE_CONTEXT, "care_link": ""})
+    assert "/c/" not in bare.text and "<a href" not in bare.html
 
 
 @pytest.mark.parametrize("key", SMS_KEYS, ids=_id)

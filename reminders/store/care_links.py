@@ -1,0 +1,117 @@
+"""Care links in the database: a session's salt made once, found by its token's hash, and the
+moves of a check on the care page (a wrong answer, a lock, an opening), each audited.
+
+The audit names the link's id and what happened, never a date of birth or a token.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, select
+
+from reminders.clock import utcnow
+from reminders.rules.care_access import Attempt, after_wrong_answer
+from reminders.rules.care_links import CareLinks, token_hash
+from reminders.store.audit import record
+from reminders.store.models import CareLink, Patient, TreatmentSession
+
+ACTOR = "care_page"
+
+
+@dataclass(frozen=True)
+class Opened:
+    """What a token found: the link, its session and its patient."""
+
+    link: CareLink
+    treatment: TreatmentSession
+    patient: Patient
+
+
+def link_for(session: Session, session_id: int, links: CareLinks) -> str:
+    """The session's care link, its salt made on first use; the same link at every send.
+
+    Two workers composing for one session at once both insert; the unique session id keeps
+    the first salt and the second reads it. A hash made under an earlier SECRET_KEY is
+    brought up to date, so links sent from now on open the page (older ones do not).
+    """
+    row = _of_session(session, session_id)
+    if row is None:
+        salt = secrets.token_hex(16)
+        values = {
+            "session_id": session_id,
+            "salt": salt,
+            "token_hash": token_hash(links.token(salt)),
+            "failures": 0,
+            "created_at": utcnow(),
+        }
+        table = CareLink.__table__  # type: ignore[attr-defined]
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = insert(table).values(**values)
+        session.execute(statement.on_conflict_do_nothing(index_elements=["session_id"]))
+        row = _of_session(session, session_id)
+        assert row is not None
+    expected = token_hash(links.token(row.salt))
+    if row.token_hash != expected:
+        row.token_hash = expected
+        session.add(row)
+        session.flush()
+    return links.url(row.salt)
+
+
+def _of_session(session: Session, session_id: int) -> CareLink | None:
+    return session.exec(select(CareLink).where(CareLink.session_id == session_id)).first()
+
+
+def find(session: Session, token: str, *, lock: bool = False) -> Opened | None:
+    """The link a token opens, with its session and patient; None for an unknown token.
+    `lock`: the row is locked for the rest of the transaction (a check that counts)."""
+    query = (
+        select(CareLink, TreatmentSession, Patient)
+        .join(TreatmentSession, TreatmentSession.id == CareLink.session_id)  # type: ignore[arg-type]
+        .join(Patient, Patient.id == TreatmentSession.patient_id)  # type: ignore[arg-type]
+        .where(CareLink.token_hash == token_hash(token))
+    )
+    if lock:
+        query = query.with_for_update(of=CareLink)  # type: ignore[arg-type]
+    found = session.exec(query).first()
+    return Opened(*found) if found is not None else None
+
+
+def wrong_answer(session: Session, link: CareLink, now: datetime) -> Attempt:
+    """Count a wrong answer; the fifth locks the link. Audited: a failure, and a lock."""
+    attempt = after_wrong_answer(link.failures, now)
+    link.failures, link.locked_until = attempt.failures, attempt.locked_until or link.locked_until
+    session.add(link)
+    record(session, actor=ACTOR, action="care_check_failed", entity="care_link",
+           entity_id=link.id, now=now)  # fmt: skip
+    if attempt.locked_until is not None:
+        detail = f"locked until {attempt.locked_until:%Y-%m-%d %H:%M} UTC"
+        record(session, actor=ACTOR, action="care_link_locked", entity="care_link",
+               entity_id=link.id, now=now, detail=detail)  # fmt: skip
+    return attempt
+
+
+def opened(session: Session, link: CareLink, now: datetime, *, checked: bool) -> None:
+    """The page was shown: first and last opening kept for staff; `checked`, after a right
+    answer (which clears the wrong ones), else by the cookie that answer set."""
+    if checked:
+        link.failures = 0
+    link.first_opened_at = link.first_opened_at or now
+    link.last_opened_at = now
+    session.add(link)
+    action = "care_page_opened" if checked else "care_page_reopened"
+    record(session, actor=ACTOR, action=action, entity="care_link", entity_id=link.id, now=now)
+
+
+def openings(session: Session, session_ids: list[int]) -> dict[int, CareLink]:
+    """Each session's link, for the patient's timeline (whether and when the page was seen)."""
+    if not session_ids:
+        return {}
+    rows = session.exec(select(CareLink).where(sa.column("session_id").in_(session_ids)))
+    return {row.session_id: row for row in rows}
