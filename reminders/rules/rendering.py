@@ -38,6 +38,7 @@ __all__ = [
     "check_template",
     "length_warnings",
     "render_email",
+    "render_page",
     "render_sms",
     "sms_warnings",
     "ucs2_warning",
@@ -183,6 +184,15 @@ def render_email(source: str, context: Mapping[str, object]) -> RenderedEmail:
     if "\n" in parts["subject"] or "\r" in parts["subject"]:
         raise TemplateProblem("the subject block renders more than one line")
     return RenderedEmail(**parts)
+
+
+def render_page(source: str, context: Mapping[str, object]) -> str:
+    """Render a care page template: an HTML fragment, escaped like an email's html block."""
+    template = _compile(source, html=True)
+    html = _run(template, template.root_render_func, context).strip()
+    if not html:
+        raise TemplateProblem("the care page renders empty")
+    return html
 
 
 def check_template(

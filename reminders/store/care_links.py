@@ -17,8 +17,9 @@ from sqlmodel import Session, select
 from reminders.clock import utcnow
 from reminders.rules.care_access import Attempt, after_wrong_answer
 from reminders.rules.care_links import CareLinks, token_hash
+from reminders.rules.lifecycle import Status
 from reminders.store.audit import record
-from reminders.store.models import CareLink, Patient, TreatmentSession
+from reminders.store.models import CareLink, OutboxMessage, Patient, TreatmentSession
 
 ACTOR = "care_page"
 
@@ -97,6 +98,13 @@ def wrong_answer(session: Session, link: CareLink, now: datetime) -> Attempt:
     return attempt
 
 
+def visited(session: Session, link: CareLink, now: datetime) -> None:
+    """The link was opened and asked for the date of birth (a scanner, a preview, or the
+    patient): audited, nothing else kept."""
+    record(session, actor=ACTOR, action="care_link_opened", entity="care_link",
+           entity_id=link.id, now=now)  # fmt: skip
+
+
 def opened(session: Session, link: CareLink, now: datetime, *, checked: bool) -> None:
     """The page was shown: first and last opening kept for staff; `checked`, after a right
     answer (which clears the wrong ones), else by the cookie that answer set."""
@@ -115,3 +123,13 @@ def openings(session: Session, session_ids: list[int]) -> dict[int, CareLink]:
         return {}
     rows = session.exec(select(CareLink).where(sa.column("session_id").in_(session_ids)))
     return {row.session_id: row for row in rows}
+
+
+def coming_messages(session: Session, session_id: int) -> list[OutboxMessage]:
+    """The session's messages still to go, soonest first: what the page lists as coming."""
+    query = (
+        select(OutboxMessage)
+        .where(OutboxMessage.session_id == session_id, OutboxMessage.status == Status.PENDING)
+        .order_by(sa.column("due_at"), sa.column("id"))
+    )
+    return list(session.exec(query))

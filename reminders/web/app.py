@@ -29,6 +29,7 @@ from reminders.web import (
     admin_care_plans,
     admin_templates,
     admin_users,
+    care_page,
     enroll,
     health,
     home,
@@ -120,6 +121,7 @@ def create_app(
         health.router,
         metrics.router,
         unsubscribe.router,
+        care_page.router,
         *PAGE_ROUTERS,
     ):
         app.include_router(router)

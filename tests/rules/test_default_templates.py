@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from reminders.rules.care_page import sample_page_context
 from reminders.rules.rendering import (
     SAMPLE_CONTEXT,
     TemplateKey,
     render_email,
+    render_page,
     render_sms,
 )
 from reminders.rules.sms_privacy import treatment_words
@@ -39,12 +41,14 @@ def _expected_keys() -> list[TemplateKey]:
                 continue
             for channel in step["channels"]:
                 keys.extend(TemplateKey(plan, step["name"], channel, lang) for lang in LANGUAGES)
+        keys.extend(TemplateKey(plan, "care_page", "page", lang) for lang in LANGUAGES)
     return keys
 
 
 EXPECTED = _expected_keys()
 SMS_KEYS = [key for key in EXPECTED if key.channel == "sms"]
 EMAIL_KEYS = [key for key in EXPECTED if key.channel == "email"]
+PAGE_KEYS = [key for key in EXPECTED if key.channel == "page"]
 FIRST_SMS = {
     (plan, next(s["name"] for s in spec["steps"] if "sms" in s["channels"]))
     for plan, spec in PLANS.items()
@@ -188,3 +192,21 @@ def test_default_email_text_and_html_carry_the_same_phone_mentions(key: Template
     email = render_email(_source(key), SAMPLE_CONTEXT)
     assert email.text.count("877-337-6424") == email.html.count("877-337-6424")
     assert email.text.count("- ") == email.html.count("<li>")
+
+
+@pytest.mark.parametrize("key", PAGE_KEYS, ids=_id)
+def test_each_plan_has_a_care_page_with_every_section_and_911(key: TemplateKey) -> None:
+    html = render_page(_source(key), sample_page_context(key.language, SAMPLE_CONTEXT))
+    for section in ("restrictions", "normal", "call", "results"):
+        assert f'<section id="{section}">' in html
+    assert "911" in html and "877-337-6424" in html
+    assert html.count("<li>") == html.count("</li>")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_sclerotherapy_page_says_when_the_precautions_end_in_its_language(language):
+    key = TemplateKey("sclerotherapy", "care_page", "page", language)
+    html = render_page(_source(key), sample_page_context(language, SAMPLE_CONTEXT))
+    # the sample session: Friday 14:30 in Los Angeles, seen the next day
+    ends = "ends on Monday at 14:30" if language == "en" else "termina el lunes a las 14:30"
+    assert ends in html
