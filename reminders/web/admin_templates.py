@@ -52,7 +52,8 @@ def template_key(plan: str, step: str, channel: str, language: str) -> TemplateK
     """The template named by the path (a dependency of each route under KEY); a name that
     could be none is a 404, not an error."""
     parts = (plan, step, channel, language)
-    if channel not in (*CHANNELS, PAGE_CHANNEL) or not all(TEMPLATE_NAME_PART.match(part) for part in parts):
+    known = channel in (*CHANNELS, PAGE_CHANNEL)
+    if not known or not all(TEMPLATE_NAME_PART.match(part) for part in parts):
         raise HTTPException(404)
     return TemplateKey(*parts)
 

@@ -18,7 +18,7 @@ from reminders.web.app import create_app
 from tests.support.care_pages import answer, care_settings, care_token
 from tests.support.factories import MARIA_PHONE, enroll_patient
 from tests.support.settings import utc
-from tests.support.web_accounts import FAST_PASSWORDS, MovableClock, TestClient
+from tests.support.web_accounts import FAST_PASSWORDS, MovableClock, TestClient, log_in, make_user
 
 COMPLETED = utc(2026, 11, 20, 22, 30)  # Friday 14:30 in Los Angeles
 NOW = COMPLETED + timedelta(minutes=10)
@@ -251,3 +251,14 @@ def test_without_a_secret_key_there_are_no_care_pages(runtime, engine, clock, tm
     app = create_app(settings, engine, clock=clock, passwords=FAST_PASSWORDS)
     with TestClient(app, follow_redirects=False) as client:
         assert client.get(f"/c/{maria}").status_code == 404
+
+
+def test_staff_see_on_the_timeline_whether_and_when_the_page_was_opened(app, engine, client, maria):
+    make_user(engine, "bo@example.com", now=NOW)
+    with TestClient(app, base_url="https://testserver", follow_redirects=False) as staff:
+        assert log_in(staff, "bo@example.com").status_code == 303
+        assert "care page not opened yet" in staff.get("/patients/1").text
+        client.get(f"/c/{maria}")  # the gate alone is no opening
+        assert "care page not opened yet" in staff.get("/patients/1").text
+        answer(client, maria, MARIA_BORN)
+        assert "care page opened Fri 20 Nov 2026, 14:40 PST" in staff.get("/patients/1").text
