@@ -123,7 +123,8 @@ def _coming(
     for row in rows:
         care_plan = plans.plans.get(row.plan)
         step = next((s for s in care_plan.steps if s.name == row.step), None) if care_plan else None
-        about = step.description if step is not None else ""
+        # the plan's descriptions are the clinic's English words: shown on the English page
+        about = step.description if step is not None and language == "en" else ""
         how = words.get(row.channel, row.channel)
         shown.append(Coming(how, when(row.due_at, tz, language), about))
     return shown
