@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 from reminders.clock import utcnow
 from reminders.rules.care_access import Attempt, after_wrong_answer
 from reminders.rules.care_links import CareLinks, token_hash
+from reminders.rules.direct import DIRECT_PLAN
 from reminders.rules.lifecycle import Status
 from reminders.store.audit import record
 from reminders.store.models import CareLink, OutboxMessage, Patient, TreatmentSession
@@ -130,6 +131,7 @@ def coming_messages(session: Session, session_id: int) -> list[OutboxMessage]:
     query = (
         select(OutboxMessage)
         .where(OutboxMessage.session_id == session_id, OutboxMessage.status == Status.PENDING)
+        .where(OutboxMessage.plan != DIRECT_PLAN)  # a code or a reply is no care message
         .order_by(sa.column("due_at"), sa.column("id"))
     )
     return list(session.exec(query))

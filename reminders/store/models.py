@@ -127,6 +127,10 @@ class OutboxMessage(SQLModel, table=True):
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Resends after a temporary delivery failure (30001, 30008); at most one.
     delivery_retries: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # A direct message (rules.direct): written when queued, for this purpose; `at_once` goes
+    # outside the send window. Plan messages have neither.
+    purpose: str | None = Field(default=None, max_length=30)
+    at_once: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
