@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -17,12 +17,15 @@ from sqlmodel import Session, select
 from reminders.clock import utcnow
 from reminders.rules.care_access import Attempt, after_wrong_answer
 from reminders.rules.care_links import CareLinks, token_hash
+from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.direct import DIRECT_PLAN
 from reminders.rules.lifecycle import Status
 from reminders.store.audit import record
-from reminders.store.models import CareLink, OutboxMessage, Patient, TreatmentSession
+from reminders.store.models import CareLink, OptOut, OutboxMessage, Patient, TreatmentSession
+from reminders.store.opt_outs import normalize
 
 ACTOR = "care_page"
+REOPEN_QUIET = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,12 @@ def visited(session: Session, link: CareLink, now: datetime) -> None:
 
 def opened(session: Session, link: CareLink, now: datetime, *, checked: bool) -> None:
     """The page was shown: first and last opening kept for staff; `checked`, after a right
-    answer (which clears the wrong ones), else by the cookie that answer set."""
+    answer (which clears the wrong ones), else by the cookie that answer set. A cookie's
+    re-opening within REOPEN_QUIET of the last opening is not written again: reading the
+    page writes nothing while it is read."""
+    last = link.last_opened_at
+    if not checked and last is not None and now - last < REOPEN_QUIET:
+        return
     if checked:
         link.failures = 0
     link.first_opened_at = link.first_opened_at or now
@@ -128,10 +136,24 @@ def openings(session: Session, session_ids: list[int]) -> dict[int, CareLink]:
 
 def coming_messages(session: Session, session_id: int) -> list[OutboxMessage]:
     """The session's messages still to go, soonest first: what the page lists as coming."""
-    query = (
-        select(OutboxMessage)
-        .where(OutboxMessage.session_id == session_id, OutboxMessage.status == Status.PENDING)
-        .where(OutboxMessage.plan != DIRECT_PLAN)  # a code or a reply is no care message
-        .order_by(sa.column("due_at"), sa.column("id"))
-    )
-    return list(session.exec(query))
+    # All the session's rows by its own index, filtered and sorted here: a few rows. Asked
+    # for pending rows in due order, SQLite walks the outbox's (status, due_at) index instead.
+    query = select(OutboxMessage).where(OutboxMessage.session_id == session_id)
+    rows = [
+        row
+        for row in session.exec(query)
+        if row.status == Status.PENDING and row.plan != DIRECT_PLAN  # no code, no reply
+    ]
+    return sorted(rows, key=lambda row: (row.due_at, row.id or 0))
+
+
+def stopped_channels(session: Session, patient: Patient) -> set[str]:
+    """The channels the patient's own phone and email are opted out of, in one query."""
+    pairs = [
+        sa.and_(OptOut.channel == channel, OptOut.address == normalize(address))  # type: ignore[arg-type]
+        for channel in (ChannelKind.SMS, ChannelKind.EMAIL)
+        if (address := patient.address(channel))
+    ]
+    if not pairs:
+        return set()
+    return set(session.exec(select(OptOut.channel).where(sa.or_(*pairs))))

@@ -24,9 +24,8 @@ from reminders.rules.care_plans import CarePlans
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.rendering import TemplateKey, TemplateProblem, render_page
 from reminders.rules.timing import readable_zone
-from reminders.store.care_links import Opened, coming_messages
+from reminders.store.care_links import Opened, coming_messages, stopped_channels
 from reminders.store.db import Session
-from reminders.store.opt_outs import is_opted_out
 from reminders.store.templates import TemplateMissing, find_template
 
 CHANNEL_WORDS: dict[str, dict[str, str]] = {
@@ -132,8 +131,9 @@ def _coming(
 
 def _stoppable(session: Session, opened: Opened) -> list[Stoppable]:
     patient = opened.patient
+    stopped = stopped_channels(session, patient)
     return [
-        Stoppable(channel, is_opted_out(session, channel, address))
+        Stoppable(channel, channel in stopped)
         for channel in (ChannelKind.SMS, ChannelKind.EMAIL)
-        if (address := patient.address(channel))
+        if patient.address(channel)
     ]

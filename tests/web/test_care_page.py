@@ -212,7 +212,7 @@ def test_stop_texts_is_recorded_as_a_stop_and_skips_pending_texts(client, engine
 # -- the audit ------------------------------------------------------------------------------------
 
 
-def test_openings_failures_and_locks_are_audited_without_patient_data(client, engine, maria):
+def test_openings_failures_and_locks_are_audited_without_patient_data(client, clock, engine, maria):
     client.get(f"/c/{maria}")
     for _ in range(5):
         answer(client, maria, date(2000, 1, 1))
@@ -222,7 +222,9 @@ def test_openings_failures_and_locks_are_audited_without_patient_data(client, en
         session.add(link)
         session.commit()
     answer(client, maria, MARIA_BORN)
-    client.get(f"/c/{maria}")
+    client.get(f"/c/{maria}")  # read at once: not written again
+    clock.advance(hours=2)
+    client.get(f"/c/{maria}")  # read again later: a re-opening
     with Session(engine) as session:
         rows = session.exec(select(AuditEvent).where(AuditEvent.entity == "care_link")).all()
         link = session.exec(select(CareLink)).one()
