@@ -1,4 +1,5 @@
-"""care links (a salt per session, its token's hash, wrong answers) and the date of birth
+"""care links (a salt per session, its token's hash, wrong answers, a texted code) and the
+date of birth
 
 Revision ID: 0012
 Revises: 0010
@@ -36,6 +37,11 @@ def upgrade() -> None:
             "first_opened_at", reminders.store.db.UTCDateTime(timezone=True), nullable=True
         ),
         sa.Column("last_opened_at", reminders.store.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("code_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column(
+            "code_expires_at", reminders.store.db.UTCDateTime(timezone=True), nullable=True
+        ),
+        sa.Column("code_sent_at", reminders.store.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", reminders.store.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["session_id"], ["treatment_session.id"]),
         sa.PrimaryKeyConstraint("id"),

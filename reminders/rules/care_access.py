@@ -15,6 +15,12 @@ from enum import StrEnum
 MAX_FAILURES = 5
 LOCK = timedelta(minutes=15)
 COOKIE_DAYS = 30
+CODE_LIFE = timedelta(minutes=10)  # a texted code works this long, once
+CODE_GAP = timedelta(minutes=1)  # at most one code a minute per link
+_CODE_TEXT = {
+    "en": "{clinic}: your code for your care plan is {code}. It works for 10 minutes.",
+    "es": "{clinic}: su clave para ver su plan de cuidados es {code}. Vale 10 minutos.",
+}
 
 
 class LinkState(StrEnum):
@@ -67,6 +73,25 @@ def read_birth_date(year: str, month: str, day: str) -> date | None:
         return date(int(parts[0]), int(parts[1]), int(parts[2]))
     except ValueError:
         return None
+
+
+def read_code(text: str) -> str | None:
+    """Six digits as typed ("123 456" too); None for anything else."""
+    digits = "".join(text.split())
+    return digits if len(digits) == 6 and digits.isascii() and digits.isdigit() else None
+
+
+def may_send_code(last_sent: datetime | None, now: datetime) -> bool:
+    return last_sent is None or now - last_sent >= CODE_GAP
+
+
+def code_is_live(expires_at: datetime | None, now: datetime) -> bool:
+    return expires_at is not None and now < expires_at
+
+
+def code_text(language: str, clinic: str, code: str) -> str:
+    """The text that carries a code: GSM-7, one segment, no health details."""
+    return _CODE_TEXT.get(language, _CODE_TEXT["en"]).format(clinic=clinic, code=code)
 
 
 def answer_is_right(given: date | None, on_file: date | None) -> bool:

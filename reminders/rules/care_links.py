@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 TOKEN_BYTES = 16  # 128 bits
 PATH = "/c/"
 _DOMAIN = b"aftercare-care-link:"  # keeps these MACs useless for anything else signed
+_CODE_DOMAIN = b"aftercare-care-code:"
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{22}\Z")
 
 
@@ -36,6 +37,13 @@ def token_for(secret: str, salt: str) -> str:
 def token_hash(token: str) -> str:
     """What is stored and looked up: the SHA-256 of the token, hex."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def code_hash(secret: str, link_id: int, code: str) -> str:
+    """What is kept of a texted code: an HMAC under SECRET_KEY, so the database alone cannot
+    be searched for the million codes there are."""
+    message = f"{link_id}:{code}".encode()
+    return hmac.new(_CODE_DOMAIN + secret.encode(), message, hashlib.sha256).hexdigest()
 
 
 def looks_like_token(text: str) -> bool:

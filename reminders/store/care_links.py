@@ -1,11 +1,13 @@
 """Care links in the database: a session's salt made once, found by its token's hash, and the
-moves of a check on the care page (a wrong answer, a lock, an opening), each audited.
+moves of a check on the care page (a wrong answer, a lock, a texted code, an opening), each
+audited.
 
 The audit names the link's id and what happened, never a date of birth or a token.
 """
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,12 +17,20 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from reminders.clock import utcnow
-from reminders.rules.care_access import Attempt, after_wrong_answer
-from reminders.rules.care_links import CareLinks, token_hash
+from reminders.rules.care_access import (
+    CODE_LIFE,
+    Attempt,
+    after_wrong_answer,
+    code_is_live,
+    code_text,
+    may_send_code,
+)
+from reminders.rules.care_links import CareLinks, code_hash, token_hash
 from reminders.rules.channel_kinds import ChannelKind
-from reminders.rules.direct import DIRECT_PLAN
+from reminders.rules.direct import DIRECT_PLAN, Purpose
 from reminders.rules.lifecycle import Status
 from reminders.store.audit import record
+from reminders.store.direct import queue_direct
 from reminders.store.models import CareLink, OptOut, OutboxMessage, Patient, TreatmentSession
 from reminders.store.opt_outs import normalize
 
@@ -109,6 +119,36 @@ def visited(session: Session, link: CareLink, now: datetime) -> None:
            entity_id=link.id, now=now)  # fmt: skip
 
 
+def send_code(
+    session: Session, found: Opened, *, secret: str, clinic_name: str, now: datetime
+) -> bool:
+    """Text a new 6-digit code through the outbox at once (a direct message); False when one
+    went less than a minute ago. Only the code's HMAC is kept, for CODE_LIFE."""
+    link, patient = found.link, found.patient
+    if not may_send_code(link.code_sent_at, now) or link.id is None or patient.id is None:
+        return False
+    code = f"{secrets.randbelow(10**6):06d}"
+    link.code_hash = code_hash(secret, link.id, code)
+    link.code_expires_at, link.code_sent_at = now + CODE_LIFE, now
+    session.add(link)
+    body = code_text(patient.language, clinic_name, code)
+    queue_direct(session, patient_id=patient.id, session_id=found.treatment.id or 0,
+                 channel=ChannelKind.SMS, body=body, purpose=Purpose.CARE_CODE, now=now,
+                 at_once=True, actor=ACTOR, not_after=link.code_expires_at)  # fmt: skip
+    record(session, actor=ACTOR, action="care_code_sent", entity="care_link",
+           entity_id=link.id, now=now)  # fmt: skip
+    return True
+
+
+def code_matches(link: CareLink, code: str | None, *, secret: str, now: datetime) -> bool:
+    """A live code, the one last texted; the caller opens the page and `opened` spends it."""
+    if code is None or link.id is None or link.code_hash is None:
+        return False
+    if not code_is_live(link.code_expires_at, now):
+        return False
+    return hmac.compare_digest(link.code_hash, code_hash(secret, link.id, code))
+
+
 def opened(session: Session, link: CareLink, now: datetime, *, checked: bool) -> None:
     """The page was shown: first and last opening kept for staff; `checked`, after a right
     answer (which clears the wrong ones), else by the cookie that answer set. A cookie's
@@ -119,6 +159,7 @@ def opened(session: Session, link: CareLink, now: datetime, *, checked: bool) ->
         return
     if checked:
         link.failures = 0
+        link.code_hash = link.code_expires_at = None  # a code opens the page once
     link.first_opened_at = link.first_opened_at or now
     link.last_opened_at = now
     session.add(link)

@@ -391,4 +391,8 @@ class CareLink(SQLModel, table=True):
     locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     first_opened_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_opened_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # A code texted to a patient with no date of birth on file (rules/care_links.code_hash)
+    code_hash: str | None = Field(default=None, max_length=64)
+    code_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    code_sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from functools import partial
 from typing import Annotated, Any
 
@@ -26,8 +26,10 @@ from reminders.rules.care_access import (
     COOKIE_DAYS,
     LinkState,
     answer_is_right,
+    code_is_live,
     link_state,
     read_birth_date,
+    read_code,
 )
 from reminders.rules.care_links import looks_like_token
 from reminders.rules.care_page import LANGUAGE_NAMES, LANGUAGES, language_of, tel_href
@@ -63,11 +65,14 @@ class Answer:
 
 
 @router.get("/{token}")
-async def care_page(request: Request, token: str, lang: str = "", stopped: str = "") -> Response:
+async def care_page(
+    request: Request, token: str, lang: str = "", stopped: str = "", code: str = ""
+) -> Response:
     cookie = request.cookies.get(COOKIE)
     work = partial(_view, request=request, token=token, cookie=cookie, lang=lang)
     answer = await _answer(request, token, work)
     answer.values["stopped"] = stopped if stopped in tuple(ChannelKind) else ""
+    answer.values["code_news"] = code if code in ("sent", "wait") else ""
     return _page(request, token, answer)
 
 
@@ -78,9 +83,11 @@ async def check(
     birth_month: FormText = "",
     birth_day: FormText = "",
     birth_year: FormText = "",
+    code: FormText = "",
     lang: FormText = "",
 ) -> Response:
-    given = read_birth_date(birth_year, birth_month, birth_day)
+    """The date of birth, or (for a patient with none on file) the code texted to them."""
+    given = Given(read_birth_date(birth_year, birth_month, birth_day), read_code(code), bool(code))
     work = partial(_check, request=request, token=token, given=given, lang=lang)
     answer = await _answer(request, token, work)
     if answer.open_link is None:
@@ -96,6 +103,18 @@ async def check(
         secure=is_https(request),
     )
     return response
+
+
+@router.post("/{token}/code")
+async def text_code(request: Request, token: str, lang: FormText = "") -> Response:
+    """ "Text me a code": a 6-digit code through the outbox at once, at most one a minute."""
+    work = partial(_text_code, request=request, token=token)
+    answer = await _answer(request, token, work)
+    if answer.page not in ("sent", "wait"):
+        return _page(request, token, answer)
+    return RedirectResponse(
+        _here(token, lang, code=answer.page), status_code=303, headers=REDIRECT_HEADERS
+    )
 
 
 @router.post("/{token}/stop")
@@ -127,11 +146,18 @@ def _view(
         care_links.opened(session, found.link, now, checked=False)
         return _shown(session, request, found, lang, now)
     care_links.visited(session, found.link, now)
-    return _gate(found, lang, now)
+    return _gate(session, found, lang, now)
+
+
+@dataclass(frozen=True)
+class Given:
+    born: date | None
+    code: str | None
+    by_code: bool  # the code's box was sent: the code is the answer
 
 
 def _check(
-    session: Session, now: datetime, *, request: Request, token: str, given: Any, lang: str
+    session: Session, now: datetime, *, request: Request, token: str, given: Given, lang: str
 ) -> Answer:
     found = care_links.find(session, token, lock=True)
     if found is None:
@@ -139,16 +165,48 @@ def _check(
     refused = _refused(request, found, now)
     if refused is not None:
         return refused
-    gate = _gate(found, lang, now)
+    gate = _gate(session, found, lang, now)
     if gate.values["locked"]:
         return Answer("gate", 429, gate.values)
-    if answer_is_right(given, found.patient.date_of_birth):
+    if _right(request, found, given, now):
         care_links.opened(session, found.link, now, checked=True)
         return Answer("open", open_link=found.link.id)
     attempt = care_links.wrong_answer(session, found.link, now)
-    gate = _gate(found, lang, now)
+    gate = _gate(session, found, lang, now)
     status = 429 if attempt.locked_until is not None else 400
     return Answer("gate", status, {**gate.values, "wrong": attempt.locked_until is None})
+
+
+def _right(request: Request, found: care_links.Opened, given: Given, now: datetime) -> bool:
+    if given.by_code:
+        secret = _secret(request)
+        return care_links.code_matches(found.link, given.code, secret=secret, now=now)
+    return answer_is_right(given.born, found.patient.date_of_birth)
+
+
+def _text_code(session: Session, now: datetime, *, request: Request, token: str) -> Answer:
+    found = care_links.find(session, token, lock=True)
+    if found is None:
+        return Answer("unknown", 404)
+    refused = _refused(request, found, now)
+    if refused is not None:
+        return refused
+    gate = _gate(session, found, "", now)
+    if gate.values["locked"] or found.patient.date_of_birth is not None:
+        return Answer("gate", 429 if gate.values["locked"] else 400, gate.values)
+    if not _can_text(session, found):
+        return gate
+    settings = settings_of(request)
+    sent = care_links.send_code(session, found, secret=_secret(request),
+                                clinic_name=settings.clinic_name, now=now)  # fmt: skip
+    return Answer("sent" if sent else "wait")
+
+
+def _can_text(session: Session, found: care_links.Opened) -> bool:
+    phone = found.patient.phone
+    return phone is not None and ChannelKind.SMS not in care_links.stopped_channels(
+        session, found.patient
+    )
 
 
 def _stop(
@@ -167,7 +225,7 @@ def _stop(
     if refused is not None:
         return refused
     if not _cookie_opens(request, cookie, found.link.id):
-        return _gate(found, "", now)
+        return _gate(session, found, "", now)
     address = found.patient.address(channel) if channel in tuple(ChannelKind) else None
     if address is None:
         return Answer("unknown", 404)
@@ -194,7 +252,7 @@ def _state(request: Request, found: care_links.Opened, now: datetime) -> LinkSta
     )
 
 
-def _gate(found: care_links.Opened, lang: str, now: datetime) -> Answer:
+def _gate(session: Session, found: care_links.Opened, lang: str, now: datetime) -> Answer:
     """The form; nothing of the patient but the language the page is in."""
     until = found.link.locked_until
     minutes = math.ceil((until - now).total_seconds() / 60) if until and now < until else 0
@@ -203,6 +261,8 @@ def _gate(found: care_links.Opened, lang: str, now: datetime) -> Answer:
         "locked": minutes > 0,
         "minutes": minutes,
         "has_birth_date": found.patient.date_of_birth is not None,
+        "code_pending": code_is_live(found.link.code_expires_at, now),
+        "can_text": found.patient.date_of_birth is None and _can_text(session, found),
         "wrong": False,
     }
     return Answer("gate", 200, values)
@@ -248,6 +308,7 @@ def _page(request: Request, token: str, answer: Answer) -> HTMLResponse:
         "other_language": other,
         "other_language_name": LANGUAGE_NAMES[other],
         "stopped": "",
+        "code_news": "",
         **answer.values,
         "language": language,
         "es": language == "es",
@@ -279,9 +340,13 @@ class _Signer(TimestampSigner):
 
 
 def _signer(request: Request) -> TimestampSigner:
+    return _Signer(_secret(request), now_of(request))
+
+
+def _secret(request: Request) -> str:
     secret = settings_of(request).secret_key
     assert secret is not None  # no care links without it (_answer)
-    return _Signer(secret.get_secret_value(), now_of(request))
+    return secret.get_secret_value()
 
 
 def _here(token: str, lang: str, **query: str) -> str:

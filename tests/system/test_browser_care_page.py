@@ -48,7 +48,7 @@ def site(initialized_database: Path, tmp_path: Path) -> Iterator[Site]:
         engine.dispose()
 
 
-def texted_link(site: Site, tmp_path: Path) -> str:
+def texted_link(site: Site, tmp_path: Path, born: str | None = "1984-03-09") -> str:
     """Enroll Maria (born 9 March 1984) and send her first text: the link it carries."""
     settings = make_settings(
         str(site.engine.url), tmp_path, public_base_url=site.base_url, secret_key=SECRET
@@ -56,7 +56,7 @@ def texted_link(site: Site, tmp_path: Path) -> str:
     runtime = Runtime(settings, site.engine, load_care_plans())
     now = datetime.now(UTC).replace(microsecond=0)
     enroll_patient(runtime, completed_at=now - timedelta(minutes=10), now=now,
-                   date_of_birth="1984-03-09", timezone=daytime_zone(now))  # fmt: skip
+                   date_of_birth=born, timezone=daytime_zone(now))  # fmt: skip
     make_dispatcher(runtime, lambda: now).run_once()
     with Session(site.engine) as session:
         text = session.exec(select(OutboxMessage).where(OutboxMessage.channel == "sms")).first()
@@ -116,3 +116,22 @@ def test_from_the_text_to_the_care_page(
     page.get_by_role("link", name="Español").click()
     expect(page.get_by_role("heading", name="Su visita")).to_be_visible()
     screenshot(page, "page-es")
+
+
+@pytest.mark.parametrize("page", ["phone"], indirect=True)
+def test_with_no_date_of_birth_on_file_a_texted_code_opens_the_page(
+    page: Page, site: Site, tmp_path: Path, screenshot: Callable[[Page, str], Path]
+) -> None:
+    link = texted_link(site, tmp_path, born=None)
+    page.goto(link)
+    page.get_by_role("button", name="Text me a code").click()
+    expect(page.get_by_role("status")).to_contain_text("We texted you a code")
+    screenshot(page, "code")
+    with Session(site.engine) as session:
+        query = select(OutboxMessage).where(OutboxMessage.purpose == "care_code")
+        text = session.exec(query).one()
+    code = re.search(r"\b(\d{6})\b", text.body or "")
+    assert code, text.body
+    page.get_by_label("The code we texted you").fill(code.group(1))
+    page.get_by_role("button", name="Show my care plan").click()
+    expect(page.get_by_role("heading", name="Your visit")).to_be_visible()

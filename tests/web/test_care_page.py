@@ -163,11 +163,11 @@ def test_the_page_is_in_the_patients_language_with_a_switch(client, ana):
     assert '<html lang="en">' in english.text and "ends on Monday at 14:30" in english.text
 
 
-def test_a_patient_with_no_date_of_birth_is_asked_to_call(client, runtime, settings, engine):
+def test_a_patient_with_no_date_of_birth_is_offered_a_code(client, runtime, settings, engine):
     session_id = enroll(runtime, date_of_birth=None)
     token = care_token(engine, settings, session_id)
     gate = client.get(f"/c/{token}")
-    assert gate.status_code == 200 and "call us at" in gate.text
+    assert gate.status_code == 200 and "Text me a code" in gate.text  # test_care_page_code.py
     assert answer(client, token, MARIA_BORN).status_code == 400
 
 
