@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from reminders.clock import utcnow
 from reminders.rules.care_access import (
@@ -32,7 +32,6 @@ from reminders.rules.lifecycle import Status
 from reminders.store.audit import record
 from reminders.store.direct import queue_direct
 from reminders.store.models import CareLink, OptOut, OutboxMessage, Patient, TreatmentSession
-from reminders.store.opt_outs import normalize
 
 ACTOR = "care_page"
 REOPEN_QUIET = timedelta(hours=1)
@@ -40,11 +39,13 @@ REOPEN_QUIET = timedelta(hours=1)
 
 @dataclass(frozen=True)
 class Opened:
-    """What a token found: the link, its session and its patient."""
+    """What a token found: the link, its session, its patient, and the channels the patient's
+    own phone and email are opted out of (read with them: one round trip)."""
 
     link: CareLink
     treatment: TreatmentSession
     patient: Patient
+    stopped: frozenset[str] = frozenset()
 
 
 def link_for(session: Session, session_id: int, links: CareLinks) -> str:
@@ -87,15 +88,32 @@ def find(session: Session, token: str, *, lock: bool = False) -> Opened | None:
     """The link a token opens, with its session and patient; None for an unknown token.
     `lock`: the row is locked for the rest of the transaction (a check that counts)."""
     query = (
-        select(CareLink, TreatmentSession, Patient)
-        .join(TreatmentSession, TreatmentSession.id == CareLink.session_id)  # type: ignore[arg-type]
-        .join(Patient, Patient.id == TreatmentSession.patient_id)  # type: ignore[arg-type]
-        .where(CareLink.token_hash == token_hash(token))
+        sa.select(
+            CareLink,
+            TreatmentSession,
+            Patient,
+            _opted_out(ChannelKind.SMS, col(Patient.phone)),
+            _opted_out(ChannelKind.EMAIL, col(Patient.email)),
+        )
+        .join(TreatmentSession, col(TreatmentSession.id) == col(CareLink.session_id))
+        .join(Patient, col(Patient.id) == col(TreatmentSession.patient_id))
+        .where(col(CareLink.token_hash) == token_hash(token))
     )
     if lock:
         query = query.with_for_update(of=CareLink)  # type: ignore[arg-type]
-    found = session.exec(query).first()
-    return Opened(*found) if found is not None else None
+    found = session.execute(query).first()
+    if found is None:
+        return None
+    link, treatment, patient, sms, email = found
+    stopped = {ChannelKind.SMS} if sms else set()
+    stopped |= {ChannelKind.EMAIL} if email else set()
+    return Opened(link, treatment, patient, frozenset(stopped))
+
+
+def _opted_out(channel: ChannelKind, address: object) -> sa.Exists:
+    """Whether the patient's own address of `channel` is opted out (stored as opt_outs
+    stores it: E.164, lower-case email, as enrollment writes the patient's)."""
+    return sa.exists().where(col(OptOut.channel) == channel, col(OptOut.address) == address)
 
 
 def wrong_answer(session: Session, link: CareLink, now: datetime) -> Attempt:
@@ -186,15 +204,3 @@ def coming_messages(session: Session, session_id: int) -> list[OutboxMessage]:
         if row.status == Status.PENDING and row.plan != DIRECT_PLAN  # no code, no reply
     ]
     return sorted(rows, key=lambda row: (row.due_at, row.id or 0))
-
-
-def stopped_channels(session: Session, patient: Patient) -> set[str]:
-    """The channels the patient's own phone and email are opted out of, in one query."""
-    pairs = [
-        sa.and_(OptOut.channel == channel, OptOut.address == normalize(address))  # type: ignore[arg-type]
-        for channel in (ChannelKind.SMS, ChannelKind.EMAIL)
-        if (address := patient.address(channel))
-    ]
-    if not pairs:
-        return set()
-    return set(session.exec(select(OptOut.channel).where(sa.or_(*pairs))))

@@ -194,7 +194,7 @@ def _text_code(session: Session, now: datetime, *, request: Request, token: str)
     gate = _gate(session, found, "", now)
     if gate.values["locked"] or found.patient.date_of_birth is not None:
         return Answer("gate", 429 if gate.values["locked"] else 400, gate.values)
-    if not _can_text(session, found):
+    if not _can_text(found):
         return gate
     settings = settings_of(request)
     sent = care_links.send_code(session, found, secret=_secret(request),
@@ -202,11 +202,8 @@ def _text_code(session: Session, now: datetime, *, request: Request, token: str)
     return Answer("sent" if sent else "wait")
 
 
-def _can_text(session: Session, found: care_links.Opened) -> bool:
-    phone = found.patient.phone
-    return phone is not None and ChannelKind.SMS not in care_links.stopped_channels(
-        session, found.patient
-    )
+def _can_text(found: care_links.Opened) -> bool:
+    return found.patient.phone is not None and ChannelKind.SMS not in found.stopped
 
 
 def _stop(
@@ -262,7 +259,7 @@ def _gate(session: Session, found: care_links.Opened, lang: str, now: datetime) 
         "minutes": minutes,
         "has_birth_date": found.patient.date_of_birth is not None,
         "code_pending": code_is_live(found.link.code_expires_at, now),
-        "can_text": found.patient.date_of_birth is None and _can_text(session, found),
+        "can_text": found.patient.date_of_birth is None and _can_text(found),
         "wrong": False,
     }
     return Answer("gate", 200, values)

@@ -24,7 +24,7 @@ from reminders.rules.care_plans import CarePlans
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.rendering import TemplateKey, TemplateProblem, render_page
 from reminders.rules.timing import readable_zone
-from reminders.store.care_links import Opened, coming_messages, stopped_channels
+from reminders.store.care_links import Opened, coming_messages
 from reminders.store.db import Session
 from reminders.store.templates import TemplateMissing, find_template
 
@@ -131,9 +131,8 @@ def _coming(
 
 def _stoppable(session: Session, opened: Opened) -> list[Stoppable]:
     patient = opened.patient
-    stopped = stopped_channels(session, patient)
     return [
-        Stoppable(channel, channel in stopped)
+        Stoppable(channel, channel in opened.stopped)
         for channel in (ChannelKind.SMS, ChannelKind.EMAIL)
         if patient.address(channel)
     ]
