@@ -107,7 +107,7 @@ async def check(
 
 @router.post("/{token}/code")
 async def text_code(request: Request, token: str, lang: FormText = "") -> Response:
-    """ "Text me a code": a 6-digit code through the outbox at once, at most one a minute."""
+    """The "Text me a code" button: six digits through the outbox at once, one a minute."""
     work = partial(_text_code, request=request, token=token)
     answer = await _answer(request, token, work)
     if answer.page not in ("sent", "wait"):
@@ -121,13 +121,14 @@ async def text_code(request: Request, token: str, lang: FormText = "") -> Respon
 async def stop(
     request: Request, token: str, channel: FormText = "", lang: FormText = ""
 ) -> Response:
-    """ "Stop texts" / "Stop emails": recorded as a STOP is, for the patient's address."""
+    """The "Stop texts" and "Stop emails" buttons: recorded as a STOP is, for that address."""
     cookie = request.cookies.get(COOKIE)
     work = partial(_stop, request=request, token=token, cookie=cookie, channel=channel)
     answer = await _answer(request, token, work)
     if answer.page != "stopped":
         return _page(request, token, answer)
-    return RedirectResponse(_here(token, lang, stopped=channel), status_code=303, headers=HEADERS)
+    target = _here(token, lang, stopped=channel)
+    return RedirectResponse(target, status_code=303, headers=REDIRECT_HEADERS)
 
 
 # -- the work, each in one transaction --------------------------------------------------------

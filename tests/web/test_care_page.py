@@ -199,6 +199,7 @@ def test_stop_texts_is_recorded_as_a_stop_and_skips_pending_texts(client, engine
     assert client.post(f"/c/{maria}/stop", data={"channel": "sms"}).status_code == 200  # no cookie
     answer(client, maria, MARIA_BORN)
     done = client.post(f"/c/{maria}/stop", data={"channel": "sms", "lang": "en"})
+    headers_ok(done)
     assert done.status_code == 303 and done.headers["location"] == f"/c/{maria}?lang=en&stopped=sms"
     page = client.get(done.headers["location"])
     assert "we will send you no more texts" in page.text and "Texts are stopped." in page.text
