@@ -1,6 +1,6 @@
 """conversations: likely opt-outs in replies, threads assigned to staff, saved replies
 
-Revision ID: 0014
+Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-06
 """
@@ -16,7 +16,7 @@ from alembic import op
 import reminders.store.db
 
 
-revision: str = '0014'
+revision: str = '0011'
 down_revision: str | None = '0010'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

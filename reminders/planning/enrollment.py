@@ -8,7 +8,7 @@ email address is never replaced silently.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
@@ -241,6 +241,7 @@ class PatientDetails(Protocol):
     email: str | None
     timezone: str | None
     language: str
+    date_of_birth: date | None
 
 
 def set_details(
@@ -261,6 +262,7 @@ def enrolled_details(patient: PatientDetails, enrollment: Enrollment) -> dict[st
         "email": enrollment.email or patient.email,
         "timezone": enrollment.timezone or patient.timezone,
         "language": enrollment.language or patient.language or "en",
+        "date_of_birth": enrollment.date_of_birth or patient.date_of_birth,
         "sms_consent": enrollment.sms_consent,
         "email_consent": enrollment.email_consent,
     }
@@ -281,6 +283,7 @@ _CHANGE_NOTES = {
         "patient {id} had a different email address on file; it was replaced by the one given"
         " (emails for this patient go there from now on)"
     ),
+    "date_of_birth": "patient {id}'s date of birth on file was replaced by the one given",
 }
 
 
@@ -293,6 +296,9 @@ def _changed_fields(patient: Patient, enrollment: Enrollment) -> list[str]:
         changed.append("phone")
     if enrollment.email and patient.email and enrollment.email != patient.email.lower():
         changed.append("email")
+    born = enrollment.date_of_birth
+    if born and patient.date_of_birth and born != patient.date_of_birth:
+        changed.append("date_of_birth")
     return changed
 
 

@@ -36,8 +36,9 @@ T = TypeVar("T")
 
 
 # The fields of the form a problem can concern, as the web form names its inputs.
-FIELDS = ("name", "phone", "email", "treatment", "completed_at", "timezone", "language",
-          "consent", "patient")  # fmt: skip
+FIELDS = ("name", "phone", "email", "date_of_birth", "treatment", "completed_at", "timezone",
+          "language", "consent", "patient")  # fmt: skip
+EARLIEST_BIRTH = date(1900, 1, 1)
 
 
 class InvalidEnrollment(ValueError):
@@ -79,6 +80,7 @@ class EnrollmentForm:
     sms: bool = True
     email_ok: bool = True
     patient_id: int | None = None  # an existing patient, named explicitly
+    date_of_birth: str | None = None  # YYYY-MM-DD; None or blank: what is on file is kept
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ class Enrollment:
     email_consent: bool
     patient_id: int | None = None
     notes: tuple[str, ...] = ()  # what staff must hear about how the input was read
+    date_of_birth: date | None = None
 
 
 def validate(
@@ -125,6 +128,7 @@ def validate(
     )
     completed_at, note = read
     email = problems.check("email", None, parse_email, form.email)
+    born = problems.check("date_of_birth", None, parse_date_of_birth, form.date_of_birth, now)
     if not problems.by_field.keys() & {"treatment", "completed_at"}:
         consent: dict[str, bool] = {ChannelKind.SMS: form.sms, ChannelKind.EMAIL: form.email_ok}
         blocked = {ch: f"no consent to {_LABELS[ch]}" for ch, ok in consent.items() if not ok}
@@ -143,6 +147,7 @@ def validate(
         email_consent=form.email_ok,
         patient_id=form.patient_id,
         notes=(note,) if note else (),
+        date_of_birth=born,
     )
 
 
@@ -318,6 +323,21 @@ def parse_email(raw: str | None) -> str | None:
         return normalize_email(raw)
     except ValueError as exc:
         raise InvalidEnrollment(f"email address {raw!r} is not valid: {exc}") from None
+
+
+def parse_date_of_birth(raw: str | None, now: datetime) -> date | None:
+    """YYYY-MM-DD, from 1900 to today: what the care page asks before it shows anything."""
+    if raw is None or not raw.strip():
+        return None
+    try:
+        born = date.fromisoformat(raw.strip())
+    except ValueError:
+        raise InvalidEnrollment(f"date of birth {raw!r} is not a date (YYYY-MM-DD)") from None
+    if born > now.date():
+        raise InvalidEnrollment(f"date of birth {raw!r} is in the future")
+    if born < EARLIEST_BIRTH:
+        raise InvalidEnrollment(f"date of birth {raw!r} is before 1900; check the year")
+    return born
 
 
 def parse_completed_at(raw: str, tz: ZoneInfo, now: datetime) -> tuple[datetime, str | None]:

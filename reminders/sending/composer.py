@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reminders.rules.care_links import CareLinks
 from reminders.rules.care_plans import CarePlans
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.email_footer import email_footer, with_footer
@@ -14,6 +15,7 @@ from reminders.rules.names import first_name
 from reminders.rules.rendering import TemplateKey, TemplateProblem, render_email, render_sms
 from reminders.rules.sms_segments import gsm7_name, sms_shape
 from reminders.settings import Settings
+from reminders.store.care_links import link_for
 from reminders.store.models import Patient, TreatmentSession
 from reminders.store.templates import TemplateMissing, TemplateSource, find_template
 from reminders.unsubscribe import UnsubscribeLinks
@@ -41,6 +43,7 @@ class ClinicInfo:
     phone: str
     sms_may_name_treatment: bool = False
     unsubscribe: UnsubscribeLinks | None = None
+    care_links: CareLinks | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ClinicInfo:
@@ -49,18 +52,22 @@ class ClinicInfo:
             settings.clinic_phone,
             settings.sms_may_name_treatment,
             settings.unsubscribe_links,
+            settings.care_links,
         )
 
 
 def message_context(
-    patient: Patient, treatment_name: str, clinic: ClinicInfo, channel: str
+    patient: Patient, treatment_name: str, clinic: ClinicInfo, channel: str, care_link: str = ""
 ) -> dict[str, object]:
-    """What a template may use. SMS get no treatment name unless the clinic chose so."""
+    """What a template may use. SMS get no treatment name unless the clinic chose so.
+    `care_link` is the session's care page ("" when PUBLIC_BASE_URL or SECRET_KEY is unset:
+    the default templates then leave the sentence that carries it out)."""
     name = first_name(patient.name)
     context: dict[str, object] = {
         "first_name": gsm7_name(name) if channel == ChannelKind.SMS else name,
         "clinic_name": clinic.name,
         "clinic_phone": clinic.phone,
+        "care_link": care_link,
     }
     if channel == ChannelKind.EMAIL or clinic.sms_may_name_treatment:
         context["treatment_name"] = treatment_name
@@ -106,7 +113,10 @@ def compose(
         if sources is not None:
             sources[key] = found
     treatment_name = care_plan.treatments.get(treatment.treatment, treatment.treatment)
-    context = message_context(patient, treatment_name, clinic, channel)
+    link = ""
+    if clinic.care_links is not None and treatment.id is not None:
+        link = link_for(session, treatment.id, clinic.care_links)
+    context = message_context(patient, treatment_name, clinic, channel, link)
     body, subject, html, segments = render(channel, found.source, context)
     if channel == ChannelKind.SMS and first_text:
         body = with_opt_out_line(body, patient.language)

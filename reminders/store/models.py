@@ -6,7 +6,7 @@ and stored as UTC (`UTCDateTime`).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -31,6 +31,7 @@ class Patient(SQLModel, table=True):
     email: str | None = Field(default=None, max_length=320)
     timezone: str | None = Field(default=None, max_length=64)  # None: the clinic's zone
     language: str = Field(default="en", max_length=5, sa_column_kwargs={"server_default": "en"})
+    date_of_birth: date | None = None  # what the care page asks before it shows anything
     sms_consent: bool = True
     sms_consent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     sms_consent_by: str | None = Field(default=None, max_length=100)
@@ -382,5 +383,6 @@ class IdempotencyRecord(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime, index=True)
 
 
-# The inbox's own tables, registered with the rest whenever the models are imported.
+# The care page's and the inbox's own tables, registered with the others when models is imported.
+from reminders.store.care_link_tables import CareLink  # noqa: E402, F401
 from reminders.store.conversation_tables import Conversation, SavedReply  # noqa: E402, F401

@@ -30,6 +30,7 @@ from reminders.web import (
     admin_saved_replies,
     admin_templates,
     admin_users,
+    care_page,
     enroll,
     health,
     home,
@@ -123,6 +124,7 @@ def create_app(
         health.router,
         metrics.router,
         unsubscribe.router,
+        care_page.router,
         *PAGE_ROUTERS,
     ):
         app.include_router(router)
