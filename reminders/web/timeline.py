@@ -21,6 +21,7 @@ from reminders.planning.enrollment import void_session
 from reminders.planning.warnings import enrollment_warnings
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.store.accounts import actor_of
+from reminders.store.care_plans import plans_in_words
 from reminders.store.db import MAX_ID, Session
 from reminders.store.models import Patient, TreatmentSession
 from reminders.store.opt_outs import opt_in, opt_out
@@ -28,7 +29,7 @@ from reminders.store.pauses import UnknownPatient, pause_patient, resume_patient
 from reminders.store.resend import ResendRefused, UnknownMessage, resend_failed
 from reminders.store.timeline import Timeline, patient_timeline
 from reminders.store.web_sessions import SignedIn
-from reminders.web import run_db, settings_of
+from reminders.web import plans_of, run_db, settings_of
 from reminders.web.auth import CurrentUser, SessionCsrf
 from reminders.web.pages import render, sentence
 from reminders.web.timeline_view import patient_page
@@ -217,12 +218,15 @@ async def _page(
     enrolled: int = 0,
 ) -> HTMLResponse:
     clinic_tz = settings_of(request).timezone
+    defaults = plans_of(request)
 
     def load(session: Session, now: datetime) -> tuple[object, list[str] | None] | None:
         timeline = patient_timeline(session, patient_id)
         if timeline is None:
             return None
-        return patient_page(timeline, now, clinic_tz), _warnings(session, timeline, enrolled, now)
+        plans = plans_in_words(session, defaults)
+        page = patient_page(timeline, now, clinic_tz, plans)
+        return page, _warnings(session, timeline, enrolled, now)
 
     loaded = await run_db(request, load)
     if loaded is None:

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from reminders.rules.care_plans import CarePlans
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.lifecycle import Status, skip_words, status_words
 from reminders.rules.timing import is_expired, zone_or
+from reminders.rules.zone_names import zone_words
 from reminders.sending.channels.twilio.errors import TWILIO_WORDS, describe_twilio_code
 from reminders.store.models import MessageEvent, OutboxMessage, Patient
 from reminders.store.timeline import MessageEntry, SessionEntry, Timeline
@@ -98,15 +100,17 @@ def local_time(moment: datetime | None, tz: ZoneInfo) -> str:
     return "" if moment is None else moment.astimezone(tz).strftime("%a %d %b %Y, %H:%M %Z")
 
 
-def patient_page(timeline: Timeline, now: datetime, clinic_tz: ZoneInfo) -> PatientPage:
+def patient_page(
+    timeline: Timeline, now: datetime, clinic_tz: ZoneInfo, plans: CarePlans
+) -> PatientPage:
     patient = timeline.patient
     tz = zone_or(patient.timezone, clinic_tz)
-    zone = tz.key
+    zone = zone_words(tz.key)
     if patient.timezone != tz.key:
         on_file = (
             f"{patient.timezone!r} on file is no time zone" if patient.timezone else "none on file"
         )
-        zone = f"{tz.key} (the clinic's: {on_file})"
+        zone = f"{zone}, the clinic's ({on_file})"
     paused = patient.paused_at is not None
     return PatientPage(
         id=patient.id or 0,
@@ -115,7 +119,7 @@ def patient_page(timeline: Timeline, now: datetime, clinic_tz: ZoneInfo) -> Pati
         language=LANGUAGES.get(patient.language, patient.language),
         paused=_paused(patient, tz),
         channels=[_channel(timeline, channel, tz) for channel in CHANNELS],
-        sessions=[_session(entry, now, tz, paused=paused) for entry in timeline.sessions],
+        sessions=[_session(entry, now, tz, plans, paused=paused) for entry in timeline.sessions],
     )
 
 
@@ -155,28 +159,32 @@ def _channel(timeline: Timeline, channel: str, tz: ZoneInfo) -> ChannelRow:
     )
 
 
-def _session(entry: SessionEntry, now: datetime, tz: ZoneInfo, *, paused: bool) -> SessionRow:
+def _session(
+    entry: SessionEntry, now: datetime, tz: ZoneInfo, plans: CarePlans, *, paused: bool
+) -> SessionRow:
     treatment = entry.treatment
     return SessionRow(
         id=treatment.id or 0,
-        treatment=treatment.treatment,
+        treatment=plans.treatment_words(treatment.treatment),
         completed=local_time(treatment.completed_at, tz),
         status=treatment.status,
         voided=local_time(treatment.voided_at, tz),
         replaced_by=entry.replaced_by,
         enrolled_by=treatment.enrolled_by or "",
         voidable=treatment.status == "completed",
-        messages=[_message(m, now, tz, paused=paused) for m in entry.messages],
+        messages=[_message(m, now, tz, plans, paused=paused) for m in entry.messages],
     )
 
 
-def _message(entry: MessageEntry, now: datetime, tz: ZoneInfo, *, paused: bool) -> MessageRow:
+def _message(
+    entry: MessageEntry, now: datetime, tz: ZoneInfo, plans: CarePlans, *, paused: bool
+) -> MessageRow:
     message = entry.message
     tone, why = _explain(message, entry.events, now, paused=paused)
     label, subject, body = _text(message)
     return MessageRow(
         id=message.id or 0,
-        step=message.step,
+        step=plans.step_words(message.plan, message.step),
         channel=CHANNELS.get(message.channel, message.channel),
         due=local_time(message.due_at, tz),
         deadline=local_time(message.not_after, tz),

@@ -118,11 +118,18 @@ def test_admins_see_every_plan_with_its_steps_timing_channels_and_template(admin
     html = page.text
     titles = [html.index(f"<h2>{title}</h2>") for title in ("Sclerotherapy", "Test dose", "Laser")]
     assert titles == sorted(titles)  # in the file's order
-    row = re.search(r"<td>restriction_day_1</td>(.*?)</tr>", html, re.S)
+    row = re.search(r">Day 1 restrictions<br>(.*?)</tr>", html, re.S)
     assert row is not None
-    cells = re.findall(r"<td>(.*?)</td>", row.group(1), re.S)
-    assert cells == ["day 1 at 09:00", "day 1 at 20:00", "sms", "sclerotherapy/restriction_day_1"]
-    assert "<td>at once</td>\n        <td>72 hours after</td>" in html
+    cells = re.findall(r"<td [^>]*>(.*?)</td>", row.group(1), re.S)
+    link = '<a href="/admin/templates/sclerotherapy/restriction_day_1/sms/en"'
+    assert cells[:2] == ["day 1 at 09:00", "day 1 at 20:00"]
+    assert cells[2].startswith(link) and cells[2].endswith(">SMS</a>")
+    assert "restriction_day_1<" not in html  # the step's words, never its code name
+    assert (
+        "Treatments: Asclera sclerotherapy, Sodium tetradecyl sulfate (STS) sclerotherapy." in html
+    )
+    at_once = '<td data-label="Sent">at once</td>\n        <td data-label="Not sent after">'
+    assert at_once + "72 hours after</td>" in html
     assert "Version 1." in html
     assert '<a href="/admin/care-plans/laser">Edit Laser</a>' in html
 
@@ -302,7 +309,7 @@ def test_the_list_flags_a_channel_that_has_no_template(admin, runtime):
     with session_scope(runtime.engine) as session:  # as a hand-written revision could say
         save_plan(session, replace(plan, steps=steps), actor="someone", now=NOW)
     html = admin.get("/admin/care-plans").text
-    row = re.search(r"<td>restriction_day_1</td>(.*?)</tr>", html, re.S)
+    row = re.search(r">Day 1 restrictions<br>(.*?)</tr>", html, re.S)
     assert row is not None
-    assert 'sms, email <strong class="warning">(no template)</strong>' in row.group(1)
+    assert '>SMS</a>, Email <strong class="warning">(no template)</strong>' in row.group(1)
     assert html.count("(no template)") == 1
