@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import FileResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pwdlib import PasswordHash
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -50,6 +50,7 @@ from reminders.web.auth import (
     needs_login,
     next_of,
 )
+from reminders.web.head import HeadAsGet
 from reminders.web.pages import STATIC_DIR, local_path, render
 
 # The staff and admin pages: each router carries its CSRF check, each view its role. Tests walk
@@ -125,7 +126,17 @@ def create_app(
         app.include_router(router)
     app.mount(API_PREFIX, create_api(app.state))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_api_route("/favicon.ico", _favicon, methods=["GET"], include_in_schema=False)
+    app.add_middleware(HeadAsGet)
     return app
+
+
+async def _favicon() -> FileResponse:
+    """Browsers ask for /favicon.ico on every site; a 404 each time fills the logs."""
+    return FileResponse(STATIC_DIR / "favicon.ico", headers=FAVICON_HEADERS)
+
+
+FAVICON_HEADERS = {"Cache-Control": "public, max-age=86400"}
 
 
 def _form_key(settings: Settings) -> bytes:

@@ -114,6 +114,17 @@ def _paused(verb: str) -> Callable[[AuditEvent, Context], list[Part]]:
     return words
 
 
+def _patient_added(row: AuditEvent, c: Context) -> list[Part]:
+    return [Part(" added "), _patient(c.subjects.patients.get(row.entity_id or 0)),
+            Part(" as a patient")]  # fmt: skip
+
+
+def _patient_changed(row: AuditEvent, c: Context) -> list[Part]:
+    changed = (row.detail or "").removeprefix("changed:").strip().replace("_", " ")
+    return [Part(" changed "), _patient(c.subjects.patients.get(row.entity_id or 0), True),
+            Part(f" {changed or 'details'}")]  # fmt: skip
+
+
 def _normalize(row: AuditEvent, c: Context) -> list[Part]:
     changed = (row.detail or "").removeprefix("normalized:").strip()
     return [Part(" put "), _patient(c.subjects.patients.get(row.entity_id or 0), True),
@@ -229,6 +240,8 @@ ACTIONS: dict[str, Callable[[AuditEvent, Context], list[Part]]] = {
     "patient_paused": _paused("paused all messages to"),
     "patient_resumed": _paused("resumed messages to"),
     "patient_normalize": _normalize,
+    "patient_create": _patient_added,
+    "patient_update": _patient_changed,
     "opt_out": _opt("opted out of"),
     "opt_in": _opt("opted back in to"),
     "message_resend": _resend,
@@ -267,4 +280,6 @@ ACTION_CHOICES = {
     "api_key_create": "Created an API key",
     "api_key_revoke": "Revoked an API key",
     "patient_normalize": "Tidied a patient's details",
+    "patient_create": "Added a patient",
+    "patient_update": "Changed a patient's details",
 }

@@ -64,6 +64,8 @@ class Dashboard:
     daemon_running: bool
     stuck: Stuck
     oldest_overdue: str | None  # its age, "3 h ago"
+    enrolled_any: bool = True  # False: an empty install, which says what to do first
+    accounts: int = 2
 
 
 def gather(session: Session, now: datetime, zone: ZoneInfo, stale_after: float) -> Dashboard:
@@ -74,6 +76,7 @@ def gather(session: Session, now: datetime, zone: ZoneInfo, stale_after: float) 
     workers = [worker(beat, now, stale_after) for beat in figures.latest_heartbeats(session)]
     stuck = figures.stuck(session, now)
     oldest = stuck.oldest_overdue
+    enrolled_any, accounts = figures.first_steps(session)
     return Dashboard(
         zone=zone.key,
         upcoming=[
@@ -88,6 +91,8 @@ def gather(session: Session, now: datetime, zone: ZoneInfo, stale_after: float) 
         daemon_running=any(worker.fresh for worker in workers),
         stuck=stuck,
         oldest_overdue=ago((now - oldest).total_seconds()) if oldest else None,
+        enrolled_any=enrolled_any,
+        accounts=accounts,
     )
 
 

@@ -84,4 +84,5 @@ def test_what_staff_did_on_a_patients_page_reads_as_sentences_with_links(app, ru
         " ".join(said)
     )  # the enrollment, by whoever the factory says
     assert f"added [{STAFF}](/admin/users) as staff." in " ".join(said)
+    assert f"added [Maria López]{patient}) as a patient." in " ".join(said)
     assert "treatment_session" not in " ".join(said)

@@ -272,3 +272,16 @@ def test_ages_are_coarse(seconds, words):
 )
 def test_the_rate_counts_delivered_and_accepted_against_failures(outcomes, shown):
     assert percent(outcomes.rate) == shown
+
+
+def test_an_empty_install_says_what_to_do_first(staff):
+    html = dashboard(staff)
+    assert "Getting started" in html
+    assert '<a href="/enroll">Enroll a patient</a>' in html
+    assert "Add your staff" not in html  # an admin's step: staff cannot add users
+
+
+def test_the_phone_gets_a_chart_drawn_for_its_width(staff):
+    """Drawn 360 wide, a phone shows it near its own size: its labels stay legible."""
+    assert 'viewBox="0 0 360 300"' in staff.get("/dashboard/delivery.svg?size=small").text
+    assert 'viewBox="0 0 800 320"' in staff.get("/dashboard/delivery.svg").text
