@@ -71,17 +71,19 @@ def shown_name(user: User) -> str:
     return (getattr(user, "display_name", None) or "").strip() or user.email
 
 
+def names_of(session: Session, actors: Iterable[str]) -> dict[str, str]:
+    """lower-case email -> the name others read, for the actors that are users."""
+    emails = sorted({actor.lower() for actor in actors if "@" in actor})
+    return {user.email: shown_name(user) for user in _fetch(session, User, emails, col(User.email))}
+
+
 def subjects_of(session: Session, rows: Sequence[AuditEvent]) -> Subjects:
     """Everything `rows` name, by id, in a query per kind."""
 
     def ids(entity: str) -> list[int]:
         return sorted({r.entity_id for r in rows if r.entity == entity and r.entity_id})
 
-    emails = {r.actor.lower() for r in rows}
-    people = {
-        user.email: shown_name(user)
-        for user in _fetch(session, User, sorted(emails), col(User.email))
-    }
+    people = names_of(session, (r.actor for r in rows))
     users = {
         user.id or 0: (shown_name(user), user.email) for user in _fetch(session, User, ids("user"))
     }

@@ -299,6 +299,7 @@ class User(SQLModel, table=True):
     email: str = Field(max_length=320, unique=True)  # lower-case
     password_hash: str = Field(max_length=200)  # argon2id, with its own salt and parameters
     role: str = Field(max_length=10)  # staff | admin
+    display_name: str | None = Field(default=None, max_length=100)  # "Ana Ruiz"; else the email
     created_at: datetime = Field(sa_type=UTCDateTime)
     created_by: str | None = Field(default=None, max_length=100)
     disabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -335,6 +336,19 @@ class SetupToken(SQLModel, table=True):
     __tablename__ = "setup_token"
 
     token_hash: str = Field(primary_key=True, max_length=64)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class PasswordReset(SQLModel, table=True):
+    """A one-time link an admin (or `aftercare users reset-password`) made for a user to set a
+    new password; only its SHA-256 is stored, and it dies when used or after a day."""
+
+    __tablename__ = "password_reset"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    created_by: str = Field(max_length=100)
     created_at: datetime = Field(sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
 

@@ -24,6 +24,7 @@ from reminders.store.defaults import load_care_plans
 from reminders.web import (
     Clock,
     DatabaseUnavailable,
+    account,
     admin_api_keys,
     admin_audit,
     admin_care_plans,
@@ -58,6 +59,8 @@ from reminders.web.pages import STATIC_DIR, local_path, render
 PAGE_ROUTERS = (
     login.router,
     login.session_router,
+    account.router,
+    account.reset_router,
     home.router,
     admin_users.router,
     admin_care_plans.router,

@@ -21,6 +21,7 @@ from reminders.planning.enrollment import void_session
 from reminders.planning.warnings import enrollment_warnings
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.store.accounts import actor_of
+from reminders.store.audit_subjects import names_of
 from reminders.store.care_plans import plans_in_words
 from reminders.store.db import MAX_ID, Session
 from reminders.store.models import Patient, TreatmentSession
@@ -32,7 +33,7 @@ from reminders.store.web_sessions import SignedIn
 from reminders.web import plans_of, run_db, settings_of
 from reminders.web.auth import CurrentUser, SessionCsrf
 from reminders.web.pages import render, sentence
-from reminders.web.timeline_view import patient_page
+from reminders.web.timeline_view import actors, patient_page
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/patients/{patient_id:int}", dependencies=[SessionCsrf])
@@ -225,7 +226,8 @@ async def _page(
         if timeline is None:
             return None
         plans = plans_in_words(session, defaults)
-        page = patient_page(timeline, now, clinic_tz, plans)
+        people = names_of(session, actors(timeline))
+        page = patient_page(timeline, now, clinic_tz, plans, people)
         return page, _warnings(session, timeline, enrolled, now)
 
     loaded = await run_db(request, load)

@@ -6,7 +6,7 @@ template. Nothing here reaches the database, so every wording is testable on its
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -101,8 +101,18 @@ def local_time(moment: datetime | None, tz: ZoneInfo) -> str:
 
 
 def patient_page(
-    timeline: Timeline, now: datetime, clinic_tz: ZoneInfo, plans: CarePlans
+    timeline: Timeline,
+    now: datetime,
+    clinic_tz: ZoneInfo,
+    plans: CarePlans,
+    people: Mapping[str, str] | None = None,
 ) -> PatientPage:
+    """`people`: staff's emails (lower-case) -> their display names, shown for what they did."""
+    names = people or {}
+
+    def who(actor: str | None) -> str:
+        return names.get(actor.lower(), actor) if actor else ""
+
     patient = timeline.patient
     tz = zone_or(patient.timezone, clinic_tz)
     zone = zone_words(tz.key)
@@ -117,19 +127,33 @@ def patient_page(
         name=patient.name,
         zone=zone,
         language=LANGUAGES.get(patient.language, patient.language),
-        paused=_paused(patient, tz),
-        channels=[_channel(timeline, channel, tz) for channel in CHANNELS],
-        sessions=[_session(entry, now, tz, plans, paused=paused) for entry in timeline.sessions],
+        paused=_paused(patient, tz, who),
+        channels=[_channel(timeline, channel, tz, who) for channel in CHANNELS],
+        sessions=[
+            _session(entry, now, tz, plans, who, paused=paused) for entry in timeline.sessions
+        ],
     )
 
 
-def _paused(patient: Patient, tz: ZoneInfo) -> str:
+def actors(timeline: Timeline) -> set[str]:
+    """Everyone the page names as having done something: to look their names up."""
+    patient = timeline.patient
+    found = {patient.paused_by, patient.sms_consent_by, patient.email_consent_by}
+    found |= {entry.treatment.enrolled_by for entry in timeline.sessions}
+    found |= {e.actor for entry in timeline.sessions for m in entry.messages for e in m.events}
+    return {actor for actor in found if actor}
+
+
+Who = Callable[[str | None], str]
+
+
+def _paused(patient: Patient, tz: ZoneInfo, who: Who) -> str:
     if patient.paused_at is None:
         return ""
-    return f"since {local_time(patient.paused_at, tz)}, by {patient.paused_by or 'unknown'}"
+    return f"since {local_time(patient.paused_at, tz)}, by {who(patient.paused_by) or 'unknown'}"
 
 
-def _channel(timeline: Timeline, channel: str, tz: ZoneInfo) -> ChannelRow:
+def _channel(timeline: Timeline, channel: str, tz: ZoneInfo, who: Who) -> ChannelRow:
     patient = timeline.patient
     sms = channel == ChannelKind.SMS
     consent, at, by = (
@@ -138,7 +162,7 @@ def _channel(timeline: Timeline, channel: str, tz: ZoneInfo) -> ChannelRow:
         else (patient.email_consent, patient.email_consent_at, patient.email_consent_by)
     )
     recorded = f", recorded {local_time(at, tz)}" if at else ""
-    recorded += f" by {by}" if by else ""
+    recorded += f" by {who(by)}" if by else ""
     opt_out = timeline.opt_outs.get(channel)
     mark_at, mark_reason = (
         (patient.phone_undeliverable_at, patient.phone_undeliverable_reason)
@@ -160,7 +184,7 @@ def _channel(timeline: Timeline, channel: str, tz: ZoneInfo) -> ChannelRow:
 
 
 def _session(
-    entry: SessionEntry, now: datetime, tz: ZoneInfo, plans: CarePlans, *, paused: bool
+    entry: SessionEntry, now: datetime, tz: ZoneInfo, plans: CarePlans, who: Who, *, paused: bool
 ) -> SessionRow:
     treatment = entry.treatment
     return SessionRow(
@@ -170,14 +194,14 @@ def _session(
         status=treatment.status,
         voided=local_time(treatment.voided_at, tz),
         replaced_by=entry.replaced_by,
-        enrolled_by=treatment.enrolled_by or "",
+        enrolled_by=who(treatment.enrolled_by),
         voidable=treatment.status == "completed",
-        messages=[_message(m, now, tz, plans, paused=paused) for m in entry.messages],
+        messages=[_message(m, now, tz, plans, who, paused=paused) for m in entry.messages],
     )
 
 
 def _message(
-    entry: MessageEntry, now: datetime, tz: ZoneInfo, plans: CarePlans, *, paused: bool
+    entry: MessageEntry, now: datetime, tz: ZoneInfo, plans: CarePlans, who: Who, *, paused: bool
 ) -> MessageRow:
     message = entry.message
     tone, why = _explain(message, entry.events, now, paused=paused)
@@ -197,7 +221,7 @@ def _message(
         subject=subject,
         body=body,
         resendable=message.status == Status.FAILED,
-        events=[_event(event, tz) for event in entry.events],
+        events=[_event(event, tz, who) for event in entry.events],
     )
 
 
@@ -279,7 +303,7 @@ def _text(message: OutboxMessage) -> tuple[str, str | None, str | None]:
     return "No text: it was never written", None, None
 
 
-def _event(event: MessageEvent, tz: ZoneInfo) -> EventRow:
+def _event(event: MessageEvent, tz: ZoneInfo, who: Who) -> EventRow:
     after = status_words(event.to_status)
     if event.from_status is None:
         change = after
@@ -287,4 +311,4 @@ def _event(event: MessageEvent, tz: ZoneInfo) -> EventRow:
         change = "note"
     else:
         change = f"{status_words(event.from_status)} → {after}"
-    return EventRow(local_time(event.at, tz), change, event.reason or "", event.actor or "")
+    return EventRow(local_time(event.at, tz), change, event.reason or "", who(event.actor))

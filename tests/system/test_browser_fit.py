@@ -47,6 +47,7 @@ def pages(patient_id: int) -> dict[str, str]:
         "audit": "/admin/audit",
         "api-keys": "/admin/api-keys",
         "api-docs": "/api/v1/docs",
+        "account": "/account",
     }
 
 
