@@ -34,6 +34,7 @@ from reminders.web import (
     health,
     home,
     login,
+    messages,
     metrics,
     patients,
     replies,
@@ -69,6 +70,7 @@ PAGE_ROUTERS = (
     enroll.router,
     patients.router,
     timeline.router,
+    messages.router,
     replies.router,
     admin_api_keys.router,
 )

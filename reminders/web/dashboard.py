@@ -35,7 +35,7 @@ SOURCES = {
 @dataclass(frozen=True)
 class UpcomingDay:
     day: date
-    cells: tuple[str, ...]  # per channel of CHANNELS: "3 pending · 1 sent", or "" for none
+    cells: tuple[tuple[tuple[str, int], ...], ...]  # per channel: (status, count), non-zero
     total: int
 
 
@@ -108,10 +108,12 @@ def past_days(session: Session, now: datetime, zone: ZoneInfo) -> list[PastDay]:
     return [PastDay(first + timedelta(days=n), day) for n, day in enumerate(outcomes)]
 
 
-def cells(counts: DayCounts) -> tuple[str, ...]:
+def cells(counts: DayCounts) -> tuple[tuple[tuple[str, int], ...], ...]:
+    """Per channel of CHANNELS, each status with messages that day and how many: the page
+    links each count to the list of those messages."""
     return tuple(
-        " · ".join(
-            f"{counts[(channel, status)]} {status}"
+        tuple(
+            (str(status), counts[(channel, status)])
             for status in STATUS_ORDER
             if counts[(channel, status)]
         )

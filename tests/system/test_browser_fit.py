@@ -48,6 +48,7 @@ def pages(patient_id: int) -> dict[str, str]:
         "api-keys": "/admin/api-keys",
         "api-docs": "/api/v1/docs",
         "account": "/account",
+        "messages": "/messages?status=pending",
     }
 
 

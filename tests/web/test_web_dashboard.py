@@ -53,7 +53,7 @@ def row_of(html: str, heading: str) -> list[str]:
     """The cells of the table row whose header cell is `heading`."""
     found = re.search(rf'<th scope="row">{re.escape(heading)}</th>(.*?)</tr>', html)
     assert found, f"no row {heading!r}"
-    return re.findall(r"<td>(.*?)</td>", found.group(1))
+    return [re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<td>(.*?)</td>", found.group(1))]
 
 
 def test_the_dashboard_and_its_chart_need_a_login(settings, engine, clock):
@@ -229,9 +229,15 @@ def test_stuck_messages_and_sessions_are_listed(staff, rows, engine):
     rows.add("pending", NOW - timedelta(minutes=16))
     OutboxRows(engine, now=NOW, plan_error="no care plan for treatment 'botox'")
     html = dashboard(staff)
-    assert "<strong>2</strong> pending messages overdue (the oldest was due 3 h ago)" in html
-    assert "<strong>2</strong> messages with an unknown outcome, awaiting reconciliation" in html
-    assert "<strong>1</strong> message claimed by a worker that stopped" in html
+    assert "<strong>2</strong></a> pending messages overdue (the oldest was due 3 h ago)" in html
+    assert (
+        "<strong>2</strong></a> messages with an unknown outcome, awaiting reconciliation" in html
+    )
+    assert "<strong>1</strong></a> message claimed by a worker that stopped" in html
+    for link, listed in (("/messages?overdue=1", 2), ("/messages?status=unknown", 2),
+                         ("/messages?status=sending", 1)):  # fmt: skip
+        assert f'<a href="{link}">' in html
+        assert listed_rows(staff, link) == listed, link
     assert "<strong>1</strong> session that could not be planned" in html
     assert "botox" not in html  # counts only, here
 
@@ -285,3 +291,36 @@ def test_the_phone_gets_a_chart_drawn_for_its_width(staff):
     """Drawn 360 wide, a phone shows it near its own size: its labels stay legible."""
     assert 'viewBox="0 0 360 300"' in staff.get("/dashboard/delivery.svg?size=small").text
     assert 'viewBox="0 0 800 320"' in staff.get("/dashboard/delivery.svg").text
+
+
+def listed_rows(client, link: str) -> int:
+    """How many messages the list a dashboard link opens shows (each links to its patient)."""
+    page = client.get(link.replace("&amp;", "&"))
+    assert page.status_code == 200, page.text
+    return page.text.count('<td data-label="Patient">')
+
+
+def test_every_count_of_the_week_and_the_month_links_to_the_messages_it_counts(staff, rows):
+    rows.add("sent", utc(2026, 3, 10, 16, 0), sent_at=utc(2026, 3, 10, 16, 0))  # 09:00 today
+    rows.add("pending", utc(2026, 3, 11, 6, 30), count=2)  # 23:30 today
+    rows.add("pending", utc(2026, 3, 11, 7, 30), channel="email")  # tomorrow
+    rows.add("failed", utc(2026, 3, 9, 17, 0), updated_at=utc(2026, 3, 9, 17, 0))  # yesterday
+    html = dashboard(staff)
+    links = re.findall(r'<a href="(/messages\?[^"]+)">([^<]+)</a>', html)
+    assert links, html
+    for link, text in links:
+        number = int(text.split()[0])
+        assert listed_rows(staff, link) == number, (link, text)
+    hrefs = {link.replace("&amp;", "&") for link, _ in links}
+    assert "/messages?day=2026-03-10&channel=sms&status=pending" in hrefs
+    assert "/messages?day=2026-03-10" in hrefs
+    assert "/messages?sent_day=2026-03-09&status=failed" in hrefs
+
+
+def test_the_list_of_a_dashboard_count_says_what_it_lists_and_refuses_a_bad_link(staff, rows):
+    rows.add("pending", utc(2026, 3, 11, 17, 0))
+    page = staff.get("/messages?day=2026-03-11&channel=sms&status=pending").text
+    assert "<h1>Planned texts due Wed 11 Mar</h1>" in page
+    bad = staff.get("/messages?status=lost")
+    assert bad.status_code == 400 and "is not a status" in bad.text
+    assert staff.get("/messages?day=tuesday").status_code == 400
