@@ -172,7 +172,9 @@ def test_staff_find_the_patient_then_pause_them_from_the_timeline(
     expect(page).to_have_url(timeline)
     screenshot(page, "timeline")
 
-    page.get_by_role("button", name="Pause all messages").click()
+    page.get_by_role("button", name="Pause all messages").click()  # asks first
+    expect(page.get_by_text("Nothing is sent until someone resumes")).to_be_visible()
+    page.get_by_role("button", name="Yes, pause").click()
     expect(page.get_by_role("status")).to_contain_text("Paused: nothing is sent to this patient")
     expect(page.get_by_role("button", name="Resume")).to_be_visible()
     expect(message_row(page, "Day 1 restrictions", "SMS")).to_contain_text(
