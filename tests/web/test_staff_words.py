@@ -57,7 +57,7 @@ def test_a_zone_typed_in_words_is_stored_as_its_iana_name(staff, runtime):
     page = staff.get(response.headers["location"]).text
     assert "times in Eastern time (New York)" in page
     assert "Sodium tetradecyl sulfate (STS) sclerotherapy</strong>" in page
-    assert "<td>Day 1 restrictions</td>" in page
+    assert '<td data-label="Step" class="wrap">Day 1 restrictions</td>' in page
     assert "restriction_day_1<" not in page and ": sts<" not in page
 
 

@@ -392,7 +392,8 @@ def test_the_history_lists_versions_with_author_and_time_and_restore_buttons(adm
     history = re.search(r'<h2 id="history-heading">History</h2>(.*?)</section>', page, re.S)
     assert history
     rows = re.findall(
-        r"<tr>\s*<td>(\d+)[^<]*</td>\s*<td>([^<]*)</td>\s*<td>([^<]*)</td>", history.group(1)
+        r"<tr>\s*<td[^>]*>(\d+)[^<]*</td>\s*<td[^>]*>([^<]*)</td>\s*<td[^>]*>([^<]*)</td>",
+        history.group(1),
     )
     assert rows == [
         ("2", ADMIN, "2026-11-20 15:35 PST"),
