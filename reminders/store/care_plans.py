@@ -174,8 +174,10 @@ def _plan(revision: CarePlanRevision) -> Plan:
     return plan_from_json(revision.plan, revision.definition, revision.version)
 
 
-def _same(left: Plan, right: Plan) -> bool:
-    return plan_definition(left) == plan_definition(right)
+def _same(stored: Plan, in_file: Plan) -> bool:
+    """The same plan, wording aside: labels missing from a revision stored before they
+    existed are read from the file (`current_plans`), never worth a new version."""
+    return plan_definition(with_labels_from(stored, in_file)) == plan_definition(in_file)
 
 
 def _audit(

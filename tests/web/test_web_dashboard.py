@@ -15,6 +15,7 @@ from reminders.runtime import Runtime
 from reminders.settings import Settings
 from reminders.store.dashboard import Outcomes
 from reminders.store.db import session_scope
+from reminders.store.opt_outs import opt_out
 from reminders.store.models import OptOut, WorkerHeartbeat
 from reminders.web.app import create_app
 from reminders.web.charts import integer_ticks
@@ -187,7 +188,20 @@ def test_opt_outs_of_the_last_30_days_by_channel_and_source(staff, engine):
     assert (
         "Opt-outs in the last 30 days: <strong>3</strong>: 2 SMS (replied STOP),"
         " 1 Email (unsubscribe link)." in html
-    )
+    )  # staff: no link, the audit log is an admin's
+
+
+def test_an_admin_follows_the_opt_out_count_to_the_audit_log_of_opt_outs(settings, engine, clock):
+    make_user(engine, "ana@example.com", "admin", now=NOW)
+    app = create_app(settings, engine, clock=clock, passwords=FAST_PASSWORDS)
+    with TestClient(app, follow_redirects=False) as admin:
+        assert log_in(admin, "ana@example.com").status_code == 303
+        with session_scope(engine) as session:
+            opt_out(session, "+13105550142", source="sms_reply", actor="twilio", now=NOW)
+        link = '<a href="/admin/audit?action=opt_out&amp;since=2026-02-09"><strong>1</strong></a>'
+        assert link in dashboard(admin)
+        log = admin.get("/admin/audit?action=opt_out&since=2026-02-09").text
+        assert "A text from the patient recorded that a patient opted out of texts" in log
 
 
 def test_no_heartbeat_at_all_says_sending_never_ran(staff):
