@@ -15,8 +15,8 @@ from reminders.runtime import Runtime
 from reminders.settings import Settings
 from reminders.store.dashboard import Outcomes
 from reminders.store.db import session_scope
-from reminders.store.opt_outs import opt_out
 from reminders.store.models import OptOut, WorkerHeartbeat
+from reminders.store.opt_outs import opt_out
 from reminders.web.app import create_app
 from reminders.web.charts import integer_ticks
 from reminders.web.dashboard import ago, percent
