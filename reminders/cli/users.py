@@ -29,6 +29,9 @@ def add(
     role: Annotated[
         str, typer.Option(help="staff (the daily pages) or admin (also templates and users).")
     ] = "staff",
+    name: Annotated[
+        str, typer.Option(help='The name others see in the audit log, e.g. "Ana Ruiz".')
+    ] = "",
 ) -> None:
     """Add an account; the password is prompted for (or read from standard input)."""
     from reminders.clock import utcnow
@@ -41,10 +44,12 @@ def add(
         normalize_email,
     )
     from reminders.store.db import session_scope
+    from reminders.store.password_resets import check_display_name
 
     try:
         address = normalize_email(email)
         check_role(role)
+        shown = check_display_name(name)
         password = _read_password()
         check_password(password)
     except AccountError as exc:
@@ -61,6 +66,8 @@ def add(
                 actor=actor(),
                 now=utcnow(),
             )
+            user.display_name = shown
+            db.add(user)
     except AccountError as exc:
         fail(str(exc))
     typer.echo(f"Added {role} {address} (user {user.id}).")

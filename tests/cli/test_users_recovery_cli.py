@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 from typer.testing import CliRunner
 
 from reminders.cli.app import app
 from reminders.runtime import migrate
-from reminders.store.db import make_engine
+from reminders.store.db import make_engine, session_scope
+from reminders.store.models import User
 from reminders.web.app import create_app
 from tests.support.settings import make_settings, utc
 from tests.support.web_accounts import FAST_PASSWORDS, TestClient, csrf_of, log_in, users
@@ -82,3 +84,10 @@ def test_enable_lets_a_disabled_account_log_in_again(env, engine):
 def test_an_unknown_email_is_refused_with_one_line(env, engine, command):
     result = aftercare(env, "users", command, "nobody@example.com", ok=False)
     assert result.output == "error: there is no user with the email nobody@example.com\n"
+
+
+def test_add_takes_the_name_others_see(env, engine):
+    aftercare(env, "users", "add", "bo@example.com", "--name", " Bo  Chen ", input=PASSWORD + "\n")
+    with session_scope(engine) as session:
+        user = session.exec(select(User)).one()
+    assert user.display_name == "Bo Chen"
