@@ -15,6 +15,8 @@ from reminders.cli.common import JsonFlag, actor, fail, runtime
 
 if TYPE_CHECKING:
     from reminders.settings import Settings
+    from reminders.store.db import Session
+    from reminders.store.models import User
 
 users_app = typer.Typer(help="Staff and admin accounts of the web app.", no_args_is_help=True)
 
@@ -27,6 +29,9 @@ def add(
     role: Annotated[
         str, typer.Option(help="staff (the daily pages) or admin (also templates and users).")
     ] = "staff",
+    name: Annotated[
+        str, typer.Option(help='The name others see in the audit log, e.g. "Ana Ruiz".')
+    ] = "",
 ) -> None:
     """Add an account; the password is prompted for (or read from standard input)."""
     from reminders.clock import utcnow
@@ -39,10 +44,12 @@ def add(
         normalize_email,
     )
     from reminders.store.db import session_scope
+    from reminders.store.password_resets import check_display_name
 
     try:
         address = normalize_email(email)
         check_role(role)
+        shown = check_display_name(name)
         password = _read_password()
         check_password(password)
     except AccountError as exc:
@@ -59,6 +66,8 @@ def add(
                 actor=actor(),
                 now=utcnow(),
             )
+            user.display_name = shown
+            db.add(user)
     except AccountError as exc:
         fail(str(exc))
     typer.echo(f"Added {role} {address} (user {user.id}).")
@@ -86,6 +95,62 @@ def disable(email: EmailArgument) -> None:
         typer.echo(f"{address} was already disabled.")
         return
     typer.echo(f"Disabled {address}; {ended} session(s) ended.")
+
+
+@users_app.command()
+def enable(email: EmailArgument) -> None:
+    """Let a disabled account log in again, with its old password (or a reset link)."""
+    from reminders.clock import utcnow
+    from reminders.store.db import session_scope
+    from reminders.store.password_resets import enable_user
+
+    address = _address(email)
+    rt = runtime()
+    with session_scope(rt.engine) as db:
+        user = _existing(db, address)
+        changed = enable_user(db, user, actor=actor(), now=utcnow())
+    typer.echo(f"Enabled {address}." if changed else f"{address} was not disabled.")
+
+
+@users_app.command(name="reset-password")
+def reset_password(email: EmailArgument) -> None:
+    """Print a one-time link that lets the person set a new password (valid 24 hours)."""
+    from reminders.clock import utcnow
+    from reminders.store.accounts import AccountError
+    from reminders.store.db import session_scope
+    from reminders.store.password_resets import issue_reset
+
+    address = _address(email)
+    rt = runtime()
+    try:
+        with session_scope(rt.engine) as db:
+            token = issue_reset(db, _existing(db, address), actor=actor(), now=utcnow())
+    except AccountError as exc:
+        fail(str(exc))
+    loaded = rt.settings
+    base_url = loaded.public_base_url or f"http://{loaded.web_host}:{loaded.web_port}"
+    typer.echo(
+        f"A link for {address} to set a new password; it works once, within 24 hours:\n"
+        f"  {base_url.rstrip('/')}/reset/{token}"
+    )
+
+
+def _address(email: str) -> str:
+    from reminders.store.accounts import AccountError, normalize_email
+
+    try:
+        return normalize_email(email)
+    except AccountError as exc:
+        fail(str(exc))
+
+
+def _existing(db: Session, address: str) -> User:
+    from reminders.store.accounts import find_user
+
+    user = find_user(db, address)
+    if user is None:
+        fail(f"there is no user with the email {address}")
+    return user
 
 
 @users_app.command(name="list")

@@ -141,7 +141,7 @@ def validate(
         treatment=treatment,
         completed_at=completed_at,
         email=email,
-        timezone=form.timezone.strip() if form.timezone else None,
+        timezone=zone.key if zone else None,
         language=language,
         sms_consent=form.sms,
         email_consent=form.email_ok,
@@ -277,7 +277,9 @@ def _parse_phone(raw: str, region: str) -> str:
     try:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:
-        raise InvalidEnrollment(f"phone number {raw!r} cannot be read") from None
+        raise InvalidEnrollment(
+            f"phone number {raw!r} cannot be read: type its digits, such as (310) 555-0142"
+        ) from None
     if not phonenumbers.is_valid_number(number):
         raise InvalidEnrollment(
             f"phone number {raw!r} is not a valid number: check its digits (one from abroad"
@@ -368,7 +370,8 @@ def _read_moment(raw: str) -> datetime:
         return datetime.fromisoformat(text)
     except ValueError:
         raise InvalidEnrollment(
-            f"completion time {raw!r} is not 'YYYY-MM-DD HH:MM' (patient-local) or ISO-8601"
+            f"completion time {raw!r} is not 'YYYY-MM-DD HH:MM' (patient-local) or ISO-8601:"
+            " type it as 2026-03-10 14:30, with a 24-hour time"
         ) from None
 
 

@@ -9,9 +9,10 @@ so a plan an admin edits is held to the rules of the file.
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -36,10 +37,15 @@ class Step:
     channels: tuple[str, ...]
     follow_up: bool = False
     template: str | None = None
+    label: str = ""  # what staff read for it, "Day 1 restrictions"; else from its name
 
     @property
     def template_step(self) -> str:
         return self.template or self.name
+
+    @property
+    def shown_as(self) -> str:
+        return self.label or name_in_words(self.name)
 
     def due_at(self, completed_at: datetime, tz: ZoneInfo) -> datetime:
         return resolve(completed_at, self.send, tz)
@@ -55,12 +61,23 @@ class Plan:
     treatments: Mapping[str, str]  # treatment -> the name an email may use for it
     steps: tuple[Step, ...]
     version: int | None = None  # its revision in the database; None: read from the file
+    labels: Mapping[str, str] = field(default_factory=dict)  # treatment -> staff's name for it
 
     def step(self, name: str) -> Step:
         for step in self.steps:
             if step.name == name:
                 return step
         raise KeyError(f"plan {self.name} has no step {name!r}")
+
+    def step_words(self, name: str) -> str:
+        """How staff read a step of this plan, even one an edit has since removed."""
+        found = next((step for step in self.steps if step.name == name), None)
+        return found.shown_as if found else name_in_words(name)
+
+    def treatment_words(self, treatment: str) -> str:
+        """'Asclera sclerotherapy': the staff's name, else the email's, capitalised."""
+        words = self.labels.get(treatment) or self.treatments.get(treatment) or treatment
+        return words[:1].upper() + words[1:]
 
 
 @dataclass(frozen=True)
@@ -81,12 +98,50 @@ class CarePlans:
             if step.follow_up
         )
 
+    def step_words(self, plan: str, step: str) -> str:
+        """The one wording of a step for staff: its label, else its name in words."""
+        found = self.plans.get(plan)
+        return found.step_words(step) if found else name_in_words(step)
+
+    def treatment_words(self, treatment: str) -> str:
+        """The one wording of a treatment for staff; an unknown one in words, never code."""
+        for plan in self.plans.values():
+            if treatment in plan.treatments:
+                return plan.treatment_words(treatment)
+        return name_in_words(treatment)
+
+    def plan_words(self, plan: str) -> str:
+        found = self.plans.get(plan)
+        return found.title if found else name_in_words(plan)
+
     def for_treatment(self, treatment: str) -> Plan:
         for plan in self.plans.values():
             if treatment in plan.treatments:
                 return plan
         known = ", ".join(self.treatments)
         raise KeyError(f"unknown treatment {treatment!r} (known: {known})")
+
+
+def name_in_words(name: str) -> str:
+    """'restriction_day_1' -> 'Restriction day 1': a code name readable when no label is set."""
+    words = re.sub(r"[_-]+", " ", name).strip()
+    return words[:1].upper() + words[1:]
+
+
+def with_labels_from(plan: Plan, defaults: Plan | None) -> Plan:
+    """A stored plan with the file's labels for what it has none for (a revision saved before
+    labels existed, or by an edit that never shows them): wording only, never timing."""
+    if defaults is None:
+        return plan
+    steps = tuple(
+        step if step.label else replace(step, label=_default_label(defaults, step.name))
+        for step in plan.steps
+    )
+    return replace(plan, steps=steps, labels={**defaults.labels, **plan.labels})
+
+
+def _default_label(defaults: Plan, name: str) -> str:
+    return next((step.label for step in defaults.steps if step.name == name), "")
 
 
 def parse_care_plans(text: str, source: str = "care plans") -> CarePlans:
@@ -120,7 +175,12 @@ def parse_plan(name: str, body: object, version: int | None = None) -> Plan:
     if not isinstance(treatments, Mapping) or not treatments:
         raise CarePlanError(f"plan {name}: treatments must be a table of treatment = display name")
     treatments = {str(key): str(value) for key, value in treatments.items()}
-    return Plan(name, str(body.get("title", name)), treatments, steps, version)
+    labels = body.get("labels", {})
+    if not isinstance(labels, Mapping):
+        raise CarePlanError(f"plan {name}: labels must be a table of treatment = staff's name")
+    labels = {str(key): str(value) for key, value in labels.items()}
+    title = str(body.get("title", name))
+    return Plan(name, title, treatments, steps, version, labels)
 
 
 def plan_from_json(name: str, text: str, version: int | None = None) -> Plan:
@@ -141,12 +201,15 @@ def plan_definition(plan: Plan) -> dict[str, object]:
     return {
         "title": plan.title,
         "treatments": dict(plan.treatments),
+        **({"labels": dict(plan.labels)} if plan.labels else {}),
         "steps": [_step_definition(step) for step in plan.steps],
     }
 
 
 def _step_definition(step: Step) -> dict[str, object]:
     body: dict[str, object] = {"name": step.name, "send": offset_definition(step.send)}
+    if step.label:
+        body["label"] = step.label
     if step.description:
         body["description"] = step.description
     if step.not_after is not None:
@@ -251,6 +314,7 @@ def _step(plan: str, body: object) -> Step:
         channels=channels,
         follow_up=bool(body.get("follow_up", False)),
         template=None if template is None else str(template),
+        label=str(body.get("label", "")),
     )
     problems = step_problems(step)
     if problems:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from reminders.rules.zone_names import zone_from_words
+
 __all__ = [
     "AfterHours",
     "DayAt",
@@ -109,7 +111,7 @@ def _parse_clock(value: object) -> time:
     """Strict "HH:MM" keeps plans uniform and rejects ambiguous forms like "9" or "0900"."""
     match = _HH_MM.fullmatch(value) if isinstance(value, str) else None
     if match is None:
-        raise ValueError(f'at must be a 24-hour "HH:MM" string, got {value!r}')
+        raise ValueError(f"use a 24-hour time such as 09:00 or 17:30 (HH:MM), not {value!r}")
     return time(int(match[1]), int(match[2]))
 
 
@@ -242,12 +244,17 @@ def _require_naive(wall: datetime) -> None:
 
 
 def require_zone(name: str) -> ZoneInfo:
-    """Turn an IANA zone name into a ZoneInfo, or a ValueError that names it.
+    """Turn an IANA zone name, or staff's words for one ("Pacific time (Los Angeles)"), into
+    a ZoneInfo, or a ValueError that says what to type.
 
     Only Area/City names (and UTC): legacy names such as EST are fixed offsets without
     daylight saving, so a New York patient would get texts an hour off all summer.
     """
-    problem = f"unknown time zone {name!r} (use an IANA name such as America/Los_Angeles)"
+    name = zone_from_words(name) or name
+    problem = (
+        f"{name!r} is not a time zone: choose one from the list, such as Pacific time"
+        " (Los Angeles), or type a name such as America/Los_Angeles"
+    )
     if "/" not in name and name != "UTC":
         raise ValueError(problem)
     try:

@@ -17,12 +17,14 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from reminders.rules.care_plans import (
+    CarePlanError,
     CarePlans,
     Plan,
     combine,
     plan_definition,
     plan_from_json,
     plan_to_json,
+    with_labels_from,
 )
 from reminders.store.audit import record
 from reminders.store.models import CarePlanRevision
@@ -64,8 +66,20 @@ def current_plans(session: Session, defaults: CarePlans) -> CarePlans:
     Raises CarePlanError when a stored revision no longer reads, or two plans claim a treatment.
     """
     stored = {rev.plan: _plan(rev) for rev in newest_revisions(session)}
-    in_file = [stored.pop(name, plan) for name, plan in defaults.plans.items()]
+    in_file = [
+        with_labels_from(stored.pop(name), plan) if name in stored else plan
+        for name, plan in defaults.plans.items()
+    ]
     return combine([*in_file, *stored.values()])
+
+
+def plans_in_words(session: Session, defaults: CarePlans) -> CarePlans:
+    """The plans in force to word steps and treatments for staff: the file's when a stored
+    revision no longer reads (a page still shows; the care-plan pages say what is wrong)."""
+    try:
+        return current_plans(session, defaults)
+    except CarePlanError:
+        return defaults
 
 
 def plan_history(session: Session, plan: str) -> list[CarePlanRevision]:
@@ -168,8 +182,10 @@ def _parsed(name: str, definition: str, version: int) -> Plan:
     return plan_from_json(name, definition, version)
 
 
-def _same(left: Plan, right: Plan) -> bool:
-    return plan_definition(left) == plan_definition(right)
+def _same(stored: Plan, in_file: Plan) -> bool:
+    """The same plan, wording aside: labels missing from a revision stored before they
+    existed are read from the file (`current_plans`), never worth a new version."""
+    return plan_definition(with_labels_from(stored, in_file)) == plan_definition(in_file)
 
 
 def _audit(

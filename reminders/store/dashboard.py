@@ -17,7 +17,14 @@ from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col, select
 
 from reminders.rules.lifecycle import Status
-from reminders.store.models import OptOut, OutboxMessage, Reply, TreatmentSession, WorkerHeartbeat
+from reminders.store.models import (
+    OptOut,
+    OutboxMessage,
+    Reply,
+    TreatmentSession,
+    User,
+    WorkerHeartbeat,
+)
 from reminders.store.queries import _of_replaced_session
 
 # A pending message this late was not sent when due: the daemon is down or falling behind.
@@ -196,3 +203,11 @@ def stuck(session: Session, now: datetime) -> Stuck:
         urgent_replies=urgent,
         oldest_urgent=oldest_urgent,
     )
+
+
+def first_steps(session: Session) -> tuple[bool, int]:
+    """(whether any session was ever enrolled, how many accounts can log in): what an empty
+    install's dashboard asks to do first."""
+    enrolled = session.execute(sa.select(col(TreatmentSession.id)).limit(1)).first() is not None
+    active = sa.select(sa.func.count()).select_from(User).where(col(User.disabled_at).is_(None))
+    return enrolled, int(session.execute(active).scalar_one())

@@ -310,6 +310,7 @@ class User(SQLModel, table=True):
     email: str = Field(max_length=320, unique=True)  # lower-case
     password_hash: str = Field(max_length=200)  # argon2id, with its own salt and parameters
     role: str = Field(max_length=10)  # staff | admin
+    display_name: str | None = Field(default=None, max_length=100)  # "Ana Ruiz"; else the email
     created_at: datetime = Field(sa_type=UTCDateTime)
     created_by: str | None = Field(default=None, max_length=100)
     disabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -383,6 +384,7 @@ class IdempotencyRecord(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime, index=True)
 
 
-# The care page's and the inbox's own tables, registered with the others when models is imported.
+# Tables kept in modules of their own, registered with the others when models is imported.
+from reminders.store.account_tables import PasswordReset  # noqa: E402, F401
 from reminders.store.care_link_tables import CareLink  # noqa: E402, F401
 from reminders.store.conversation_tables import Conversation, SavedReply  # noqa: E402, F401

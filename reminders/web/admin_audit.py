@@ -6,6 +6,7 @@ the clinic's days (CLINIC_TIMEZONE), both ends included, as the times on the pag
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from urllib.parse import urlencode
@@ -15,9 +16,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from reminders.rules.timing import local_day_bounds
-from reminders.store.audit import AuditFilter, page_audit
+from reminders.store.audit import AuditFilter, AuditPage, page_audit
+from reminders.store.audit_subjects import subjects_of
+from reminders.store.care_plans import plans_in_words
+from reminders.store.db import Session
+from reminders.store.models import AuditEvent
 from reminders.store.web_sessions import SignedIn
-from reminders.web import run_db, settings_of
+from reminders.web import plans_of, run_db, settings_of
+from reminders.web.audit_words import ACTION_CHOICES, Context, Part, sentence
 from reminders.web.auth import AdminUser, SessionCsrf
 from reminders.web.pages import local_time, render
 
@@ -48,14 +54,22 @@ async def audit_page(request: Request, admin: AdminUser) -> HTMLResponse:
         query = _read(typed, params.get("before", ""), tz)
     except BadFilter as exc:
         return _page(request, admin, typed, rows=[], older=None, error=str(exc), status=400)
-    page = await run_db(
-        request,
-        lambda session, _now: page_audit(
-            session, query.where, before_id=query.before_id, limit=PAGE_SIZE
-        ),
-    )
+    defaults = plans_of(request)
+
+    def load(session: Session, _now: datetime) -> tuple[AuditPage, list[Entry]]:
+        page = page_audit(session, query.where, before_id=query.before_id, limit=PAGE_SIZE)
+        context = Context(subjects_of(session, page.rows), plans_in_words(session, defaults), tz)
+        return page, [Entry(row, sentence(row, context)) for row in page.rows]
+
+    page, entries = await run_db(request, load)
     older = _link(typed, page.older) if page.older is not None else None
-    return _page(request, admin, typed, rows=list(page.rows), older=older, paged=query.before_id)
+    return _page(request, admin, typed, rows=entries, older=older, paged=query.before_id)
+
+
+@dataclass(frozen=True)
+class Entry:
+    row: AuditEvent
+    parts: list[Part]
 
 
 def _read(typed: dict[str, str], before: str, tz: ZoneInfo) -> Query:
@@ -76,7 +90,7 @@ def _read(typed: dict[str, str], before: str, tz: ZoneInfo) -> Query:
 
 def _number(value: str, label: str) -> int:
     if not (value.isascii() and value.isdigit()) or len(value) > 18:
-        raise BadFilter(f"{label} must be a whole number, not {value!r}.")
+        raise BadFilter(f"{label} must be a whole number such as 42, not {value!r}.")
     return int(value)
 
 
@@ -103,7 +117,7 @@ def _page(
     admin: SignedIn,
     typed: dict[str, str],
     *,
-    rows: list[object],
+    rows: Sequence[object],
     older: str | None,
     paged: int | None = None,
     error: str | None = None,
@@ -118,7 +132,8 @@ def _page(
         "older": older,
         "newest": _first_page(typed) if paged is not None else None,
         "when": lambda moment: local_time(moment, tz),
-        "zone": settings_of(request).clinic_timezone,
+        "zone": settings_of(request).timezone.key,
+        "actions": ACTION_CHOICES,
         "error": error,
     }
     return render(request, "admin_audit.html", context, status=status)

@@ -312,7 +312,7 @@ def _plan_view(plan: Plan) -> dict[str, object]:
         "name": plan.name,
         "title": plan.title,
         "version": plan.version,
-        "treatments": ", ".join(plan.treatments),
+        "treatments": ", ".join(plan.treatment_words(t) for t in plan.treatments),
         "steps": [_step_view(plan, step) for step in plan.steps],
     }
 
@@ -320,11 +320,13 @@ def _plan_view(plan: Plan) -> dict[str, object]:
 def _step_view(plan: Plan, step: Step) -> dict[str, object]:
     return {
         "name": step.name,
+        "label": step.shown_as,
         "description": step.description,
         "send": describe_offset(step.send),
         "not_after": describe_offset(step.not_after),
         "channels": step.channels,
         "template": f"{plan.name}/{step.template_step}",
+        "template_path": f"/admin/templates/{plan.name}/{step.template_step}",
         "follow_up": step.follow_up,
     }
 

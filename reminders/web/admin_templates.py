@@ -20,11 +20,12 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from reminders.rules.care_page import PAGE_CHANNEL
-from reminders.rules.care_plans import CHANNELS
+from reminders.rules.care_plans import CHANNELS, CarePlans
 from reminders.rules.rendering import TEMPLATE_NAME_PART, TemplateKey
 from reminders.sending.composer import ClinicInfo
 from reminders.sending.preview import MAX_SOURCE, Preview, preview, sample_context
 from reminders.store.accounts import actor_of
+from reminders.store.care_plans import plans_in_words
 from reminders.store.db import Session
 from reminders.store.models import TemplateRevision
 from reminders.store.templates import (
@@ -36,7 +37,7 @@ from reminders.store.templates import (
     revisions,
 )
 from reminders.store.web_sessions import SignedIn
-from reminders.web import run_db, settings_of
+from reminders.web import plans_of, run_db, settings_of
 from reminders.web.auth import AdminUser, SessionCsrf
 from reminders.web.pages import local_time, render, sentence
 
@@ -80,9 +81,21 @@ class Editing:
 
 @router.get("")
 async def templates_page(request: Request, admin: AdminUser) -> HTMLResponse:
-    templates_dir = _dir(request)
-    rows = await run_db(request, lambda session, _now: list_templates(session, templates_dir))
-    context = {"user": admin, "csrf_token": admin.csrf_token, "rows": rows, "when": _when(request)}
+    templates_dir, defaults = _dir(request), plans_of(request)
+    rows, plans = await run_db(
+        request,
+        lambda session, _now: (
+            list_templates(session, templates_dir),
+            plans_in_words(session, defaults),
+        ),
+    )
+    context = {
+        "user": admin,
+        "csrf_token": admin.csrf_token,
+        "rows": rows,
+        "plans": plans,
+        "when": _when(request),
+    }
     return render(request, "admin_templates.html", context)
 
 
@@ -95,6 +108,11 @@ async def editor(
 ) -> HTMLResponse:
     editing = await run_db(request, partial(_editing, templates_dir=_dir(request), key=key))
     return _editor_page(request, admin, key, editing, notice=DONE.get(done))
+
+
+def _title(plans: CarePlans, key: TemplateKey) -> str:
+    """'Sclerotherapy: Day 1 restrictions': the editor's heading in staff's words."""
+    return f"{plans.plan_words(key.plan)}: {plans.step_words(key.plan, key.step)}"
 
 
 @router.post(KEY + "/preview")
@@ -254,6 +272,7 @@ def _editor_page(
         "user": admin,
         "csrf_token": admin.csrf_token,
         "key": key,
+        "title": _title(plans_of(request), key),
         "path": _path(key),
         "source": editing.source,
         "base_version": editing.version or "",

@@ -30,10 +30,16 @@ from reminders.store.accounts import (
 )
 from reminders.store.db import MAX_ID, Session
 from reminders.store.models import User
+from reminders.store.password_resets import (
+    RESET_LIFETIME,
+    check_display_name,
+    enable_user,
+    issue_reset,
+)
 from reminders.store.web_sessions import SignedIn
-from reminders.web import run_db
+from reminders.web import run_db, settings_of
 from reminders.web.auth import AdminUser, SessionCsrf, with_passwords
-from reminders.web.pages import render, sentence
+from reminders.web.pages import local_time, render, sentence
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/admin/users", dependencies=[SessionCsrf])
@@ -41,9 +47,12 @@ router = APIRouter(prefix="/admin/users", dependencies=[SessionCsrf])
 DONE = {
     "added": "User added.",
     "disabled": "User disabled; their sessions have ended.",
+    "enabled": "User enabled: they can log in again with their password (or a reset link).",
+    "already_enabled": "That user was not disabled.",
     "role": "Role changed.",
 }
 LAST_ADMIN = "there must be at least one active admin"
+NO_STORE = {"Referrer-Policy": "no-referrer"}  # the page carries a reset link: a secret
 
 FormText = Annotated[str, Form()]
 
@@ -68,19 +77,24 @@ async def add(
     email: FormText = "",
     password: FormText = "",
     role: FormText = "staff",
+    name: FormText = "",
 ) -> Response:
+    typed = {"email": email, "name": name}
     try:
         address = normalize_email(email)
         check_password(password)
         check_role(role)
+        shown = check_display_name(name)
     except AccountError as exc:
-        return await _page(request, admin, error=exc, status=400, form={"email": email})
+        return await _page(request, admin, error=exc, status=400, form=typed)
     password_hash = await with_passwords(request, lambda passwords: passwords.hash(password))
-    work = partial(_add, actor=actor_of(admin.email), email=address, hash_=password_hash, role=role)
+    work = partial(
+        _add, actor=actor_of(admin.email), email=address, hash_=password_hash, role=role, name=shown
+    )
     try:
         user_id = await run_db(request, work)
     except AccountError as exc:
-        return await _page(request, admin, error=exc, status=409, form={"email": email})
+        return await _page(request, admin, error=exc, status=409, form=typed)
     log.info("user %d added by user %d", user_id, admin.user_id)
     return _done("added")
 
@@ -95,6 +109,34 @@ async def disable(request: Request, admin: AdminUser, user_id: int) -> Response:
         return await _page(request, admin, error=exc, status=_status(exc))
     log.info("user %d disabled by user %d; %d session(s) ended", user_id, admin.user_id, ended)
     return _done("disabled")
+
+
+@router.post("/{user_id}/enable", response_model=None)
+async def enable(request: Request, admin: AdminUser, user_id: int) -> Response:
+    work = partial(_enable, user_id=user_id, actor=actor_of(admin.email))
+    try:
+        changed = await run_db(request, work)
+    except AccountError as exc:
+        return await _page(request, admin, error=exc, status=_status(exc))
+    log.info("user %d enabled by user %d", user_id, admin.user_id)
+    return _done("enabled" if changed else "already_enabled")
+
+
+@router.post("/{user_id}/reset-link", response_model=None)
+async def reset_link(request: Request, admin: AdminUser, user_id: int) -> Response:
+    """The link is in this answer only: shown once, never stored but as its hash."""
+    work = partial(_reset, user_id=user_id, actor=actor_of(admin.email))
+    try:
+        email, token, until = await run_db(request, work)
+    except AccountError as exc:
+        return await _page(request, admin, error=exc, status=_status(exc))
+    log.info("reset link for user %d made by user %d", user_id, admin.user_id)
+    shown = {
+        "who": email,
+        "url": str(request.base_url).rstrip("/") + f"/reset/{token}",
+        "until": local_time(until, settings_of(request).timezone),
+    }
+    return await _page(request, admin, reset=shown, headers=NO_STORE)
 
 
 @router.post("/{user_id}/role", response_model=None)
@@ -113,13 +155,39 @@ async def change_role(
 # -- the work, each in one transaction ------------------------------------------------------
 
 
-def _add(session: Session, now: datetime, *, actor: str, email: str, hash_: str, role: str) -> int:
+def _add(
+    session: Session,
+    now: datetime,
+    *,
+    actor: str,
+    email: str,
+    hash_: str,
+    role: str,
+    name: str | None,
+) -> int:
     try:
         user = add_user(session, email=email, password_hash=hash_, role=role, actor=actor, now=now)
     except AccountError as exc:
         raise Conflict(str(exc)) from None
+    user.display_name = name
+    session.add(user)
     assert user.id is not None
     return user.id
+
+
+def _enable(session: Session, now: datetime, *, user_id: int, actor: str) -> bool:
+    return enable_user(session, _user(session, user_id), actor=actor, now=now)
+
+
+def _reset(
+    session: Session, now: datetime, *, user_id: int, actor: str
+) -> tuple[str, str, datetime]:
+    user = _user(session, user_id)
+    try:
+        token = issue_reset(session, user, actor=actor, now=now)
+    except AccountError as exc:
+        raise Conflict(str(exc)) from None
+    return user.email, token, now + RESET_LIFETIME
 
 
 def _disable(session: Session, now: datetime, *, user_id: int, actor: str) -> int:
@@ -156,6 +224,7 @@ def _row(user: User) -> dict[str, object]:
     return {
         "id": user.id,
         "email": user.email,
+        "name": user.display_name or "",
         "role": user.role,
         "active": user.disabled_at is None,
         "last_login_at": user.last_login_at,
@@ -180,6 +249,8 @@ async def _page(
     error: Exception | None = None,
     status: int = 200,
     form: dict[str, str] | None = None,
+    reset: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     users = await run_db(request, lambda session, _now: [_row(u) for u in list_users(session)])
     context = {
@@ -189,6 +260,7 @@ async def _page(
         "roles": ROLES,
         "notice": notice,
         "error": sentence(str(error)) if error else None,
-        "form": form or {"email": ""},
+        "form": form or {"email": "", "name": ""},
+        "reset_link": reset,
     }
-    return render(request, "admin_users.html", context, status=status)
+    return render(request, "admin_users.html", context, status=status, headers=headers)

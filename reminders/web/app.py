@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import FileResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pwdlib import PasswordHash
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -24,6 +24,7 @@ from reminders.store.defaults import load_care_plans
 from reminders.web import (
     Clock,
     DatabaseUnavailable,
+    account,
     admin_api_keys,
     admin_audit,
     admin_care_plans,
@@ -36,6 +37,7 @@ from reminders.web import (
     home,
     inbox,
     login,
+    messages,
     metrics,
     patients,
     timeline,
@@ -52,6 +54,7 @@ from reminders.web.auth import (
     needs_login,
     next_of,
 )
+from reminders.web.head import HeadAsGet
 from reminders.web.pages import STATIC_DIR, local_path, render
 
 # The staff and admin pages: each router carries its CSRF check, each view its role. Tests walk
@@ -59,6 +62,8 @@ from reminders.web.pages import STATIC_DIR, local_path, render
 PAGE_ROUTERS = (
     login.router,
     login.session_router,
+    account.router,
+    account.reset_router,
     home.router,
     admin_users.router,
     admin_care_plans.router,
@@ -69,6 +74,7 @@ PAGE_ROUTERS = (
     timeline.router,
     inbox.router,
     inbox.old_router,
+    messages.router,
     admin_api_keys.router,
     admin_saved_replies.router,
 )
@@ -130,7 +136,17 @@ def create_app(
         app.include_router(router)
     app.mount(API_PREFIX, create_api(app.state))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_api_route("/favicon.ico", _favicon, methods=["GET"], include_in_schema=False)
+    app.add_middleware(HeadAsGet)
     return app
+
+
+async def _favicon() -> FileResponse:
+    """Browsers ask for /favicon.ico on every site; a 404 each time fills the logs."""
+    return FileResponse(STATIC_DIR / "favicon.ico", headers=FAVICON_HEADERS)
+
+
+FAVICON_HEADERS = {"Cache-Control": "public, max-age=86400"}
 
 
 def _form_key(settings: Settings) -> bytes:

@@ -38,8 +38,16 @@ CSRF_FIELD = "csrf_token"
 # Paths an anonymous visitor may see: everything else sends them to /login. The API (its own
 # app, see web/api.py) checks its bearer key itself and answers JSON, never a redirect.
 PUBLIC_PREFIXES = (
-    "/setup/", "/healthz", "/webhooks/", "/unsubscribe/", "/static/", "/api/", "/c/"
-)  # fmt: skip
+    "/setup/",
+    "/reset/",
+    "/favicon.ico",
+    "/healthz",
+    "/webhooks/",
+    "/unsubscribe/",
+    "/static/",
+    "/api/",
+    "/c/",
+)
 
 
 class LoginRequired(Exception):

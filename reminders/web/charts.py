@@ -38,16 +38,22 @@ STYLE = Style(
 )
 
 
-def delivery_chart(days: Sequence[date], outcomes: Sequence[Outcomes]) -> str:
-    """A stacked bar per day; every seventh day is labelled, the rest are ticks."""
+def delivery_chart(
+    days: Sequence[date], outcomes: Sequence[Outcomes], *, small: bool = False
+) -> str:
+    """A stacked bar per day; every seventh day is labelled, the rest are ticks.
+
+    `small` draws it for a phone (360 px wide, shown about as drawn): the labels keep their
+    size there rather than shrinking with an 800 px drawing to half, the legend takes two
+    columns and every fourteenth day is labelled."""
     chart = pygal.StackedBar(
         style=STYLE,
         js=[],
-        width=800,
-        height=320,
+        width=360 if small else 800,
+        height=300 if small else 320,
         legend_at_bottom=True,
-        legend_at_bottom_columns=len(SERIES),
-        x_labels_major_every=7,
+        legend_at_bottom_columns=2 if small else len(SERIES),
+        x_labels_major_every=14 if small else 7,
         show_minor_x_labels=False,
         truncate_label=-1,
         y_labels=integer_ticks(max((day.total for day in outcomes), default=0)),

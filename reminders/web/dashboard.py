@@ -35,7 +35,7 @@ SOURCES = {
 @dataclass(frozen=True)
 class UpcomingDay:
     day: date
-    cells: tuple[str, ...]  # per channel of CHANNELS: "3 pending · 1 sent", or "" for none
+    cells: tuple[tuple[tuple[str, int], ...], ...]  # per channel: (status, count), non-zero
     total: int
 
 
@@ -65,6 +65,8 @@ class Dashboard:
     stuck: Stuck
     oldest_overdue: str | None  # its age, "3 h ago"
     oldest_urgent: str | None = None  # how long the oldest unanswered urgent text has waited
+    enrolled_any: bool = True  # False: an empty install, which says what to do first
+    accounts: int = 2
 
 
 def gather(session: Session, now: datetime, zone: ZoneInfo, stale_after: float) -> Dashboard:
@@ -75,6 +77,7 @@ def gather(session: Session, now: datetime, zone: ZoneInfo, stale_after: float) 
     workers = [worker(beat, now, stale_after) for beat in figures.latest_heartbeats(session)]
     stuck = figures.stuck(session, now)
     oldest = stuck.oldest_overdue
+    enrolled_any, accounts = figures.first_steps(session)
     return Dashboard(
         zone=zone.key,
         upcoming=[
@@ -92,6 +95,8 @@ def gather(session: Session, now: datetime, zone: ZoneInfo, stale_after: float) 
         oldest_urgent=ago((now - stuck.oldest_urgent).total_seconds())
         if stuck.oldest_urgent
         else None,
+        enrolled_any=enrolled_any,
+        accounts=accounts,
     )
 
 
@@ -107,10 +112,12 @@ def past_days(session: Session, now: datetime, zone: ZoneInfo) -> list[PastDay]:
     return [PastDay(first + timedelta(days=n), day) for n, day in enumerate(outcomes)]
 
 
-def cells(counts: DayCounts) -> tuple[str, ...]:
+def cells(counts: DayCounts) -> tuple[tuple[tuple[str, int], ...], ...]:
+    """Per channel of CHANNELS, each status with messages that day and how many: the page
+    links each count to the list of those messages."""
     return tuple(
-        " · ".join(
-            f"{counts[(channel, status)]} {status}"
+        tuple(
+            (str(status), counts[(channel, status)])
             for status in STATUS_ORDER
             if counts[(channel, status)]
         )

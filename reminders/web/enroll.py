@@ -34,6 +34,7 @@ from reminders.planning.validation import (
 )
 from reminders.rules.care_plans import CarePlans
 from reminders.rules.timing import readable_zone
+from reminders.rules.zone_names import zone_choices
 from reminders.settings import Settings
 from reminders.store.accounts import actor_of
 from reminders.store.models import Patient
@@ -283,7 +284,7 @@ async def _page(request: Request, user: SignedIn, state: Shown) -> HTMLResponse:
         "chosen": state.chosen,
         "plans": _treatments(plans),
         "languages": [(code, LANGUAGE_NAMES.get(code, code)) for code in LANGUAGES],
-        "zones": zone_names(),
+        "zones": zone_choices(settings.timezone.key, zone_names()),
     }
     return render(request, "enroll.html", context, status=state.status)
 
@@ -306,8 +307,11 @@ def _in_force(session: Session, _now: datetime, *, desk: Desk) -> CarePlans:
 
 
 def _treatments(plans: CarePlans) -> list[tuple[str, list[tuple[str, str]]]]:
-    """(plan title, [(treatment, its name)]): the select's groups, in the plans' order."""
-    return [(plan.title, list(plan.treatments.items())) for plan in plans.plans.values()]
+    """(plan title, [(treatment, staff's name for it)]): the select's groups, in plan order."""
+    return [
+        (plan.title, [(key, plan.treatment_words(key)) for key in plan.treatments])
+        for plan in plans.plans.values()
+    ]
 
 
 @lru_cache(maxsize=1)

@@ -40,7 +40,10 @@ async def home(request: Request, user: CurrentUser) -> HTMLResponse:
 
 
 @router.get("/dashboard/delivery.svg")
-async def delivery_svg(request: Request, _user: CurrentUser) -> Response:
+async def delivery_svg(request: Request, _user: CurrentUser, size: str = "") -> Response:
+    """`?size=small`: the phone's drawing of the same chart (see `delivery_chart`)."""
     days = await run_db(request, partial(past_days, zone=settings_of(request).timezone))
-    svg = delivery_chart([day.day for day in days], [day.outcomes for day in days])
+    svg = delivery_chart(
+        [day.day for day in days], [day.outcomes for day in days], small=size == "small"
+    )
     return Response(svg, media_type="image/svg+xml", headers=SVG_HEADERS)

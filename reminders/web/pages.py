@@ -17,6 +17,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from reminders.rules.zone_names import zone_words
+
 HERE = Path(__file__).resolve().parent
 TEMPLATES_DIR = HERE / "templates"
 STATIC_DIR = HERE / "static"
@@ -41,6 +43,11 @@ templates = Jinja2Templates(
         undefined=jinja2.StrictUndefined,
     )
 )
+
+
+LANGUAGE_WORDS = {"en": "English", "es": "Spanish"}
+templates.env.filters["zone"] = zone_words
+templates.env.filters["language"] = lambda code: LANGUAGE_WORDS.get(code, code)
 
 
 def render(

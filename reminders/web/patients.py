@@ -24,7 +24,7 @@ from reminders.rules.masking import readable_phone
 from reminders.rules.timing import readable_zone
 from reminders.store.db import Session
 from reminders.store.patients import FoundPatient, PatientPage, PatientSearch, search_patients
-from reminders.web import run_db, settings_of
+from reminders.web import plans_of, run_db, settings_of
 from reminders.web.auth import CurrentUser, SessionCsrf
 from reminders.web.pages import render
 
@@ -64,6 +64,7 @@ async def patients_page(
         "csrf_token": user.csrf_token,
         "q": text,
         "rows": [_row(row, settings.default_phone_region, settings.timezone) for row in found.rows],
+        "treatment_words": plans_of(request).treatment_words,
         "total": found.total,
         "first": first + 1,
         "last": first + len(found.rows),

@@ -22,6 +22,8 @@ from reminders.planning.warnings import enrollment_warnings
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.timing import zone_or
 from reminders.store.accounts import actor_of
+from reminders.store.audit_subjects import names_of
+from reminders.store.care_plans import plans_in_words
 from reminders.store.db import MAX_ID, Session
 from reminders.store.inbox import replies_of
 from reminders.store.models import Patient, TreatmentSession
@@ -30,11 +32,11 @@ from reminders.store.pauses import UnknownPatient, pause_patient, resume_patient
 from reminders.store.resend import ResendRefused, UnknownMessage, resend_failed
 from reminders.store.timeline import Timeline, patient_timeline
 from reminders.store.web_sessions import SignedIn
-from reminders.web import run_db, settings_of
+from reminders.web import plans_of, run_db, settings_of
 from reminders.web.auth import CurrentUser, SessionCsrf
 from reminders.web.pages import render, sentence
 from reminders.web.thread_view import thread
-from reminders.web.timeline_view import patient_page
+from reminders.web.timeline_view import actors, patient_page
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/patients/{patient_id:int}", dependencies=[SessionCsrf])
@@ -220,12 +222,15 @@ async def _page(
     enrolled: int = 0,
 ) -> HTMLResponse:
     clinic_tz = settings_of(request).timezone
+    defaults = plans_of(request)
 
     def load(session: Session, now: datetime) -> tuple[object, list[str] | None, object] | None:
         timeline = patient_timeline(session, patient_id)
         if timeline is None:
             return None
-        page = patient_page(timeline, now, clinic_tz)
+        plans = plans_in_words(session, defaults)
+        people = names_of(session, actors(timeline))
+        page = patient_page(timeline, now, clinic_tz, plans, people)
         zone = zone_or(timeline.patient.timezone, clinic_tz)  # the page's times are the patient's
         entries = thread(timeline, replies_of(session, patient_id), now, zone)
         return page, _warnings(session, timeline, enrolled, now), entries

@@ -6,14 +6,16 @@ template. Nothing here reaches the database, so every wording is testable on its
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from reminders.rules.care_plans import CarePlans
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.lifecycle import Status, skip_words, status_words
 from reminders.rules.timing import is_expired, zone_or
+from reminders.rules.zone_names import zone_words
 from reminders.sending.channels.twilio.errors import TWILIO_WORDS, describe_twilio_code
 from reminders.store.models import MessageEvent, OutboxMessage, Patient
 from reminders.store.timeline import MessageEntry, SessionEntry, Timeline
@@ -99,34 +101,64 @@ def local_time(moment: datetime | None, tz: ZoneInfo) -> str:
     return "" if moment is None else moment.astimezone(tz).strftime("%a %d %b %Y, %H:%M %Z")
 
 
-def patient_page(timeline: Timeline, now: datetime, clinic_tz: ZoneInfo) -> PatientPage:
+def patient_page(
+    timeline: Timeline,
+    now: datetime,
+    clinic_tz: ZoneInfo,
+    plans: CarePlans,
+    people: Mapping[str, str] | None = None,
+) -> PatientPage:
+    """`people`: staff's emails (lower-case) -> their display names, shown for what they did."""
+    names = people or {}
+
+    def who(actor: str | None) -> str:
+        return names.get(actor.lower(), actor) if actor else ""
+
     patient = timeline.patient
     tz = zone_or(patient.timezone, clinic_tz)
-    zone = tz.key
+    zone = zone_words(tz.key)
     if patient.timezone != tz.key:
         on_file = (
             f"{patient.timezone!r} on file is no time zone" if patient.timezone else "none on file"
         )
-        zone = f"{tz.key} (the clinic's: {on_file})"
+        zone = f"{zone}, the clinic's ({on_file})"
     paused = patient.paused_at is not None
     return PatientPage(
         id=patient.id or 0,
         name=patient.name,
         zone=zone,
         language=LANGUAGES.get(patient.language, patient.language),
-        paused=_paused(patient, tz),
-        channels=[_channel(timeline, channel, tz) for channel in CHANNELS],
-        sessions=[_session(entry, now, tz, paused=paused) for entry in timeline.sessions],
+        paused=_paused(patient, tz, who),
+        channels=[_channel(timeline, channel, tz, who) for channel in CHANNELS],
+        sessions=[
+            _session(entry, now, tz, plans, who, paused=paused) for entry in timeline.sessions
+        ],
     )
 
 
-def _paused(patient: Patient, tz: ZoneInfo) -> str:
+def actors(timeline: Timeline) -> set[str]:
+    """Everyone the page names as having done something: to look their names up."""
+    patient = timeline.patient
+    found = {patient.paused_by, patient.sms_consent_by, patient.email_consent_by}
+    found |= {entry.treatment.enrolled_by for entry in timeline.sessions}
+    found |= {e.actor for entry in timeline.sessions for m in entry.messages for e in m.events}
+    return {actor for actor in found if actor}
+
+
+Who = Callable[[str | None], str]
+
+
+def _as_recorded(actor: str | None) -> str:
+    return actor or ""
+
+
+def _paused(patient: Patient, tz: ZoneInfo, who: Who) -> str:
     if patient.paused_at is None:
         return ""
-    return f"since {local_time(patient.paused_at, tz)}, by {patient.paused_by or 'unknown'}"
+    return f"since {local_time(patient.paused_at, tz)}, by {who(patient.paused_by) or 'unknown'}"
 
 
-def _channel(timeline: Timeline, channel: str, tz: ZoneInfo) -> ChannelRow:
+def _channel(timeline: Timeline, channel: str, tz: ZoneInfo, who: Who) -> ChannelRow:
     patient = timeline.patient
     sms = channel == ChannelKind.SMS
     consent, at, by = (
@@ -135,7 +167,7 @@ def _channel(timeline: Timeline, channel: str, tz: ZoneInfo) -> ChannelRow:
         else (patient.email_consent, patient.email_consent_at, patient.email_consent_by)
     )
     recorded = f", recorded {local_time(at, tz)}" if at else ""
-    recorded += f" by {by}" if by else ""
+    recorded += f" by {who(by)}" if by else ""
     opt_out = timeline.opt_outs.get(channel)
     mark_at, mark_reason = (
         (patient.phone_undeliverable_at, patient.phone_undeliverable_reason)
@@ -156,18 +188,20 @@ def _channel(timeline: Timeline, channel: str, tz: ZoneInfo) -> ChannelRow:
     )
 
 
-def _session(entry: SessionEntry, now: datetime, tz: ZoneInfo, *, paused: bool) -> SessionRow:
+def _session(
+    entry: SessionEntry, now: datetime, tz: ZoneInfo, plans: CarePlans, who: Who, *, paused: bool
+) -> SessionRow:
     treatment = entry.treatment
     return SessionRow(
         id=treatment.id or 0,
-        treatment=treatment.treatment,
+        treatment=plans.treatment_words(treatment.treatment),
         completed=local_time(treatment.completed_at, tz),
         status=treatment.status,
         voided=local_time(treatment.voided_at, tz),
         replaced_by=entry.replaced_by,
-        enrolled_by=treatment.enrolled_by or "",
+        enrolled_by=who(treatment.enrolled_by),
         voidable=treatment.status == "completed",
-        messages=[message_row(m, now, tz, paused=paused) for m in entry.messages],
+        messages=[message_row(m, now, tz, plans, who, paused=paused) for m in entry.messages],
         care_page=_care_page(entry, tz),
     )
 
@@ -183,13 +217,23 @@ def _care_page(entry: SessionEntry, tz: ZoneInfo) -> str:
     return f"opened {first}" + (f", last {last}" if last and last != first else "")
 
 
-def message_row(entry: MessageEntry, now: datetime, tz: ZoneInfo, *, paused: bool) -> MessageRow:
+def message_row(
+    entry: MessageEntry,
+    now: datetime,
+    tz: ZoneInfo,
+    plans: CarePlans | None = None,
+    who: Who | None = None,
+    *,
+    paused: bool,
+) -> MessageRow:
+    """One message in words; without `plans` its step is named as stored, without `who` the
+    actors of its events as recorded."""
     message = entry.message
     tone, why = _explain(message, entry.events, now, paused=paused)
     label, subject, body = _text(message)
     return MessageRow(
         id=message.id or 0,
-        step=message.step,
+        step=plans.step_words(message.plan, message.step) if plans else message.step,
         channel=CHANNELS.get(message.channel, message.channel),
         due=local_time(message.due_at, tz),
         deadline=local_time(message.not_after, tz),
@@ -202,7 +246,7 @@ def message_row(entry: MessageEntry, now: datetime, tz: ZoneInfo, *, paused: boo
         subject=subject,
         body=body,
         resendable=message.status == Status.FAILED,
-        events=[_event(event, tz) for event in entry.events],
+        events=[_event(event, tz, who or _as_recorded) for event in entry.events],
     )
 
 
@@ -284,7 +328,7 @@ def _text(message: OutboxMessage) -> tuple[str, str | None, str | None]:
     return "No text: it was never written", None, None
 
 
-def _event(event: MessageEvent, tz: ZoneInfo) -> EventRow:
+def _event(event: MessageEvent, tz: ZoneInfo, who: Who) -> EventRow:
     after = status_words(event.to_status)
     if event.from_status is None:
         change = after
@@ -292,4 +336,4 @@ def _event(event: MessageEvent, tz: ZoneInfo) -> EventRow:
         change = "note"
     else:
         change = f"{status_words(event.from_status)} → {after}"
-    return EventRow(local_time(event.at, tz), change, event.reason or "", event.actor or "")
+    return EventRow(local_time(event.at, tz), change, event.reason or "", who(event.actor))

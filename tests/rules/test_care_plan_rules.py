@@ -219,7 +219,7 @@ def test_every_problem_is_named_by_its_field():
     assert refused.value.problems == {
         "first.send": "hours must be a number such as 2 or 1.5, not 'soon'",
         "first.channels": "choose at least one channel",
-        "later.send": "at must be a 24-hour \"HH:MM\" string, got '9'",
+        "later.send": "use a 24-hour time such as 09:00 or 17:30 (HH:MM), not '9'",
         "later.not_after": "choose hours or day",
     }
 
@@ -274,7 +274,8 @@ def test_long_text_is_refused_without_repeating_all_of_it():
     problems = refused.value.problems
     assert problems["first.send"] == "hours must be a number such as 2 or 1.5, not '999999999999…'"
     assert (
-        problems["first.not_after"] == "at must be a 24-hour \"HH:MM\" string, got '09:0009:0009…'"
+        problems["first.not_after"]
+        == "use a 24-hour time such as 09:00 or 17:30 (HH:MM), not '09:0009:0009…'"
     )
 
 
@@ -291,3 +292,31 @@ def test_long_text_is_refused_without_repeating_all_of_it():
 )
 def test_offsets_read_as_staff_say_them(offset, text):
     assert describe_offset(offset) == text
+
+
+# -- the words staff read -----------------------------------------------------------------------
+
+
+def test_steps_and_treatments_read_in_the_files_words():
+    plans = load_care_plans()
+    assert plans.step_words("sclerotherapy", "restriction_day_1") == "Day 1 restrictions"
+    assert plans.step_words("sclerotherapy", "results_timeline") == "Results timeline"
+    assert plans.treatment_words("sts") == "Sodium tetradecyl sulfate (STS) sclerotherapy"
+    assert plans.treatment_words("test-dose") == "Test dose"
+    assert plans.treatment_words("laser") == "Laser"
+    assert plans.plan_words("test_dose") == "Test dose"
+    assert plans.step_words("gone", "old_step") == "Old step"  # never the code name
+
+
+def test_a_stored_plan_without_labels_takes_the_files_and_keeps_its_own_timing():
+    from reminders.rules.care_plans import plan_definition, with_labels_from
+
+    file_plan = load_care_plans().plans["sclerotherapy"]
+    bare = replace(file_plan, labels={}, steps=tuple(replace(s, label="") for s in file_plan.steps))
+    assert bare.step_words("restriction_day_1") == "Restriction day 1"
+    labelled = with_labels_from(bare, file_plan)
+    assert labelled.step_words("restriction_day_1") == "Day 1 restrictions"
+    assert plan_definition(labelled) == plan_definition(file_plan)
+    again = parse_plan("sclerotherapy", plan_definition(file_plan))
+    assert again.step("restriction_day_1").label == "Day 1 restrictions"
+    assert again.labels["sts"] == "Sodium tetradecyl sulfate (STS) sclerotherapy"

@@ -134,6 +134,24 @@ def test_init_never_overwrites_an_admins_edit_and_says_so(runtime):
     assert scl(runtime).step("restriction_day_1").send == DayAt(1, time(11))
 
 
+def test_labels_new_in_the_file_are_read_for_an_older_revision_without_a_new_version(runtime):
+    """An install whose plans were loaded before steps had labels: init adds no version for
+    wording alone, and the plans in force read the file's labels."""
+    bare = {
+        name: replace(plan, labels={}, steps=tuple(replace(s, label="") for s in plan.steps))
+        for name, plan in runtime.default_plans.plans.items()
+    }
+    with session_scope(runtime.engine) as session:
+        session.execute(sa.delete(CarePlanRevision))
+    init_again(runtime, replace(runtime.default_plans, plans=bare))
+    loaded = init_again(runtime)
+    assert (loaded.added, loaded.kept) == (0, ())
+    assert [r.version for r in revisions(runtime)] == [1]
+    in_force = scl(runtime)
+    assert in_force.step_words("restriction_day_1") == "Day 1 restrictions"
+    assert in_force.treatment_words("sts") == "Sodium tetradecyl sulfate (STS) sclerotherapy"
+
+
 def test_init_loads_a_changed_file_over_its_own_earlier_default(runtime):
     laser = runtime.default_plans.plans["laser"]
     step = replace(laser.step("results"), send=DayAt(10, time(10)))

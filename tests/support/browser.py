@@ -49,6 +49,7 @@ AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.m
 SERIOUS = ("serious", "critical")  # axe's impacts that fail a test
 VIEWPORTS = {
     "desktop": {"width": 1280, "height": 800},
+    "laptop": {"width": 1366, "height": 900},
     "tablet": {"width": 1024, "height": 768},
     "phone": {"width": 390, "height": 844},
 }
@@ -123,6 +124,28 @@ def expect_no_sideways_scroll(page: Page) -> None:
     """Nothing makes the page wider than the window (a wide table scrolls in its own box)."""
     wide = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert wide <= 0, f"the page is {wide}px wider than the {page.viewport_size} window"
+
+
+def follow_nav(page: Page, name: str) -> None:
+    """Click the navigation's link `name`, as a person would: through the Menu on a phone."""
+    menu = page.get_by_role("navigation", name="Main").get_by_text("Menu", exact=True)
+    if menu.is_visible():
+        menu.click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True).click()
+
+
+def expect_actions_inside(page: Page) -> None:
+    """Every visible button, and link drawn as one, lies wholly inside the window's width:
+    nothing staff must press is cut off or off to the side (a box that scrolls sideways
+    counts as cut off: the button is there, but not where anyone sees it)."""
+    outside = page.evaluate(
+        """() => [...document.querySelectorAll('button, [role=button], input[type=submit]')]
+             .filter(el => el.checkVisibility())
+             .map(el => [el.getBoundingClientRect(), (el.innerText || el.value || '').trim()])
+             .filter(([box]) => box.left < 0 || box.right > document.documentElement.clientWidth)
+             .map(([box, text]) => `${text} (${Math.round(box.left)}-${Math.round(box.right)})`)"""
+    )
+    assert outside == [], f"actions outside the {page.viewport_size} window: {outside}"
 
 
 @dataclass

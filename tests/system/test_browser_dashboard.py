@@ -44,7 +44,7 @@ def test_the_dashboard_shows_the_month_and_its_chart(page: Page, site: Site, scr
     page.goto("/")
     log_in(page, site.staff, site.password)
     expect(page.get_by_role("heading", name="Dashboard", level=1)).to_be_visible()
-    expect(page.get_by_text("Running.")).to_be_visible()
+    expect(page.get_by_text("Sending: on (last checked")).to_be_visible()
     expect(page.get_by_text("with an unknown outcome")).to_be_visible()
     chart = page.get_by_role("img", name="Bar chart of messages per day")
     expect(chart).to_be_visible()
@@ -66,6 +66,6 @@ def test_the_dashboard_shows_the_month_and_its_chart(page: Page, site: Site, scr
 def test_an_empty_dashboard_says_no_daemon_has_run(page: Page, site: Site, screenshot) -> None:
     page.goto("/")
     log_in(page, site.staff, site.password)
-    expect(page.get_by_role("alert")).to_contain_text("No daemon running")
+    expect(page.get_by_role("alert")).to_contain_text("Sending: off")
     expect(page.get_by_text("Nothing stuck.")).to_be_visible()
     screenshot(page, "empty")

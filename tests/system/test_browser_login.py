@@ -61,5 +61,5 @@ def test_admin_reaches_admin_users(page: Page, site: Site, screenshot) -> None:
     page.goto("/admin/users")
     log_in(page, site.admin, site.password)
     expect(page).to_have_url(site.base_url + "/admin/users")
-    expect(page.get_by_role("cell", name=site.staff)).to_be_visible()
+    expect(page.get_by_role("cell", name=site.staff, exact=True)).to_be_visible()
     screenshot(page, "admin-users")

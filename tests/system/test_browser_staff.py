@@ -18,7 +18,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.support.browser import Site, expect_no_sideways_scroll, expect_styled, log_in
+from tests.support.browser import (
+    Site,
+    expect_no_sideways_scroll,
+    expect_styled,
+    follow_nav,
+    log_in,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -56,18 +62,19 @@ def open_enroll(page: Page, site: Site, screenshot: Callable[[Page, str], Path])
     log_in(page, site.staff, site.password)
     expect(page).to_have_url(site.base_url + "/")
     screenshot(page, "home")
-    page.get_by_role("navigation").get_by_role("link", name="Enroll").click()
+    follow_nav(page, "Enroll")
     expect(page).to_have_url(site.base_url + "/enroll")
     expect(page.get_by_role("heading", name="Enroll a session")).to_be_visible()
 
 
 def message_row(page: Page, step: str, channel: str):
-    """The timeline's row of one planned message, found by its step and channel cells."""
-    return (
-        page.locator("tbody tr")
-        .filter(has=page.get_by_role("cell", name=step, exact=True))
-        .filter(has=page.get_by_role("cell", name=channel, exact=True))
-    )
+    """The timeline's row of one planned message, found by its step and channel cells (by
+    their text: on a phone a cell's name also carries its column's, "Step: ...")."""
+
+    def cell(text: str):
+        return page.locator("td").filter(has_text=re.compile(rf"^\s*{re.escape(text)}\s*$"))
+
+    return page.locator("tbody tr").filter(has=cell(step)).filter(has=cell(channel))
 
 
 @pytest.mark.parametrize("page", ["desktop", "tablet", "phone"], indirect=True)
@@ -87,11 +94,11 @@ def test_staff_enroll_a_patient_and_land_on_their_planned_messages(
 
     expect(page).to_have_url(re.compile(r"/patients/\d+\?enrolled=\d+$"))
     expect(page.get_by_role("heading", name=NAME)).to_be_visible()
-    expect(message_row(page, "restriction_day_1", "SMS")).to_have_count(1)
+    expect(message_row(page, "Day 1 restrictions", "SMS")).to_have_count(1)
     took = time.monotonic() - started
     print(f"\nenroll flow in the browser ({page.viewport_size}): {took:.1f} s")
 
-    expect(page.get_by_text(f"times in {ZONE} · Spanish")).to_be_visible()
+    expect(page.get_by_text("times in Madrid (Europe) · Spanish")).to_be_visible()
 
     # Steps of the plan by channel, due at the patient's local time: right away, or on day N
     # (day 0 is the session's own) at the plan's hour.
@@ -99,12 +106,12 @@ def test_staff_enroll_a_patient_and_land_on_their_planned_messages(
         return datetime.combine(completed.date() + timedelta(n), dt_time(hour), completed.tzinfo)
 
     due = {
-        ("aftercare", "SMS"): completed,
-        ("aftercare", "Email"): completed,
-        ("restriction_day_1", "SMS"): on_day(1, 9),
-        ("restriction_day_2", "SMS"): on_day(2, 9),
-        ("what_is_normal", "Email"): on_day(7, 10),
-        ("follow_up", "SMS"): on_day(42, 10),
+        ("Aftercare instructions", "SMS"): completed,
+        ("Aftercare instructions", "Email"): completed,
+        ("Day 1 restrictions", "SMS"): on_day(1, 9),
+        ("Day 2 restrictions", "SMS"): on_day(2, 9),
+        ("What is normal", "Email"): on_day(7, 10),
+        ("Book the next session", "SMS"): on_day(42, 10),
     }
     for (step, channel), moment in due.items():
         row = message_row(page, step, channel)
@@ -155,7 +162,7 @@ def test_staff_find_the_patient_then_pause_them_from_the_timeline(
     expect(page).to_have_url(re.compile(r"/patients/\d+\?enrolled=\d+$"))
     timeline = page.url.split("?")[0]  # the search links to the page itself
 
-    page.get_by_role("navigation").get_by_role("link", name="Patients").click()
+    follow_nav(page, "Patients")
     page.get_by_role("searchbox", name="Name or phone").fill("fernández")
     page.get_by_role("button", name="Search").click()
     expect(page).to_have_url(re.compile(r"/patients\?q="))
@@ -165,10 +172,12 @@ def test_staff_find_the_patient_then_pause_them_from_the_timeline(
     expect(page).to_have_url(timeline)
     screenshot(page, "timeline")
 
-    page.get_by_role("button", name="Pause all messages").click()
+    page.get_by_role("button", name="Pause all messages").click()  # asks first
+    expect(page.get_by_text("Nothing is sent until someone resumes")).to_be_visible()
+    page.get_by_role("button", name="Yes, pause").click()
     expect(page.get_by_role("status")).to_contain_text("Paused: nothing is sent to this patient")
     expect(page.get_by_role("button", name="Resume")).to_be_visible()
-    expect(message_row(page, "restriction_day_1", "SMS")).to_contain_text(
+    expect(message_row(page, "Day 1 restrictions", "SMS")).to_contain_text(
         "held while the patient is paused"
     )
     screenshot(page, "paused")

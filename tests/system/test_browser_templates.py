@@ -17,7 +17,7 @@ from tests.support.browser import Site, expect_no_sideways_scroll, expect_styled
 
 pytestmark = pytest.mark.browser
 
-STEP = "sclerotherapy/restriction_day_1 sms en"
+STEP = "Sclerotherapy: Day 1 restrictions, SMS, English"
 PATH = "/admin/templates/sclerotherapy/restriction_day_1/sms/en"
 LONG = (
     " Drink plenty of water, keep the compression stockings on as you were shown, and walk"

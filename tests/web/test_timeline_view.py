@@ -7,11 +7,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from reminders.store.defaults import load_care_plans
 from reminders.store.models import MessageEvent, OutboxMessage, Patient, TreatmentSession
 from reminders.store.timeline import MessageEntry, SessionEntry, Timeline
 from reminders.web.timeline_view import MessageRow, local_time, patient_page
 
 LA = ZoneInfo("America/Los_Angeles")
+PLANS = load_care_plans()
 NOW = datetime(2026, 11, 21, 18, 0, tzinfo=UTC)  # Sat 10:00 PST
 DUE = datetime(2026, 11, 21, 17, 0, tzinfo=UTC)
 
@@ -28,7 +30,7 @@ def shown(
     **fields: object,
 ) -> MessageRow:
     """How the page shows one message of Maria's with these fields and events."""
-    values: dict[str, object] = {"id": 1, "session_id": 1, "patient_id": 1, "plan": "p",
+    values: dict[str, object] = {"id": 1, "session_id": 1, "patient_id": 1, "plan": "sclerotherapy",
                                  "step": "restriction_day_1", "channel": "sms", "status": "pending",
                                  "due_at": DUE, "not_after": DUE + timedelta(hours=11)}  # fmt: skip
     values.update(fields)
@@ -37,7 +39,7 @@ def shown(
     treatment = TreatmentSession(id=1, patient_id=1, treatment="asclera", completed_at=DUE)
     message = MessageEntry(OutboxMessage(**values), list(events))
     timeline = Timeline(patient, {}, [SessionEntry(treatment, [message], None)])
-    return patient_page(timeline, NOW, LA).sessions[0].messages[0]
+    return patient_page(timeline, NOW, LA, PLANS).sessions[0].messages[0]
 
 
 def test_times_are_the_patients_own_with_the_zone_abbreviation():
@@ -54,14 +56,38 @@ def test_daylight_saving_changes_the_abbreviation():
 @pytest.mark.parametrize(
     ("timezone", "zone"),
     [
-        ("America/New_York", "America/New_York"),
-        (None, "America/Los_Angeles (the clinic's: none on file)"),
-        ("Mars/Base", "America/Los_Angeles (the clinic's: 'Mars/Base' on file is no time zone)"),
+        ("America/New_York", "Eastern time (New York)"),
+        ("Europe/Lisbon", "Lisbon (Europe)"),
+        (None, "Pacific time (Los Angeles), the clinic's (none on file)"),
+        (
+            "Mars/Base",
+            "Pacific time (Los Angeles), the clinic's ('Mars/Base' on file is no time zone)",
+        ),
     ],
 )
 def test_the_page_names_the_zone_its_times_are_in(timezone, zone):
     patient = Patient(id=1, name="Maria Lopez", timezone=timezone)
-    assert patient_page(Timeline(patient, {}, []), NOW, LA).zone == zone
+    assert patient_page(Timeline(patient, {}, []), NOW, LA, PLANS).zone == zone
+
+
+def test_steps_and_treatments_read_in_staff_words():
+    assert shown().step == "Day 1 restrictions"
+    assert shown(step="results_timeline").step == "Results timeline"
+    assert shown(step="since_removed_step").step == "Since removed step"
+    assert shown(plan="gone", step="old_step").step == "Old step"
+    patient = Patient(id=1, name="Maria Lopez")
+    sessions = [
+        SessionEntry(TreatmentSession(id=n, patient_id=1, treatment=t, completed_at=DUE), [], None)
+        for n, t in enumerate(("sts", "asclera", "test-dose", "laser", "retired-thing"), 1)
+    ]
+    page = patient_page(Timeline(patient, {}, sessions), NOW, LA, PLANS)
+    assert [s.treatment for s in page.sessions] == [
+        "Sodium tetradecyl sulfate (STS) sclerotherapy",
+        "Asclera sclerotherapy",
+        "Test dose",
+        "Laser",
+        "Retired thing",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -123,7 +123,7 @@ def test_an_anonymous_visitor_is_sent_to_login_keeping_where_they_were_going(cli
 
 
 def test_every_page_but_the_public_ones_sends_an_anonymous_visitor_to_login(app, client, accounts):
-    public = {"/login", "/setup/{token}", "/healthz"}
+    public = {"/login", "/setup/{token}", "/reset/{token}", "/healthz"}
     checked = 0
     for route in page_routes():
         if route.path in public:
@@ -144,6 +144,8 @@ def test_public_pages_need_no_login(client):
     assert client.get("/healthz").status_code == 200
     assert client.get("/static/pico.min.css").status_code == 200
     assert client.get("/setup/not-a-token").status_code == 404  # answered, not redirected
+    assert client.get("/reset/not-a-token").status_code == 404
+    assert client.get("/favicon.ico").status_code == 200
 
 
 @pytest.mark.parametrize(

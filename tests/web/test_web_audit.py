@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -51,11 +52,22 @@ def add(engine: Engine, *rows: tuple[datetime, str, str, str, int | None]) -> No
 
 def listed(page: str) -> list[tuple[str, str, str, str, str]]:
     """(when, actor, action, entity, id) of each row shown."""
-    body = re.search(r'<table id="audit-entries">.*?<tbody>(.*?)</tbody>', page, re.S)
+    body = re.search(r'<table id="audit-entries".*?<tbody>(.*?)</tbody>', page, re.S)
     if body is None:
         return []
-    cells = r"\s*".join([r"<td>([^<]*)</td>"] * 5)
-    return re.findall(r"<tr>\s*" + cells, body.group(1))
+    row = (
+        r'<tr data-actor="([^"]*)" data-action="([^"]*)" data-entity="([^"]*)"'
+        r' data-entity-id="([^"]*)">\s*<td data-label="When">([^<]*)</td>'
+    )
+    found = re.findall(row, body.group(1))
+    return [(when, actor, action, entity, id_) for actor, action, entity, id_, when in found]
+
+
+def sentences(page: str) -> list[str]:
+    """What each row says, links kept as [text](href)."""
+    cells = re.findall(r'<td data-label="What happened" class="wrap">(.*?)</td>', page, re.S)
+    linked = [re.sub(r'<a href="([^"]*)">([^<]*)</a>', r"[\2](\1)", cell) for cell in cells]
+    return [html.unescape(cell) for cell in linked]
 
 
 def test_staff_are_refused_the_audit_log(app):
@@ -83,7 +95,7 @@ def test_the_log_shows_newest_first_on_the_clinics_clock(admin, engine):
         ("2026-03-10 11:00 PDT", ADMIN, "login", "user", rows[2][4]),
     ]
     assert [r[2] for r in rows[3:]] == ["user_added", "user_added"]
-    assert "America/Los_Angeles" in page.text
+    assert "Pacific time (Los Angeles)" in page.text
 
 
 def test_the_nav_of_an_admin_has_the_audit_log(admin):
@@ -116,7 +128,10 @@ def test_filters_by_actor_action_entity_id_and_the_clinics_days(admin, engine, q
     assert page.status_code == 200
     assert {row[2] for row in listed(page.text)} == expected
     for name, value in (pair.split("=") for pair in query.split("&")):
-        assert f'name="{name}" ' in page.text and f'value="{value}"' in page.text  # kept
+        if name == "action":  # a choice: kept selected
+            assert f'<option value="{value}" selected>' in page.text
+        else:
+            assert f'name="{name}" ' in page.text and f'value="{value}"' in page.text  # kept
     if not expected:
         assert "No entries match this filter." in page.text
 
@@ -154,7 +169,7 @@ def test_the_page_is_one_query_with_a_limit(engine):
 @pytest.mark.parametrize(
     ("query", "says"),
     [
-        ("entity_id=abc", "Entity id must be a whole number, not &#39;abc&#39;."),
+        ("entity_id=abc", "Entity id must be a whole number such as 42, not &#39;abc&#39;."),
         ("entity_id=%C2%B3", "Entity id must be a whole number"),
         ("entity_id=99999999999999999999999", "Entity id must be a whole number"),
         ("since=2026-13-01", "From must be a date like 2026-03-10, not &#39;2026-13-01&#39;."),

@@ -118,11 +118,18 @@ def test_admins_see_every_plan_with_its_steps_timing_channels_and_template(admin
     html = page.text
     titles = [html.index(f"<h2>{title}</h2>") for title in ("Sclerotherapy", "Test dose", "Laser")]
     assert titles == sorted(titles)  # in the file's order
-    row = re.search(r"<td>restriction_day_1</td>(.*?)</tr>", html, re.S)
+    row = re.search(r">Day 1 restrictions<br>(.*?)</tr>", html, re.S)
     assert row is not None
-    cells = re.findall(r"<td>(.*?)</td>", row.group(1), re.S)
-    assert cells == ["day 1 at 09:00", "day 1 at 20:00", "sms", "sclerotherapy/restriction_day_1"]
-    assert "<td>at once</td>\n        <td>72 hours after</td>" in html
+    cells = re.findall(r"<td [^>]*>(.*?)</td>", row.group(1), re.S)
+    link = '<a href="/admin/templates/sclerotherapy/restriction_day_1/sms/en"'
+    assert cells[:2] == ["day 1 at 09:00", "day 1 at 20:00"]
+    assert cells[2].startswith(link) and cells[2].endswith(">SMS</a>")
+    assert "restriction_day_1<" not in html  # the step's words, never its code name
+    assert (
+        "Treatments: Asclera sclerotherapy, Sodium tetradecyl sulfate (STS) sclerotherapy." in html
+    )
+    at_once = '<td data-label="Sent">at once</td>\n        <td data-label="Not sent after">'
+    assert at_once + "72 hours after</td>" in html
     assert "Version 1." in html
     assert '<a href="/admin/care-plans/laser">Edit Laser</a>' in html
 
@@ -257,8 +264,11 @@ def test_a_form_opened_before_someone_elses_save_does_not_undo_it(admin, runtime
 def test_the_history_shows_each_version_with_who_and_when_and_restores_an_old_one(admin, runtime):
     assert post(admin, restriction_day_1__send__at="10:30").status_code == 303
     page = admin.get(EDIT).text
-    assert re.search(r"<td>2</td>\s*<td>ana@example.com</td>\s*<td>2026-11-20 22:35</td>", page)
-    assert re.search(r"<td>1</td>\s*<td>defaults</td>", page)
+    cell = r"<td[^>]*>"
+    assert re.search(
+        rf"{cell}2</td>\s*{cell}ana@example.com</td>\s*{cell}2026-11-20 22:35</td>", page
+    )
+    assert re.search(rf"{cell}1</td>\s*{cell}defaults</td>", page)
     restore = form_fields(page, f"{EDIT}/restore")
     assert restore["version"] == ["1"]
     response = admin.post(f"{EDIT}/restore", data=restore)
@@ -302,7 +312,7 @@ def test_the_list_flags_a_channel_that_has_no_template(admin, runtime):
     with session_scope(runtime.engine) as session:  # as a hand-written revision could say
         save_plan(session, replace(plan, steps=steps), actor="someone", now=NOW)
     html = admin.get("/admin/care-plans").text
-    row = re.search(r"<td>restriction_day_1</td>(.*?)</tr>", html, re.S)
+    row = re.search(r">Day 1 restrictions<br>(.*?)</tr>", html, re.S)
     assert row is not None
-    assert 'sms, email <strong class="warning">(no template)</strong>' in row.group(1)
+    assert '>SMS</a>, Email <strong class="warning">(no template)</strong>' in row.group(1)
     assert html.count("(no template)") == 1

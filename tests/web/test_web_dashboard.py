@@ -17,6 +17,7 @@ from reminders.settings import Settings
 from reminders.store.dashboard import Outcomes
 from reminders.store.db import session_scope
 from reminders.store.models import OptOut, WorkerHeartbeat
+from reminders.store.opt_outs import opt_out
 from reminders.web.app import create_app
 from reminders.web.charts import integer_ticks
 from reminders.web.dashboard import ago, percent
@@ -54,7 +55,7 @@ def row_of(html: str, heading: str) -> list[str]:
     """The cells of the table row whose header cell is `heading`."""
     found = re.search(rf'<th scope="row">{re.escape(heading)}</th>(.*?)</tr>', html)
     assert found, f"no row {heading!r}"
-    return re.findall(r"<td>(.*?)</td>", found.group(1))
+    return [re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<td>(.*?)</td>", found.group(1))]
 
 
 def test_the_dashboard_and_its_chart_need_a_login(settings, engine, clock):
@@ -82,7 +83,7 @@ def test_messages_are_counted_on_the_clinics_local_day_by_channel_and_status(sta
     assert row_of(html, "Wed Mar 11") == ["1 skipped", "1 pending", "2"]
     assert row_of(html, "Mon Mar 16") == ["1 pending", "—", "1"]
     assert "Tue Mar 17" not in html
-    assert "Days are the clinic's (America/Los_Angeles)" in html
+    assert "Days are the clinic's (Pacific time (Los Angeles))" in html
 
 
 def test_an_enrolled_session_shows_its_planned_messages(staff, runtime: Runtime):
@@ -188,29 +189,41 @@ def test_opt_outs_of_the_last_30_days_by_channel_and_source(staff, engine):
     assert (
         "Opt-outs in the last 30 days: <strong>3</strong>: 2 SMS (replied STOP),"
         " 1 Email (unsubscribe link)." in html
-    )
+    )  # staff: no link, the audit log is an admin's
 
 
-def test_no_heartbeat_at_all_says_no_daemon_has_run(staff):
+def test_an_admin_follows_the_opt_out_count_to_the_audit_log_of_opt_outs(settings, engine, clock):
+    make_user(engine, "ana@example.com", "admin", now=NOW)
+    app = create_app(settings, engine, clock=clock, passwords=FAST_PASSWORDS)
+    with TestClient(app, follow_redirects=False) as admin:
+        assert log_in(admin, "ana@example.com").status_code == 303
+        with session_scope(engine) as session:
+            opt_out(session, "+13105550142", source="sms_reply", actor="twilio", now=NOW)
+        link = '<a href="/admin/audit?action=opt_out&amp;since=2026-02-09"><strong>1</strong></a>'
+        assert link in dashboard(admin)
+        log = admin.get("/admin/audit?action=opt_out&since=2026-02-09").text
+        assert "A text from the patient recorded that a patient opted out of texts" in log
+
+
+def test_no_heartbeat_at_all_says_sending_never_ran(staff):
     html = dashboard(staff)
-    assert "No daemon running: none has run on this database yet." in html
+    assert "Sending: off. The sender has never run here" in html
 
 
-def test_a_fresh_heartbeat_shows_the_daemon_running_with_each_workers_age(staff, engine):
+def test_a_fresh_heartbeat_says_sending_is_on_and_when_it_last_checked(staff, engine):
     beat(engine, "clinic-host:4242", NOW - timedelta(seconds=12))
     beat(engine, "clinic-host:1111", NOW - timedelta(hours=5))
     html = dashboard(staff)
-    assert '<p class="good">Running.</p>' in html
-    assert "<td>clinic-host:4242</td><td>12 s ago</td>" in html
-    assert "<td>clinic-host:1111</td><td>5 h ago (stale)</td>" in html
-    assert "No daemon running" not in html
+    assert "Sending: on (last checked 12 s ago)." in html
+    assert "clinic-host" not in html  # a worker's id means nothing to the front desk
+    assert "Sending: off" not in html
 
 
-def test_a_stale_heartbeat_says_no_daemon_running(staff, engine, settings):
+def test_a_stale_heartbeat_says_sending_is_off(staff, engine, settings):
     beat(engine, "clinic-host:4242", NOW - timedelta(seconds=settings.heartbeat_stale_seconds + 1))
     html = dashboard(staff)
-    assert "No daemon running: the last one was seen 2 min ago." in html
-    assert "<td>clinic-host:4242</td><td>2 min ago (stale)</td>" in html
+    assert "Sending: off. The sender last checked in 2 min ago" in html
+    assert "clinic-host" not in html
 
 
 def beat(engine: Engine, worker: str, seen_at) -> None:
@@ -231,9 +244,15 @@ def test_stuck_messages_and_sessions_are_listed(staff, rows, engine):
     rows.add("pending", NOW - timedelta(minutes=16))
     OutboxRows(engine, now=NOW, plan_error="no care plan for treatment 'botox'")
     html = dashboard(staff)
-    assert "<strong>2</strong> pending messages overdue (the oldest was due 3 h ago)" in html
-    assert "<strong>2</strong> messages with an unknown outcome, awaiting reconciliation" in html
-    assert "<strong>1</strong> message claimed by a worker that stopped" in html
+    assert "<strong>2</strong></a> pending messages overdue (the oldest was due 3 h ago)" in html
+    assert (
+        "<strong>2</strong></a> messages with an unknown outcome, awaiting reconciliation" in html
+    )
+    assert "<strong>1</strong></a> message claimed by a worker that stopped" in html
+    for link, listed in (("/messages?overdue=1", 2), ("/messages?status=unknown", 2),
+                         ("/messages?status=sending", 1)):  # fmt: skip
+        assert f'<a href="{link}">' in html
+        assert listed_rows(staff, link) == listed, link
     assert "<strong>1</strong> session that could not be planned" in html
     assert "botox" not in html  # counts only, here
 
@@ -293,3 +312,49 @@ def test_unanswered_urgent_texts_are_stuck_until_answered(staff, engine):
         for reply in session.exec(select(Reply)).all():
             mark_handled(session, reply.id or 0, actor="bo@example.com", now=NOW)
     assert "Nothing stuck." in dashboard(staff)
+
+
+def test_an_empty_install_says_what_to_do_first(staff):
+    html = dashboard(staff)
+    assert "Getting started" in html
+    assert '<a href="/enroll">Enroll a patient</a>' in html
+    assert "Add your staff" not in html  # an admin's step: staff cannot add users
+
+
+def test_the_phone_gets_a_chart_drawn_for_its_width(staff):
+    """Drawn 360 wide, a phone shows it near its own size: its labels stay legible."""
+    assert 'viewBox="0 0 360 300"' in staff.get("/dashboard/delivery.svg?size=small").text
+    assert 'viewBox="0 0 800 320"' in staff.get("/dashboard/delivery.svg").text
+
+
+def listed_rows(client, link: str) -> int:
+    """How many messages the list a dashboard link opens shows (each links to its patient)."""
+    page = client.get(link.replace("&amp;", "&"))
+    assert page.status_code == 200, page.text
+    return page.text.count('<td data-label="Patient">')
+
+
+def test_every_count_of_the_week_and_the_month_links_to_the_messages_it_counts(staff, rows):
+    rows.add("sent", utc(2026, 3, 10, 16, 0), sent_at=utc(2026, 3, 10, 16, 0))  # 09:00 today
+    rows.add("pending", utc(2026, 3, 11, 6, 30), count=2)  # 23:30 today
+    rows.add("pending", utc(2026, 3, 11, 7, 30), channel="email")  # tomorrow
+    rows.add("failed", utc(2026, 3, 9, 17, 0), updated_at=utc(2026, 3, 9, 17, 0))  # yesterday
+    html = dashboard(staff)
+    links = re.findall(r'<a href="(/messages\?[^"]+)">([^<]+)</a>', html)
+    assert links, html
+    for link, text in links:
+        number = int(text.split()[0])
+        assert listed_rows(staff, link) == number, (link, text)
+    hrefs = {link.replace("&amp;", "&") for link, _ in links}
+    assert "/messages?day=2026-03-10&channel=sms&status=pending" in hrefs
+    assert "/messages?day=2026-03-10" in hrefs
+    assert "/messages?sent_day=2026-03-09&status=failed" in hrefs
+
+
+def test_the_list_of_a_dashboard_count_says_what_it_lists_and_refuses_a_bad_link(staff, rows):
+    rows.add("pending", utc(2026, 3, 11, 17, 0))
+    page = staff.get("/messages?day=2026-03-11&channel=sms&status=pending").text
+    assert "<h1>Planned texts due Wed 11 Mar</h1>" in page
+    bad = staff.get("/messages?status=lost")
+    assert bad.status_code == 400 and "is not a status" in bad.text
+    assert staff.get("/messages?day=tuesday").status_code == 400

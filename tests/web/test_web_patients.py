@@ -55,7 +55,7 @@ def clinic(runtime: Runtime) -> dict[str, int]:
 
 
 def names(html: str) -> list[str]:
-    return re.findall(r'<td><a href="/patients/\d+">([^<]+)</a></td>', html)
+    return re.findall(r'<td data-label="Name"><a href="/patients/\d+">([^<]+)</a></td>', html)
 
 
 def test_an_anonymous_visitor_is_sent_to_log_in(app):
@@ -79,12 +79,13 @@ def test_a_disabled_user_is_sent_to_log_in(app, engine, accounts, staff):
 
 def test_each_row_links_to_the_patient_with_the_whole_number_and_the_last_session(staff, clinic):
     html = staff.get("/patients?q=lopez").text
-    row = re.search(r"<tr>\s*<td><a.*?</tr>", html, re.S).group(0)
+    row = re.search(r'<tr>\s*<td data-label="Name"><a.*?</tr>', html, re.S).group(0)
     assert f'<a href="/patients/{clinic["María López"]}">María López</a>' in row
-    assert "<td>(310) 555-0142</td>" in row  # staff must recognise the patient
-    assert "<td>2026-06-01</td>" in row and "<td>laser</td>" in row
+    assert '<td data-label="Phone">(310) 555-0142</td>' in row  # staff must recognise the patient
+    assert '<td data-label="Last session">2026-06-01</td>' in row
+    assert '<td data-label="Treatment">Laser</td>' in row
     abroad = staff.get("/patients?q=eva").text
-    assert "<td>+44 7400 123456</td>" in abroad
+    assert '<td data-label="Phone">+44 7400 123456</td>' in abroad
 
 
 @pytest.mark.parametrize(
@@ -141,7 +142,8 @@ def test_a_voided_session_is_not_the_last_one(engine, staff, clinic):
                                  completed_at=utc(2026, 6, 16, 17, 0), status="voided")  # fmt: skip
         session.add(later)
     html = staff.get("/patients?q=ruiz").text
-    assert "<td>2026-06-08</td>" in html and "<td>asclera</td>" in html
+    assert '<td data-label="Last session">2026-06-08</td>' in html
+    assert '<td data-label="Treatment">Asclera sclerotherapy</td>' in html
 
 
 def add_patients(engine: Engine, how_many: int) -> None:

@@ -108,12 +108,13 @@ def test_the_list_shows_every_template_with_its_version_and_links_to_the_editor(
     page = admin.get("/admin/templates")
     assert page.status_code == 200
     assert f'href="{DAY_1}"' in page.text
-    assert 'aria-label="Edit sclerotherapy/restriction_day_1 sms en"' in page.text
+    assert 'aria-label="Edit Sclerotherapy: Day 1 restrictions, SMS, English"' in page.text
+    assert "restriction_day_1<" not in page.text  # staff read the step's words, never its code
     assert 'href="/admin/templates/laser/aftercare/email/es"' in page.text
     shipped = len(list(iter_default_templates(runtime.settings.templates_dir)))
     assert shipped >= 40
     assert page.text.count('aria-label="Edit ') == shipped  # one row each, loaded by init as v1
-    assert page.text.count("<td>1 (default)</td>") == shipped
+    assert page.text.count('<td data-label="Version">1 (default)</td>') == shipped
     assert 'href="/admin/audit"' in page.text  # the admin nav
 
 
@@ -121,13 +122,14 @@ def test_the_list_says_who_changed_a_template_last_and_when(admin, token):
     assert save(admin, token, SHORT).status_code == 303
     page = admin.get("/admin/templates").text
     row = re.search(
-        r"<td><a [^>]*>restriction_day_1</a></td>\s*<td>SMS</td>\s*<td>en</td>(.*?)</tr>",
+        r'<a [^>]*>Day 1 restrictions</a></td>\s*<td data-label="Channel">SMS</td>\s*'
+        r'<td data-label="Language">English</td>(.*?)</tr>',
         page,
         re.S,
     )
     assert row, page
-    assert "<td>2</td>" in row.group(1)
-    assert f"<td>{ADMIN}</td>" in row.group(1)
+    assert '<td data-label="Version">2</td>' in row.group(1)
+    assert f'<td data-label="Changed by">{ADMIN}</td>' in row.group(1)
     assert "2026-11-20 14:35 PST" in row.group(1)  # the clinic's clock
 
 
@@ -390,7 +392,8 @@ def test_the_history_lists_versions_with_author_and_time_and_restore_buttons(adm
     history = re.search(r'<h2 id="history-heading">History</h2>(.*?)</section>', page, re.S)
     assert history
     rows = re.findall(
-        r"<tr>\s*<td>(\d+)[^<]*</td>\s*<td>([^<]*)</td>\s*<td>([^<]*)</td>", history.group(1)
+        r"<tr>\s*<td[^>]*>(\d+)[^<]*</td>\s*<td[^>]*>([^<]*)</td>\s*<td[^>]*>([^<]*)</td>",
+        history.group(1),
     )
     assert rows == [
         ("2", ADMIN, "2026-11-20 15:35 PST"),
@@ -501,7 +504,9 @@ def test_a_new_template_file_not_loaded_yet_is_listed_and_its_first_save_is_vers
     )
     listing = client.get("/admin/templates").text
     assert re.search(
-        r"<td><a [^>]*>extra</a></td>\s*<td>SMS</td>\s*<td>en</td>\s*<td>file</td>", listing
+        r'<a [^>]*>Extra</a></td>\s*<td data-label="Channel">SMS</td>\s*'
+        r'<td data-label="Language">English</td>\s*<td data-label="Version">file</td>',
+        listing,
     )
     path = "/admin/templates/sclerotherapy/extra/sms/en"
     page = client.get(path).text

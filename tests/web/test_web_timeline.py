@@ -108,16 +108,19 @@ def test_the_timeline_shows_the_patient_and_every_planned_message_in_her_zone(
     page = staff.get(f"/patients/{maria}")
     assert page.status_code == 200
     text = words(page.text)
-    for shown in ("Maria Lopez", MARIA_PHONE, MARIA_EMAIL, NEW_YORK, "English"):
+    for shown in ("Maria Lopez", MARIA_PHONE, MARIA_EMAIL, "Eastern time (New York)", "English"):
         assert shown in text
     assert "SMS +13105550142 yes, recorded Fri 20 Nov 2026, 14:35 EST by test" in text
     assert "Pause all messages" in text
-    assert "asclera" in text and "completed Fri 20 Nov 2026, 14:30 EST" in text
+    assert "Asclera sclerotherapy, completed Fri 20 Nov 2026, 14:30 EST" in text
     messages = rows(runtime, maria)
     assert len(messages) == 11
     for message in messages.values():
         row = words(message_row(page.text, message.id or 0))
-        assert "planned" in row and message.step in row
+        assert (
+            "planned" in row
+            and runtime.care_plans().step_words("sclerotherapy", message.step) in row
+        )
         assert "Written from the template in use when it is sent" in row
     day1 = words(message_row(page.text, messages["restriction_day_1", "sms"].id or 0))
     assert "Sat 21 Nov 2026, 09:00 EST" in day1  # 14:00 UTC, patient-local
