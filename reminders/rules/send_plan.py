@@ -129,4 +129,3 @@ def _in_order(keys: Sequence[int], ready: dict[int, datetime], prefer: int | Non
 
 def _past(moment: datetime, not_after: datetime | None) -> bool:
     return not_after is not None and moment > not_after
-
