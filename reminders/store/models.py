@@ -126,6 +126,18 @@ class OutboxMessage(SQLModel, table=True):
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Resends after a temporary delivery failure (30001, 30008); at most one.
     delivery_retries: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # Skipped `combined`: its text went inside this message's SMS (rules.send_plan).
+    combined_into_id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(
+            sa.Integer,
+            sa.ForeignKey(
+                "outbox_message.id", name="fk_outbox_message_combined_into_id_outbox_message"
+            ),
+            index=True,
+            nullable=True,
+        ),
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
