@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.lifecycle import SkipReason
+from reminders.rules.send_plan import DAILY_CAP, CombinedWith, Placement, SendsAt, TooLate
 from reminders.rules.timing import SendWindow, in_window, is_expired, next_day_opening, next_opening
 
 
@@ -27,6 +28,8 @@ class Facts:
     undeliverable: bool = False
     trial_blocked: bool = False
     patient_paused: bool = False  # staff hold every message to the patient for now
+    # rules.send_plan's placement of this SMS among the patient's others (window, cap, deadlines)
+    placement: Placement | None = None
 
 
 @dataclass(frozen=True)
@@ -83,11 +86,31 @@ def _unwanted(facts: Facts) -> SkipReason | None:
 
 
 def _sms_timing(facts: Facts) -> Decision:
+    if facts.placement is not None:
+        return _planned(facts, facts.placement)
     if not in_window(facts.now, facts.tz, facts.window):
         return _defer(facts, next_opening(facts.now, facts.tz, facts.window), "outside_window")
     if facts.sms_sent_today >= facts.daily_cap:
         return _defer(facts, next_day_opening(facts.now, facts.tz, facts.window), "daily_cap")
     return Send()
+
+
+def _planned(facts: Facts, placement: Placement) -> Decision:
+    """As the patient's send plan has it: now, later, inside another's text, or never."""
+    if isinstance(placement, TooLate):
+        detail = "the send window and the daily SMS limit leave no time before its deadline"
+        return Skip(SkipReason.EXPIRED, detail)
+    if isinstance(placement, CombinedWith):
+        return _defer(facts, max(placement.at, facts.now), "combined")
+    if placement.at <= facts.now:
+        return Send()
+    return _defer(facts, placement.at, _why_later(facts, placement))
+
+
+def _why_later(facts: Facts, placement: SendsAt) -> str:
+    if placement.reason:
+        return placement.reason
+    return "outside_window" if not in_window(facts.now, facts.tz, facts.window) else DAILY_CAP
 
 
 def _defer(facts: Facts, until: datetime, reason: str) -> Decision:

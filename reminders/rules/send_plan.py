@@ -99,7 +99,7 @@ def plan_sends(
         slots = max(0, cap - used.get(day, 0))
         groups = [[k] for k in ranked[:slots]]
         for key in ranked[slots:]:
-            group = next((g for g in groups if fits(_in_order(g + [key], ready, prefer))), None)
+            group = next((g for g in groups if fits(_in_order([*g, key], ready, prefer))), None)
             if group is not None:
                 group.append(key)
                 continue

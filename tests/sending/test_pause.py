@@ -105,7 +105,9 @@ def test_what_passed_its_deadline_during_the_pause_expires_and_the_rest_goes_in_
     now = statuses(runtime)
     assert now["aftercare", "email"] == "sent"
     assert now["restriction_day_1", "sms"] == "skipped"
-    assert now["aftercare", "sms"] == "pending"  # night: deferred to Sunday 09:00
+    # Night, and Sunday's one text is day 2's (the nearer deadline): Monday 09:00, before
+    # its deadline (Monday 14:30; rules.send_plan).
+    assert now["aftercare", "sms"] == "pending"
     assert report.count("deferred") == 1
     with Session(runtime.engine) as session:
         sms = session.exec(
@@ -116,7 +118,7 @@ def test_what_passed_its_deadline_during_the_pause_expires_and_the_rest_goes_in_
         day1 = session.exec(
             select(OutboxMessage).where(OutboxMessage.step == "restriction_day_1")
         ).one()
-    assert sms.due_at == datetime(2026, 11, 22, 17, 0, tzinfo=UTC)
+    assert sms.due_at == datetime(2026, 11, 23, 17, 0, tzinfo=UTC) < (sms.not_after or back)
     assert day1.error_reason == "expired"
 
 
