@@ -101,7 +101,10 @@ def _enroll(
     from reminders.store.db import session_scope
 
     settings = rt.settings
-    desk = Desk(rt.default_plans, settings.timezone, settings.default_phone_region)
+    from reminders.sending.forecast import forecaster
+
+    desk = Desk(rt.default_plans, settings.timezone, settings.default_phone_region,
+                forecaster(settings))  # fmt: skip
     with session_scope(rt.engine) as session:
         result = enroll_patient(session, form, desk, actor=actor(), now=now)
         if result.other_patient is not None:

@@ -61,6 +61,26 @@ class TooLate:
 Placement = SendsAt | CombinedWith | TooLate
 
 
+@dataclass(frozen=True)
+class Expected:
+    """A planned SMS and where the plan puts it, as the forecast tells staff about it."""
+
+    message_id: int
+    patient_id: int
+    step: str
+    placement: Placement
+
+    @property
+    def at(self) -> datetime | None:
+        """When it is expected to go (alone or inside its carrier); None: it cannot."""
+        return None if isinstance(self.placement, TooLate) else self.placement.at
+
+    @property
+    def combined_into(self) -> int | None:
+        placement = self.placement
+        return placement.carrier if isinstance(placement, CombinedWith) else None
+
+
 def never(keys: Sequence[int]) -> bool:
     """The `fits` of a caller that has no texts to measure: nothing is combined."""
     return False

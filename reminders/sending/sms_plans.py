@@ -8,7 +8,7 @@ carrier's text once its parts are known, again on each attempt (a retry composes
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -18,7 +18,6 @@ from reminders.rules.rendering import TemplateKey, TemplateProblem
 from reminders.rules.send_plan import PendingSms, Placement, plan_sends
 from reminders.rules.sms_combine import combine_texts, fits
 from reminders.rules.sms_segments import gsm7_name, sms_shape
-from reminders.rules.timing import local_day_bounds
 from reminders.sending.composer import OPT_OUT_LINE, ClinicInfo, Composed, compose, first_name
 from reminders.sending.facts import zone
 from reminders.settings import Settings
@@ -84,7 +83,7 @@ def in_text_order(carrier: OutboxMessage, parts: Sequence[OutboxMessage]) -> lis
 
 def plan_patient(
     rows: Sequence[OutboxMessage],
-    texts: SmsTexts | None,
+    texts: SmsTexts,
     *,
     now: datetime,
     sent_today: int,
@@ -92,8 +91,6 @@ def plan_patient(
     prefer: int | None = None,
 ) -> dict[int, Placement]:
     """Each row's placement by `rules.send_plan`, its `fits` measured with the real texts."""
-    if texts is None:
-        raise ValueError("a plan needs the patient's texts")
     by_id = {m.id or 0: m for m in rows}
 
     def fit(keys: Sequence[int]) -> bool:
@@ -112,13 +109,6 @@ def _pending(message: OutboxMessage, plans: CarePlans) -> PendingSms:
     except KeyError:
         follow_up = False
     return PendingSms(message.id or 0, message.due_at, message.not_after, follow_up)
-
-
-def sent_on_day(sent: Mapping[int, datetime], now: datetime, patient: Patient, settings: Settings,
-                leave_out: int | None = None) -> int:  # fmt: skip
-    """The patient's SMS handed over on `now`'s local day (by message id → when)."""
-    start, end = local_day_bounds(now, zone(patient, settings))
-    return sum(1 for i, at in sent.items() if i != leave_out and start <= at < end)
 
 
 def combined_body(composed: Composed, text: str) -> Composed:

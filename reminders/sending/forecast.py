@@ -1,0 +1,100 @@
+"""When each planned SMS of some patients is expected to go: the forecast enrollment and the
+patient's page show, read with the dispatcher's own plan (`sms_plans.plan_patient`).
+
+A patient's pending SMS, today's sends and whether their number was ever texted are read for
+all the patients at once (three queries); texts are composed only for a day with more SMS than
+the cap allows. The preview shows the text a planned message will have, rendered now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from reminders.rules.care_plans import CarePlans
+from reminders.rules.rendering import TemplateKey
+from reminders.rules.send_plan import Expected, SendsAt
+from reminders.rules.timing import local_day_bounds
+from reminders.sending.facts import zone
+from reminders.sending.sms_plans import SmsTexts, in_text_order, plan_patient
+from reminders.settings import Settings
+from reminders.store.patients import patients_by_ids
+from reminders.store.pending_sms import pending_sms
+from reminders.store.send_history import read_send_history
+from reminders.store.templates import TemplateSource
+
+if TYPE_CHECKING:
+    from reminders.store.db import Session
+    from reminders.store.models import OutboxMessage, Patient
+
+
+def forecast(
+    session: Session,
+    patient_ids: Collection[int],
+    plans: CarePlans,
+    now: datetime,
+    settings: Settings,
+) -> list[Expected]:
+    """Each pending SMS of the patients, with where the send plan puts it, soonest first."""
+    rows = pending_sms(session, patient_ids)
+    if not rows:
+        return []
+    patients = {p.id or 0: p for p in patients_by_ids(session, sorted(rows))}
+    history = read_send_history(
+        session,
+        patient_ids=list(rows),
+        numbers=[p.phone or "" for p in patients.values()],
+        addresses=[],
+        sms_since=min(local_day_bounds(now, zone(p, settings))[0] for p in patients.values()),
+        sms_until=max(local_day_bounds(now, zone(p, settings))[1] for p in patients.values()),
+    )
+    sources: dict[TemplateKey, TemplateSource] = {}
+    expected: list[Expected] = []
+    for patient_id, messages in rows.items():
+        patient = patients[patient_id]
+        start, end = local_day_bounds(now, zone(patient, settings))
+        sends = history.sms_sent_at.get(patient_id, {}).values()
+        texts = SmsTexts(session, settings, plans, patient, sources)
+        placed = plan_patient(messages, texts, now=now,
+                              sent_today=sum(1 for at in sends if start <= at < end),
+                              first_text=not history.texted.get(patient.phone or ""))  # fmt: skip
+        expected += [Expected(m.id or 0, patient_id, m.step, placed[m.id or 0]) for m in messages]
+    return sorted(expected, key=lambda e: (e.at is None, e.at, e.message_id))
+
+
+def preview(
+    session: Session,
+    message: OutboxMessage,
+    patient: Patient,
+    plans: CarePlans,
+    settings: Settings,
+    expected: Mapping[int, Expected],
+    messages: Mapping[int, OutboxMessage],
+) -> str | None:
+    """The text a planned SMS will have, rendered now: a carrier's with its parts; a part's
+    own essentials go inside its carrier's. None when its template cannot be rendered."""
+    texts = SmsTexts(session, settings, plans, patient)
+    own = texts.text(message)
+    where = expected.get(message.id or 0)
+    if own is None or where is None or not isinstance(where.placement, SendsAt):
+        return own
+    parts = [messages[i] for i in where.placement.combines if i in messages]
+    if not parts:
+        return own
+    words = [texts.text(m) or "" for m in in_text_order(message, parts)]
+    return texts.combined(own, words, first_text=False)
+
+
+
+def forecaster(
+    settings: Settings,
+) -> Callable[[Session, Collection[int], CarePlans, datetime], list[Expected]]:
+    """The forecast as enrollment asks for it (`planning.warnings.Forecaster`)."""
+
+    def run(
+        session: Session, patient_ids: Collection[int], plans: CarePlans, now: datetime
+    ) -> list[Expected]:
+        return forecast(session, patient_ids, plans, now, settings)
+
+    return run
