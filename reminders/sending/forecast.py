@@ -59,7 +59,8 @@ def forecast(
         placed = plan_patient(messages, texts, now=now,
                               sent_today=sum(1 for at in sends if start <= at < end),
                               first_text=not history.texted.get(patient.phone or ""))  # fmt: skip
-        expected += [Expected(m.id or 0, patient_id, m.step, placed[m.id or 0]) for m in messages]
+        expected += [Expected(m.id or 0, patient_id, m.step, placed[m.id or 0])
+                     for m in messages if m.id in placed]  # fmt: skip
     return sorted(expected, key=lambda e: (e.at is None, e.at, e.message_id))
 
 

@@ -18,6 +18,7 @@ from reminders.rules.rendering import TemplateKey, TemplateProblem
 from reminders.rules.send_plan import PendingSms, Placement, plan_sends
 from reminders.rules.sms_combine import combine_texts, fits
 from reminders.rules.sms_segments import gsm7_name, sms_shape
+from reminders.rules.timing import is_expired
 from reminders.sending.composer import OPT_OUT_LINE, ClinicInfo, Composed, compose, first_name
 from reminders.sending.facts import zone
 from reminders.settings import Settings
@@ -97,7 +98,8 @@ def plan_patient(
         carrier, *parts = [by_id[k] for k in keys]
         return texts.fit([carrier, *in_text_order(carrier, parts)], first_text)
 
-    steps = [_pending(m, texts.plans) for m in rows]
+    # One already past its deadline is skipped `expired` when claimed: it takes no slot.
+    steps = [_pending(m, texts.plans) for m in rows if not is_expired(now, m.not_after)]
     return plan_sends(steps, now=now, tz=zone(texts.patient, texts.settings),
                       window=texts.settings.send_window, cap=texts.settings.sms_daily_cap,
                       sent_today=sent_today, fits=fit, prefer=prefer)  # fmt: skip
