@@ -8,11 +8,14 @@ the cap allows. The preview shows the text a planned message will have, rendered
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from reminders.rules.care_plans import CarePlans
+from reminders.rules.channel_kinds import ChannelKind
+from reminders.rules.lifecycle import Status
 from reminders.rules.rendering import TemplateKey
 from reminders.rules.send_plan import Expected, SendsAt
 from reminders.rules.timing import local_day_bounds
@@ -64,30 +67,6 @@ def forecast(
     return sorted(expected, key=lambda e: (e.at is None, e.at, e.message_id))
 
 
-def preview(
-    session: Session,
-    message: OutboxMessage,
-    patient: Patient,
-    plans: CarePlans,
-    settings: Settings,
-    expected: Mapping[int, Expected],
-    messages: Mapping[int, OutboxMessage],
-) -> str | None:
-    """The text a planned SMS will have, rendered now: a carrier's with its parts; a part's
-    own essentials go inside its carrier's. None when its template cannot be rendered."""
-    texts = SmsTexts(session, settings, plans, patient)
-    own = texts.text(message)
-    where = expected.get(message.id or 0)
-    if own is None or where is None or not isinstance(where.placement, SendsAt):
-        return own
-    parts = [messages[i] for i in where.placement.combines if i in messages]
-    if not parts:
-        return own
-    words = [texts.text(m) or "" for m in in_text_order(message, parts)]
-    return texts.combined(own, words, first_text=False)
-
-
-
 def forecaster(
     settings: Settings,
 ) -> Callable[[Session, Collection[int], CarePlans, datetime], list[Expected]]:
@@ -99,3 +78,56 @@ def forecaster(
         return forecast(session, patient_ids, plans, now, settings)
 
     return run
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A pending message as the patient's page shows it: when it is expected to go (SMS: by
+    the send plan; email: when due) and its text rendered now."""
+
+    at: datetime | None
+    expected: Expected | None
+    preview: str | None
+
+
+def planned_messages(
+    session: Session,
+    patient: Patient,
+    messages: Sequence[OutboxMessage],
+    plans: CarePlans,
+    now: datetime,
+    settings: Settings,
+) -> dict[int, Planned]:
+    """Each pending message of the patient, by id."""
+    pending = {m.id or 0: m for m in messages if m.status == Status.PENDING}
+    if not pending:
+        return {}
+    expected = {e.message_id: e for e in forecast(session, [patient.id or 0], plans, now, settings)}
+    texts = SmsTexts(session, settings, plans, patient)
+    planned = {}
+    for message_id, message in pending.items():
+        sms = expected.get(message_id)
+        if message.channel == ChannelKind.SMS:
+            text = _sms_preview(texts, message, sms, pending)
+            at = sms.at if sms is not None else None
+        else:
+            text, at = texts.text(message), max(message.due_at, now)
+        planned[message_id] = Planned(at, sms, text)
+    return planned
+
+
+def _sms_preview(
+    texts: SmsTexts,
+    message: OutboxMessage,
+    where: Expected | None,
+    messages: Mapping[int, OutboxMessage],
+) -> str | None:
+    """A carrier's text with its parts; a part's own text (shown inside its carrier's)."""
+    own = texts.text(message)
+    if own is None or where is None or not isinstance(where.placement, SendsAt):
+        return own
+    parts = [messages[i] for i in where.placement.combines if i in messages]
+    if not parts:
+        return own
+    words = [texts.text(m) or "" for m in in_text_order(message, parts)]
+    return texts.combined(own, words, first_text=False)

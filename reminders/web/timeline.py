@@ -9,18 +9,22 @@ the timeline with the reason. Log lines name ids only: no names, numbers or mess
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import partial
 from typing import Annotated, TypeVar
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from reminders.planning.enrollment import void_session
-from reminders.planning.warnings import enrollment_warnings
+from reminders.planning.warnings import enrollment_warnings, forecast_notes
 from reminders.rules.channel_kinds import ChannelKind
+from reminders.rules.timing import zone_or
+from reminders.sending.forecast import Planned, planned_messages
 from reminders.store.accounts import actor_of
+from reminders.store.care_plans import current_plans
 from reminders.store.db import MAX_ID, Session
 from reminders.store.models import Patient, TreatmentSession
 from reminders.store.opt_outs import opt_in, opt_out
@@ -28,7 +32,7 @@ from reminders.store.pauses import UnknownPatient, pause_patient, resume_patient
 from reminders.store.resend import ResendRefused, UnknownMessage, resend_failed
 from reminders.store.timeline import Timeline, patient_timeline
 from reminders.store.web_sessions import SignedIn
-from reminders.web import run_db, settings_of
+from reminders.web import plans_of, run_db, settings_of
 from reminders.web.auth import CurrentUser, SessionCsrf
 from reminders.web.pages import render, sentence
 from reminders.web.timeline_view import patient_page
@@ -216,13 +220,18 @@ async def _page(
     status: int = 200,
     enrolled: int = 0,
 ) -> HTMLResponse:
-    clinic_tz = settings_of(request).timezone
+    settings = settings_of(request)
+    clinic_tz = settings.timezone
 
     def load(session: Session, now: datetime) -> tuple[object, list[str] | None] | None:
         timeline = patient_timeline(session, patient_id)
         if timeline is None:
             return None
-        return patient_page(timeline, now, clinic_tz), _warnings(session, timeline, enrolled, now)
+        plans = current_plans(session, plans_of(request))
+        messages = [m.message for entry in timeline.sessions for m in entry.messages]
+        planned = planned_messages(session, timeline.patient, messages, plans, now, settings)
+        warnings = _warnings(session, timeline, enrolled, now, planned, clinic_tz)
+        return patient_page(timeline, now, clinic_tz, planned), warnings
 
     loaded = await run_db(request, load)
     if loaded is None:
@@ -242,12 +251,20 @@ async def _page(
 
 
 def _warnings(
-    session: Session, timeline: Timeline, session_id: int, now: datetime
+    session: Session,
+    timeline: Timeline,
+    session_id: int,
+    now: datetime,
+    planned: Mapping[int, Planned],
+    clinic_tz: ZoneInfo,
 ) -> list[str] | None:
-    """Why messages of the session just enrolled would not go, as `aftercare enroll` says;
-    None when `session_id` is none of this patient's."""
+    """Why messages of the session just enrolled would not go, or go later or inside another
+    text, as `aftercare enroll` says; None when `session_id` is none of this patient's."""
     entry = next((e for e in timeline.sessions if e.treatment.id == session_id), None)
     if entry is None:
         return None
     rows = [m.message for m in entry.messages]
-    return enrollment_warnings(session, timeline.patient, rows, now)
+    expected = [p.expected for p in planned.values() if p.expected is not None]
+    tz = zone_or(timeline.patient.timezone, clinic_tz)
+    notes = forecast_notes(expected, tz, {m.id or 0 for m in rows})
+    return [*enrollment_warnings(session, timeline.patient, rows, now), *notes]

@@ -6,15 +6,17 @@ template. Nothing here reaches the database, so every wording is testable on its
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from reminders.rules.channel_kinds import ChannelKind
-from reminders.rules.lifecycle import Status, skip_words, status_words
+from reminders.rules.lifecycle import SkipReason, Status, skip_words, status_words
+from reminders.rules.send_plan import DAILY_CAP, CombinedWith, SendsAt, TooLate
 from reminders.rules.timing import is_expired, zone_or
 from reminders.sending.channels.twilio.errors import TWILIO_WORDS, describe_twilio_code
+from reminders.sending.forecast import Planned
 from reminders.store.models import MessageEvent, OutboxMessage, Patient
 from reminders.store.timeline import MessageEntry, SessionEntry, Timeline
 
@@ -57,6 +59,9 @@ class MessageRow:
     body: str | None
     resendable: bool
     events: Sequence[EventRow]
+    expected: str = ""  # a planned message: when it will go, after the window and the limit
+    expected_tone: str = ""  # "problem" when it cannot go before its deadline
+    preview: str | None = None  # a planned message's text, rendered now
 
 
 @dataclass(frozen=True)
@@ -98,7 +103,13 @@ def local_time(moment: datetime | None, tz: ZoneInfo) -> str:
     return "" if moment is None else moment.astimezone(tz).strftime("%a %d %b %Y, %H:%M %Z")
 
 
-def patient_page(timeline: Timeline, now: datetime, clinic_tz: ZoneInfo) -> PatientPage:
+def patient_page(
+    timeline: Timeline,
+    now: datetime,
+    clinic_tz: ZoneInfo,
+    planned: Mapping[int, Planned] | None = None,
+) -> PatientPage:
+    """`planned`: the forecast of the pending messages (`sending.forecast.planned_messages`)."""
     patient = timeline.patient
     tz = zone_or(patient.timezone, clinic_tz)
     zone = tz.key
@@ -115,7 +126,10 @@ def patient_page(timeline: Timeline, now: datetime, clinic_tz: ZoneInfo) -> Pati
         language=LANGUAGES.get(patient.language, patient.language),
         paused=_paused(patient, tz),
         channels=[_channel(timeline, channel, tz) for channel in CHANNELS],
-        sessions=[_session(entry, now, tz, paused=paused) for entry in timeline.sessions],
+        sessions=[
+            _session(entry, now, tz, paused=paused, planned=planned or {})
+            for entry in timeline.sessions
+        ],
     )
 
 
@@ -155,7 +169,14 @@ def _channel(timeline: Timeline, channel: str, tz: ZoneInfo) -> ChannelRow:
     )
 
 
-def _session(entry: SessionEntry, now: datetime, tz: ZoneInfo, *, paused: bool) -> SessionRow:
+def _session(
+    entry: SessionEntry,
+    now: datetime,
+    tz: ZoneInfo,
+    *,
+    paused: bool,
+    planned: Mapping[int, Planned],
+) -> SessionRow:
     treatment = entry.treatment
     return SessionRow(
         id=treatment.id or 0,
@@ -166,14 +187,20 @@ def _session(entry: SessionEntry, now: datetime, tz: ZoneInfo, *, paused: bool) 
         replaced_by=entry.replaced_by,
         enrolled_by=treatment.enrolled_by or "",
         voidable=treatment.status == "completed",
-        messages=[_message(m, now, tz, paused=paused) for m in entry.messages],
+        messages=[
+            _message(m, now, tz, paused=paused, planned=planned.get(m.message.id or 0))
+            for m in entry.messages
+        ],
     )
 
 
-def _message(entry: MessageEntry, now: datetime, tz: ZoneInfo, *, paused: bool) -> MessageRow:
+def _message(
+    entry: MessageEntry, now: datetime, tz: ZoneInfo, *, paused: bool, planned: Planned | None
+) -> MessageRow:
     message = entry.message
     tone, why = _explain(message, entry.events, now, paused=paused)
     label, subject, body = _text(message)
+    expected, expected_tone = _expected(planned, tz, paused=paused)
     return MessageRow(
         id=message.id or 0,
         step=message.step,
@@ -190,7 +217,28 @@ def _message(entry: MessageEntry, now: datetime, tz: ZoneInfo, *, paused: bool) 
         body=body,
         resendable=message.status == Status.FAILED,
         events=[_event(event, tz) for event in entry.events],
+        expected=expected,
+        expected_tone=expected_tone,
+        preview=planned.preview if planned is not None else None,
     )
+
+
+def _expected(planned: Planned | None, tz: ZoneInfo, *, paused: bool) -> tuple[str, str]:
+    """When a planned message will go, in words: alone, inside another's text, or never."""
+    if planned is None or paused:
+        return "", ""
+    placement = planned.expected.placement if planned.expected is not None else None
+    if isinstance(placement, TooLate):
+        return "cannot go before its deadline: the send window and the daily text limit", "problem"
+    when = local_time(planned.at, tz)
+    if isinstance(placement, CombinedWith):
+        return f"goes {when}, inside the text of message {placement.carrier}", "waiting"
+    if isinstance(placement, SendsAt) and placement.combines:
+        others = ", ".join(str(i) for i in placement.combines)
+        return f"goes {when}, carrying the text of message(s) {others}", "waiting"
+    if isinstance(placement, SendsAt) and placement.reason == DAILY_CAP:
+        return f"goes {when} (the daily text limit moves it to that day)", "waiting"
+    return (f"goes {when}" if when else ""), "waiting"
 
 
 def _explain(
@@ -200,6 +248,8 @@ def _explain(
     status = message.status
     if status == Status.PENDING:
         return "waiting", _pending_why(message, events, now, paused=paused)
+    if status == Status.SKIPPED and message.error_reason == SkipReason.COMBINED:
+        return "ok", f"{skip_words(SkipReason.COMBINED)}: message {message.combined_into_id}"
     if status == Status.SKIPPED:
         return "problem", _skip_why(message, events)
     if status in (Status.FAILED, Status.UNDELIVERED):
@@ -263,6 +313,8 @@ def failure_words(message: OutboxMessage) -> str:
 
 def _text(message: OutboxMessage) -> tuple[str, str | None, str | None]:
     """(label, subject, body): the exact text stored on the row, or why there is none."""
+    if message.combined_into_id is not None and message.body is not None:
+        return f"Its part of message {message.combined_into_id}'s text", None, message.body
     if message.body is not None:
         sent = message.status in REACHED or message.status == Status.UNKNOWN
         return ("Text sent" if sent else "Text prepared, not sent"), message.subject, message.body
