@@ -80,13 +80,14 @@ def enroll_command(
     )
     result, enrolled, patient_row = _enroll(rt, form, moment(now, rt))
     if as_json:
-        enrolled_json = out.enrolled_json(enrolled, result.messages, result.warnings)
+        enrolled_json = out.enrolled_json(
+            enrolled, result.messages, result.warnings, result.expected
+        )
         typer.echo(json.dumps(enrolled_json, indent=2))
         return
     # the zone given, else the one on file: where the planner placed the steps
-    out.print_enrolled(
-        enrolled, result.messages, rt.settings.timezone, patient_row.timezone, result.warnings
-    )
+    out.print_enrolled(enrolled, result.messages, rt.settings.timezone, patient_row.timezone,
+                       result.warnings, result.expected)  # fmt: skip
 
 
 def _enroll(

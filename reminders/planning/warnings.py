@@ -67,14 +67,15 @@ def forecast_notes(
     expected: Sequence[Expected], tz: ZoneInfo, only: Collection[int] | None = None
 ) -> list[str]:
     """What the send window and the daily SMS limit do to a patient's planned texts, in
-    advance: a text that cannot go before its deadline (a warning, by name), one that goes
-    inside another's text, one the limit moves to a later day. `only`: of these messages."""
+    advance: a text that cannot go before its deadline (a warning, by name: any of theirs,
+    since a new session can crowd out an earlier one's), one that goes inside another's text,
+    one the limit moves to a later day (`only`: of these messages)."""
     steps = {e.message_id: e.step for e in expected}
     notes = []
     for item in expected:
-        if only is not None and item.message_id not in only:
-            continue
         placement = item.placement
+        if only is not None and item.message_id not in only and not isinstance(placement, TooLate):
+            continue
         if isinstance(placement, TooLate):
             notes.append(
                 f"the {item.step} text cannot go before its deadline: the send window and the"

@@ -14,23 +14,16 @@ from sqlmodel import Session, col, select
 
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.lifecycle import SkipReason, Status
-from reminders.rules.rendering import TemplateKey
 from reminders.runtime import Runtime
 from reminders.sending.channels.base import ChannelError
-from reminders.store.db import session_scope
 from reminders.store.models import OutboxMessage
-from reminders.store.templates import add_revision
 from tests.support.factories import enroll_patient, make_dispatcher
 from tests.support.recording_channel import RecordingChannel
+from tests.support.send_plans import LINK, SHORT, long_texts, set_texts
+
+SCLEROTHERAPY_SMS = ["aftercare", "restriction_day_1", "restriction_day_2", "restrictions_over"]
 
 LA = ZoneInfo("America/Los_Angeles")
-LINK = "https://care.finetouch.example/c/Ab3dE5gH7jK9"
-SHORT = {  # one segment each with a link, as the care-link work makes the defaults
-    "aftercare": "Hi {{ first_name }}, thank you for visiting {{ clinic_name }}. For 3 days"
-    " avoid flights, exercise, sun and hot baths. Care plan: " + LINK,
-    "restriction_day_1": "Good morning, {{ first_name }}! A reminder from {{ clinic_name }}:"
-    " today, still avoid flights, exercise, sun and hot baths. " + LINK,
-}
 
 
 def local(day: int, hour: int, minute: int = 0) -> datetime:
@@ -91,13 +84,17 @@ def _essence(part: str) -> str:
 
 
 def use_short_templates(runtime: Runtime) -> None:
-    with session_scope(runtime.engine) as session:
-        for step, source in SHORT.items():
-            key = TemplateKey("sclerotherapy", step, ChannelKind.SMS, "en")
-            add_revision(session, key, source, actor="t", now=local(1, 9), expected_version=1)
+    set_texts(runtime.engine, "sclerotherapy", SHORT)
+
+
+def use_long_templates(runtime: Runtime) -> None:
+    """No two texts fit one: the nearer deadline goes first, whatever the defaults become."""
+    long_texts(runtime.engine, "sclerotherapy", SCLEROTHERAPY_SMS)
+    long_texts(runtime.engine, "laser", ["aftercare"])
 
 
 def test_a_session_at_20_40_loses_no_text(runtime):
+    use_long_templates(runtime)
     done = local(10, 20, 40)
     enroll_patient(runtime, completed_at=done, now=done)
     channel = run_days(runtime, done, 6)
@@ -124,6 +121,7 @@ def test_a_session_at_20_40_combines_texts_that_fit_one(runtime):
 
 
 def test_sclerotherapy_and_laser_on_one_day_lose_no_text(runtime):
+    use_long_templates(runtime)
     done = local(10, 14)
     enroll_patient(runtime, completed_at=done, now=done)
     later = done + timedelta(minutes=5)
