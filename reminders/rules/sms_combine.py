@@ -15,7 +15,9 @@ from collections.abc import Sequence
 from reminders.rules.sms_segments import sms_shape
 
 MAX_SEGMENTS = 2
-_LINK = re.compile(r"https?://\S+")
+_LINK = r"https?://\S+"
+# A link, and a short label ending in ":" just before it (after a sentence's end).
+_LABELLED_LINK = re.compile(rf"((?:(?<=[.!?] )|^)[^.!?:\n]{{1,30}}:\s*)?({_LINK})")
 _TRAILING = ".,;:!?)"
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _SPACES = re.compile(r"[ \t]+")
@@ -41,7 +43,7 @@ def combine_texts(
             key = _key(sentence)
             if "STOP" in sentence:
                 stops.append(sentence)
-            elif key and key not in said:
+            elif key and key not in said and not (index and _courtesy(sentence, clinic_name)):
                 kept.append(sentence)
             said.add(key)
         if kept:
@@ -57,16 +59,25 @@ def fits(text: str) -> bool:
 
 
 def _without_links(text: str, links: list[str]) -> str:
-    """The text less its links; each new link noted once, in order."""
+    """The text less its links; each new link noted once, in order, with the short label
+    that led to it ("Care plan: <link>"), which moves to the end with it."""
 
     def lift(match: re.Match[str]) -> str:
-        raw = match.group(0)
+        label, raw = match.group(1) or "", match.group(2)
         link = raw.rstrip(_TRAILING)
-        if link not in links:
-            links.append(link)
+        if not any(known.endswith(link) for known in links):
+            links.append(f"{label.strip()} {link}".strip())
         return raw[len(link) :]
 
-    return _SPACES.sub(" ", _LINK.sub(lift, text)).strip()
+    return _SPACES.sub(" ", _LABELLED_LINK.sub(lift, text)).strip()
+
+
+def _courtesy(sentence: str, clinic_name: str) -> bool:
+    """A short sentence naming the clinic and nothing to act on ("Thanks for visiting X."):
+    the carrier has named the clinic once already."""
+    if not clinic_name or clinic_name not in sentence or any(c.isdigit() for c in sentence):
+        return False
+    return len(sentence.replace(clinic_name, "").split()) <= 5
 
 
 def _without_greeting(text: str, first_name: str) -> str:

@@ -62,3 +62,20 @@ def test_two_long_texts_do_not_fit_combined() -> None:
     second = "Hi Ana, " + " ".join(f"Tip {n}: rest and drink some water." for n in range(5))
     assert fits(first) and fits(second)
     assert not fits(combine(first, second))
+
+
+def test_a_links_label_moves_to_the_end_with_it() -> None:
+    text = combine(f"Hi Ana, rest today. Care plan: {LINK}", f"Hi Ana, walk. Care plan: {LINK}")
+    assert text == f"Hi Ana, rest today.\nWalk.\nCare plan: {LINK}"
+
+
+def test_a_parts_courtesy_naming_the_clinic_again_is_dropped() -> None:
+    text = combine(
+        "Hi Ana, thank you for visiting Bright Clinic. Rest today.",
+        "Hi Ana, thanks for visiting Bright Clinic. Mild redness is normal. Call Bright Clinic"
+        " at 555-0100.",
+    )
+    assert text == (
+        "Hi Ana, thank you for visiting Bright Clinic. Rest today.\n"
+        "Mild redness is normal. Call Bright Clinic at 555-0100."
+    )
