@@ -22,6 +22,7 @@ from reminders.planning.validation import (
 )
 from reminders.rules.care_plans import CarePlans
 from reminders.rules.channel_kinds import ChannelKind
+from reminders.rules.direct import is_direct
 from reminders.rules.lifecycle import SkipReason
 from reminders.rules.names import fold_name
 from reminders.rules.timing import readable_zone
@@ -312,8 +313,10 @@ def void_session(
     now: datetime,
     reason: str = "voided",
 ) -> int:
-    """Void a session and skip its pending messages; returns how many were skipped."""
-    pending = lock_pending_of_session(session, treatment.id or 0)
+    """Void a session and skip its pending plan messages; returns how many were skipped. A
+    direct message (a staff reply, a code) is a conversation, not the plan: it still goes."""
+    locked = lock_pending_of_session(session, treatment.id or 0)
+    pending = [message for message in locked if not is_direct(message.plan)]
     for message in pending:
         skip(session, message, SkipReason.VOIDED, now, actor=actor)
     mark_voided(session, treatment, actor=actor, now=now, reason=reason)

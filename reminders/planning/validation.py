@@ -16,6 +16,7 @@ from typing import ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 import phonenumbers
+from phonenumbers import PhoneNumberType
 
 from reminders.rules.care_plans import CHANNELS, CarePlans, Plan
 from reminders.rules.channel_kinds import ChannelKind
@@ -116,6 +117,8 @@ def validate(
     language = problems.check("language", None, _language, form.language)
     zone = problems.check("timezone", None, _zone, form.timezone)
     phone = problems.check("phone", "", parse_phone, form.phone, region)
+    if phone and form.sms:  # a landline may be on file for a patient who gets only emails
+        problems.check("phone", None, require_textable, phone)
     tz = zone or readable_zone(zone_on_file) or clinic_tz
     read = problems.check(
         "completed_at", (now, None), parse_completed_at, form.completed_at, tz, now
@@ -276,6 +279,35 @@ def _parse_phone(raw: str, region: str) -> str:
             " starts with + and its country code)"
         )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+# Kinds of number phonenumbers can tell apart that no text reaches (where the country's plan
+# separates landlines from mobiles: in the US and Canada both read FIXED_LINE_OR_MOBILE).
+_UNTEXTABLE = {
+    PhoneNumberType.FIXED_LINE: "a landline",
+    PhoneNumberType.TOLL_FREE: "a toll-free number",
+    PhoneNumberType.PREMIUM_RATE: "a premium-rate number",
+    PhoneNumberType.SHARED_COST: "a shared-cost number",
+    PhoneNumberType.UAN: "a company's switchboard number",
+    PhoneNumberType.PAGER: "a pager",
+    PhoneNumberType.VOICEMAIL: "a voicemail access number",
+}
+
+
+def require_textable(e164: str) -> None:
+    """Refuse at the desk a number whose kind cannot take texts, naming the kind: otherwise
+    every text to it fails at the provider, days later, with nobody there to fix it."""
+    kind = _UNTEXTABLE.get(_number_type(e164))
+    if kind is not None:
+        raise InvalidEnrollment(
+            f"phone number {e164} is {kind}, which cannot take texts: give a mobile number,"
+            " or untick texts to keep it on file"
+        )
+
+
+@lru_cache(maxsize=READ_NUMBERS)
+def _number_type(e164: str) -> int:
+    return int(phonenumbers.number_type(phonenumbers.parse(e164, None)))
 
 
 def parse_email(raw: str | None) -> str | None:

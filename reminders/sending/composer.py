@@ -121,6 +121,27 @@ def compose(
     return Composed(body, subject, html, found.version, segments)
 
 
+def compose_direct(
+    message_body: str,
+    subject: str | None,
+    *,
+    channel: str,
+    patient: Patient,
+    clinic: ClinicInfo,
+    first_text: bool = False,
+) -> Composed:
+    """A direct message (rules.direct) as the patient gets it: its words were fixed when it was
+    queued; only what every message carries is added (the first text's STOP line, the email's
+    footer)."""
+    if channel == ChannelKind.SMS:
+        body = with_opt_out_line(message_body, patient.language) if first_text else message_body
+        return Composed(body, None, None, None, sms_shape(body).segments)
+    if "\n--\n" in message_body:  # composed before (the reserved words of an earlier attempt)
+        return Composed(message_body, subject, None, None, None)
+    text, html = add_email_footer(message_body, None, clinic, patient.language, patient.email)
+    return Composed(text, subject, html, None, None)
+
+
 def with_opt_out_line(body: str, language: str) -> str:
     """The body of a number's first text: it must say how to stop, if it does not already."""
     if "STOP" in body:

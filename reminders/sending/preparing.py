@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING
 from reminders.rules.care_plans import CarePlans
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.decisions import Decision, Defer, Hold, Skip, decide
+from reminders.rules.direct import is_direct
 from reminders.rules.lifecycle import SkipReason, Status
 from reminders.rules.rendering import TemplateKey, TemplateProblem
 from reminders.rules.send_plan import Placement, SendsAt
 from reminders.rules.timing import local_day_bounds
 from reminders.sending import facts
 from reminders.sending.channels.base import Channel, OutgoingMessage
-from reminders.sending.composer import ClinicInfo, Composed, compose
+from reminders.sending.composer import ClinicInfo, Composed, compose, compose_direct
 from reminders.sending.dispatch_results import DispatchResult, Outcome, Prepared, outcome
 from reminders.sending.outcomes import fail
 from reminders.sending.sms_plans import SmsTexts, combined_body, in_text_order, plan_patient
@@ -179,8 +180,8 @@ class Preparer:
         self, session: Session, message: OutboxMessage, patient: Patient, day: _Day
     ) -> tuple[Placement | None, SmsTexts | None]:
         """Where the patient's send plan puts this SMS among their others still to go."""
-        if message.channel != ChannelKind.SMS:
-            return None, None
+        if message.channel != ChannelKind.SMS or is_direct(message.plan):
+            return None, None  # a direct message is outside the daily cap: not planned
         rows = [m for m in day.pending.get(message.patient_id, []) if self._unsent(m)]
         if message not in rows:
             rows.append(message)
@@ -317,6 +318,15 @@ class Preparer:
         patient: Patient,
         first_text: bool,
     ) -> Composed:
+        if is_direct(message.plan):
+            return compose_direct(
+                message.body or "",
+                message.subject,
+                channel=message.channel,
+                patient=patient,
+                clinic=self.clinic,
+                first_text=first_text,
+            )
         return compose(
             session,
             self.settings.templates_dir,

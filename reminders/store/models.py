@@ -138,6 +138,10 @@ class OutboxMessage(SQLModel, table=True):
             nullable=True,
         ),
     )
+    # A direct message (rules.direct): written when queued, for this purpose; `at_once` goes
+    # outside the send window. Plan messages have neither.
+    purpose: str | None = Field(default=None, max_length=30)
+    at_once: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

@@ -2,7 +2,8 @@
 
 The dispatcher plans a patient's day from these rows (which go, which wait, which ride in
 another's text) and the forecast (enrollment, the timeline) plans from the same ones, so both
-see the same steps: SMS of completed sessions not yet handed to the provider.
+see the same steps: SMS of completed sessions not yet handed to the provider. Direct
+messages (a staff reply, a care-page code) are outside the daily cap, so outside the plan.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from reminders.rules.channel_kinds import ChannelKind
+from reminders.rules.direct import DIRECT_PLAN
 from reminders.rules.lifecycle import Status
 from reminders.store.models import OutboxMessage, TreatmentSession
 
@@ -38,6 +40,7 @@ def pending_sms(
         .where(
             col(OutboxMessage.patient_id).in_(sorted(patient_ids)),
             col(OutboxMessage.channel) == ChannelKind.SMS,
+            col(OutboxMessage.plan) != DIRECT_PLAN,  # outside the daily cap: not planned
             sa.or_(col(OutboxMessage.status) == Status.PENDING, unsent),
             col(TreatmentSession.status) == "completed",
         )

@@ -13,9 +13,12 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from reminders.rules.channel_kinds import ChannelKind
+from reminders.rules.direct import Purpose, is_direct
 from reminders.rules.lifecycle import SkipReason, Status
 from reminders.runtime import Runtime
 from reminders.sending.channels.base import ChannelError
+from reminders.store.db import session_scope
+from reminders.store.direct import queue_direct
 from reminders.store.models import OutboxMessage
 from tests.support.factories import enroll_patient, make_dispatcher
 from tests.support.recording_channel import RecordingChannel
@@ -53,13 +56,13 @@ def run_days(runtime: Runtime, start: datetime, days: int) -> RecordingChannel:
 
 
 def assert_every_step_reached_the_patient_in_time(
-    runtime: Runtime, channel: RecordingChannel, until: datetime
+    runtime: Runtime, channel: RecordingChannel, until: datetime, *, plan_only: bool = False
 ) -> list[OutboxMessage]:
     """Every SMS step due before `until`: sent in the window before its deadline, or its
-    text inside one that was; one text a day."""
+    text inside one that was; one text a day (`plan_only`: of the care plans' texts)."""
     everything = sms_rows(runtime)
     by_id = {m.id: m for m in everything}
-    rows = [m for m in everything if m.due_at < until]
+    rows = [m for m in everything if m.due_at < until and not (plan_only and is_direct(m.plan))]
     sent = {m.message_id: m for m in channel.sent}
     for row in rows:
         carrier = row
@@ -149,3 +152,31 @@ def test_a_combined_text_sent_again_after_a_failure_still_carries_its_parts(runt
     assert [m.message_id for m in channel.sent] == [carrier.id]
     assert "today, still avoid flights" in channel.sent[0].body
     assert channel.sent[0].body.count(LINK) == 1
+
+
+def test_a_staff_reply_the_same_morning_takes_no_care_texts_slot_nor_rides_in_it(runtime):
+    use_short_templates(runtime)
+    done = local(10, 20, 40)
+    enrolled = enroll_patient(runtime, completed_at=done, now=done)
+    morning = local(11, 9)
+    with session_scope(runtime.engine) as session:
+        queue_direct(
+            session,
+            patient_id=enrolled.patient_id,
+            session_id=enrolled.session_id,
+            channel=ChannelKind.SMS,
+            body="Yes, you may shower today.",
+            purpose=Purpose.STAFF_REPLY,
+            now=morning,
+            at_once=False,
+            actor="bo",
+        )
+    channel = run_days(runtime, morning, 5)
+    rows = assert_every_step_reached_the_patient_in_time(
+        runtime, channel, done + timedelta(days=5), plan_only=True
+    )
+    reply = next(m for m in sms_rows(runtime) if m.plan == "direct")
+    assert (reply.status, reply.combined_into_id) == (Status.SENT, None)
+    assert next(m for m in channel.sent if m.message_id == reply.id).body.startswith("Yes, you")
+    aftercare = next(m for m in rows if m.step == "aftercare")
+    assert aftercare.sent_at == morning  # the reply took no slot: day 1's text rides along
