@@ -29,7 +29,14 @@ from reminders.sending.channels.base import Channel, OutgoingMessage
 from reminders.sending.composer import ClinicInfo, Composed, compose, compose_direct
 from reminders.sending.dispatch_results import DispatchResult, Outcome, Prepared, outcome
 from reminders.sending.outcomes import fail
-from reminders.sending.sms_plans import SmsTexts, combined_body, in_text_order, plan_patient
+from reminders.sending.sms_plans import (
+    Folded,
+    SmsTexts,
+    combined_body,
+    in_text_order,
+    plan_patient,
+    unsent,
+)
 from reminders.settings import Settings
 from reminders.store import moves
 from reminders.store.claims import lock_patients, still_ours, treatments
@@ -83,14 +90,6 @@ class _Day:
     now: datetime
     history: SendHistory
     pending: PendingRows
-
-
-@dataclass
-class Folded:
-    """A carrier's texts and the parts the send plan folds into it now."""
-
-    texts: SmsTexts | None
-    now: list[OutboxMessage]
 
 
 class Preparer:
@@ -154,8 +153,9 @@ class Preparer:
         return prepared
 
     def _pending(self, session: Session, messages: Sequence[OutboxMessage]) -> PendingRows:
-        ids = {m.patient_id for m in messages if m.channel == ChannelKind.SMS}
-        return pending_sms(session, ids, worker=self.worker_id)
+        return pending_sms(
+            session, {m.patient_id for m in messages if m.channel == ChannelKind.SMS}
+        )
 
     def _decide_and_reserve(
         self,
@@ -182,7 +182,7 @@ class Preparer:
         """Where the patient's send plan puts this SMS among their others still to go."""
         if message.channel != ChannelKind.SMS or is_direct(message.plan):
             return None, None  # a direct message is outside the daily cap: not planned
-        rows = [m for m in day.pending.get(message.patient_id, []) if self._unsent(m)]
+        rows = [m for m in day.pending.get(message.patient_id, []) if unsent(m)]
         if message not in rows:
             rows.append(message)
         texts = SmsTexts(session, self.settings, self.batch.plans, patient, self.batch.sources)
@@ -190,14 +190,12 @@ class Preparer:
         sent = day.history.sms_sent_between(message, *local_day_bounds(day.now, tz))
         first = not day.history.texted_before(message, patient.phone)
         placement = plan_patient(rows, texts, now=day.now, sent_today=sent, first_text=first,
-                                 prefer=message.id)  # fmt: skip
+                                 prefer=message.id, foldable=self._foldable)  # fmt: skip
         return placement.get(message.id or 0), texts
 
-    def _unsent(self, message: OutboxMessage) -> bool:
-        if message.status == Status.PENDING:
-            return True
-        ours = message.lease_owner == self.worker_id
-        return message.status == Status.SENDING and message.sent_at is None and ours
+    def _foldable(self, message: OutboxMessage) -> bool:
+        """Pending, or claimed by this worker: another worker's claim is its own to send."""
+        return message.status == Status.PENDING or message.lease_owner == self.worker_id
 
     def _prepare_alone(self, message_id: int) -> Prepared:
         try:

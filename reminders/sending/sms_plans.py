@@ -8,12 +8,13 @@ carrier's text once its parts are known, again on each attempt (a retry composes
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from reminders.rules.care_plans import CarePlans
+from reminders.rules.lifecycle import Status
 from reminders.rules.rendering import TemplateKey, TemplateProblem
 from reminders.rules.send_plan import PendingSms, Placement, plan_sends
 from reminders.rules.sms_combine import combine_texts, fits
@@ -77,6 +78,21 @@ class SmsTexts:
         return fits(self.combined(carrier, parts, first_text))
 
 
+@dataclass
+class Folded:
+    """A carrier's texts and the parts the send plan folds into it now."""
+
+    texts: SmsTexts | None
+    now: list[OutboxMessage]
+
+
+def unsent(message: OutboxMessage) -> bool:
+    """Still to go: pending, or claimed (by any worker) and not yet reserved."""
+    if message.status == Status.PENDING:
+        return True
+    return message.status == Status.SENDING and message.sent_at is None
+
+
 def in_text_order(carrier: OutboxMessage, parts: Sequence[OutboxMessage]) -> list[OutboxMessage]:
     """A combined text's parts after its carrier: by due time, as `pending_sms.parts_of`."""
     return sorted(parts, key=lambda m: (m.due_at, m.id or 0))
@@ -90,12 +106,16 @@ def plan_patient(
     sent_today: int,
     first_text: bool,
     prefer: int | None = None,
+    foldable: Callable[[OutboxMessage], bool] = lambda _m: True,
 ) -> dict[int, Placement]:
-    """Each row's placement by `rules.send_plan`, its `fits` measured with the real texts."""
+    """Each row's placement by `rules.send_plan`, its `fits` measured with the real texts.
+    `foldable`: whether a row may go inside another's text (not one another worker holds)."""
     by_id = {m.id or 0: m for m in rows}
 
     def fit(keys: Sequence[int]) -> bool:
         carrier, *parts = [by_id[k] for k in keys]
+        if not all(foldable(m) for m in (carrier, *parts)):
+            return False
         return texts.fit([carrier, *in_text_order(carrier, parts)], first_text)
 
     # One already past its deadline is skipped `expired` when claimed: it takes no slot.

@@ -20,20 +20,17 @@ from reminders.rules.lifecycle import Status
 from reminders.store.models import OutboxMessage, TreatmentSession
 
 
-def pending_sms(
-    session: Session, patient_ids: Collection[int], *, worker: str | None = None
-) -> dict[int, list[OutboxMessage]]:
-    """Each patient's SMS still to go, by patient, in due order: pending, or claimed and not
-    yet reserved (with `worker`: only its own claims; another worker's are its to decide).
-    With `worker` the pending rows are locked, skipping rows another transaction holds (on
-    PostgreSQL), so a claim cannot take a row this one is folding into a text."""
+def pending_sms(session: Session, patient_ids: Collection[int]) -> dict[int, list[OutboxMessage]]:
+    """Each patient's SMS still to go, by patient, in due order: pending, or claimed by any
+    worker and not yet reserved. Read without row locks: the dispatcher holds the patients'
+    locks (`claims.lock_patients`), so no other worker can reserve or fold these meanwhile,
+    and a claim that takes a pending row before this transaction folds it finds it no longer
+    its own when it comes to prepare it."""
     if not patient_ids:
         return {}
     unsent = sa.and_(
         col(OutboxMessage.status) == Status.SENDING, col(OutboxMessage.sent_at).is_(None)
     )
-    if worker is not None:
-        unsent = sa.and_(unsent, col(OutboxMessage.lease_owner) == worker)
     query = (
         select(OutboxMessage)
         .join(TreatmentSession, col(TreatmentSession.id) == col(OutboxMessage.session_id))
@@ -46,8 +43,6 @@ def pending_sms(
         )
         .order_by(col(OutboxMessage.due_at), col(OutboxMessage.id))
     )
-    if worker is not None:
-        query = query.with_for_update(of=OutboxMessage, skip_locked=True)
     by_patient: dict[int, list[OutboxMessage]] = defaultdict(list)
     for message in session.exec(query):
         by_patient[message.patient_id].append(message)
