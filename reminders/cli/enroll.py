@@ -87,13 +87,14 @@ def enroll_command(
     )
     result, enrolled, patient_row = _enroll(rt, form, moment(now, rt))
     if as_json:
-        enrolled_json = out.enrolled_json(enrolled, result.messages, result.warnings)
+        enrolled_json = out.enrolled_json(
+            enrolled, result.messages, result.warnings, result.expected
+        )
         typer.echo(json.dumps(enrolled_json, indent=2))
         return
     # the zone given, else the one on file: where the planner placed the steps
-    out.print_enrolled(
-        enrolled, result.messages, rt.settings.timezone, patient_row.timezone, result.warnings
-    )
+    out.print_enrolled(enrolled, result.messages, rt.settings.timezone, patient_row.timezone,
+                       result.warnings, result.expected)  # fmt: skip
 
 
 def _enroll(
@@ -108,7 +109,10 @@ def _enroll(
     from reminders.store.db import session_scope
 
     settings = rt.settings
-    desk = Desk(rt.default_plans, settings.timezone, settings.default_phone_region)
+    from reminders.sending.forecast import forecaster
+
+    desk = Desk(rt.default_plans, settings.timezone, settings.default_phone_region,
+                forecaster(settings))  # fmt: skip
     with session_scope(rt.engine) as session:
         result = enroll_patient(session, form, desk, actor=actor(), now=now)
         if result.other_patient is not None:

@@ -39,7 +39,10 @@ def import_csv(rt: Runtime, path: Path, *, actor: str, now: datetime) -> list[Ro
     """
     rows = read_rows(path)
     settings = rt.settings
-    desk = Desk(rt.default_plans, settings.timezone, settings.default_phone_region)
+    from reminders.sending.forecast import forecaster
+
+    desk = Desk(rt.default_plans, settings.timezone, settings.default_phone_region,
+                forecaster(settings))  # fmt: skip
     with session_scope(rt.engine) as session:
         result = enroll_rows(session, rows, desk, actor=actor, now=now)
         if result.report is None:

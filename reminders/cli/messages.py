@@ -11,9 +11,13 @@ import typer
 from reminders.cli.common import JsonFlag, actor, fail, runtime
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
     from datetime import datetime
     from zoneinfo import ZoneInfo
+
+    from reminders.rules.send_plan import Expected
+    from reminders.runtime import Runtime
+    from reminders.store.models import OutboxMessage
 
 DEFAULT_LIMIT = 200
 
@@ -65,11 +69,30 @@ def messages_command(
     where = MessageFilter(session, patient, status, start, before, include_replaced=show_all)
     page = page_messages(rt.engine, where, limit=limit)
     if as_json:
-        typer.echo(json.dumps([out.message_json(row.message) for row in page.rows], indent=2))
+        expected = _forecast(rt, [row.message for row in page.rows])
+        listed = [out.message_json(row.message, expected.get(row.message.id)) for row in page.rows]
+        typer.echo(json.dumps(listed, indent=2))
         if len(page.rows) < page.total:  # stdout stays valid JSON for scripts
             typer.echo(f"note: first {len(page.rows)} of {page.total}; raise --limit", err=True)
         return
     out.print_message_page(page, clinic_tz)
+
+
+def _forecast(rt: Runtime, rows: Sequence[OutboxMessage]) -> dict[int | None, Expected]:
+    """The send plan's forecast for the planned SMS listed (their patients' plans, now)."""
+    from reminders.clock import utcnow
+    from reminders.rules.channel_kinds import ChannelKind
+    from reminders.rules.lifecycle import Status
+    from reminders.sending.forecast import forecast
+    from reminders.store.db import session_scope
+
+    planned = (m for m in rows if m.status == Status.PENDING and m.channel == ChannelKind.SMS)
+    patients = {m.patient_id for m in planned}
+    if not patients:
+        return {}
+    with session_scope(rt.engine) as session:
+        found = forecast(session, patients, rt.care_plans(), utcnow(), rt.settings)
+    return {e.message_id: e for e in found}
 
 
 def _bound(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from functools import cache
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from reminders.rules.lifecycle import Status
 from reminders.rules.timing import local_day_bounds, zone_or
 
 if TYPE_CHECKING:  # a listing loads neither enrollment nor the dispatcher (tests/cli)
@@ -17,6 +18,7 @@ if TYPE_CHECKING:  # a listing loads neither enrollment nor the dispatcher (test
 
     from reminders.planning.enrollment import Enrolled
     from reminders.planning.planner import PlanReport
+    from reminders.rules.send_plan import Expected
     from reminders.sending.dispatcher import DispatchReport
     from reminders.store.models import OutboxMessage
     from reminders.store.queries import ListedReply, MessagePage
@@ -80,7 +82,16 @@ def normalize_address(raw: str, region: str) -> str | None:
         return None
 
 
-def message_json(row: OutboxMessage) -> dict[str, object]:
+def message_json(row: OutboxMessage, expected: Expected | None = None) -> dict[str, object]:
+    """A message for scripts. `expected`: the send plan's forecast of a planned SMS, which
+    gives `expected_send_at` (null when it cannot go before its deadline: `too_late`) and
+    `combined_into` (the message whose text will carry it; for a combined one, the one that
+    did)."""
+    pending = row.status == Status.PENDING
+    if expected is not None:
+        at, combined, too_late = expected.at, expected.combined_into, expected.at is None
+    else:
+        at, combined, too_late = (row.due_at if pending else None), row.combined_into_id, False
     return {
         "id": row.id,
         "session_id": row.session_id,
@@ -98,6 +109,9 @@ def message_json(row: OutboxMessage) -> dict[str, object]:
         "template_version": row.template_version,
         "subject": row.subject,
         "body": row.body,
+        "expected_send_at": iso(at),
+        "combined_into": combined,
+        "too_late": too_late,
     }
 
 
@@ -108,13 +122,17 @@ def _error(row: OutboxMessage) -> str | None:
 
 
 def enrolled_json(
-    enrolled: Enrolled, rows: Sequence[OutboxMessage], warnings: Sequence[str]
+    enrolled: Enrolled,
+    rows: Sequence[OutboxMessage],
+    warnings: Sequence[str],
+    expected: Mapping[int, Expected] | None = None,
 ) -> dict[str, object]:
+    forecast = expected or {}
     return {
         "session_id": enrolled.session_id,
         "patient_id": enrolled.patient_id,
         "replaced_session_id": enrolled.replaced_session_id,
-        "messages": [message_json(row) for row in rows],
+        "messages": [message_json(row, forecast.get(row.id or 0)) for row in rows],
         "warnings": list(warnings),
     }
 
@@ -125,12 +143,14 @@ def print_enrolled(
     clinic_tz: ZoneInfo,
     zone: str | None,
     warnings: Sequence[str],
+    expected: Mapping[int, Expected] | None = None,
 ) -> None:
+    """The session's messages; a planned SMS at the time the send plan expects it to go."""
     tz = zone_or(zone, clinic_tz)
     console().print(f"Enrolled session {enrolled.session_id} for patient {enrolled.patient_id}.")
     if enrolled.replaced_session_id:
         console().print(f"It replaces session {enrolled.replaced_session_id}, now voided.")
-    print_messages(rows, tz)
+    _print_message_table([(row, tz) for row in rows], f"Times in {tz.key}", expected or {})
     for warning in warnings:
         console().print(f"Note: {warning}.")
 
@@ -155,7 +175,11 @@ def print_message_page(page: MessagePage, clinic_tz: ZoneInfo) -> None:
         console().print(hidden)
 
 
-def _print_message_table(rows: Sequence[tuple[OutboxMessage, ZoneInfo]], title: str) -> None:
+def _print_message_table(
+    rows: Sequence[tuple[OutboxMessage, ZoneInfo]],
+    title: str,
+    expected: Mapping[int, Expected] | None = None,
+) -> None:
     if not rows:
         console().print("No messages.")
         return
@@ -166,6 +190,9 @@ def _print_message_table(rows: Sequence[tuple[OutboxMessage, ZoneInfo]], title: 
     for row, tz in rows:
         # one time column keeps a row narrow: when it went, or else when it is due
         when = (row.sent_at or row.due_at).astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+        forecast = (expected or {}).get(row.id or 0)
+        if forecast is not None:
+            when = _expected_words(forecast, tz)
         shown.add_row(
             str(row.id),
             str(row.session_id),
@@ -176,6 +203,15 @@ def _print_message_table(rows: Sequence[tuple[OutboxMessage, ZoneInfo]], title: 
             _error(row) or "",
         )
     console().print(shown)
+
+
+def _expected_words(expected: Expected, tz: ZoneInfo) -> str:
+    """When the send plan expects a planned SMS to go, and how."""
+    if expected.at is None:
+        return "cannot go before its deadline"
+    when = expected.at.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+    carrier = expected.combined_into
+    return when if carrier is None else f"{when}, inside #{carrier}"
 
 
 def print_tick(moment: datetime, tz: ZoneInfo, planned: PlanReport, report: DispatchReport) -> None:

@@ -67,6 +67,8 @@ class BulkReport:
     planned: int  # messages waiting to be sent for the sessions written
     late: int  # of those, already past their deadline
     no_address: int  # of those, for a channel the patient has no address for
+    lines: dict[int, int] = field(default_factory=dict)  # patient id → the first line naming it
+    zones: dict[int, str | None] = field(default_factory=dict)  # patient id → zone on file
 
     @property
     def sessions(self) -> int:
@@ -162,6 +164,8 @@ def enroll_many(
         planned=planned,
         late=late,
         no_address=no_address,
+        lines={w.patient.id or 0: w.line for w in reversed(writes)},
+        zones={w.patient.id or 0: w.patient.timezone for w in writes},
     )
 
 

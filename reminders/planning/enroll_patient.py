@@ -31,8 +31,10 @@ from reminders.planning.validation import (
     PhoneOfAnotherPatient,
     validate,
 )
-from reminders.planning.warnings import enrollment_warnings
+from reminders.planning.warnings import Forecaster, enrollment_warnings, forecast_notes
 from reminders.rules.care_plans import CarePlans
+from reminders.rules.send_plan import Expected
+from reminders.rules.timing import zone_or
 from reminders.store.care_plans import current_plans
 from reminders.store.models import OutboxMessage, Patient
 from reminders.store.sessions import messages_of_session
@@ -48,6 +50,7 @@ class Desk:
     plans: CarePlans  # as the app or command was built with them (care_plans.toml)
     clinic_tz: ZoneInfo
     region: str  # DEFAULT_PHONE_REGION: how national numbers are read
+    forecast: Forecaster | None = None  # when each planned SMS will go (window, cap, deadlines)
 
 
 def in_force(session: Session, desk: Desk) -> CarePlans:
@@ -74,6 +77,7 @@ class EnrollResult:
     problem: str = ""  # the first problem, in one line (the CLI's error)
     problems: Mapping[str, str] = field(default_factory=dict)  # by field (validation.FIELDS)
     other_patient: Patient | None = None  # the number's patient, under another name
+    expected: Mapping[int, Expected] = field(default_factory=dict)  # planned SMS, by message id
 
     @property
     def refused(self) -> bool:
@@ -132,7 +136,17 @@ def _enroll(
     patient = session.get_one(Patient, enrolled.patient_id)
     messages = messages_of_session(session, enrolled.session_id)
     warnings = [*enrolled.notes, *enrollment_warnings(session, patient, messages, now)]
-    return EnrollResult(enrolled, patient, tuple(messages), tuple(warnings))
+    ours = {m.id or 0 for m in messages}
+    expected = _forecast(session, desk, [patient.id or 0], plans, now)
+    warnings += forecast_notes(expected, zone_or(patient.timezone, desk.clinic_tz), ours)
+    return EnrollResult(enrolled, patient, tuple(messages), tuple(warnings),
+                        expected={e.message_id: e for e in expected})  # fmt: skip
+
+
+def _forecast(
+    session: Session, desk: Desk, patient_ids: Sequence[int], plans: CarePlans, now: datetime
+) -> list[Expected]:
+    return [] if desk.forecast is None else desk.forecast(session, patient_ids, plans, now)
 
 
 def _refusal(session: Session, exc: InvalidEnrollment, problems: Mapping[str, str]) -> EnrollResult:
@@ -185,4 +199,10 @@ def enroll_rows(
                              region=desk.region, actor=actor, now=now)  # fmt: skip
     except RowsRefused as refused:
         return RowsResult(problems=refused.errors)
+    expected = _forecast(session, desk, sorted(report.lines), plans, now)
+    for patient_id, line in report.lines.items():
+        mine = [e for e in expected if e.patient_id == patient_id]
+        tz = zone_or(report.zones.get(patient_id), desk.clinic_tz)
+        report.notes.extend((line, note) for note in forecast_notes(mine, tz))
+    report.notes.sort()
     return RowsResult(report)

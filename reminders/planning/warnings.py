@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
+from reminders.rules.care_plans import CarePlans
 from reminders.rules.channel_kinds import ChannelKind
+from reminders.rules.send_plan import DAILY_CAP, CombinedWith, Expected, SendsAt, TooLate
 from reminders.store.models import OutboxMessage, Patient
 from reminders.store.opt_outs import is_opted_out
 
 if TYPE_CHECKING:
     from reminders.store.db import Session
+
+# When each planned SMS of these patients will go (`sending.forecast.forecast`, given to
+# planning by the door so enrollment promises what the dispatcher does).
+Forecaster = Callable[["Session", Collection[int], CarePlans, datetime], list[Expected]]
 
 
 def enrollment_warnings(
@@ -54,3 +61,40 @@ def _channel_notes(session: Session, patient: Patient, channel: str) -> list[str
     if undeliverable is not None:
         return [f"the provider said this {what} cannot be delivered to: {skipped}"]
     return []
+
+
+def forecast_notes(
+    expected: Sequence[Expected], tz: ZoneInfo, only: Collection[int] | None = None
+) -> list[str]:
+    """What the send window and the daily SMS limit do to a patient's planned texts, in
+    advance: a text that cannot go before its deadline (a warning, by name: any of theirs,
+    since a new session can crowd out an earlier one's), one that goes inside another's text,
+    one the limit moves to a later day (`only`: of these messages)."""
+    steps = {e.message_id: e.step for e in expected}
+    notes = []
+    for item in expected:
+        placement = item.placement
+        if only is not None and item.message_id not in only and not isinstance(placement, TooLate):
+            continue
+        if isinstance(placement, TooLate):
+            notes.append(
+                f"the {item.step} text cannot go before its deadline: the send window and the"
+                " daily SMS limit leave it no time (tell the patient another way)"
+            )
+        elif isinstance(placement, CombinedWith):
+            carrier = steps.get(placement.carrier, f"message {placement.carrier}")
+            notes.append(
+                f"the {item.step} text goes inside the {carrier} text,"
+                f" {local_words(placement.at, tz)} (one SMS a day)"
+            )
+        elif isinstance(placement, SendsAt) and placement.reason == DAILY_CAP:
+            notes.append(
+                f"the {item.step} text goes {local_words(placement.at, tz)}, a later day:"
+                " texts with a nearer deadline take the day's SMS"
+            )
+    return notes
+
+
+def local_words(moment: datetime, tz: ZoneInfo) -> str:
+    """'Tue 11 Jun 09:00' on the patient's clock."""
+    return moment.astimezone(tz).strftime("%a %d %b %H:%M")

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.lifecycle import SkipReason
+from reminders.rules.send_plan import DAILY_CAP, CombinedWith, Placement, SendsAt, TooLate
 from reminders.rules.timing import SendWindow, in_window, is_expired, next_day_opening, next_opening
 
 
@@ -32,6 +33,8 @@ class Facts:
     direct: bool = False
     at_once: bool = False
     confirms_opt_out: bool = False  # the confirmation of the opt-out itself (rules.direct)
+    # rules.send_plan's placement of this SMS among the patient's others (window, cap, deadlines)
+    placement: Placement | None = None
 
 
 @dataclass(frozen=True)
@@ -90,11 +93,31 @@ def _unwanted(facts: Facts) -> SkipReason | None:
 def _sms_timing(facts: Facts) -> Decision:
     if facts.at_once:
         return Send()
+    if facts.placement is not None:
+        return _planned(facts, facts.placement)
     if not in_window(facts.now, facts.tz, facts.window):
         return _defer(facts, next_opening(facts.now, facts.tz, facts.window), "outside_window")
     if facts.sms_sent_today >= facts.daily_cap and not facts.direct:
         return _defer(facts, next_day_opening(facts.now, facts.tz, facts.window), "daily_cap")
     return Send()
+
+
+def _planned(facts: Facts, placement: Placement) -> Decision:
+    """As the patient's send plan has it: now, later, inside another's text, or never."""
+    if isinstance(placement, TooLate):
+        detail = "the send window and the daily SMS limit leave no time before its deadline"
+        return Skip(SkipReason.EXPIRED, detail)
+    if isinstance(placement, CombinedWith):
+        return _defer(facts, max(placement.at, facts.now), "combined")
+    if placement.at <= facts.now:
+        return Send()
+    return _defer(facts, placement.at, _why_later(facts, placement))
+
+
+def _why_later(facts: Facts, placement: SendsAt) -> str:
+    if placement.reason:
+        return placement.reason
+    return "outside_window" if not in_window(facts.now, facts.tz, facts.window) else DAILY_CAP
 
 
 def _defer(facts: Facts, until: datetime, reason: str) -> Decision:

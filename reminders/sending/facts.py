@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.decisions import Facts
 from reminders.rules.direct import confirms_opt_out, is_direct
+from reminders.rules.send_plan import Placement
 from reminders.rules.timing import local_day_bounds, window_close, zone_or
 from reminders.settings import Settings
 from reminders.store.send_history import SendHistory, read_send_history
@@ -56,6 +57,7 @@ def facts(
     now: datetime,
     history: SendHistory,
     settings: Settings,
+    placement: Placement | None = None,
 ) -> Facts:
     is_sms = message.channel == ChannelKind.SMS
     address = patient.address(message.channel)
@@ -78,6 +80,7 @@ def facts(
         undeliverable=undeliverable is not None,
         trial_blocked=is_sms and settings.trial_mode and address not in settings.trial_numbers,
         patient_paused=patient.paused_at is not None,
+        placement=placement,
         direct=is_direct(message.plan),
         at_once=message.at_once,
         confirms_opt_out=confirms_opt_out(message.purpose),

@@ -20,16 +20,28 @@ from reminders.rules.care_plans import CarePlans
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.decisions import Decision, Defer, Hold, Skip, decide
 from reminders.rules.direct import confirms_opt_out, is_direct
+from reminders.rules.lifecycle import SkipReason, Status
 from reminders.rules.rendering import TemplateKey, TemplateProblem
+from reminders.rules.send_plan import Placement, SendsAt
+from reminders.rules.timing import local_day_bounds
 from reminders.sending import facts
 from reminders.sending.channels.base import Channel, OutgoingMessage
 from reminders.sending.composer import ClinicInfo, Composed, compose, compose_direct
 from reminders.sending.dispatch_results import DispatchResult, Outcome, Prepared, outcome
 from reminders.sending.outcomes import fail
+from reminders.sending.sms_plans import (
+    Folded,
+    SmsTexts,
+    combined_body,
+    in_text_order,
+    plan_patient,
+    unsent,
+)
 from reminders.settings import Settings
 from reminders.store import moves
 from reminders.store.claims import lock_patients, still_ours, treatments
 from reminders.store.db import session_scope
+from reminders.store.pending_sms import parts_of, pending_sms
 from reminders.store.send_history import SendHistory
 from reminders.store.templates import TemplateMissing, TemplateSource
 
@@ -66,6 +78,18 @@ class Batch:
         self.plans = plans
         self.paused.clear()
         self.sources = {}
+
+
+PendingRows = dict[int, list["OutboxMessage"]]
+
+
+@dataclass
+class _Day:
+    """What a chunk's decisions share: the moment, the sends so far, the SMS still to go."""
+
+    now: datetime
+    history: SendHistory
+    pending: PendingRows
 
 
 class Preparer:
@@ -113,21 +137,65 @@ class Preparer:
         sessions = treatments(session, {m.session_id for m in live})
         patients = lock_patients(session, {m.patient_id for m in live})
         history = facts.read_history(session, live, patients, now, self.settings)
+        day = _Day(now, history, self._pending(session, live))
         prepared: list[Prepared] = []
         for message_id in ids:
             message = messages.get(message_id)
             if message is None:
                 prepared.append(Outcome.lease_lost(message_id))
+            elif message.status != Status.SENDING:  # folded into a text prepared before it
+                prepared.append(outcome(message, DispatchResult.SKIPPED, SkipReason.COMBINED, now))
             elif message.channel in self.batch.paused:
                 prepared.append(None)
             else:
                 treatment, patient = sessions[message.session_id], patients[message.patient_id]
-                told = facts.facts(message, treatment, patient, now, history, self.settings)
-                settled = self._apply(session, message, decide(told), now)
-                prepared.append(
-                    settled or self._reserve(session, message, treatment, patient, now, history)
-                )
+                prepared.append(self._decide_and_reserve(session, message, treatment, patient, day))
         return prepared
+
+    def _pending(self, session: Session, messages: Sequence[OutboxMessage]) -> PendingRows:
+        return pending_sms(
+            session, {m.patient_id for m in messages if m.channel == ChannelKind.SMS}
+        )
+
+    def _decide_and_reserve(
+        self,
+        session: Session,
+        message: OutboxMessage,
+        treatment: TreatmentSession,
+        patient: Patient,
+        day: _Day,
+    ) -> Prepared:
+        placement, texts = self._placement(session, message, patient, day)
+        told = facts.facts(message, treatment, patient, day.now, day.history, self.settings,
+                           placement)  # fmt: skip
+        settled = self._apply(session, message, decide(told), day.now)
+        if settled is not None:
+            return settled
+        absorb = placement.combines if isinstance(placement, SendsAt) else ()
+        rows = {m.id: m for m in day.pending.get(patient.id or 0, [])}
+        folded = Folded(texts, [rows[i] for i in absorb if i in rows])
+        return self._reserve(session, message, treatment, patient, day.now, day.history, folded)
+
+    def _placement(
+        self, session: Session, message: OutboxMessage, patient: Patient, day: _Day
+    ) -> tuple[Placement | None, SmsTexts | None]:
+        """Where the patient's send plan puts this SMS among their others still to go."""
+        if message.channel != ChannelKind.SMS or is_direct(message.plan):
+            return None, None  # a direct message is outside the daily cap: not planned
+        rows = [m for m in day.pending.get(message.patient_id, []) if unsent(m)]
+        if message not in rows:
+            rows.append(message)
+        texts = SmsTexts(session, self.settings, self.batch.plans, patient, self.batch.sources)
+        tz = facts.zone(patient, self.settings)
+        sent = day.history.sms_sent_between(message, *local_day_bounds(day.now, tz))
+        first = not day.history.texted_before(message, patient.phone)
+        placement = plan_patient(rows, texts, now=day.now, sent_today=sent, first_text=first,
+                                 prefer=message.id, foldable=self._foldable)  # fmt: skip
+        return placement.get(message.id or 0), texts
+
+    def _foldable(self, message: OutboxMessage) -> bool:
+        """Pending, or claimed by this worker: another worker's claim is its own to send."""
+        return message.status == Status.PENDING or message.lease_owner == self.worker_id
 
     def _prepare_alone(self, message_id: int) -> Prepared:
         try:
@@ -138,10 +206,12 @@ class Preparer:
                     return Outcome.lease_lost(message_id)
                 if message.channel in self.batch.paused:
                     return None
-                treatment, patient, history, settled = self._decide_now(session, message, now)
-                if settled is not None:
-                    return settled
-                return self._reserve(session, message, treatment, patient, now, history)
+                treatment = treatments(session, {message.session_id})[message.session_id]
+                patients = lock_patients(session, {message.patient_id})
+                history = facts.read_history(session, [message], patients, now, self.settings)
+                day = _Day(now, history, self._pending(session, [message]))
+                patient = patients[message.patient_id]
+                return self._decide_and_reserve(session, message, treatment, patient, day)
         except Exception as exc:  # one bad row must never stop the loop
             return self.on_error(message_id, exc)
 
@@ -186,12 +256,17 @@ class Preparer:
         patient: Patient,
         now: datetime,
         history: SendHistory,
+        folded: Folded | None = None,
     ) -> OutgoingMessage | Outcome:
         first_text = message.channel == ChannelKind.SMS and not history.texted_before(
             message, patient.phone
         )
         try:
-            composed = self._compose(session, message, treatment, patient, first_text)
+            if folded is not None and folded.texts is not None:
+                composed = self._compose_folded(session, message, treatment, patient, first_text,
+                                                folded, now)  # fmt: skip
+            else:
+                composed = self._compose(session, message, treatment, patient, first_text)
         except (TemplateProblem, TemplateMissing) as exc:
             fail(session, message, now, code="template", reason=str(exc), actor=self.worker_id)
             return outcome(message, DispatchResult.FAILED, f"template: {exc}", now)
@@ -207,6 +282,31 @@ class Preparer:
         key = message.provider_id if keyed else None  # the key of an earlier attempt, if any
         expires = facts.expires_at(message, patient, now, self.settings)
         return _outgoing(message, composed, now, expires, key)
+
+    def _compose_folded(
+        self,
+        session: Session,
+        message: OutboxMessage,
+        treatment: TreatmentSession,
+        patient: Patient,
+        first_text: bool,
+        folded: Folded,
+        now: datetime,
+    ) -> Composed:
+        """The carrier's text with its parts': those folded in now (moved `combined`, in this
+        transaction) and those folded in by an earlier attempt (a retry composes anew)."""
+        earlier = parts_of(session, message.id or 0)
+        if not earlier and not folded.now:
+            return self._compose(session, message, treatment, patient, first_text)
+        texts = folded.texts
+        assert texts is not None
+        own = self._compose(session, message, treatment, patient, first_text=False)
+        parts = in_text_order(message, [*earlier, *folded.now])
+        words = {m.id: texts.text(m) or m.body or "" for m in parts}
+        for part in folded.now:
+            moves.combine_into(session, part, message, words[part.id], now, actor=self.worker_id)
+        text = texts.combined(own.body, [words[m.id] for m in parts], first_text)
+        return combined_body(own, text)
 
     def _compose(
         self,

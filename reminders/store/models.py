@@ -127,6 +127,18 @@ class OutboxMessage(SQLModel, table=True):
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Resends after a temporary delivery failure (30001, 30008); at most one.
     delivery_retries: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # Skipped `combined`: its text went inside this message's SMS (rules.send_plan).
+    combined_into_id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(
+            sa.Integer,
+            sa.ForeignKey(
+                "outbox_message.id", name="fk_outbox_message_combined_into_id_outbox_message"
+            ),
+            index=True,
+            nullable=True,
+        ),
+    )
     # A direct message (rules.direct): written when queued, for this purpose; `at_once` goes
     # outside the send window. Plan messages have neither.
     purpose: str | None = Field(default=None, max_length=30)
@@ -351,40 +363,8 @@ class SetupToken(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime)
 
 
-class ApiKey(SQLModel, table=True):
-    """A practice system's key to the API. Only the SHA-256 of the secret is kept; the prefix
-    (the first characters) is what admins see to tell keys apart. Revoked, never deleted: the
-    audit log names it (`api:LABEL`), so labels are unique."""
-
-    __tablename__ = "api_key"
-
-    id: int | None = Field(default=None, primary_key=True)
-    label: str = Field(max_length=60, unique=True)
-    prefix: str = Field(max_length=16)
-    secret_hash: str = Field(max_length=64, unique=True)
-    created_by: str = Field(max_length=100)
-    created_at: datetime = Field(sa_type=UTCDateTime)
-    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-
-
-class IdempotencyRecord(SQLModel, table=True):
-    """The answer to an API request sent with an Idempotency-Key, kept so a retry gets the
-    same answer instead of a second enrollment. Keys are the client's, scoped to its API key."""
-
-    __tablename__ = "idempotency_record"
-    __table_args__ = (sa.UniqueConstraint("api_key_id", "key", name="uq_idempotency_key"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    api_key_id: int = Field(foreign_key="api_key.id")
-    key: str = Field(max_length=255)
-    request_hash: str = Field(max_length=64)  # SHA-256 of the request as validated
-    response_status: int
-    response_body: str = Field(sa_type=sa.Text)  # JSON: ids and counts, no patient details
-    created_at: datetime = Field(sa_type=UTCDateTime, index=True)
-
-
 # Tables kept in modules of their own, registered with the others when models is imported.
 from reminders.store.account_tables import PasswordReset  # noqa: E402, F401
+from reminders.store.api_tables import ApiKey, IdempotencyRecord  # noqa: E402, F401
 from reminders.store.care_link_tables import CareLink  # noqa: E402, F401
 from reminders.store.conversation_tables import Conversation, SavedReply  # noqa: E402, F401

@@ -87,6 +87,27 @@ def skip(
     _errors(message, None, str(reason))
 
 
+def combine_into(
+    session: Session,
+    message: OutboxMessage,
+    carrier: OutboxMessage,
+    part: str,
+    now: datetime,
+    *,
+    actor: str,
+) -> None:
+    """Its text goes inside `carrier`'s SMS (the daily cap allows one): skipped `combined`,
+    pointing at the carrier, its own part kept as its body. Made in the transaction that
+    reserves the carrier; never `expired`."""
+    if carrier.id is None or carrier.id == message.id:
+        raise IllegalTransition("a message is combined into another, stored message")
+    note = f"{SkipReason.COMBINED}: sent inside message {carrier.id} ({carrier.step})"
+    transition(session, message, Status.SKIPPED, now, actor=actor, reason=note)
+    _errors(message, None, str(SkipReason.COMBINED))
+    message.combined_into_id = carrier.id
+    message.body, message.recipient = part, carrier.recipient
+
+
 def defer(
     session: Session, message: OutboxMessage, until: datetime, why: str, now: datetime, actor: str
 ) -> None:

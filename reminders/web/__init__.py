@@ -39,9 +39,11 @@ def desk_of(request: Request) -> Desk:
     """What enrolling needs from the app: the plans it was built with, the clinic's zone and
     phone region (the plans in force are read from them in each transaction)."""
     from reminders.planning.enroll_patient import Desk
+    from reminders.sending.forecast import forecaster
 
     settings = settings_of(request)
-    return Desk(plans_of(request), settings.timezone, settings.default_phone_region)
+    return Desk(plans_of(request), settings.timezone, settings.default_phone_region,
+                forecaster(settings))  # fmt: skip
 
 
 def now_of(request: Request) -> datetime:

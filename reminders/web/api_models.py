@@ -8,6 +8,7 @@ words reach the caller unchanged. Strict: `"no_sms": "yes"` is refused, not read
 from __future__ import annotations
 
 import unicodedata
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
@@ -108,6 +109,22 @@ class SessionRequest(BaseModel):
         )
 
 
+class PlannedMessage(BaseModel):
+    id: int = Field(description="The outbox message.")
+    step: str = Field(description="The care plan's step.")
+    channel: str = Field(description="sms or email.")
+    due_at: datetime = Field(description="When the care plan makes it due (UTC).")
+    not_after: datetime | None = Field(description="Its deadline (UTC): not sent after it.")
+    expected_send_at: datetime | None = Field(
+        description="When it is expected to go after the send window and the daily SMS limit"
+        " (UTC); null when it cannot go before its deadline (`too_late`)."
+    )
+    combined_into: int | None = Field(
+        description="The message whose text will carry this one's (one SMS a day), if any."
+    )
+    too_late: bool = Field(description="The window and the limit leave it no time: see warnings.")
+
+
 class SessionCreated(BaseModel):
     patient_id: int = Field(description="The patient, found by phone (or id) or created.")
     session_id: int = Field(description="The treatment session written.")
@@ -119,4 +136,8 @@ class SessionCreated(BaseModel):
     warnings: list[str] = Field(
         description="What the person who enrolled should hear: how a time was read, details on"
         " file that changed, messages that will not go (no address, opted out, too late)."
+    )
+    messages: list[PlannedMessage] = Field(
+        default_factory=list,
+        description="The session's planned messages, with when each is expected to go.",
     )

@@ -25,15 +25,17 @@ from starlette.requests import ClientDisconnect
 
 from reminders.planning.enroll_patient import Desk, EnrollResult, enroll_patient
 from reminders.planning.enrollment import Enrolled
+from reminders.rules.lifecycle import Status
 from reminders.store.api_keys import ApiCaller
 from reminders.store.idempotency import KEY_MAX, LIFETIME, Kept, find_kept, keep, request_hash
 from reminders.web import desk_of, run_db
 from reminders.web.api_auth import Caller
 from reminders.web.api_errors import InvalidRequest, Problem, field_errors
-from reminders.web.api_models import SessionCreated, SessionRequest
+from reminders.web.api_models import PlannedMessage, SessionCreated, SessionRequest
 
 if TYPE_CHECKING:
     from reminders.store.db import Session
+    from reminders.store.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -222,8 +224,19 @@ def _created(enrolled: Enrolled, result: EnrollResult) -> dict[str, Any]:
         replaced_session_id=enrolled.replaced_session_id,
         planned_messages=sum(1 for row in result.messages if row.status == "pending"),
         warnings=list(result.warnings),
+        messages=[_planned(row, result) for row in result.messages if row.status == Status.PENDING],
     )
     return created.model_dump(mode="json")
+
+
+def _planned(row: OutboxMessage, result: EnrollResult) -> PlannedMessage:
+    """A planned message and the send plan's forecast of it (an email goes when due)."""
+    expected = result.expected.get(row.id or 0)
+    at = row.due_at if expected is None else expected.at
+    combined = None if expected is None else expected.combined_into
+    return PlannedMessage(id=row.id or 0, step=row.step, channel=row.channel, due_at=row.due_at,
+                          not_after=row.not_after, expected_send_at=at, combined_into=combined,
+                          too_late=expected is not None and expected.at is None)  # fmt: skip
 
 
 def _log(caller: ApiCaller, answer: Answer) -> None:

@@ -9,18 +9,20 @@ the timeline with the reason. Log lines name ids only: no names, numbers or mess
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import partial
 from typing import Annotated, TypeVar
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from reminders.planning.enrollment import void_session
-from reminders.planning.warnings import enrollment_warnings
+from reminders.planning.warnings import enrollment_warnings, forecast_notes
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.timing import zone_or
+from reminders.sending.forecast import Planned, planned_messages
 from reminders.store.accounts import actor_of
 from reminders.store.audit_subjects import names_of
 from reminders.store.care_plans import plans_in_words
@@ -221,7 +223,8 @@ async def _page(
     status: int = 200,
     enrolled: int = 0,
 ) -> HTMLResponse:
-    clinic_tz = settings_of(request).timezone
+    settings = settings_of(request)
+    clinic_tz = settings.timezone
     defaults = plans_of(request)
 
     def load(session: Session, now: datetime) -> tuple[object, list[str] | None, object] | None:
@@ -230,10 +233,13 @@ async def _page(
             return None
         plans = plans_in_words(session, defaults)
         people = names_of(session, actors(timeline))
-        page = patient_page(timeline, now, clinic_tz, plans, people)
+        messages = [m.message for entry in timeline.sessions for m in entry.messages]
+        planned = planned_messages(session, timeline.patient, messages, plans, now, settings)
+        warnings = _warnings(session, timeline, enrolled, now, planned, clinic_tz)
+        page = patient_page(timeline, now, clinic_tz, plans, people, planned)
         zone = zone_or(timeline.patient.timezone, clinic_tz)  # the page's times are the patient's
         entries = thread(timeline, replies_of(session, patient_id), now, zone)
-        return page, _warnings(session, timeline, enrolled, now), entries
+        return page, warnings, entries
 
     loaded = await run_db(request, load)
     if loaded is None:
@@ -254,12 +260,20 @@ async def _page(
 
 
 def _warnings(
-    session: Session, timeline: Timeline, session_id: int, now: datetime
+    session: Session,
+    timeline: Timeline,
+    session_id: int,
+    now: datetime,
+    planned: Mapping[int, Planned],
+    clinic_tz: ZoneInfo,
 ) -> list[str] | None:
-    """Why messages of the session just enrolled would not go, as `aftercare enroll` says;
-    None when `session_id` is none of this patient's."""
+    """Why messages of the session just enrolled would not go, or go later or inside another
+    text, as `aftercare enroll` says; None when `session_id` is none of this patient's."""
     entry = next((e for e in timeline.sessions if e.treatment.id == session_id), None)
     if entry is None:
         return None
     rows = [m.message for m in entry.messages]
-    return enrollment_warnings(session, timeline.patient, rows, now)
+    expected = [p.expected for p in planned.values() if p.expected is not None]
+    tz = zone_or(timeline.patient.timezone, clinic_tz)
+    notes = forecast_notes(expected, tz, {m.id or 0 for m in rows})
+    return [*enrollment_warnings(session, timeline.patient, rows, now), *notes]

@@ -13,10 +13,12 @@ from zoneinfo import ZoneInfo
 
 from reminders.rules.care_plans import CarePlans
 from reminders.rules.channel_kinds import ChannelKind
-from reminders.rules.lifecycle import Status, skip_words, status_words
+from reminders.rules.lifecycle import SkipReason, Status, skip_words, status_words
+from reminders.rules.send_plan import DAILY_CAP, CombinedWith, SendsAt, TooLate
 from reminders.rules.timing import is_expired, zone_or
 from reminders.rules.zone_names import zone_words
 from reminders.sending.channels.twilio.errors import TWILIO_WORDS, describe_twilio_code
+from reminders.sending.forecast import Planned
 from reminders.store.models import MessageEvent, OutboxMessage, Patient
 from reminders.store.timeline import MessageEntry, SessionEntry, Timeline
 
@@ -59,6 +61,9 @@ class MessageRow:
     body: str | None
     resendable: bool
     events: Sequence[EventRow]
+    expected: str = ""  # a planned message: when it will go, after the window and the limit
+    expected_tone: str = ""  # "problem" when it cannot go before its deadline
+    preview: str | None = None  # a planned message's text, rendered now
 
 
 @dataclass(frozen=True)
@@ -107,8 +112,10 @@ def patient_page(
     clinic_tz: ZoneInfo,
     plans: CarePlans,
     people: Mapping[str, str] | None = None,
+    planned: Mapping[int, Planned] | None = None,
 ) -> PatientPage:
-    """`people`: staff's emails (lower-case) -> their display names, shown for what they did."""
+    """`people`: staff's emails (lower-case) -> their display names, shown for what they did;
+    `planned`: the forecast of the pending messages (`sending.forecast.planned_messages`)."""
     names = people or {}
 
     def who(actor: str | None) -> str:
@@ -131,7 +138,8 @@ def patient_page(
         paused=_paused(patient, tz, who),
         channels=[_channel(timeline, channel, tz, who) for channel in CHANNELS],
         sessions=[
-            _session(entry, now, tz, plans, who, paused=paused) for entry in timeline.sessions
+            _session(entry, now, tz, plans, who, paused=paused, planned=planned or {})
+            for entry in timeline.sessions
         ],
     )
 
@@ -189,7 +197,14 @@ def _channel(timeline: Timeline, channel: str, tz: ZoneInfo, who: Who) -> Channe
 
 
 def _session(
-    entry: SessionEntry, now: datetime, tz: ZoneInfo, plans: CarePlans, who: Who, *, paused: bool
+    entry: SessionEntry,
+    now: datetime,
+    tz: ZoneInfo,
+    plans: CarePlans,
+    who: Who,
+    *,
+    paused: bool,
+    planned: Mapping[int, Planned],
 ) -> SessionRow:
     treatment = entry.treatment
     return SessionRow(
@@ -201,7 +216,12 @@ def _session(
         replaced_by=entry.replaced_by,
         enrolled_by=who(treatment.enrolled_by),
         voidable=treatment.status == "completed",
-        messages=[message_row(m, now, tz, plans, who, paused=paused) for m in entry.messages],
+        messages=[
+            message_row(
+                m, now, tz, plans, who, paused=paused, planned=planned.get(m.message.id or 0)
+            )
+            for m in entry.messages
+        ],
         care_page=_care_page(entry, tz),
     )
 
@@ -225,12 +245,14 @@ def message_row(
     who: Who | None = None,
     *,
     paused: bool,
+    planned: Planned | None = None,
 ) -> MessageRow:
     """One message in words; without `plans` its step is named as stored, without `who` the
-    actors of its events as recorded."""
+    actors of its events as recorded; `planned`: its forecast, while it is pending."""
     message = entry.message
     tone, why = _explain(message, entry.events, now, paused=paused)
     label, subject, body = _text(message)
+    expected, expected_tone = _expected(planned, tz, paused=paused)
     return MessageRow(
         id=message.id or 0,
         step=plans.step_words(message.plan, message.step) if plans else message.step,
@@ -247,7 +269,28 @@ def message_row(
         body=body,
         resendable=message.status == Status.FAILED,
         events=[_event(event, tz, who or _as_recorded) for event in entry.events],
+        expected=expected,
+        expected_tone=expected_tone,
+        preview=planned.preview if planned is not None else None,
     )
+
+
+def _expected(planned: Planned | None, tz: ZoneInfo, *, paused: bool) -> tuple[str, str]:
+    """When a planned message will go, in words: alone, inside another's text, or never."""
+    if planned is None or paused:
+        return "", ""
+    placement = planned.expected.placement if planned.expected is not None else None
+    if isinstance(placement, TooLate):
+        return "cannot go before its deadline: the send window and the daily text limit", "problem"
+    when = local_time(planned.at, tz)
+    if isinstance(placement, CombinedWith):
+        return f"goes {when}, inside the text of message {placement.carrier}", "waiting"
+    if isinstance(placement, SendsAt) and placement.combines:
+        others = ", ".join(str(i) for i in placement.combines)
+        return f"goes {when}, carrying the text of message(s) {others}", "waiting"
+    if isinstance(placement, SendsAt) and placement.reason == DAILY_CAP:
+        return f"goes {when} (the daily text limit moves it to that day)", "waiting"
+    return (f"goes {when}" if when else ""), "waiting"
 
 
 def _explain(
@@ -257,6 +300,8 @@ def _explain(
     status = message.status
     if status == Status.PENDING:
         return "waiting", _pending_why(message, events, now, paused=paused)
+    if status == Status.SKIPPED and message.error_reason == SkipReason.COMBINED:
+        return "ok", f"{skip_words(SkipReason.COMBINED)}: message {message.combined_into_id}"
     if status == Status.SKIPPED:
         return "problem", _skip_why(message, events)
     if status in (Status.FAILED, Status.UNDELIVERED):
@@ -320,6 +365,8 @@ def failure_words(message: OutboxMessage) -> str:
 
 def _text(message: OutboxMessage) -> tuple[str, str | None, str | None]:
     """(label, subject, body): the exact text stored on the row, or why there is none."""
+    if message.combined_into_id is not None and message.body is not None:
+        return f"Its part of message {message.combined_into_id}'s text", None, message.body
     if message.body is not None:
         sent = message.status in REACHED or message.status == Status.UNKNOWN
         return ("Text sent" if sent else "Text prepared, not sent"), message.subject, message.body

@@ -61,7 +61,8 @@ def test_sms_defaults_name_no_treatment_but_email_may(runtime):
 
 def test_sms_due_at_night_waits_for_morning_while_email_goes(runtime):
     late = datetime(2026, 11, 21, 5, 0, tzinfo=UTC)  # 21:00 PST
-    enroll_patient(runtime, completed_at=late, now=late)
+    # Laser: nothing else is due the next morning (test_send_plans.py has sclerotherapy's).
+    enroll_patient(runtime, completed_at=late, now=late, treatment="laser")
     report = make_dispatcher(runtime, lambda: late).run_once()
     assert sorted((o.channel, o.result) for o in report.outcomes) == [
         ("email", "sent"),

@@ -18,6 +18,7 @@ from reminders.store.models import AuditEvent, MessageEvent, OutboxMessage, Pati
 from reminders.store.pauses import UnknownPatient, pause_patient, resume_patient
 from tests.support.factories import enroll_patient, make_dispatcher
 from tests.support.facts import BASE
+from tests.support.send_plans import long_texts
 from tests.support.web_accounts import MovableClock
 
 COMPLETED = datetime(2026, 11, 20, 22, 30, tzinfo=UTC)  # Fri 14:30 PST
@@ -97,6 +98,8 @@ def test_nothing_is_claimed_or_sent_while_paused_and_resume_lets_it_go(runtime):
 def test_what_passed_its_deadline_during_the_pause_expires_and_the_rest_goes_in_the_window(
     runtime,
 ):
+    steps = ["aftercare", "restriction_day_1", "restriction_day_2", "restrictions_over"]
+    long_texts(runtime.engine, "sclerotherapy", steps)  # no two fit one text
     enrolled = enroll_patient(runtime, completed_at=COMPLETED, now=NOW)
     pause(runtime, enrolled.patient_id)
     back = datetime(2026, 11, 22, 6, 0, tzinfo=UTC)  # Sat 22:00 PST: day 1's text is too late
@@ -105,7 +108,9 @@ def test_what_passed_its_deadline_during_the_pause_expires_and_the_rest_goes_in_
     now = statuses(runtime)
     assert now["aftercare", "email"] == "sent"
     assert now["restriction_day_1", "sms"] == "skipped"
-    assert now["aftercare", "sms"] == "pending"  # night: deferred to Sunday 09:00
+    # Night, and Sunday's one text is day 2's (the nearer deadline): Monday 09:00, before
+    # its deadline (Monday 14:30; rules.send_plan).
+    assert now["aftercare", "sms"] == "pending"
     assert report.count("deferred") == 1
     with Session(runtime.engine) as session:
         sms = session.exec(
@@ -116,7 +121,7 @@ def test_what_passed_its_deadline_during_the_pause_expires_and_the_rest_goes_in_
         day1 = session.exec(
             select(OutboxMessage).where(OutboxMessage.step == "restriction_day_1")
         ).one()
-    assert sms.due_at == datetime(2026, 11, 22, 17, 0, tzinfo=UTC)
+    assert sms.due_at == datetime(2026, 11, 23, 17, 0, tzinfo=UTC) < (sms.not_after or back)
     assert day1.error_reason == "expired"
 
 

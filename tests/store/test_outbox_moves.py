@@ -436,6 +436,43 @@ def test_mark_sent_hands_back_the_receipts_held_for_the_id_it_was_given(engine):
         assert session.exec(select(HeldReceipt)).all() == []
 
 
+@pytest.mark.parametrize("came_from", [Status.PENDING, Status.SENDING])
+def test_combine_into_skips_it_combined_pointing_at_its_carrier(engine, came_from):
+    carrier_id = add_message(engine, Status.SENDING, **RESERVED)
+    message_id = add_message(engine, came_from, **(SENDING if came_from == Status.SENDING else {}))
+    with session_scope(engine) as session:
+        carrier = session.get_one(OutboxMessage, carrier_id)
+        message = session.get_one(OutboxMessage, message_id)
+        moves.combine_into(session, message, carrier, "Avoid sun today.", NOW, actor="t")
+    message, events = read(engine, message_id)
+    assert (message.status, message.error_reason, message.combined_into_id) == (
+        Status.SKIPPED,
+        SkipReason.COMBINED,
+        carrier_id,
+    )
+    assert (message.body, message.recipient, message.sent_at) == (
+        "Avoid sun today.",
+        "+13105550142",
+        None,
+    )
+    assert (message.lease_owner, message.lease_expires_at) == (None, None)
+    assert [(e.from_status, e.to_status) for e in events] == [(came_from, Status.SKIPPED)]
+    assert events[0].reason == f"combined: sent inside message {carrier_id} ({carrier.step})"
+
+
+def test_combine_into_refuses_itself_and_a_sent_message(engine):
+    sent_id = add_message(engine, Status.SENT, **RESERVED)
+    carrier_id = add_message(engine, Status.SENDING, **RESERVED)
+    with pytest.raises(IllegalTransition), session_scope(engine) as session:
+        carrier = session.get_one(OutboxMessage, carrier_id)
+        moves.combine_into(session, carrier, carrier, "x", NOW, actor="t")
+    with pytest.raises(IllegalTransition), session_scope(engine) as session:
+        sent = session.get_one(OutboxMessage, sent_id)
+        carrier = session.get_one(OutboxMessage, carrier_id)
+        moves.combine_into(session, sent, carrier, "x", NOW, actor="t")
+    assert read(engine, sent_id)[0].status == Status.SENT
+
+
 # -- claims and leases: the fields of many rows at once ------------------------------------------
 
 

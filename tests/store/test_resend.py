@@ -17,10 +17,12 @@ from reminders.store.models import AuditEvent, OutboxMessage, Patient
 from reminders.store.opt_outs import opt_out
 from reminders.store.resend import ResendRefused, UnknownMessage, resend_failed
 from tests.support.factories import MARIA_PHONE, enroll_patient, make_dispatcher
+from tests.support.send_plans import long_texts
 
 COMPLETED = datetime(2026, 11, 20, 22, 30, tzinfo=UTC)  # Fri 14:30 PST
 NOW = COMPLETED + timedelta(minutes=5)
 LATER = NOW + timedelta(hours=1)
+SCLEROTHERAPY_SMS = ["aftercare", "restriction_day_1", "restriction_day_2", "restrictions_over"]
 STAFF = "bo@example.com"
 
 FAILED = ResendFacts(
@@ -59,9 +61,13 @@ def sms(runtime: Runtime, step: str = "aftercare") -> OutboxMessage:
         return session.exec(query).one()
 
 
-def failed_sms(runtime: Runtime, code: int = 30007, words: str = "Message filtered") -> int:
-    """Maria enrolled, her first text refused by the provider for good."""
-    enroll_patient(runtime, completed_at=COMPLETED, now=NOW)
+def failed_sms(
+    runtime: Runtime, code: int = 30007, words: str = "Message filtered", treatment: str = "asclera"
+) -> int:
+    """Maria enrolled, her first text refused by the provider for good. Her plan's texts are
+    two segments each, so no two of them go as one (rules.send_plan)."""
+    long_texts(runtime.engine, "sclerotherapy", SCLEROTHERAPY_SMS)
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW, treatment=treatment)
     make_dispatcher(runtime, lambda: NOW, sms=Refusing(code, words)).run_once()
     message = sms(runtime)
     assert message.status == "failed"
@@ -134,11 +140,12 @@ def test_a_resent_message_is_pending_due_now_with_fresh_attempts_and_then_goes_o
 
 
 def test_a_resend_at_night_waits_for_the_send_window(runtime):
-    message_id = failed_sms(runtime)
+    message_id = failed_sms(runtime, treatment="laser")
     night = datetime(2026, 11, 21, 6, 0, tzinfo=UTC)  # Fri 22:00 PST
     resend(runtime, message_id, night)
     report = make_dispatcher(runtime, lambda: night).run_once()
     assert report.count("deferred") == 1
+    # A laser session's next text is two weeks away: nothing else competes for Saturday.
     assert sms(runtime).due_at == datetime(2026, 11, 21, 17, 0, tzinfo=UTC)  # Sat 09:00 PST
 
 
@@ -149,7 +156,10 @@ def test_a_resend_waits_for_the_next_day_once_the_day_has_had_its_text(runtime):
     assert sms(runtime, "restriction_day_1").status == "sent"
     resend(runtime, message_id, saturday + timedelta(hours=1))
     make_dispatcher(runtime, lambda: saturday + timedelta(hours=1)).run_once()
-    assert (sms(runtime).status, sms(runtime).due_at) == ("pending", saturday + timedelta(days=1))
+    # Sunday's one text is day 2's (its deadline is nearer): Monday 09:00, before the resent
+    # aftercare's deadline (Monday 14:30); the texts do not fit one (rules.send_plan).
+    monday = saturday + timedelta(days=2)
+    assert (sms(runtime).status, sms(runtime).due_at) == ("pending", monday)
 
 
 def test_a_message_that_is_not_failed_is_refused_and_left_as_it_was(runtime):

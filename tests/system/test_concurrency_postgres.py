@@ -39,6 +39,7 @@ from reminders.store.defaults import load_care_plans
 from reminders.store.models import MessageEvent, OutboxMessage, Patient, TreatmentSession
 from reminders.store.templates import load_defaults
 from tests.support.factories import enroll_patient
+from tests.support.send_plans import long_texts
 from tests.support.settings import make_settings
 
 pytestmark = pytest.mark.postgres
@@ -46,6 +47,7 @@ pytestmark = pytest.mark.postgres
 NOW = datetime(2026, 6, 10, 18, 0, tzinfo=UTC)  # Wed 11:00 PDT
 COMPLETED = NOW - timedelta(minutes=5)
 NEXT_OPENING = datetime(2026, 6, 11, 16, 0, tzinfo=UTC)  # Thu 09:00 PDT
+SCLEROTHERAPY_SMS = ["aftercare", "restriction_day_1", "restriction_day_2", "restrictions_over"]
 WAIT = 60  # seconds: an upper bound for any worker; the whole module takes a few seconds
 
 T = TypeVar("T")
@@ -431,6 +433,7 @@ def test_daily_sms_cap_holds_across_two_dispatchers_at_once(make_runtime, open_e
     SMS are decided at the same time, by two workers on two connections.
     """
     runtime = make_runtime()
+    long_texts(runtime.engine, "sclerotherapy", SCLEROTHERAPY_SMS)  # no two fit one text
     patients = 20
     with session_scope(runtime.engine) as session:
         for n in range(patients):
@@ -475,10 +478,14 @@ def test_daily_sms_cap_holds_across_two_dispatchers_at_once(make_runtime, open_e
     lines = outbox_lines(runtime.settings)
     assert Counter(line["to"] for line in lines) == {phone(n): 1 for n in range(patients)}
     rows = {r.id: r for r in outbox(runtime.engine)}
+    # Both workers read the same send plan (rules.send_plan), whichever decides first: laser's
+    # text (the nearer deadline) goes today; sclerotherapy's waits for Saturday 09:00, since
+    # Thursday's and Friday's texts (the restrictions) have nearer deadlines still.
+    saturday = NEXT_OPENING + timedelta(days=2)
     for pair in pairs:
         today = {
-            (m.status, m.due_at if m.status == "pending" else m.sent_at, m.attempts)
+            (m.plan, m.status, m.due_at if m.status == "pending" else m.sent_at, m.attempts)
             for m in (rows[i] for i in pair)
         }
-        assert today == {("sent", NOW, 1), ("pending", NEXT_OPENING, 0)}
+        assert today == {("laser", "sent", NOW, 1), ("sclerotherapy", "pending", saturday, 0)}
     assert_nothing_left_sending(runtime.engine)

@@ -116,7 +116,8 @@ def test_the_api_needs_no_login_cookie_and_no_csrf_token(client, key):
 def test_a_good_session_is_201_with_its_ids_and_the_rows_and_audit_of_an_enrollment(
     client, engine, key
 ):
-    response = post(client, key)
+    # Laser: entered the next night, its texts meet no other on a day (no note on the limit).
+    response = post(client, key, {**MARIA, "treatment": "laser"})
     assert response.status_code == 201, response.text
     answer = response.json()
     with session_scope(engine) as session:
@@ -126,6 +127,7 @@ def test_a_good_session_is_201_with_its_ids_and_the_rows_and_audit_of_an_enrollm
         audit = session.exec(select(AuditEvent).where(AuditEvent.actor != "ana@example.com"))
         audited = [(e.actor, e.action, e.entity, e.entity_id) for e in audit]
         last_used = session.exec(select(ApiKey)).one().last_used_at
+    planned = answer.pop("messages")
     assert answer == {
         "patient_id": patient.id,
         "session_id": treatment.id,
@@ -133,6 +135,10 @@ def test_a_good_session_is_201_with_its_ids_and_the_rows_and_audit_of_an_enrollm
         "planned_messages": len(rows),
         "warnings": [],
     }
+    assert [(m["id"], m["step"], m["channel"]) for m in planned] == [
+        (row.id, row.step, row.channel) for row in sorted(rows, key=lambda r: (r.due_at, r.id or 0))
+    ]
+    assert all(m["expected_send_at"] and not m["too_late"] for m in planned)
     assert len(rows) > 5 and {row.status for row in rows} == {"pending"}
     assert (patient.phone, patient.email, patient.sms_consent_by) == (
         "+13105550142",
