@@ -288,6 +288,9 @@ def parse_email(raw: str | None) -> str | None:
         raise InvalidEnrollment(f"email address {raw!r} is not valid: {exc}") from None
 
 
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+
+
 def parse_completed_at(raw: str, tz: ZoneInfo, now: datetime) -> tuple[datetime, str | None]:
     """'YYYY-MM-DD HH:MM' in the patient's zone, or ISO-8601 with an offset; never the future.
 
@@ -296,8 +299,13 @@ def parse_completed_at(raw: str, tz: ZoneInfo, now: datetime) -> tuple[datetime,
     either would be read as some other moment (midnight, an hour later) without a word.
     """
     given = _read_moment(raw)
-    moment, note = (given, None) if given.tzinfo else _on_wall_clock(raw, given, tz)
-    moment = moment.astimezone(UTC)  # compared in UTC: PEP 495 inter-zone comparison is lax
+    try:
+        moment, note = (given, None) if given.tzinfo else _on_wall_clock(raw, given, tz)
+        moment = moment.astimezone(UTC)  # compared in UTC: PEP 495 inter-zone comparison is lax
+    except OverflowError:  # 9999-12-31 late in the day, west of UTC: past the calendar's end
+        raise InvalidEnrollment(f"completion time {raw!r} is in the future") from None
+    if moment < EARLIEST:  # the deadlines and the patient's wall clock stay on the calendar
+        raise InvalidEnrollment(f"completion time {raw!r} is before 1900: check the date")
     if moment > now:
         raise InvalidEnrollment(f"completion time {raw!r} is in the future")
     return moment, note

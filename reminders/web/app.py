@@ -50,6 +50,7 @@ from reminders.web.auth import (
     needs_login,
     next_of,
 )
+from reminders.web.input_guard import RefuseNul
 from reminders.web.pages import STATIC_DIR, local_path, render
 
 # The staff and admin pages: each router carries its CSRF check, each view its role. Tests walk
@@ -125,6 +126,7 @@ def create_app(
         app.include_router(router)
     app.mount(API_PREFIX, create_api(app.state))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(RefuseNul)
     return app
 
 
