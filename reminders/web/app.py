@@ -50,6 +50,7 @@ from reminders.web.auth import (
     needs_login,
     next_of,
 )
+from reminders.web.headers import SecurityHeaders, sends_hsts
 from reminders.web.input_guard import RefuseNul
 from reminders.web.pages import STATIC_DIR, local_path, render
 
@@ -127,6 +128,7 @@ def create_app(
     app.mount(API_PREFIX, create_api(app.state))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(RefuseNul)
+    app.add_middleware(SecurityHeaders, hsts=sends_hsts(settings))  # outermost: every answer
     return app
 
 
