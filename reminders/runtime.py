@@ -14,7 +14,7 @@ from reminders.store import schema
 from reminders.store.db import Engine, make_engine, session_scope
 from reminders.store.defaults import load_care_plans
 from reminders.store.health import Thresholds
-from reminders.store.schema import DatabaseNotReady
+from reminders.store.schema import DatabaseNotReady, SchemaMismatch
 
 if TYPE_CHECKING:  # loaded by what uses them: a listing needs no planner (tests/cli)
     from reminders.planning.planner import PlanReport
@@ -25,6 +25,7 @@ __all__ = [
     "DatabaseNotReady",
     "Initialized",
     "Runtime",
+    "SchemaMismatch",
     "check_database",
     "health_thresholds",
     "initialize",
@@ -106,9 +107,11 @@ def initialize(runtime: Runtime, *, actor: str, now: datetime) -> Initialized:
     from reminders.store.care_plans import load_default_plans
     from reminders.store.templates import load_defaults
 
-    migrate(runtime.engine)
-    templates_dir: Path = runtime.settings.templates_dir
-    with session_scope(runtime.engine) as session:
-        templates = load_defaults(session, templates_dir, actor=actor, now=now)
-        plans = load_default_plans(session, runtime.default_plans, actor=actor, now=now)
+    with schema.init_lock(runtime.engine):
+        migrate(runtime.engine)
+        schema.verify(runtime.engine)
+        templates_dir: Path = runtime.settings.templates_dir
+        with session_scope(runtime.engine) as session:
+            templates = load_defaults(session, templates_dir, actor=actor, now=now)
+            plans = load_default_plans(session, runtime.default_plans, actor=actor, now=now)
     return Initialized(templates, plans.added, plans.kept)

@@ -45,7 +45,7 @@ def init() -> None:
     """
     from reminders.clock import utcnow
     from reminders.rules.care_plans import CarePlanError
-    from reminders.runtime import initialize
+    from reminders.runtime import SchemaMismatch, initialize
     from reminders.store.db import printable_url
     from reminders.store.templates import InvalidDefaultTemplate
 
@@ -56,6 +56,8 @@ def init() -> None:
         fail(f"{exc}; no template was loaded")
     except CarePlanError as exc:
         fail(f"{exc}; no template or care plan was loaded")
+    except SchemaMismatch as exc:
+        fail(f"{exc}; not ready: nothing was loaded (restore a backup, or ask for help)")
     typer.echo(
         f"Database ready at {printable_url(rt.settings.database_url)};"
         f" {done.templates} template(s) loaded; {done.plans} care plan(s) loaded."

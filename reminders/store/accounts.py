@@ -103,9 +103,14 @@ def any_user(session: Session) -> bool:
 
 
 def active_admins(session: Session) -> int:
-    query = select(sa.func.count()).select_from(User)
-    query = query.where(User.role == "admin", col(User.disabled_at).is_(None))
-    return int(session.exec(query).one())
+    """How many active admins there are, their rows locked until the transaction ends.
+
+    The last-admin rule reads this before demoting or disabling one: two admins doing that to
+    each other at once must not both count two. On PostgreSQL the second waits here for the
+    first to commit, then counts again; SQLite lets one writer at a time in anyway.
+    """
+    query = select(User.id).where(User.role == "admin", col(User.disabled_at).is_(None))
+    return len(session.exec(query.with_for_update()).all())
 
 
 def add_user(
