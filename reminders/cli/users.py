@@ -88,6 +88,33 @@ def disable(email: EmailArgument) -> None:
     typer.echo(f"Disabled {address}; {ended} session(s) ended.")
 
 
+@users_app.command()
+def unlock(email: EmailArgument) -> None:
+    """Clear an account's failed logins from every address, so it may log in again at once."""
+    from reminders.clock import utcnow
+    from reminders.store.accounts import AccountError, find_user, normalize_email
+    from reminders.store.audit import record
+    from reminders.store.db import session_scope
+    from reminders.store.web_sessions import clear_account_locks
+
+    try:
+        address = normalize_email(email)
+    except AccountError as exc:
+        fail(str(exc))
+    rt = runtime()
+    with session_scope(rt.engine) as db:
+        cleared = clear_account_locks(db, address)
+        user = find_user(db, address)
+        if cleared:
+            record(db, actor=actor(), action="login_unlocked", entity="user",
+                   entity_id=user.id if user else None, now=utcnow(),
+                   detail=f"{cleared} address(es) cleared")  # fmt: skip
+    if not cleared:
+        typer.echo(f"{address} had no failed logins to clear.")
+        return
+    typer.echo(f"Cleared the failed logins of {address} ({cleared} address(es)).")
+
+
 @users_app.command(name="list")
 def list_command(as_json: JsonFlag = False) -> None:
     """Every account: email, role, whether it is active, when it last logged in."""

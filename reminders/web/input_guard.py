@@ -7,10 +7,14 @@ webhooks keep their own handling (a signed text is kept, its NUL replaced, not r
 API its own (its JSON bodies checked field by field by pydantic, `api_models`, its errors JSON).
 
 A form's body is read here whole to be checked, then handed on as it came; it is capped, so a
-page cannot be made to hold an endless form in memory (413).
+page cannot be made to hold an endless form in memory (413), and must arrive within
+BODY_TIMEOUT, so a half-sent form does not hold its connection for ever (408). uvicorn bounds
+neither, nor a half-sent header: README "Behind a proxy" says what the proxy must bound.
 """
 
 from __future__ import annotations
+
+import asyncio
 
 from starlette.requests import cookie_parser
 from starlette.responses import PlainTextResponse
@@ -19,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 __all__ = ["FORM_MAX_BYTES", "RefuseNul"]
 
 FORM_MAX_BYTES = 1_000_000  # the largest form, a template of 20,000 characters, is far below
+BODY_TIMEOUT = 15.0  # seconds for a form's whole body, once its headers have come
 # The webhooks answer Twilio in TwiML and keep a text's NUL as U+FFFD; the API answers in JSON.
 EXEMPT = ("/webhooks/", "/api/")
 FORMS = (b"application/x-www-form-urlencoded", b"multipart/form-data")
@@ -47,7 +52,13 @@ class RefuseNul:
         if not headers.get(b"content-type", b"").lower().startswith(FORMS):
             await self.app(scope, receive, send)
             return
-        body, whole = await _read_body(receive)
+        try:
+            body, whole = await asyncio.wait_for(_read_body(receive), BODY_TIMEOUT)
+        except TimeoutError:
+            await PlainTextResponse("The form took too long to arrive.", status_code=408)(
+                scope, receive, send
+            )
+            return
         if not whole:
             await PlainTextResponse("Refused: the form is too large.", status_code=413)(
                 scope, receive, send

@@ -320,3 +320,24 @@ def test_web_refuses_to_start_in_production_without_a_secret_key(env, engine):
     result = aftercare({**env, "AFTERCARE_ENV": "production", **CLINIC}, "web", ok=False)
     assert result.exit_code == 2
     assert "SECRET_KEY is not set, and AFTERCARE_ENV=production needs one" in result.output
+
+
+def test_users_unlock_clears_an_emails_locks_from_every_address_and_is_audited(env, engine):
+    from reminders.store.web_sessions import LoginKeys, count_failure, failures_of, login_wait
+
+    aftercare(env, "users", "add", "ana@example.com", "--role", "admin", input=PASSWORD + "\n")
+    keys = [LoginKeys.of("ana@example.com", address) for address in ("10.0.0.5", "203.0.113.9")]
+    with session_scope(engine) as session:
+        for key in keys:
+            for _ in range(10):
+                count_failure(session, key, NOW)
+        assert all(login_wait(session, key, NOW) for key in keys)
+    out = aftercare(env, "users", "unlock", "Ana@Example.com").output
+    assert "Cleared the failed logins of ana@example.com (2 address(es))." in out
+    with session_scope(engine) as session:
+        assert [failures_of(session, key.account) for key in keys] == [None, None]
+        assert failures_of(session, keys[0].address) is not None  # the address's own count stays
+        actions = [e.action for e in session.exec(query(AuditEvent))]
+    assert actions[-1] == "login_unlocked"
+    again = aftercare(env, "users", "unlock", "ana@example.com").output
+    assert "had no failed logins to clear" in again

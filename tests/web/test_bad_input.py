@@ -4,13 +4,19 @@ field, on both databases, and the database is never asked."""
 
 from __future__ import annotations
 
+import socket
+import time
+
 import pytest
+import uvicorn
 from sqlalchemy.engine import Engine
 
+from reminders.cli.web import LIMITS
 from reminders.runtime import Runtime
 from reminders.store.api_keys import create_api_key
 from reminders.store.db import session_scope
 from reminders.web.app import create_app
+from tests.support.serving import serving
 from tests.support.settings import utc
 from tests.support.staff_pages import help_of, signed_in
 from tests.support.web_accounts import FAST_PASSWORDS, MovableClock, TestClient, csrf_of, make_user
@@ -132,3 +138,22 @@ def test_a_form_too_large_to_be_one_is_refused(admin):
     token = csrf_of(admin.get("/enroll").text)
     response = admin.post("/enroll", data=FORM | {"name": "x" * 2_000_000, "csrf_token": token})
     assert response.status_code == 413
+
+
+def test_a_half_sent_form_is_answered_408_rather_than_held_open(app, monkeypatch):
+    """A real server and socket: the headers of a form arrive, then only part of its body."""
+    monkeypatch.setattr("reminders.web.input_guard.BODY_TIMEOUT", 0.5)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", **LIMITS)
+    with serving(config) as base:
+        host, port = base.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(
+                b"POST /login HTTP/1.1\r\nHost: x\r\n"
+                b"Content-Type: application/x-www-form-urlencoded\r\n"
+                b"Content-Length: 100\r\n\r\nemail=ana"
+            )
+            started = time.monotonic()
+            answer = sock.recv(4096)
+            took = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 408"), answer
+    assert took < 5
