@@ -22,7 +22,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from reminders.rules.care_plans import CHANNELS
 from reminders.rules.rendering import TEMPLATE_NAME_PART, TemplateKey
 from reminders.sending.composer import ClinicInfo
-from reminders.sending.preview import MAX_SOURCE, Preview, preview, sample_context
+from reminders.sending.preview import (
+    MAX_SOURCE,
+    Preview,
+    check_for_save,
+    preview,
+    sample_context,
+)
+from reminders.sending.render_pool import RenderBusy, RenderPool, RenderTimeout
 from reminders.store.accounts import actor_of
 from reminders.store.db import Session
 from reminders.store.models import TemplateRevision
@@ -35,7 +42,7 @@ from reminders.store.templates import (
     revisions,
 )
 from reminders.store.web_sessions import SignedIn
-from reminders.web import run_db, settings_of
+from reminders.web import plans_of, run_db, settings_of
 from reminders.web.auth import AdminUser, SessionCsrf
 from reminders.web.pages import local_time, render, sentence
 
@@ -45,6 +52,11 @@ KEY = "/{plan}/{step}/{channel}/{language}"
 DONE = {"saved": "Saved: new messages use this version.", "restored": "Restored as a new version."}
 
 FormText = Annotated[str, Form()]
+BUSY = "other previews are being rendered just now: try again in a moment"
+TOO_SLOW = (
+    "the template took longer than the time allowed ({limit:g} s) to render and was stopped:"
+    " look for a loop that runs too long"
+)
 
 
 def template_key(plan: str, step: str, channel: str, language: str) -> TemplateKey:
@@ -92,7 +104,7 @@ async def editor(
     done: str = "",
 ) -> HTMLResponse:
     editing = await run_db(request, partial(_editing, templates_dir=_dir(request), key=key))
-    return _editor_page(request, admin, key, editing, notice=DONE.get(done))
+    return await _editor_page(request, admin, key, editing, notice=DONE.get(done))
 
 
 @router.post(KEY + "/preview")
@@ -103,7 +115,8 @@ async def preview_fragment(
     source: FormText = "",
 ) -> HTMLResponse:
     """The preview region's new content as the admin types; nothing is read or written."""
-    return render(request, "_template_preview.html", _shown(_preview(request, key, _typed(source))))
+    shown = await _preview(request, key, _typed(source))
+    return render(request, "_template_preview.html", _shown(shown))
 
 
 @router.post(KEY, response_model=None)
@@ -121,7 +134,7 @@ async def save(
             templates_dir=_dir(request),
             key=key,
             source=text,
-            checked=_preview(request, key, text),
+            checked=await _preview(request, key, text, for_save=True),
             actor=actor_of(admin.email),
             expected=_version_of(base_version),
         )
@@ -129,7 +142,9 @@ async def save(
     except NotSaved as refused:
         editing = await run_db(request, partial(_editing, templates_dir=_dir(request), key=key))
         typed = Editing(text, editing.version, editing.history)  # what they typed is kept
-        return _editor_page(request, admin, key, typed, error=str(refused), status=refused.status)
+        return await _editor_page(
+            request, admin, key, typed, error=str(refused), status=refused.status
+        )
     log.info("template %s saved as version %d by user %d", _name(key), version, admin.user_id)
     return _done(key, "saved")
 
@@ -155,7 +170,9 @@ async def restore(
         new = await run_db(request, work)
     except NotSaved as refused:
         editing = await run_db(request, partial(_editing, templates_dir=_dir(request), key=key))
-        return _editor_page(request, admin, key, editing, error=str(refused), status=refused.status)
+        return await _editor_page(
+            request, admin, key, editing, error=str(refused), status=refused.status
+        )
     log.info(
         "template %s version %d restored as %d by user %d", _name(key), old, new, admin.user_id
     )
@@ -237,7 +254,7 @@ def _restore(
 # -- answers ----------------------------------------------------------------------------------
 
 
-def _editor_page(
+async def _editor_page(
     request: Request,
     admin: SignedIn,
     key: TemplateKey,
@@ -262,7 +279,7 @@ def _editor_page(
         "when": _when(request),
         "notice": notice,
         "error": error,
-        **_shown(_preview(request, key, editing.source)),
+        **_shown(await _preview(request, key, editing.source)),
     }
     return render(request, "template_editor.html", context, status=status)
 
@@ -276,9 +293,23 @@ def _shown(shown: Preview) -> dict[str, Any]:
     }
 
 
-def _preview(request: Request, key: TemplateKey, source: str) -> Preview:
+async def _preview(
+    request: Request, key: TemplateKey, source: str, *, for_save: bool = False
+) -> Preview:
+    """Rendered in a worker process with a time limit (sending/render_pool.py), never on the
+    event loop or the threads every request shares; a save is checked for varied patients."""
     clinic = ClinicInfo.from_settings(settings_of(request))
-    return preview(source, channel=key.channel, language=key.language, clinic=clinic)
+    pool: RenderPool = request.app.state.render_pool
+    job = {"channel": key.channel, "language": key.language, "clinic": clinic}
+    if for_save:
+        plans = plans_of(request).plans.values()
+        job["treatment_names"] = tuple(sorted({n for p in plans for n in p.treatments.values()}))
+    try:
+        return await pool.run(check_for_save if for_save else preview, source, **job)
+    except RenderBusy:
+        return Preview(key.channel, problem=BUSY)
+    except RenderTimeout:
+        return Preview(key.channel, problem=TOO_SLOW.format(limit=pool.time_limit))
 
 
 def _typed(source: str) -> str:

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from reminders.clock import utcnow
 from reminders.rules.care_plans import CarePlans
+from reminders.sending.render_pool import RenderPool
 from reminders.settings import Settings, SettingsError
 from reminders.store.accounts import default_passwords
 from reminders.store.db import Engine, make_engine
@@ -96,6 +97,7 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         hashing.close()
+        rendering.close()
         if owned:
             engine.dispose()
 
@@ -110,6 +112,7 @@ def create_app(
     app.state.plans = plans or load_care_plans()
     app.state.passwords = passwords or default_passwords()
     hashing = app.state.hashing = PasswordPool(app.state.passwords)
+    rendering = app.state.render_pool = RenderPool(("reminders.sending.preview",))
     app.state.form_key = _form_key(settings)
     app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
     app.add_exception_handler(HashingBusy, _hashing_busy)
