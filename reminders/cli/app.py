@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from reminders.cli import enroll, messages, pause, status
+from reminders.cli import backup, enroll, messages, pause, status
 from reminders.cli.common import NowOption, actor, close_runtimes, fail, moment, runtime, settings
 from reminders.cli.templates import templates_app
 from reminders.cli.users import users_app
@@ -182,6 +182,7 @@ def serve(
 
 app.command(name="messages")(messages.messages_command)
 app.command(name="status")(status.status_command)
+app.command(name="backup")(backup.backup_command)
 
 
 @app.command()
