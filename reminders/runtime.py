@@ -27,6 +27,7 @@ __all__ = [
     "Runtime",
     "SchemaMismatch",
     "check_database",
+    "check_writable",
     "health_thresholds",
     "initialize",
     "migrate",
@@ -88,6 +89,22 @@ def worker_id() -> str:
 def check_database(url: str) -> None:
     """Refuse to work on a database `aftercare init` has not brought to the newest schema."""
     schema.check_database(url, MIGRATIONS)
+
+
+def check_writable(engine: Engine, now: datetime) -> None:
+    """DatabaseNotReady, in one line, when the database answers but takes no writes."""
+    from reminders.store.db import DatabaseError
+    from reminders.store.health import probe_write
+
+    try:
+        with engine.connect() as connection:
+            probe_write(connection, now)
+    except DatabaseError as exc:
+        said = str(getattr(exc, "orig", "") or type(exc).__name__).splitlines()[0][:120]
+        raise DatabaseNotReady(
+            f"the database takes no writes ({said}): is the disk full, or the database or"
+            " its file read-only? Nothing was started"
+        ) from None
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:

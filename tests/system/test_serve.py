@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -204,6 +205,40 @@ def test_serve_refuses_a_database_init_has_not_made(tmp_path):
     assert done.returncode == 2
     assert "run `aftercare init` first" in done.stderr
     assert not (tmp_path / "none.db").exists()
+
+
+@contextmanager
+def immutable(*paths: Path) -> Iterator[None]:
+    """Files no process may write, root included (`chattr +i`): a database that answers reads
+    but refuses every write, as on a full disk. Skips where the file system cannot."""
+    for path in paths:
+        path.touch()
+    made = subprocess.run(["chattr", "+i", *map(str, paths)], capture_output=True, check=False)
+    if made.returncode != 0:
+        pytest.skip(f"chattr +i is not possible here: {made.stderr.decode().strip()}")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", *map(str, paths)], check=True)
+
+
+@pytest.mark.skipif(shutil.which("chattr") is None, reason="needs chattr")
+def test_serve_on_a_database_that_takes_no_writes_says_why_in_one_line(home: Home, tmp_path):
+    database = Path(str(home.env["DATABASE_URL"]).removeprefix("sqlite:///"))
+    with immutable(database, Path(f"{database}-wal")):
+        done = subprocess.run(
+            serve_command(f"--port={free_port()}"),
+            cwd=home.folder,
+            env=home.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stdout + done.stderr
+    [line] = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert "the database takes no writes (attempt to write a readonly database)" in line
+    assert "is the disk full" in line
 
 
 # -- make run -----------------------------------------------------------------------------------
