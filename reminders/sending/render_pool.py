@@ -28,6 +28,7 @@ WAITING = 4
 TIME_LIMIT = 3.0  # seconds for one job: a shipped template renders in about a millisecond
 MEMORY_LIMIT = 1 << 30  # bytes of address space for a worker
 START_LIMIT = 60.0  # seconds for a new worker to start and import what it renders with
+IDLE_EXIT = 60.0  # seconds a worker waits for work before it exits (a new one starts on demand)
 
 
 class RenderBusy(Exception):
@@ -105,8 +106,11 @@ class RenderPool:
 
     async def _take(self) -> _Worker:
         with self._lock:
-            if self._idle:
-                return self._idle.pop()
+            while self._idle:
+                idle = self._idle.pop()
+                if idle.process.is_alive():
+                    return idle
+                idle.stop()  # it left after IDLE_EXIT without work
         worker = _Worker(self.preload)
         try:
             await _answer(worker, START_LIMIT)  # "ready", once its imports are done
@@ -150,6 +154,8 @@ def _serve(conn: Connection, preload: tuple[str, ...]) -> None:
     conn.send("ready")
     while True:
         try:
+            if not conn.poll(IDLE_EXIT):
+                return  # no work for a while: give the memory back
             function, args, kwargs = conn.recv()
         except EOFError:
             return
