@@ -156,18 +156,25 @@ async def restore(
     key: PathKey,
     version: FormText = "",
 ) -> Response:
-    clinic = ClinicInfo.from_settings(settings_of(request))
     try:
         old = _version_of(version)
-        work = partial(
-            _restore,
-            templates_dir=_dir(request),
+        found = partial(_restorable, templates_dir=_dir(request), key=key, old=old)
+        source, current = await run_db(request, found)
+        checked = await _preview(request, key, source, for_save=True)  # off the event loop
+        if checked.problem is not None:
+            raise NotSaved(
+                f"Not restored: version {old} no longer renders. {_sentence(checked.problem)}",
+                400,
+            )
+        add = partial(
+            _add_restored,
             key=key,
-            old=old,
-            clinic=clinic,
+            source=source,
             actor=actor_of(admin.email),
+            current=current,
+            old=old,
         )
-        new = await run_db(request, work)
+        new = await run_db(request, add)
     except NotSaved as refused:
         editing = await run_db(request, partial(_editing, templates_dir=_dir(request), key=key))
         return await _editor_page(
@@ -216,16 +223,10 @@ def _save(
     return row.version
 
 
-def _restore(
-    session: Session,
-    now: datetime,
-    *,
-    templates_dir: Path,
-    key: TemplateKey,
-    old: int | None,
-    clinic: ClinicInfo,
-    actor: str,
-) -> int:
+def _restorable(
+    session: Session, _now: datetime, *, templates_dir: Path, key: TemplateKey, old: int | None
+) -> tuple[str, int | None]:
+    """The old version's text and the version in use, or why it cannot be restored."""
     found = current_source(session, templates_dir, key)
     if found is None:
         raise HTTPException(404)
@@ -234,20 +235,28 @@ def _restore(
         raise NotSaved(f"Not restored: there is no version {old or ''} of this template.", 404)
     if earlier.version == found.version:
         raise NotSaved(f"Version {old} is the one in use already.", 409)
-    checked = preview(earlier.source, channel=key.channel, language=key.language, clinic=clinic)
-    if checked.problem is not None:
-        raise NotSaved(
-            f"Not restored: version {old} no longer renders. {_sentence(checked.problem)}", 400
+    return earlier.source, found.version
+
+
+def _add_restored(
+    session: Session,
+    now: datetime,
+    *,
+    key: TemplateKey,
+    source: str,
+    actor: str,
+    current: int | None,
+    old: int | None,
+) -> int:
+    """The old text as a new version, unless another was saved since it was checked."""
+    try:
+        row = add_revision(
+            session, key, source, actor=actor, now=now, expected_version=current, restored_from=old
         )
-    row = add_revision(
-        session,
-        key,
-        earlier.source,
-        actor=actor,
-        now=now,
-        expected_version=found.version,
-        restored_from=earlier.version,
-    )
+    except EditConflict as conflict:
+        raise NotSaved(
+            f"Not restored: version {conflict.newest} was saved meanwhile; try again.", 409
+        ) from None
     return row.version
 
 
