@@ -2,4 +2,5 @@
 
 from reminders.cli.app import main
 
-main()
+if __name__ == "__main__":  # not again in a worker process (sending/render_pool.py)
+    main()

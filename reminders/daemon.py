@@ -26,7 +26,14 @@ from reminders.clock import utcnow
 from reminders.logs import configure_logging
 from reminders.receiving.answers import Clinic
 from reminders.receiving.stop_wishes import apply_overdue
-from reminders.runtime import DatabaseNotReady, Runtime, check_database, open_runtime, worker_id
+from reminders.runtime import (
+    DatabaseNotReady,
+    Runtime,
+    check_database,
+    check_writable,
+    open_runtime,
+    worker_id,
+)
 from reminders.sending.channels.base import Channel
 from reminders.sending.channels.factory import build_channels
 from reminders.sending.dispatch_results import DispatchResult
@@ -270,11 +277,17 @@ def heartbeat_interval(settings: Settings) -> float:
 
 def open_daemon(settings: Settings) -> Daemon:
     """A daemon over this database, the settings' warnings logged; DatabaseNotReady when
-    `aftercare init` has not prepared it."""
+    `aftercare init` has not prepared it, or it takes no writes."""
     for warning in settings.warnings:
         log.warning("%s", warning)
     check_database(settings.database_url)
-    return Daemon(open_runtime(settings))
+    runtime = open_runtime(settings)
+    try:  # a full disk or a read-only file: one line now, not a traceback per job later
+        check_writable(runtime.engine, utcnow())
+    except DatabaseNotReady:
+        runtime.engine.dispose()
+        raise
+    return Daemon(runtime)
 
 
 def run_daemon(settings: Settings) -> int:

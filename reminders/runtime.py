@@ -14,7 +14,7 @@ from reminders.store import schema
 from reminders.store.db import Engine, make_engine, session_scope
 from reminders.store.defaults import load_care_plans
 from reminders.store.health import Thresholds
-from reminders.store.schema import DatabaseNotReady
+from reminders.store.schema import DatabaseNotReady, SchemaMismatch
 
 if TYPE_CHECKING:  # loaded by what uses them: a listing needs no planner (tests/cli)
     from reminders.planning.planner import PlanReport
@@ -25,7 +25,9 @@ __all__ = [
     "DatabaseNotReady",
     "Initialized",
     "Runtime",
+    "SchemaMismatch",
     "check_database",
+    "check_writable",
     "health_thresholds",
     "initialize",
     "migrate",
@@ -89,6 +91,22 @@ def check_database(url: str) -> None:
     schema.check_database(url, MIGRATIONS)
 
 
+def check_writable(engine: Engine, now: datetime) -> None:
+    """DatabaseNotReady, in one line, when the database answers but takes no writes."""
+    from reminders.store.db import DatabaseError
+    from reminders.store.health import probe_write
+
+    try:
+        with engine.connect() as connection:
+            probe_write(connection, now)
+    except DatabaseError as exc:
+        said = str(getattr(exc, "orig", "") or type(exc).__name__).splitlines()[0][:120]
+        raise DatabaseNotReady(
+            f"the database takes no writes ({said}): is the disk full, or the database or"
+            " its file read-only? Nothing was started"
+        ) from None
+
+
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Create or upgrade the schema to `revision` with Alembic, on the given engine."""
     schema.migrate(engine, MIGRATIONS, revision)
@@ -106,9 +124,11 @@ def initialize(runtime: Runtime, *, actor: str, now: datetime) -> Initialized:
     from reminders.store.care_plans import load_default_plans
     from reminders.store.templates import load_defaults
 
-    migrate(runtime.engine)
-    templates_dir: Path = runtime.settings.templates_dir
-    with session_scope(runtime.engine) as session:
-        templates = load_defaults(session, templates_dir, actor=actor, now=now)
-        plans = load_default_plans(session, runtime.default_plans, actor=actor, now=now)
+    with schema.init_lock(runtime.engine):
+        migrate(runtime.engine)
+        schema.verify(runtime.engine)
+        templates_dir: Path = runtime.settings.templates_dir
+        with session_scope(runtime.engine) as session:
+            templates = load_defaults(session, templates_dir, actor=actor, now=now)
+            plans = load_default_plans(session, runtime.default_plans, actor=actor, now=now)
     return Initialized(templates, plans.added, plans.kept)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from reminders.cli import enroll, messages, pause, status
+from reminders.cli import backup, enroll, messages, pause, status
 from reminders.cli.common import NowOption, actor, close_runtimes, fail, moment, runtime, settings
 from reminders.cli.templates import templates_app
 from reminders.cli.users import users_app
@@ -45,7 +45,7 @@ def init() -> None:
     """
     from reminders.clock import utcnow
     from reminders.rules.care_plans import CarePlanError
-    from reminders.runtime import initialize
+    from reminders.runtime import SchemaMismatch, initialize
     from reminders.store.db import printable_url
     from reminders.store.templates import InvalidDefaultTemplate
 
@@ -56,6 +56,8 @@ def init() -> None:
         fail(f"{exc}; no template was loaded")
     except CarePlanError as exc:
         fail(f"{exc}; no template or care plan was loaded")
+    except SchemaMismatch as exc:
+        fail(f"{exc}; not ready: nothing was loaded (restore a backup, or ask for help)")
     typer.echo(
         f"Database ready at {printable_url(rt.settings.database_url)};"
         f" {done.templates} template(s) loaded; {done.plans} care plan(s) loaded."
@@ -181,6 +183,7 @@ def serve(
 app.command(name="messages")(messages.messages_command)
 app.command(name="reply")(messages.reply_command)
 app.command(name="status")(status.status_command)
+app.command(name="backup")(backup.backup_command)
 
 
 @app.command()

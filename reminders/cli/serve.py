@@ -22,6 +22,7 @@ import uvicorn
 
 from reminders.cli.common import fail, settings
 from reminders.cli.users import announce_first_admin_link
+from reminders.cli.web import LIMITS
 from reminders.daemon import Daemon, open_daemon
 from reminders.logs import configure_logging
 from reminders.runtime import DatabaseNotReady
@@ -37,15 +38,7 @@ class WebThread:
     installs no signal handlers: the main thread's owner decides when to stop)."""
 
     def __init__(self, app: Any, sock: socket.socket, *, log_level: str = "warning") -> None:
-        config = uvicorn.Config(
-            app,
-            log_level=log_level.lower(),
-            # Request lines would carry unsubscribe tokens (email addresses) and setup links.
-            access_log=False,
-            # Behind a TLS-terminating proxy; signatures use PUBLIC_BASE_URL, not these headers.
-            proxy_headers=True,
-            timeout_graceful_shutdown=5,
-        )
+        config = uvicorn.Config(app, log_level=log_level.lower(), **LIMITS)  # as `aftercare web`
         self.server = uvicorn.Server(config)
         self.sock = sock
         self.thread = threading.Thread(

@@ -7,7 +7,7 @@ The password is asked twice on a terminal, read as one line from standard input 
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
@@ -153,6 +153,33 @@ def _existing(db: Session, address: str) -> User:
     return user
 
 
+@users_app.command()
+def unlock(email: EmailArgument) -> None:
+    """Clear an account's failed logins from every address, so it may log in again at once."""
+    from reminders.clock import utcnow
+    from reminders.store.accounts import AccountError, find_user, normalize_email
+    from reminders.store.audit import record
+    from reminders.store.db import session_scope
+    from reminders.store.web_sessions import clear_account_locks
+
+    try:
+        address = normalize_email(email)
+    except AccountError as exc:
+        fail(str(exc))
+    rt = runtime()
+    with session_scope(rt.engine) as db:
+        cleared = clear_account_locks(db, address)
+        user = find_user(db, address)
+        if cleared:
+            record(db, actor=actor(), action="login_unlocked", entity="user",
+                   entity_id=user.id if user else None, now=utcnow(),
+                   detail=f"{cleared} address(es) cleared")  # fmt: skip
+    if not cleared:
+        typer.echo(f"{address} had no failed logins to clear.")
+        return
+    typer.echo(f"Cleared the failed logins of {address} ({cleared} address(es)).")
+
+
 @users_app.command(name="list")
 def list_command(as_json: JsonFlag = False) -> None:
     """Every account: email, role, whether it is active, when it last logged in."""
@@ -203,31 +230,86 @@ def _read_password() -> str:
     return line.rstrip("\r\n")
 
 
-def announce_first_admin_link(settings: Settings, base_url: str, *, serves_it: bool) -> None:
-    """With no account at all, print a one-time link that creates the first admin.
+NO_TERMINAL = (
+    "No account yet: add the first admin with `aftercare users add EMAIL --role admin`"
+    " (the first-admin link is shown only on a terminal, never in a log)."
+)
 
+
+def announce_first_admin_link(settings: Settings, base_url: str, *, serves_it: bool) -> None:
+    """With no account at all, show a one-time link that creates the first admin.
+
+    The link is a secret, so it goes to the controlling terminal only, never to standard
+    output or a log that may be kept; with no terminal (a service), one line says how to
+    add the admin instead, and no link is made. One link at a time: a start while one is
+    live says so rather than making another (`aftercare users setup-link` makes a new one).
     The token is stored hashed, so whichever process serves the web app accepts it; a
     database `aftercare init` has not prepared says nothing here (the command says why).
     """
     from reminders.clock import utcnow
     from reminders.runtime import DatabaseNotReady, check_database
-    from reminders.store.accounts import any_user, issue_setup_token
+    from reminders.store.accounts import any_user, issue_setup_token, live_setup_link
     from reminders.store.db import make_engine, session_scope
 
     try:
         check_database(settings.database_url)
     except DatabaseNotReady:
         return
+    terminal = _terminal()
     engine = make_engine(settings.database_url)
     try:
         with session_scope(engine) as db:
-            token = None if any_user(db) else issue_setup_token(db, utcnow())
+            if any_user(db):
+                return
+            if terminal is None:
+                typer.echo(NO_TERMINAL)
+                return
+            now = utcnow()
+            live_until = live_setup_link(db, now)
+            token = None if live_until else issue_setup_token(db, now)
+        if live_until is not None:
+            terminal.write(
+                "No account yet. The first-admin link shown before still works until"
+                f" {live_until:%Y-%m-%d %H:%M} UTC; `aftercare users setup-link` makes a new one"
+                " (the old one then stops working).\n"
+            )
+        elif token is not None:
+            where = "" if serves_it else " (served by `aftercare web`)"
+            terminal.write(
+                "No account yet. To create the first admin, open this link"
+                f"{where}; it works once, within 24 hours:\n  {_link(base_url, token)}\n"
+            )
     finally:
         engine.dispose()
-    if token is None:
-        return
-    where = "" if serves_it else " (served by `aftercare web`)"
-    typer.echo(
-        "No account yet. To create the first admin, open this link"
-        f"{where}; it works once, within 24 hours:\n  {base_url.rstrip('/')}/setup/{token}"
-    )
+        if terminal is not None:
+            terminal.close()
+
+
+@users_app.command(name="setup-link")
+def setup_link() -> None:
+    """Print a new first-admin link (while there is no account); any earlier link stops working."""
+    from reminders.clock import utcnow
+    from reminders.store.accounts import any_user, issue_setup_token
+    from reminders.store.db import session_scope
+
+    rt = runtime()
+    with session_scope(rt.engine) as db:
+        if any_user(db):
+            fail("there is an account already: an admin adds others at /admin/users")
+        token = issue_setup_token(db, utcnow())
+    loaded = rt.settings
+    base_url = loaded.public_base_url or f"http://{loaded.web_host}:{loaded.web_port}"
+    typer.echo("Open this link to create the first admin; it works once, within 24 hours:")
+    typer.echo(f"  {_link(base_url, token)}")
+
+
+def _link(base_url: str, token: str) -> str:
+    return f"{base_url.rstrip('/')}/setup/{token}"
+
+
+def _terminal() -> TextIO | None:
+    """The controlling terminal, written to directly; None for a service (no terminal)."""
+    try:
+        return open("/dev/tty", "w", encoding="utf-8")
+    except OSError:
+        return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import uvicorn
 
 from reminders.cli.common import fail, settings
@@ -9,6 +11,19 @@ from reminders.cli.users import announce_first_admin_link
 from reminders.logs import configure_logging
 from reminders.settings import SettingsError
 from reminders.web.app import create_app
+
+# What uvicorn can bound, said explicitly (README "Behind a proxy"): an idle keep-alive
+# connection closes after 5 s; a request's headers may not pass 16 KiB. It cannot time out a
+# half-sent header or body: the proxy in front must (a form's body is timed by web/input_guard).
+LIMITS: dict[str, Any] = {
+    "timeout_keep_alive": 5,
+    "h11_max_incomplete_event_size": 16 * 1024,
+    "timeout_graceful_shutdown": 5,
+    # Request lines would carry unsubscribe tokens (email addresses) and setup links.
+    "access_log": False,
+    # Behind a TLS-terminating proxy; signatures use PUBLIC_BASE_URL, not these headers.
+    "proxy_headers": True,
+}
 
 
 def serve(host: str | None = None, port: int | None = None) -> None:
@@ -28,8 +43,5 @@ def serve(host: str | None = None, port: int | None = None) -> None:
         host=host,
         port=port,
         log_level=loaded.log_level.lower(),
-        # Request lines would carry unsubscribe tokens (email addresses) and setup links.
-        access_log=False,
-        # Run behind a TLS-terminating proxy; signatures use PUBLIC_BASE_URL, not these headers.
-        proxy_headers=True,
+        **LIMITS,
     )

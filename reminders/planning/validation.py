@@ -11,13 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from functools import lru_cache
 from typing import ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
-import phonenumbers
-from phonenumbers import PhoneNumberType
-
+# The readers' errors and the phone's reading live beside this module; the doors import them
+# from here, with the rest of the input's reading.
+from reminders.planning.enrollment_errors import InvalidEnrollment as InvalidEnrollment
+from reminders.planning.enrollment_errors import PhoneOfAnotherPatient as PhoneOfAnotherPatient
+from reminders.planning.phones import parse_phone as parse_phone
+from reminders.planning.phones import require_textable
 from reminders.rules.care_plans import CHANNELS, CarePlans, Plan
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.emails import normalize_email
@@ -39,31 +41,6 @@ T = TypeVar("T")
 FIELDS = ("name", "phone", "email", "date_of_birth", "treatment", "completed_at", "timezone",
           "language", "consent", "patient")  # fmt: skip
 EARLIEST_BIRTH = date(1900, 1, 1)
-
-
-class InvalidEnrollment(ValueError):
-    """What is wrong with the input: one line (the CLI and the import print it), and, for
-    the web form, the line of each bad field by its name in FIELDS (`by_field`)."""
-
-    def __init__(
-        self, message: str, field: str | None = None, *, by_field: Mapping[str, str] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.field = field
-        self.by_field = dict(by_field) if by_field else ({field: message} if field else {})
-
-
-class PhoneOfAnotherPatient(InvalidEnrollment):
-    """The number is on file for a patient with another name; each front end says how to
-    enroll for that patient if it is the same person (`--patient`, a `patient_id` column)."""
-
-    def __init__(self, phone: str, patient_id: int) -> None:
-        super().__init__(
-            f"phone number {phone} belongs to another patient (patient {patient_id},"
-            " with a different name)",
-            "phone",
-        )
-        self.patient_id = patient_id
 
 
 @dataclass(frozen=True)
@@ -253,70 +230,6 @@ def _zone(name: str | None) -> ZoneInfo | None:
         raise InvalidEnrollment(str(exc)) from None
 
 
-READ_NUMBERS = 8192  # numbers remembered: an import reads each, then the planner reads it again
-_read_e164: set[str] = set()  # numbers parse_phone returned: each reads as itself in any region
-
-
-def parse_phone(raw: str, region: str) -> str:
-    """E.164, or InvalidEnrollment: a number we cannot text is caught at the desk, not later."""
-    if raw in _read_e164:  # the planner normalizing the number an enrollment just read
-        return raw
-    number = _parse_phone(raw, region)
-    if len(_read_e164) >= READ_NUMBERS:
-        _read_e164.clear()
-    _read_e164.add(number)
-    return number
-
-
-@lru_cache(maxsize=READ_NUMBERS)
-def _parse_phone(raw: str, region: str) -> str:
-    if not raw.strip():
-        raise InvalidEnrollment("phone number is required")
-    if any(ch.isalpha() for ch in raw):
-        raise InvalidEnrollment(f"phone number {raw!r} has letters; type the digits")
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
-        raise InvalidEnrollment(
-            f"phone number {raw!r} cannot be read: type its digits, such as (310) 555-0142"
-        ) from None
-    if not phonenumbers.is_valid_number(number):
-        raise InvalidEnrollment(
-            f"phone number {raw!r} is not a valid number: check its digits (one from abroad"
-            " starts with + and its country code)"
-        )
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-# Kinds of number phonenumbers can tell apart that no text reaches (where the country's plan
-# separates landlines from mobiles: in the US and Canada both read FIXED_LINE_OR_MOBILE).
-_UNTEXTABLE = {
-    PhoneNumberType.FIXED_LINE: "a landline",
-    PhoneNumberType.TOLL_FREE: "a toll-free number",
-    PhoneNumberType.PREMIUM_RATE: "a premium-rate number",
-    PhoneNumberType.SHARED_COST: "a shared-cost number",
-    PhoneNumberType.UAN: "a company's switchboard number",
-    PhoneNumberType.PAGER: "a pager",
-    PhoneNumberType.VOICEMAIL: "a voicemail access number",
-}
-
-
-def require_textable(e164: str) -> None:
-    """Refuse at the desk a number whose kind cannot take texts, naming the kind: otherwise
-    every text to it fails at the provider, days later, with nobody there to fix it."""
-    kind = _UNTEXTABLE.get(_number_type(e164))
-    if kind is not None:
-        raise InvalidEnrollment(
-            f"phone number {e164} is {kind}, which cannot take texts: give a mobile number,"
-            " or untick texts to keep it on file"
-        )
-
-
-@lru_cache(maxsize=READ_NUMBERS)
-def _number_type(e164: str) -> int:
-    return int(phonenumbers.number_type(phonenumbers.parse(e164, None)))
-
-
 def parse_email(raw: str | None) -> str | None:
     """Lower-case, as opt-outs store and match addresses."""
     if raw is None or not raw.strip():
@@ -342,6 +255,9 @@ def parse_date_of_birth(raw: str | None, now: datetime) -> date | None:
     return born
 
 
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+
+
 def parse_completed_at(raw: str, tz: ZoneInfo, now: datetime) -> tuple[datetime, str | None]:
     """'YYYY-MM-DD HH:MM' in the patient's zone, or ISO-8601 with an offset; never the future.
 
@@ -350,8 +266,13 @@ def parse_completed_at(raw: str, tz: ZoneInfo, now: datetime) -> tuple[datetime,
     either would be read as some other moment (midnight, an hour later) without a word.
     """
     given = _read_moment(raw)
-    moment, note = (given, None) if given.tzinfo else _on_wall_clock(raw, given, tz)
-    moment = moment.astimezone(UTC)  # compared in UTC: PEP 495 inter-zone comparison is lax
+    try:
+        moment, note = (given, None) if given.tzinfo else _on_wall_clock(raw, given, tz)
+        moment = moment.astimezone(UTC)  # compared in UTC: PEP 495 inter-zone comparison is lax
+    except OverflowError:  # 9999-12-31 late in the day, west of UTC: past the calendar's end
+        raise InvalidEnrollment(f"completion time {raw!r} is in the future") from None
+    if moment < EARLIEST:  # the deadlines and the patient's wall clock stay on the calendar
+        raise InvalidEnrollment(f"completion time {raw!r} is before 1900: check the date")
     if moment > now:
         raise InvalidEnrollment(f"completion time {raw!r} is in the future")
     return moment, note

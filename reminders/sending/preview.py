@@ -60,6 +60,19 @@ class Preview:
         return self.problem is None
 
 
+# Real patients the sample one does not stand for: a template that renders for Maria alone
+# (`{% if first_name != 'Maria' %}{{ 1/0 }}{% endif %}`) must not be saved.
+VARIED_NAMES = (
+    "Maria Lopez",
+    "José Ñúñez",
+    "Wolfeschlegelsteinhausenbergerdorff-Featherstonehaugh Mary",
+    "Lee",
+    "Ngozi O'Brien-Adeyemi",
+    "Zoë Ørsted",
+)
+VARIED_ADDRESSES = (SAMPLE_ADDRESS, None)  # with and without an email on file
+
+
 def sample_patient(language: str) -> Patient:
     """An unsaved patient with the sample name, in the template's language."""
     return Patient(name=str(SAMPLE_CONTEXT["first_name"]), language=language, email=SAMPLE_ADDRESS)
@@ -98,6 +111,45 @@ def preview(source: str, *, channel: str, language: str, clinic: ClinicInfo) -> 
         return _sms(body, language, clinic)
     text, html = add_email_footer(body, html, clinic, language, SAMPLE_ADDRESS)
     return Preview(channel, body=text, subject=subject, html=html)
+
+
+def check_for_save(
+    source: str,
+    *,
+    channel: str,
+    language: str,
+    clinic: ClinicInfo,
+    treatment_names: tuple[str, ...],
+) -> Preview:
+    """The sample preview, then the same template for varied patients (names short, long and
+    accented, with and without email, each care plan's treatment): the first that fails is
+    the problem, naming the patient it failed for; else the sample preview."""
+    shown = preview(source, channel=channel, language=language, clinic=clinic)
+    if not shown.ok:
+        return shown
+    for name, address, treatment in _varied(treatment_names):
+        patient = Patient(name=name, language=language, email=address)
+        context = message_context(patient, treatment, clinic, channel)
+        try:
+            render(channel, source, context)
+        except TemplateProblem as problem:
+            who = f"a patient named {name!r}" + ("" if address else " without an email")
+            return Preview(channel, problem=f"for {who} ({treatment}): {problem}")
+    return shown
+
+
+def _varied(treatment_names: tuple[str, ...]) -> list[tuple[str, str | None, str]]:
+    """Each name, address and treatment at least once, without every combination."""
+    treatments = treatment_names or (str(SAMPLE_CONTEXT["treatment_name"]),)
+    count = max(len(VARIED_NAMES), len(treatments)) * len(VARIED_ADDRESSES)
+    return [
+        (
+            VARIED_NAMES[n % len(VARIED_NAMES)],
+            VARIED_ADDRESSES[n % len(VARIED_ADDRESSES)],
+            treatments[n % len(treatments)],
+        )
+        for n in range(count)
+    ]
 
 
 def _sms(body: str, language: str, clinic: ClinicInfo) -> Preview:

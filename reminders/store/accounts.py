@@ -103,9 +103,14 @@ def any_user(session: Session) -> bool:
 
 
 def active_admins(session: Session) -> int:
-    query = select(sa.func.count()).select_from(User)
-    query = query.where(User.role == "admin", col(User.disabled_at).is_(None))
-    return int(session.exec(query).one())
+    """How many active admins there are, their rows locked until the transaction ends.
+
+    The last-admin rule reads this before demoting or disabling one: two admins doing that to
+    each other at once must not both count two. On PostgreSQL the second waits here for the
+    first to commit, then counts again; SQLite lets one writer at a time in anyway.
+    """
+    query = select(User.id).where(User.role == "admin", col(User.disabled_at).is_(None))
+    return len(session.exec(query.with_for_update()).all())
 
 
 def add_user(
@@ -175,13 +180,21 @@ def _audit(
 
 
 def issue_setup_token(session: Session, now: datetime) -> str:
-    """A one-time secret for the first-admin page; valid a day, or until there is any user."""
+    """A one-time secret for the first-admin page; valid a day, or until there is any user.
+
+    One link at a time: a new one ends any before it."""
     token = secrets.token_urlsafe(32)
-    session.execute(sa.delete(SetupToken).where(col(SetupToken.expires_at) <= now))
+    session.execute(sa.delete(SetupToken))
     session.add(
         SetupToken(token_hash=digest(token), created_at=now, expires_at=now + SETUP_TOKEN_LIFETIME)
     )
     return token
+
+
+def live_setup_link(session: Session, now: datetime) -> datetime | None:
+    """When the first-admin link already given out expires, if one still works; else None."""
+    query = select(SetupToken.expires_at).where(col(SetupToken.expires_at) > now)
+    return session.exec(query.order_by(col(SetupToken.expires_at).desc()).limit(1)).first()
 
 
 def setup_token_valid(session: Session, token: str, now: datetime) -> bool:

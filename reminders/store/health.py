@@ -7,6 +7,7 @@ unknown) except `message_counts`, which groups the whole outbox and is for /metr
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -70,6 +71,22 @@ class Health:
 def ping(connection: Connection) -> None:
     """Ask the database the least it can answer: raises DatabaseError when it cannot."""
     connection.execute(sa.text("SELECT 1"))
+
+
+PROBE_PAD = 3000  # characters: on SQLite the probe row needs pages of its own, as real writes do
+
+
+def probe_write(connection: Connection, now: datetime) -> None:
+    """Write one row and take it back in the same transaction, then commit: DatabaseError
+    when the database takes no writes (a full disk, a read-only file or database) though it
+    still answers reads. Committed, so a full disk's refusal to grow the log is met too."""
+    table = WorkerHeartbeat.__table__  # type: ignore[attr-defined]
+    probe = f"write-probe-{uuid.uuid4().hex}"
+    if connection.dialect.name == "sqlite":  # no length limit there: make it take room
+        probe += "." * PROBE_PAD
+    with connection.begin():
+        connection.execute(sa.insert(table).values(worker_id=probe, seen_at=now, stopped_at=now))
+        connection.execute(sa.delete(table).where(table.c.worker_id == probe))
 
 
 def read_health(connection: Connection, now: datetime, thresholds: Thresholds) -> Health:

@@ -27,6 +27,10 @@ class DatabaseNotReady(RuntimeError):
     """The database is missing or behind the code: `aftercare init` fixes it."""
 
 
+class SchemaMismatch(RuntimeError):
+    """After migrating, the tables still differ from the models: a person must look."""
+
+
 def check_database(url: str, migrations: Path) -> None:
     """Refuse to work on a database `aftercare init` has not brought to the newest schema.
 
@@ -126,6 +130,73 @@ def migrate(engine: Engine, migrations: Path, revision: str = "head") -> None:
     with engine.connect() as connection, _foreign_keys_deferred(connection), connection.begin():
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+@contextmanager
+def init_lock(engine: Engine) -> Iterator[None]:
+    """Serialise `aftercare init` runs on one PostgreSQL schema: a session advisory lock held
+    from migrating to the last default loaded, so a second run waits, then finds it all done
+    (instead of racing to create the same tables and rows). SQLite's own write lock and
+    `BEGIN IMMEDIATE` already make writers take turns."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    key = sa.text("SELECT hashtext('aftercare init ' || current_schema())")
+    with engine.connect() as connection:
+        lock = connection.execute(key).scalar_one()
+        connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": lock})
+        connection.commit()
+        try:
+            yield
+        finally:
+            connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": lock})
+            connection.commit()
+
+
+def verify(engine: Engine) -> None:
+    """Raise SchemaMismatch naming each way the tables differ from the models.
+
+    A database stamped current by a migration chain that once went astray can lack tables or
+    columns Alembic believes it made; saying "ready" then would fail later, at the first STOP.
+    """
+    differences = schema_differences(engine)
+    if differences:
+        raise SchemaMismatch(
+            "the database's tables differ from this version's: " + "; ".join(differences)
+        )
+
+
+def schema_differences(engine: Engine) -> list[str]:
+    """Each difference between the live tables and the models, in words (Alembic's compare)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    import reminders.store.models  # noqa: F401  (the tables, on SQLModel.metadata)
+
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        found = compare_metadata(context, SQLModel.metadata)
+    words: list[str] = []
+    for diff in found:
+        for one in diff if isinstance(diff, list) else [diff]:
+            words.append(_in_words(one))
+    return words
+
+
+def _in_words(diff: tuple[object, ...]) -> str:
+    kind = str(diff[0])
+    if kind in ("add_table", "remove_table"):
+        name = getattr(diff[1], "name", "?")
+        return f"table {name} is missing" if kind == "add_table" else f"table {name} is extra"
+    if kind in ("add_column", "remove_column"):
+        where = f"{diff[2]}.{getattr(diff[3], 'name', '?')}"
+        return f"column {where} is missing" if kind == "add_column" else f"column {where} is extra"
+    if kind.startswith("modify_"):
+        return f"column {diff[2]}.{diff[3]} differs ({kind.removeprefix('modify_')})"
+    name = getattr(diff[1], "name", None) or "unnamed"
+    what, _, which = kind.partition("_")
+    return f"{which} {name} is {'missing' if what == 'add' else 'extra'}"
 
 
 def _alembic_config(migrations: Path) -> Config:

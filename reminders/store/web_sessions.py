@@ -1,4 +1,5 @@
-"""Server-side sessions of the web app, and the failed-login counts every process shares.
+"""Server-side sessions of the web app, and the failed-login counts every process shares
+(per account and address, per address, everywhere: rules/login_throttle.py says how).
 
 The browser holds a random session id; the table holds only its SHA-256, so reading the
 database gives no way into a session. A session dies at logout, when its user is disabled,
@@ -14,7 +15,16 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from reminders.rules.login_throttle import WINDOW, Failures, after_failure
+from reminders.rules.login_throttle import (
+    BY_ACCOUNT,
+    EVERYWHERE,
+    WINDOW,
+    Failures,
+    Policy,
+    address_policy,
+    after_failure,
+    wait_before_next,
+)
 from reminders.store.accounts import digest
 from reminders.store.models import LoginThrottle, User, WebSession
 
@@ -93,9 +103,55 @@ def end_session(session: Session, session_key: str) -> None:
 # -- failed logins ----------------------------------------------------------------------------
 
 
-def throttle_key(email: str) -> str:
-    """Keyed by the typed email's hash: counts for unknown emails too, without keeping them."""
-    return digest(f"login:{email}")
+EVERYWHERE_KEY = digest("login:everywhere")
+
+
+def account_key(email: str, address: str) -> str:
+    """One typed email from one client address: half the email's hash, half the address's.
+
+    Hashed, so no typed email or address is kept; split, so an admin can clear every lock of
+    one email (`clear_account_locks`) without knowing where the attempts came from."""
+    return digest(f"login:{email}")[:32] + digest(f"from:{address}")[:32]
+
+
+def address_key(address: str) -> str:
+    """Every email tried from one client address."""
+    return digest(f"login-from:{address}")
+
+
+@dataclass(frozen=True)
+class LoginKeys:
+    """Where one login attempt's failures are counted, besides everywhere."""
+
+    account: str
+    address: str
+
+    @classmethod
+    def of(cls, email: str, address: str) -> LoginKeys:
+        return cls(account_key(email, address), address_key(address))
+
+
+def login_wait(session: Session, keys: LoginKeys, now: datetime) -> timedelta | None:
+    """How long this attempt must wait (the longest of its account's and its address's), or
+    None: then the password may be checked."""
+    policy = address_policy(failures_of(session, EVERYWHERE_KEY), now)
+    waits = [
+        wait_before_next(failures_of(session, keys.account), now, BY_ACCOUNT),
+        wait_before_next(failures_of(session, keys.address), now, policy),
+    ]
+    return max((wait for wait in waits if wait is not None), default=None)
+
+
+def count_failure(session: Session, keys: LoginKeys, now: datetime) -> timedelta | None:
+    """Count one failed attempt all three ways; how long the lock it caused lasts, if any.
+
+    Rows are locked in one order (everywhere, address, account), so concurrent failures wait
+    for each other rather than deadlock."""
+    everywhere = record_failure(session, EVERYWHERE_KEY, now, EVERYWHERE)
+    by_address = record_failure(session, keys.address, now, address_policy(everywhere, now))
+    by_account = record_failure(session, keys.account, now, BY_ACCOUNT)
+    locks = [f.locked_until - now for f in (by_address, by_account) if f.locked_until]
+    return max(locks, default=None)
 
 
 def failures_of(session: Session, key: str) -> Failures | None:
@@ -103,7 +159,9 @@ def failures_of(session: Session, key: str) -> Failures | None:
     return None if row is None else Failures(row.failures, row.last_failed_at, row.locked_until)
 
 
-def record_failure(session: Session, key: str, now: datetime) -> Failures:
+def record_failure(
+    session: Session, key: str, now: datetime, policy: Policy = BY_ACCOUNT
+) -> Failures:
     """Count one more failure; the row is locked so concurrent attempts each count.
 
     Counts that are forgiven by now are deleted, so guessed emails do not pile up.
@@ -112,7 +170,7 @@ def record_failure(session: Session, key: str, now: datetime) -> Failures:
     query = select(LoginThrottle).where(LoginThrottle.key_hash == key).with_for_update()
     row = session.exec(query).first()
     before = None if row is None else Failures(row.failures, row.last_failed_at, row.locked_until)
-    after = after_failure(before, now)
+    after = after_failure(before, now, policy)
     if row is None:
         row = LoginThrottle(key_hash=key, failures=after.count, last_failed_at=now)
     row.failures, row.last_failed_at, row.locked_until = after.count, now, after.locked_until
@@ -130,3 +188,13 @@ def _forget_old_failures(session: Session, now: datetime) -> None:
 
 def clear_failures(session: Session, key: str) -> None:
     session.execute(sa.delete(LoginThrottle).where(col(LoginThrottle.key_hash) == key))
+
+
+def clear_account_locks(session: Session, email: str) -> int:
+    """Forget the failed logins of one email from every address (an admin's unlock); how many
+    addresses it was counted for. The per-address counts stay: they are about the client."""
+    prefix = digest(f"login:{email}")[:32]
+    result = session.execute(
+        sa.delete(LoginThrottle).where(col(LoginThrottle.key_hash).startswith(prefix))
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

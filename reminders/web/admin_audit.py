@@ -77,13 +77,20 @@ def _read(typed: dict[str, str], before: str, tz: ZoneInfo) -> Query:
     until = _day(typed["until"], "To") if typed["until"] else None
     if since and until and since > until:
         raise BadFilter("The From date is after the To date.")
+    try:
+        starts = (
+            _day_start(since, tz) if since else None,
+            _day_start(until, tz, next_day=True) if until else None,
+        )
+    except OverflowError:  # the last day of year 9999: its end is past the calendar's
+        raise BadFilter("The dates must be before the year 9999.") from None
     where = AuditFilter(
         actor=typed["actor"] or None,
         action=typed["action"] or None,
         entity=typed["entity"] or None,
         entity_id=_number(typed["entity_id"], "Entity id") if typed["entity_id"] else None,
-        since=_day_start(since, tz) if since else None,
-        before=_day_start(until, tz, next_day=True) if until else None,
+        since=starts[0],
+        before=starts[1],
     )
     return Query(typed, where, _number(before, "The page") if before else None)
 

@@ -23,7 +23,14 @@ from reminders.rules.care_page import PAGE_CHANNEL
 from reminders.rules.care_plans import CHANNELS, CarePlans
 from reminders.rules.rendering import TEMPLATE_NAME_PART, TemplateKey
 from reminders.sending.composer import ClinicInfo
-from reminders.sending.preview import MAX_SOURCE, Preview, preview, sample_context
+from reminders.sending.preview import (
+    MAX_SOURCE,
+    Preview,
+    check_for_save,
+    preview,
+    sample_context,
+)
+from reminders.sending.render_pool import RenderBusy, RenderPool, RenderTimeout
 from reminders.store.accounts import actor_of
 from reminders.store.care_plans import plans_in_words
 from reminders.store.db import Session
@@ -47,6 +54,11 @@ KEY = "/{plan}/{step}/{channel}/{language}"
 DONE = {"saved": "Saved: new messages use this version.", "restored": "Restored as a new version."}
 
 FormText = Annotated[str, Form()]
+BUSY = "other previews are being rendered just now: try again in a moment"
+TOO_SLOW = (
+    "the template took longer than the time allowed ({limit:g} s) to render and was stopped:"
+    " look for a loop that runs too long"
+)
 
 
 def template_key(plan: str, step: str, channel: str, language: str) -> TemplateKey:
@@ -107,7 +119,7 @@ async def editor(
     done: str = "",
 ) -> HTMLResponse:
     editing = await run_db(request, partial(_editing, templates_dir=_dir(request), key=key))
-    return _editor_page(request, admin, key, editing, notice=DONE.get(done))
+    return await _editor_page(request, admin, key, editing, notice=DONE.get(done))
 
 
 def _title(plans: CarePlans, key: TemplateKey) -> str:
@@ -123,7 +135,8 @@ async def preview_fragment(
     source: FormText = "",
 ) -> HTMLResponse:
     """The preview region's new content as the admin types; nothing is read or written."""
-    return render(request, "_template_preview.html", _shown(_preview(request, key, _typed(source))))
+    shown = await _preview(request, key, _typed(source))
+    return render(request, "_template_preview.html", _shown(shown))
 
 
 @router.post(KEY, response_model=None)
@@ -141,7 +154,7 @@ async def save(
             templates_dir=_dir(request),
             key=key,
             source=text,
-            checked=_preview(request, key, text),
+            checked=await _preview(request, key, text, for_save=True),
             actor=actor_of(admin.email),
             expected=_version_of(base_version),
         )
@@ -149,7 +162,9 @@ async def save(
     except NotSaved as refused:
         editing = await run_db(request, partial(_editing, templates_dir=_dir(request), key=key))
         typed = Editing(text, editing.version, editing.history)  # what they typed is kept
-        return _editor_page(request, admin, key, typed, error=str(refused), status=refused.status)
+        return await _editor_page(
+            request, admin, key, typed, error=str(refused), status=refused.status
+        )
     log.info("template %s saved as version %d by user %d", _name(key), version, admin.user_id)
     return _done(key, "saved")
 
@@ -161,21 +176,30 @@ async def restore(
     key: PathKey,
     version: FormText = "",
 ) -> Response:
-    clinic = ClinicInfo.from_settings(settings_of(request))
     try:
         old = _version_of(version)
-        work = partial(
-            _restore,
-            templates_dir=_dir(request),
+        found = partial(_restorable, templates_dir=_dir(request), key=key, old=old)
+        source, current = await run_db(request, found)
+        checked = await _preview(request, key, source, for_save=True)  # off the event loop
+        if checked.problem is not None:
+            raise NotSaved(
+                f"Not restored: version {old} no longer renders. {_sentence(checked.problem)}",
+                400,
+            )
+        add = partial(
+            _add_restored,
             key=key,
-            old=old,
-            clinic=clinic,
+            source=source,
             actor=actor_of(admin.email),
+            current=current,
+            old=old,
         )
-        new = await run_db(request, work)
+        new = await run_db(request, add)
     except NotSaved as refused:
         editing = await run_db(request, partial(_editing, templates_dir=_dir(request), key=key))
-        return _editor_page(request, admin, key, editing, error=str(refused), status=refused.status)
+        return await _editor_page(
+            request, admin, key, editing, error=str(refused), status=refused.status
+        )
     log.info(
         "template %s version %d restored as %d by user %d", _name(key), old, new, admin.user_id
     )
@@ -219,16 +243,10 @@ def _save(
     return row.version
 
 
-def _restore(
-    session: Session,
-    now: datetime,
-    *,
-    templates_dir: Path,
-    key: TemplateKey,
-    old: int | None,
-    clinic: ClinicInfo,
-    actor: str,
-) -> int:
+def _restorable(
+    session: Session, _now: datetime, *, templates_dir: Path, key: TemplateKey, old: int | None
+) -> tuple[str, int | None]:
+    """The old version's text and the version in use, or why it cannot be restored."""
     found = current_source(session, templates_dir, key)
     if found is None:
         raise HTTPException(404)
@@ -237,27 +255,35 @@ def _restore(
         raise NotSaved(f"Not restored: there is no version {old or ''} of this template.", 404)
     if earlier.version == found.version:
         raise NotSaved(f"Version {old} is the one in use already.", 409)
-    checked = preview(earlier.source, channel=key.channel, language=key.language, clinic=clinic)
-    if checked.problem is not None:
-        raise NotSaved(
-            f"Not restored: version {old} no longer renders. {_sentence(checked.problem)}", 400
+    return earlier.source, found.version
+
+
+def _add_restored(
+    session: Session,
+    now: datetime,
+    *,
+    key: TemplateKey,
+    source: str,
+    actor: str,
+    current: int | None,
+    old: int | None,
+) -> int:
+    """The old text as a new version, unless another was saved since it was checked."""
+    try:
+        row = add_revision(
+            session, key, source, actor=actor, now=now, expected_version=current, restored_from=old
         )
-    row = add_revision(
-        session,
-        key,
-        earlier.source,
-        actor=actor,
-        now=now,
-        expected_version=found.version,
-        restored_from=earlier.version,
-    )
+    except EditConflict as conflict:
+        raise NotSaved(
+            f"Not restored: version {conflict.newest} was saved meanwhile; try again.", 409
+        ) from None
     return row.version
 
 
 # -- answers ----------------------------------------------------------------------------------
 
 
-def _editor_page(
+async def _editor_page(
     request: Request,
     admin: SignedIn,
     key: TemplateKey,
@@ -283,7 +309,7 @@ def _editor_page(
         "when": _when(request),
         "notice": notice,
         "error": error,
-        **_shown(_preview(request, key, editing.source)),
+        **_shown(await _preview(request, key, editing.source)),
     }
     return render(request, "template_editor.html", context, status=status)
 
@@ -297,9 +323,23 @@ def _shown(shown: Preview) -> dict[str, Any]:
     }
 
 
-def _preview(request: Request, key: TemplateKey, source: str) -> Preview:
+async def _preview(
+    request: Request, key: TemplateKey, source: str, *, for_save: bool = False
+) -> Preview:
+    """Rendered in a worker process with a time limit (sending/render_pool.py), never on the
+    event loop or the threads every request shares; a save is checked for varied patients."""
     clinic = ClinicInfo.from_settings(settings_of(request))
-    return preview(source, channel=key.channel, language=key.language, clinic=clinic)
+    pool: RenderPool = request.app.state.render_pool
+    job = {"channel": key.channel, "language": key.language, "clinic": clinic}
+    if for_save:
+        plans = plans_of(request).plans.values()
+        job["treatment_names"] = tuple(sorted({n for p in plans for n in p.treatments.values()}))
+    try:
+        return await pool.run(check_for_save if for_save else preview, source, **job)
+    except RenderBusy:
+        return Preview(key.channel, problem=BUSY)
+    except RenderTimeout:
+        return Preview(key.channel, problem=TOO_SLOW.format(limit=pool.time_limit))
 
 
 def _typed(source: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
@@ -17,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from reminders.clock import utcnow
 from reminders.rules.care_plans import CarePlans
+from reminders.sending.render_pool import RenderPool
 from reminders.settings import Settings, SettingsError
 from reminders.store.accounts import default_passwords
 from reminders.store.db import Engine, make_engine
@@ -54,7 +54,10 @@ from reminders.web.auth import (
     needs_login,
     next_of,
 )
+from reminders.web.hashing import HashingBusy, PasswordPool
 from reminders.web.head import HeadAsGet
+from reminders.web.headers import SecurityHeaders, sends_hsts
+from reminders.web.input_guard import RefuseNul
 from reminders.web.pages import STATIC_DIR, local_path, render
 
 # The staff and admin pages: each router carries its CSRF check, each view its role. Tests walk
@@ -80,9 +83,6 @@ PAGE_ROUTERS = (
 )
 
 
-HASHING_AT_ONCE = 4  # argon2 runs at once per process (64 MiB each)
-
-
 def create_app(
     settings: Settings,
     engine: Engine | None = None,
@@ -106,6 +106,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        hashing.close()
+        rendering.close()
         if owned:
             engine.dispose()
 
@@ -119,9 +121,11 @@ def create_app(
     app.state.clock = clock or utcnow
     app.state.plans = plans or load_care_plans()
     app.state.passwords = passwords or default_passwords()
-    app.state.hashing = threading.BoundedSemaphore(HASHING_AT_ONCE)
+    hashing = app.state.hashing = PasswordPool(app.state.passwords)
+    rendering = app.state.render_pool = RenderPool(("reminders.sending.preview",))
     app.state.form_key = _form_key(settings)
     app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
+    app.add_exception_handler(HashingBusy, _hashing_busy)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(Forbidden, _forbidden)
     app.add_exception_handler(StarletteHTTPException, _http_error)
@@ -138,6 +142,8 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_api_route("/favicon.ico", _favicon, methods=["GET"], include_in_schema=False)
     app.add_middleware(HeadAsGet)
+    app.add_middleware(RefuseNul)
+    app.add_middleware(SecurityHeaders, hsts=sends_hsts(settings))  # outermost: every answer
     return app
 
 
@@ -158,6 +164,16 @@ def _form_key(settings: Settings) -> bytes:
 
 async def _database_unavailable(_request: Request, exc: Exception) -> PlainTextResponse:
     return PlainTextResponse(f"database unavailable ({exc})", status_code=503)
+
+
+async def _hashing_busy(_request: Request, exc: Exception) -> PlainTextResponse:
+    """Too many logins at once: refused now, without a password looked at (web/hashing.py)."""
+    assert isinstance(exc, HashingBusy)
+    return PlainTextResponse(
+        "Too many people are signing in at once: try again in a few seconds.",
+        status_code=429,
+        headers={"Retry-After": str(exc.retry_after)},
+    )
 
 
 async def _login_required(request: Request, exc: Exception) -> Response:

@@ -22,12 +22,12 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from pwdlib import PasswordHash
-from starlette.concurrency import run_in_threadpool
 
 from reminders.store.db import Session
 from reminders.store.inbox import waiting_count
 from reminders.store.web_sessions import LIFETIME, SignedIn, signed_in
 from reminders.web import run_db, settings_of
+from reminders.web.hashing import PasswordPool
 
 T = TypeVar("T")
 
@@ -127,15 +127,10 @@ def login_redirect(next_path: str) -> RedirectResponse:
 
 
 async def with_passwords(request: Request, work: Callable[[PasswordHash], T]) -> T:
-    """Run argon2 work off the event loop, a few at a time: each takes 64 MiB and most of a
-    second, so a burst of logins queues here instead of exhausting memory."""
-    state = request.app.state
-
-    def run() -> T:
-        with state.hashing:
-            return work(state.passwords)
-
-    return await run_in_threadpool(run)
+    """Run argon2 work in its own small pool (web/hashing.py), never the pool every request
+    shares; HashingBusy (a 429) at once when that pool is full."""
+    pool: PasswordPool = request.app.state.hashing
+    return await pool.run(work)
 
 
 # -- CSRF ---------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""`GET /healthz`: 200 whenever the database answers, 503 when it does not.
+"""`GET /healthz`: 200 whenever the database answers and takes writes, 503 when it does not
+(a full disk or a read-only database answers reads but refuses every write: "writes fail").
 
 A stale or missing daemon heartbeat is a warning in the body, not a failure: the web app is
 healthy and should keep taking webhooks; the monitor reads the body to alert on the daemon.
@@ -18,7 +19,14 @@ from starlette.concurrency import run_in_threadpool
 
 from reminders.runtime import health_thresholds
 from reminders.store.db import Connection, DatabaseError, Engine
-from reminders.store.health import Health, Thresholds, freshest_heartbeat, ping, read_health
+from reminders.store.health import (
+    Health,
+    Thresholds,
+    freshest_heartbeat,
+    ping,
+    probe_write,
+    read_health,
+)
 
 router = APIRouter()
 
@@ -41,7 +49,22 @@ def check_health(engine: Engine, now: datetime, limits: Thresholds) -> tuple[int
     except DatabaseError as exc:  # _observe keeps its own errors: this is the database
         warning = f"database unreachable ({type(exc).__name__})"
         return 503, report("unreachable", None, [warning])
+    try:  # it answers reads; a full disk or a read-only file still refuses every write
+        with engine.connect() as connection:
+            probe_write(connection, now)
+    except DatabaseError as exc:
+        warning = f"writes fail ({_reason(exc)}): is the disk full or the database read-only?"
+        return 503, body | {"database": "writes fail", "warnings": [warning, *body["warnings"]]}
     return 200, body
+
+
+def _reason(exc: DatabaseError) -> str:
+    """The driver's words for a write refused (they name no data), else the error's type."""
+    words = str(getattr(exc, "orig", "") or "").splitlines()
+    known = ("disk is full", "readonly", "read-only", "No space left")
+    if words and any(k in words[0] for k in known):
+        return words[0][:120]
+    return type(exc).__name__
 
 
 def _observe(

@@ -17,7 +17,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from reminders.rules.login_throttle import LOCK_FOR, wait_before_next, wait_words
+from reminders.rules.login_throttle import wait_words
 from reminders.store.accounts import (
     AccountError,
     actor_of,
@@ -32,13 +32,13 @@ from reminders.store.audit import record
 from reminders.store.db import Session
 from reminders.store.models import User
 from reminders.store.web_sessions import (
+    LoginKeys,
     NewSession,
     clear_failures,
+    count_failure,
     end_session,
-    failures_of,
+    login_wait,
     open_session,
-    record_failure,
-    throttle_key,
 )
 from reminders.web import run_db
 from reminders.web.auth import (
@@ -78,9 +78,10 @@ async def login_page(request: Request, next: str = "/") -> Response:
 async def login(
     request: Request, email: FormText = "", password: FormText = "", next: FormText = "/"
 ) -> Response:
+    request.app.state.hashing.check_room()  # a flood is refused before it costs a query
     target = local_path(next)
     address = _typed_email(email)
-    key = throttle_key(address)
+    key = LoginKeys.of(address, request.client.host if request.client else "unknown")
     attempt = await run_db(request, partial(_begin_attempt, email=address, key=key))
     if attempt.wait is not None:
         log.info("login refused: too many failed attempts")
@@ -113,8 +114,8 @@ class Attempt:
     password_hash: str | None = None
 
 
-def _begin_attempt(session: Session, now: datetime, *, email: str, key: str) -> Attempt:
-    wait = wait_before_next(failures_of(session, key), now)
+def _begin_attempt(session: Session, now: datetime, *, email: str, key: LoginKeys) -> Attempt:
+    wait = login_wait(session, key, now)
     if wait is not None:
         return Attempt(wait)
     user = find_user(session, email)
@@ -124,13 +125,13 @@ def _begin_attempt(session: Session, now: datetime, *, email: str, key: str) -> 
 
 
 def _failed(
-    session: Session, now: datetime, *, email: str, key: str, attempt: Attempt
+    session: Session, now: datetime, *, email: str, key: LoginKeys, attempt: Attempt
 ) -> timedelta | None:
     """Count the failure and audit it; how long the next attempt waits, if it is locked now."""
-    failures = record_failure(session, key, now)
+    locked_for = count_failure(session, key, now)
     detail = "wrong password" if attempt.user_id else "unknown or disabled account"
-    if failures.locked_until is not None:
-        detail += f"; locked for {wait_words(LOCK_FOR)}"
+    if locked_for is not None:
+        detail += f"; locked from that address for {wait_words(locked_for)}"
     record(
         session,
         actor=actor_of(email),
@@ -140,16 +141,16 @@ def _failed(
         now=now,
         detail=detail,
     )
-    return None if failures.locked_until is None else failures.locked_until - now
+    return locked_for
 
 
 def _succeeded(
-    session: Session, now: datetime, *, key: str, attempt: Attempt, new_hash: str | None
+    session: Session, now: datetime, *, key: LoginKeys, attempt: Attempt, new_hash: str | None
 ) -> NewSession | None:
     user = session.get(User, attempt.user_id)
     if user is None or user.disabled_at is not None:
         return None
-    clear_failures(session, key)
+    clear_failures(session, key.account)
     if new_hash is not None:
         user.password_hash = new_hash
     opened = open_session(session, user, now)

@@ -20,12 +20,15 @@ from reminders.store.db import Session
 from reminders.store.opt_outs import opt_out
 from reminders.unsubscribe import InvalidToken, read_token
 from reminders.web import run_db, settings_of
+from reminders.web.pages import PAGE_HEADERS
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 
 ACTOR = "email_link"
-HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+# Every page's headers (no framing, no sniffing, no inline script or style), and no referrer:
+# the link's token holds the address.
+HEADERS = PAGE_HEADERS | {"Referrer-Policy": "no-referrer"}
 
 
 @router.get("/unsubscribe/{token}")
@@ -86,9 +89,8 @@ def page(status: int, title: str, content: str) -> HTMLResponse:
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="robots" content="noindex">'
-        f"<title>{_e(title)}</title></head>"
-        f'<body style="font-family:sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem">'
-        f"<h1>{_e(title)}</h1>{content}</body></html>"
+        f'<title>{_e(title)}</title><link rel="stylesheet" href="/static/pico.min.css"></head>'
+        f'<body><main class="container"><h1>{_e(title)}</h1>{content}</main></body></html>'
     )
     return HTMLResponse(document, status_code=status, headers=HEADERS)
 

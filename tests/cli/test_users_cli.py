@@ -27,6 +27,7 @@ from reminders.store.models import AuditEvent, SetupToken, User, WebSession, Wor
 from reminders.store.web_sessions import open_session, signed_in
 from reminders.web.app import create_app
 from tests.support.settings import make_settings, utc
+from tests.support.terminal import run_on_terminal
 from tests.support.web_accounts import TestClient, csrf_of, log_in, users
 
 NOW = utc(2026, 3, 10, 18, 0)
@@ -239,22 +240,31 @@ def daemon_running(engine: Engine) -> Callable[[], bool]:
     return ready
 
 
+def setup_tokens(engine: Engine) -> list[str]:
+    with session_scope(engine) as session:
+        return [row.token_hash for row in session.exec(query(SetupToken))]
+
+
+def token_of(screen: str, port: int) -> str:
+    link = next(line.strip() for line in screen.splitlines() if "/setup/" in line)
+    assert link.startswith(f"http://127.0.0.1:{port}/setup/")
+    return link.rsplit("/", 1)[1]
+
+
 @pytest.mark.parametrize("command", ["web", "run"])
-def test_with_no_account_the_start_prints_a_link_that_creates_the_first_admin(
+def test_with_no_account_the_start_shows_a_link_on_the_terminal_only(
     env, engine, database_url, tmp_path, command
 ):
     port = free_port()
     if command == "web":
-        out = start_and_stop(env, answers(port), "web", "--port", str(port))
+        seen = run_on_terminal(env, answers(port), "web", "--port", str(port))
     else:  # the daemon says it too, for the web app it does not serve itself
-        out = start_and_stop({**env, "WEB_PORT": str(port)}, daemon_running(engine), "run")
-    assert "No account yet. To create the first admin, open this link" in out
-    assert ("served by `aftercare web`" in out) == (command == "run")
-    link = next(line.strip() for line in out.splitlines() if "/setup/" in line)
-    assert link.startswith(f"http://127.0.0.1:{port}/setup/")
-    token = link.rsplit("/", 1)[1]
-    with session_scope(engine) as session:
-        stored = [row.token_hash for row in session.exec(query(SetupToken))]
+        seen = run_on_terminal({**env, "WEB_PORT": str(port)}, daemon_running(engine), "run")
+    assert "No account yet. To create the first admin, open this link" in seen.terminal
+    assert ("served by `aftercare web`" in seen.terminal) == (command == "run")
+    assert "/setup/" not in seen.output  # standard output is what a log keeps
+    token = token_of(seen.terminal, port)
+    stored = setup_tokens(engine)
     assert token not in stored and len(stored) == 1  # kept hashed
     web = create_app(make_settings(database_url, tmp_path), engine, clock=lambda: NOW)
     client = TestClient(web, follow_redirects=False)
@@ -264,6 +274,37 @@ def test_with_no_account_the_start_prints_a_link_that_creates_the_first_admin(
     assert created.status_code == 303
     assert users(engine) == {"ana@example.com": ("admin", True)}
     assert client.get(f"/setup/{token}").status_code == 404
+
+
+def test_a_second_start_keeps_the_first_link_rather_than_making_another(env, engine):
+    port = free_port()
+    first = run_on_terminal(env, answers(port), "web", "--port", str(port))
+    token = token_of(first.terminal, port)
+    stored = setup_tokens(engine)
+    again = run_on_terminal(env, answers(port), "web", "--port", str(port))
+    assert "/setup/" not in again.terminal + again.output
+    assert "The first-admin link shown before still works until" in again.terminal
+    assert setup_tokens(engine) == stored  # the same one link, still live
+    new = aftercare(env, "users", "setup-link").output
+    assert "/setup/" in new and token not in new
+    assert len(setup_tokens(engine)) == 1 and setup_tokens(engine) != stored  # the old one ends
+
+
+def test_without_a_terminal_no_link_is_made_and_users_add_is_named(env, engine):
+    port = free_port()
+    out = start_and_stop(env, answers(port), "web", "--port", str(port))
+    assert "/setup/" not in out
+    assert "add the first admin with `aftercare users add EMAIL --role admin`" in out
+    assert setup_tokens(engine) == []
+    aftercare(env, "users", "add", "ana@example.com", "--role", "admin", input=PASSWORD + "\n")
+    assert users(engine) == {"ana@example.com": ("admin", True)}
+
+
+def test_setup_link_is_refused_once_there_is_an_account(env, engine):
+    aftercare(env, "users", "add", "ana@example.com", "--role", "admin", input=PASSWORD + "\n")
+    result = aftercare(env, "users", "setup-link", ok=False)
+    assert "there is an account already" in result.output
+    assert setup_tokens(engine) == []
 
 
 def test_with_an_account_the_start_prints_no_link(env, engine):
@@ -279,3 +320,24 @@ def test_web_refuses_to_start_in_production_without_a_secret_key(env, engine):
     result = aftercare({**env, "AFTERCARE_ENV": "production", **CLINIC}, "web", ok=False)
     assert result.exit_code == 2
     assert "SECRET_KEY is not set, and AFTERCARE_ENV=production needs one" in result.output
+
+
+def test_users_unlock_clears_an_emails_locks_from_every_address_and_is_audited(env, engine):
+    from reminders.store.web_sessions import LoginKeys, count_failure, failures_of, login_wait
+
+    aftercare(env, "users", "add", "ana@example.com", "--role", "admin", input=PASSWORD + "\n")
+    keys = [LoginKeys.of("ana@example.com", address) for address in ("10.0.0.5", "203.0.113.9")]
+    with session_scope(engine) as session:
+        for key in keys:
+            for _ in range(10):
+                count_failure(session, key, NOW)
+        assert all(login_wait(session, key, NOW) for key in keys)
+    out = aftercare(env, "users", "unlock", "Ana@Example.com").output
+    assert "Cleared the failed logins of ana@example.com (2 address(es))." in out
+    with session_scope(engine) as session:
+        assert [failures_of(session, key.account) for key in keys] == [None, None]
+        assert failures_of(session, keys[0].address) is not None  # the address's own count stays
+        actions = [e.action for e in session.exec(query(AuditEvent))]
+    assert actions[-1] == "login_unlocked"
+    again = aftercare(env, "users", "unlock", "ana@example.com").output
+    assert "had no failed logins to clear" in again

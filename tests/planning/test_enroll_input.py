@@ -325,3 +325,16 @@ def test_a_zone_on_file_reads_the_time_unless_a_zone_is_given():
     assert given.completed_at == datetime(2026, 6, 1, 17, 0, tzinfo=UTC)
     unreadable = validate(FORM, **VALID, zone_on_file="Mars/Olympus")  # as the planner: clinic's
     assert unreadable.completed_at == given.completed_at
+
+
+@pytest.mark.parametrize(
+    ("moment", "said"),
+    [
+        ("0001-01-01T00:00:00+00:00", "is before 1900"),
+        ("9999-12-31T23:00:00-12:00", "is in the future"),
+        ("9999-12-31 23:59", "is in the future"),
+    ],
+)
+def test_enroll_refuses_a_time_at_the_ends_of_the_calendar_in_one_line(aftercare, moment, said):
+    error = refused(aftercare, *MARIA, "--treatment", "asclera", "--completed-at", moment)
+    assert said in error

@@ -59,3 +59,34 @@ def test_a_quiet_quarter_hour_forgives_earlier_failures():
 )
 def test_waits_are_said_rounded_up(wait, words):
     assert wait_words(wait) == words
+
+
+def test_one_address_gets_ten_free_mistakes_then_waits_and_locks_after_thirty():
+    from reminders.rules.login_throttle import BY_ADDRESS
+
+    state = None
+    for _ in range(10):
+        state = after_failure(state, NOW, BY_ADDRESS)
+    assert wait_before_next(state, NOW, BY_ADDRESS) == timedelta(seconds=1)
+    for _ in range(20):
+        state = after_failure(state, NOW, BY_ADDRESS)
+    assert state is not None and state.locked_until == NOW + timedelta(minutes=15)
+
+
+def test_failures_everywhere_never_lock_but_make_every_address_strict_past_a_hundred():
+    from reminders.rules.login_throttle import (
+        BY_ADDRESS,
+        BY_ADDRESS_UNDER_ATTACK,
+        EVERYWHERE,
+        UNDER_ATTACK,
+        address_policy,
+    )
+
+    state = None
+    for _ in range(UNDER_ATTACK - 1):
+        state = after_failure(state, NOW, EVERYWHERE)
+    assert address_policy(state, NOW) == BY_ADDRESS
+    state = after_failure(state, NOW, EVERYWHERE)
+    assert state.locked_until is None and wait_before_next(state, NOW, EVERYWHERE) is None
+    assert address_policy(state, NOW) == BY_ADDRESS_UNDER_ATTACK
+    assert address_policy(state, NOW + timedelta(minutes=15)) == BY_ADDRESS  # a quiet spell

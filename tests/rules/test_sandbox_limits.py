@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import pytest
 
 from reminders.rules.rendering import SAMPLE_CONTEXT, TemplateProblem, render_email, render_sms
@@ -58,3 +60,45 @@ def test_a_long_but_sane_email_is_allowed() -> None:
     paragraph = "<p>" + "Keep walking after your treatment. " * 20 + "</p>"
     source = EMAIL.replace("%s", "text").replace("<p>ok</p>", paragraph * 10)
     assert len(render_email(source, SAMPLE_CONTEXT).html) < MAX_OUTPUT
+
+
+GROWTH = [
+    "{% for a in 'x'*6000 %}{% for b in 'x'*6000 %}{% endfor %}{% endfor %}",
+    "{% for a in 'x'*6000 %}{% for b in ['y']*6000 %}{{ '' }}{% endfor %}{% endfor %}",
+    "{% set ns = namespace(s='ab') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}"
+    "{% endfor %}{{ ns.s|length }}",
+    "{% set ns = namespace(s='ab') %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}"
+    "{% endfor %}{{ ns.s|length }}",
+    "{% set ns = namespace(s=[1]) %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}"
+    "{% endfor %}{{ ns.s|length }}",
+    "{{ ('{:>100000000}'.format(1))|length }}",
+    "{{ ('{:.100000000f}'.format(1.5))|length }}",
+    "{{ ('%100000000d' % 1)|length }}",
+    "{{ ('%100000000d'|format(1))|length }}",
+]
+
+
+@pytest.mark.parametrize("source", GROWTH)
+def test_every_loop_and_every_way_of_growing_text_is_bounded_before_it_costs(source: str):
+    """Refused while small: no 100 MB string is built first, whatever builds it."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(TemplateProblem, match="unsafe operation blocked"):
+            render_sms(source, SAMPLE_CONTEXT)
+        _now, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 * MAX_OUTPUT * 8, peak  # a few 100,000-character strings at most
+
+
+def test_lipsum_is_not_offered_to_templates():
+    with pytest.raises(TemplateProblem, match="'lipsum' is undefined"):
+        render_sms("{{ lipsum(100000)|length }}", SAMPLE_CONTEXT)
+
+
+def test_ordinary_loops_joins_and_formats_still_work():
+    source = (
+        "Hi {{ first_name }}: {% for c in 'abc' %}{{ c }}{% endfor %}"
+        " {{ '{:>4}'.format(7) }} {{ '%03d' % 5 }} {{ 'a' ~ 'b' }} {{ [1, 2] + [3] }}"
+    )
+    assert render_sms(source, SAMPLE_CONTEXT).body == "Hi Maria: abc 7 005 ab [1, 2, 3]"

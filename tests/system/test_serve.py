@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -136,9 +137,10 @@ def test_serve_runs_the_daemon_and_the_web_app_until_one_ctrl_c(home: Home, proc
         time.sleep(0.1)
     printed = log.read_text()
     assert f"Aftercare is running: open http://127.0.0.1:{port}/" in printed
-    link = re.search(rf"http://127\.0\.0\.1:{port}/setup/\S+", printed)
-    assert link, printed
-    assert httpx.get(link.group(0)).status_code == 200  # served by this same process
+    # No terminal here (a service's log): no link, the command to use instead
+    # (tests/cli/test_users_cli.py shows the link on a terminal).
+    assert "/setup/" not in printed
+    assert "add the first admin with `aftercare users add EMAIL --role admin`" in printed
 
     printed = ctrl_c(processes[0], log)
     assert processes[0].returncode == 0, printed
@@ -205,6 +207,40 @@ def test_serve_refuses_a_database_init_has_not_made(tmp_path):
     assert not (tmp_path / "none.db").exists()
 
 
+@contextmanager
+def immutable(*paths: Path) -> Iterator[None]:
+    """Files no process may write, root included (`chattr +i`): a database that answers reads
+    but refuses every write, as on a full disk. Skips where the file system cannot."""
+    for path in paths:
+        path.touch()
+    made = subprocess.run(["chattr", "+i", *map(str, paths)], capture_output=True, check=False)
+    if made.returncode != 0:
+        pytest.skip(f"chattr +i is not possible here: {made.stderr.decode().strip()}")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", *map(str, paths)], check=True)
+
+
+@pytest.mark.skipif(shutil.which("chattr") is None, reason="needs chattr")
+def test_serve_on_a_database_that_takes_no_writes_says_why_in_one_line(home: Home, tmp_path):
+    database = Path(str(home.env["DATABASE_URL"]).removeprefix("sqlite:///"))
+    with immutable(database, Path(f"{database}-wal")):
+        done = subprocess.run(
+            serve_command(f"--port={free_port()}"),
+            cwd=home.folder,
+            env=home.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stdout + done.stderr
+    [line] = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert "the database takes no writes (attempt to write a readonly database)" in line
+    assert "is the disk full" in line
+
+
 # -- make run -----------------------------------------------------------------------------------
 
 
@@ -227,7 +263,7 @@ def test_make_run_initialises_starts_both_and_stops_quietly_on_ctrl_c(processes,
     printed = log.read_text()
     assert "Database ready at sqlite:///" in printed
     assert f"Aftercare is running: open http://127.0.0.1:{port}/" in printed
-    assert f"http://127.0.0.1:{port}/setup/" in printed
+    assert "add the first admin with `aftercare users add EMAIL --role admin`" in printed
 
     printed = ctrl_c(processes[0], log)
     assert "Traceback" not in printed

@@ -177,8 +177,10 @@ class Site:
     def send(self, method: str, path: str, *, presession: bool = False, **kw: Any) -> Any:
         """The request as the admin's browser sends it; again once signed in anew, if an
         earlier example ended the session (a logout, the admin disabled)."""
-        if presession:  # the login and first-admin forms: a browser not yet signed in
-            anonymous = browser(self.app)
+        if presession:  # the login and first-admin forms: a browser not yet signed in,
+            # at an address of its own: its failed logins would (rightly) slow the admin's
+            # own sign-in from the same address (rules/login_throttle.py counts per address)
+            anonymous = browser(self.app, address=("203.0.113.7", 50000))
             token = csrf_of(anonymous.get("/login").text)
             return anonymous.request(method, path, **with_token(kw, token))
         response = self.client.request(method, path, **with_token(kw, self.token))
@@ -309,9 +311,9 @@ def form_of(site: Site, route: APIRoute, data: st.DataObject) -> Form:
     return extra | {name: values for name, values in form.items() if values}
 
 
-def browser(app: FastAPI) -> TestClient:
+def browser(app: FastAPI, address: tuple[str, int] = ("testclient", 50000)) -> TestClient:
     """Over https, as the public address is: the cookies are Secure."""
-    return TestClient(app, base_url="https://testserver", follow_redirects=False)
+    return TestClient(app, base_url="https://testserver", follow_redirects=False, client=address)
 
 
 def with_token(kw: dict[str, Any], token: str) -> dict[str, Any]:
