@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from reminders.rules.lifecycle import Status
 from reminders.store.models import OptOut, OutboxMessage, Reply, TreatmentSession, WorkerHeartbeat
 from reminders.store.queries import _of_replaced_session
+from reminders.store.urgent_pages import unpaged_count
 
 # A pending message this late was not sent when due: the daemon is down or falling behind.
 OVERDUE_AFTER = timedelta(minutes=15)
@@ -77,6 +78,7 @@ class Stuck:
     oldest_overdue: datetime | None
     urgent_replies: int = 0  # urgent texts from patients nobody has answered yet
     oldest_urgent: datetime | None = None
+    unpaged_urgent: int = 0  # of those, due a page while nobody was on call
 
     @property
     def anything(self) -> bool:
@@ -86,6 +88,7 @@ class Stuck:
             or self.plan_errors
             or self.overdue
             or self.urgent_replies
+            or self.unpaged_urgent
         )
 
 
@@ -195,4 +198,5 @@ def stuck(session: Session, now: datetime) -> Stuck:
         oldest_overdue=oldest,
         urgent_replies=urgent,
         oldest_urgent=oldest_urgent,
+        unpaged_urgent=unpaged_count(session.connection()),
     )

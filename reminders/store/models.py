@@ -384,3 +384,4 @@ class IdempotencyRecord(SQLModel, table=True):
 
 # The inbox's own tables, registered with the rest whenever the models are imported.
 from reminders.store.conversation_tables import Conversation, SavedReply  # noqa: E402, F401
+from reminders.store.on_call_tables import OnCallContact, UrgentPage  # noqa: E402, F401
