@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.on_call import BadHours, Hours, on_call, parse_hours
 from reminders.store.audit import record
 from reminders.store.models import OnCallContact

@@ -27,6 +27,7 @@ from reminders.web import (
     admin_api_keys,
     admin_audit,
     admin_care_plans,
+    admin_on_call,
     admin_saved_replies,
     admin_templates,
     admin_users,
@@ -70,6 +71,7 @@ PAGE_ROUTERS = (
     inbox.old_router,
     admin_api_keys.router,
     admin_saved_replies.router,
+    admin_on_call.router,
 )
 
 
