@@ -91,7 +91,9 @@ def _audit(
     session: Session, action: str, contact: OnCallContact, actor: str, now: datetime
 ) -> None:
     ways = "+".join(
-        way for way, given in (("sms", contact.phone), ("email", contact.email)) if given
+        way
+        for way, given in ((ChannelKind.SMS, contact.phone), (ChannelKind.EMAIL, contact.email))
+        if given
     )
     record(session, actor=actor, action=action, entity="on_call_contact", entity_id=contact.id,
            now=now, detail=f"by={ways} hours={contact.hours}")  # fmt: skip
