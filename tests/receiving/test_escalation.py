@@ -15,13 +15,13 @@ from sqlmodel import select
 from reminders.receiving.escalation import page_overdue
 from reminders.rules.on_call import parse_hours
 from reminders.runtime import Runtime, health_thresholds
+from reminders.store.dashboard import stuck
 from reminders.store.db import session_scope
 from reminders.store.health import read_health
 from reminders.store.inbox import answered
 from reminders.store.models import OutboxMessage, Reply, UrgentPage
 from reminders.store.on_call import add_contact
 from reminders.store.replies import store_reply
-from reminders.store.dashboard import stuck
 from tests.support.factories import MARIA_PHONE, enroll_patient
 from tests.support.settings import utc
 
