@@ -46,14 +46,14 @@ def page_overdue(
     paged = 0
     for reply in overdue_urgent(session, received_before=now - timedelta(minutes=minutes)):
         assert reply.id is not None and reply.patient_id is not None
+        treatment = newest_session_of(session, reply.patient_id)
+        if treatment is None or treatment.id is None:  # the inbox still shows it, urgent
+            log.warning("reply %d: urgent, but its patient has no session to page under", reply.id)
+            continue
         note_due(session, reply.id, now)
         contact = on_call_now(session, now, zone)
         if contact is None:
             log.warning("reply %d: urgent and unanswered, and nobody is on call", reply.id)
-            continue
-        treatment = newest_session_of(session, reply.patient_id)
-        if treatment is None or treatment.id is None:
-            log.warning("reply %d: urgent, but its patient has no session to page under", reply.id)
             continue
         channel = ChannelKind.SMS if contact.phone else ChannelKind.EMAIL
         if not take_page(session, reply.id, contact_name=contact.name, channel=channel, now=now):
