@@ -12,10 +12,11 @@ from reminders.receiving.escalation import PAGE_SUBJECT, page_text
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.direct import Purpose
 from reminders.runtime import Runtime
+from reminders.sending.channels.base import ChannelError
 from reminders.store.db import session_scope
 from reminders.store.direct import queue_direct
 from reminders.store.models import OutboxMessage, Patient
-from reminders.store.opt_outs import opt_out
+from reminders.store.opt_outs import is_opted_out, opt_out
 from reminders.store.pauses import pause_patient
 from tests.support.factories import MARIA_EMAIL, MARIA_PHONE, enroll_patient, make_dispatcher
 from tests.support.recording_channel import RecordingChannel
@@ -116,3 +117,20 @@ def test_a_page_does_not_take_the_patients_first_text_stop_line(runtime):
     make_dispatcher(runtime, lambda: morning, sms=sms).run_once()
     to_maria = [m for m in sms.sent if m.to == MARIA_PHONE]
     assert to_maria and "STOP" in to_maria[0].body
+
+
+def test_a_staff_number_the_provider_refuses_is_not_marked_on_the_patient(runtime):
+    """An unsubscribed or unusable staff number is the staff number's opt-out, never the
+    patient's phone marked undeliverable."""
+    enrolled = enroll_patient(runtime, completed_at=COMPLETED, now=COMPLETED, email=None)
+    message_id = page(runtime, enrolled, ChannelKind.SMS, STAFF_PHONE)
+    refused = ChannelError("unsubscribed", permanent=True, code="21610", opted_out=True,
+                           undeliverable=True)  # fmt: skip
+    sms = RecordingChannel(fail_with=lambda m: refused if m.message_id == message_id else None)
+    make_dispatcher(runtime, lambda: NIGHT, sms=sms).run_once()
+    assert row(runtime, message_id).status == "failed"
+    with Session(runtime.engine) as session:
+        patient = session.get(Patient, enrolled.patient_id)
+        assert patient is not None and patient.phone_undeliverable_at is None
+        assert is_opted_out(session, ChannelKind.SMS, STAFF_PHONE)
+        assert not is_opted_out(session, ChannelKind.SMS, MARIA_PHONE)
