@@ -25,6 +25,7 @@ from prometheus_client import start_http_server
 from reminders.clock import utcnow
 from reminders.logs import configure_logging
 from reminders.receiving.answers import Clinic
+from reminders.receiving.escalation import page_overdue
 from reminders.receiving.stop_wishes import apply_overdue
 from reminders.runtime import (
     DatabaseNotReady,
@@ -116,7 +117,8 @@ class Daemon:
                 )
 
     def receive(self) -> None:
-        """Apply the likely opt-outs nobody decided within two business days."""
+        """Apply the likely opt-outs nobody decided within two business days; page the contact
+        on call about urgent replies nobody answered in time."""
         if not self.stop.is_set():
             settings = self.runtime.settings
             clinic = Clinic(settings.clinic_name, settings.clinic_phone)
@@ -124,6 +126,12 @@ class Daemon:
                 applied = apply_overdue(session, utcnow(), zone=settings.timezone, clinic=clinic)
             if applied:
                 log.info("applied %d undecided likely opt-out(s)", applied)
+            with session_scope(self.runtime.engine) as session:
+                paged = page_overdue(session, utcnow(), zone=settings.timezone,
+                                     minutes=settings.urgent_escalate_minutes,
+                                     base_url=settings.public_base_url)  # fmt: skip
+            if paged:
+                log.info("paged the contact on call about %d urgent reply(ies)", paged)
 
     def heartbeat(self) -> None:
         """This worker's row in worker_heartbeat, on a job of its own: a long dispatch pass

@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(default=None, ge=1, le=65_535)  # the daemon's; unset: off
     metrics_host: str = "127.0.0.1"
 
+    # Urgent replies: unanswered this long (any hour), the contact on call is paged
+    urgent_escalate_minutes: int = Field(default=15, ge=1, le=1440)
+
     @field_validator("*", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object, info: ValidationInfo) -> object:

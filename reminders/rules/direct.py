@@ -20,6 +20,9 @@ class Purpose(StrEnum):
     # The one confirmation of an opt-out read from a sentence (receiving.stop_wishes): it
     # goes to the number that has just opted out, and only it may.
     OPT_OUT_CONFIRMATION = "opt_out_confirmation"
+    # A page to the staff member on call about an urgent reply (receiving.escalation): kept on
+    # the patient's row, but addressed to the contact's own number or email, set when queued.
+    ON_CALL_PAGE = "on_call_page"
 
 
 def direct_step(purpose: Purpose) -> str:
@@ -35,3 +38,9 @@ def confirms_opt_out(purpose: str | None) -> bool:
     """The opt-out's own confirmation: it may reach the opted-out number, and carries no
     "Reply STOP to opt out." line (the number has just opted out)."""
     return purpose == Purpose.OPT_OUT_CONFIRMATION
+
+
+def is_page(purpose: str | None) -> bool:
+    """A page to staff: its address is its preset recipient, and the patient's consent, pause,
+    opt-outs and "Reply STOP" line do not apply to it (an opt-out of the staff number does)."""
+    return purpose == Purpose.ON_CALL_PAGE

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.decisions import Facts
-from reminders.rules.direct import confirms_opt_out, is_direct
+from reminders.rules.direct import confirms_opt_out, is_direct, is_page
 from reminders.rules.send_plan import Placement
 from reminders.rules.timing import local_day_bounds, window_close, zone_or
 from reminders.settings import Settings
@@ -28,6 +28,11 @@ if TYPE_CHECKING:
 def zone(patient: Patient, settings: Settings) -> ZoneInfo:
     """The patient's zone; the clinic's when none is on file or it cannot be read."""
     return zone_or(patient.timezone, settings.timezone)
+
+
+def address(message: OutboxMessage, patient: Patient) -> str | None:
+    """Where the message goes: a page to staff's preset recipient, else the patient's address."""
+    return message.recipient if is_page(message.purpose) else patient.address(message.channel)
 
 
 def read_history(
@@ -44,7 +49,7 @@ def read_history(
         session,
         patient_ids=[m.patient_id for m in sms],
         numbers=[patients[m.patient_id].phone or "" for m in sms],
-        addresses=[(m.channel, patients[m.patient_id].address(m.channel) or "") for m in messages],
+        addresses=[(m.channel, address(m, patients[m.patient_id]) or "") for m in messages],
         sms_since=min((start for start, _ in days), default=now),
         sms_until=max((end for _, end in days), default=now),
     )
@@ -60,26 +65,27 @@ def facts(
     placement: Placement | None = None,
 ) -> Facts:
     is_sms = message.channel == ChannelKind.SMS
-    address = patient.address(message.channel)
+    to = address(message, patient)
     tz = zone(patient, settings)
     undeliverable = patient.phone_undeliverable_at if is_sms else patient.email_undeliverable_at
+    page = is_page(message.purpose)  # to staff: the patient's consent, marks and pause do not apply
     return Facts(
         channel=message.channel,
         now=now,
         not_after=message.not_after,
         session_voided=treatment.status != "completed",
-        consent=patient.sms_consent if is_sms else patient.email_consent,
-        address=address,
-        opted_out=history.is_opted_out(message.channel, address),
+        consent=page or (patient.sms_consent if is_sms else patient.email_consent),
+        address=to,
+        opted_out=history.is_opted_out(message.channel, to),
         tz=tz,
         window=settings.send_window,
         sms_sent_today=history.sms_sent_between(message, *local_day_bounds(now, tz))
         if is_sms
         else 0,
         daily_cap=settings.sms_daily_cap,
-        undeliverable=undeliverable is not None,
-        trial_blocked=is_sms and settings.trial_mode and address not in settings.trial_numbers,
-        patient_paused=patient.paused_at is not None,
+        undeliverable=not page and undeliverable is not None,
+        trial_blocked=is_sms and settings.trial_mode and to not in settings.trial_numbers,
+        patient_paused=not page and patient.paused_at is not None,
         placement=placement,
         direct=is_direct(message.plan),
         at_once=message.at_once,

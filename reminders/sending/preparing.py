@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from reminders.rules.care_plans import CarePlans
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.decisions import Decision, Defer, Hold, Skip, decide
-from reminders.rules.direct import confirms_opt_out, is_direct
+from reminders.rules.direct import confirms_opt_out, is_direct, is_page
 from reminders.rules.lifecycle import SkipReason, Status
 from reminders.rules.rendering import TemplateKey, TemplateProblem
 from reminders.rules.send_plan import Placement, SendsAt
@@ -258,8 +258,10 @@ class Preparer:
         history: SendHistory,
         folded: Folded | None = None,
     ) -> OutgoingMessage | Outcome:
-        first_text = message.channel == ChannelKind.SMS and not history.texted_before(
-            message, patient.phone
+        first_text = (
+            message.channel == ChannelKind.SMS
+            and not is_page(message.purpose)  # a page to staff never gets "Reply STOP"
+            and not history.texted_before(message, patient.phone)
         )
         try:
             if folded is not None and folded.texts is not None:
@@ -273,7 +275,7 @@ class Preparer:
         keyed = self.keyed(message.channel)
         # A keyed channel reserves once its connection is in hand (reserve_now); any other
         # now, which also takes today's SMS slot for the cap before the provider call.
-        moves.reserve(session, message, recipient=patient.address(message.channel),
+        moves.reserve(session, message, recipient=facts.address(message, patient),
                       body=composed.body, subject=composed.subject,
                       template_version=composed.template_version,
                       now=None if keyed else now)  # fmt: skip
@@ -316,6 +318,9 @@ class Preparer:
         patient: Patient,
         first_text: bool,
     ) -> Composed:
+        if is_page(message.purpose) and message.channel == ChannelKind.EMAIL:
+            # To staff, as written: not the patient's footer, nor their unsubscribe link.
+            return Composed(message.body or "", message.subject, None, None, None)
         if is_direct(message.plan):
             return compose_direct(
                 message.body or "",
@@ -352,7 +357,7 @@ class Preparer:
                 raise LeaseLost(message_id)
             # Decided again: a STOP, a pause or a void may have landed while this waited.
             _, patient, _, settled = self._decide_now(session, message, now)
-            if settled is None and patient.address(message.channel) != message.recipient:
+            if settled is None and facts.address(message, patient) != message.recipient:
                 settled = self._compose_again(session, message, now)
             if settled is None:
                 moves.reserve_keyed(session, message, key, now)

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from reminders.rules.direct import Purpose
 from reminders.rules.lifecycle import Status, check_transition
 from reminders.store import history
 from reminders.store.models import OutboxMessage, Patient, TreatmentSession
@@ -48,12 +49,15 @@ def claim_due(
 
 
 def _due_pending(now: datetime) -> sa.ColumnElement[bool]:
-    """Due and pending, for a patient not paused."""
+    """Due and pending, for a patient not paused (a page to staff goes all the same)."""
     paused = select(Patient.id).where(col(Patient.paused_at).is_not(None))
     return sa.and_(
         col(OutboxMessage.status) == Status.PENDING,
         col(OutboxMessage.due_at) <= now,
-        col(OutboxMessage.patient_id).not_in(paused),
+        sa.or_(
+            col(OutboxMessage.patient_id).not_in(paused),
+            col(OutboxMessage.purpose) == Purpose.ON_CALL_PAGE,
+        ),
     )
 
 

@@ -26,6 +26,7 @@ from reminders.store.models import (
     WorkerHeartbeat,
 )
 from reminders.store.queries import _of_replaced_session
+from reminders.store.urgent_pages import unpaged_count
 
 # A pending message this late was not sent when due: the daemon is down or falling behind.
 OVERDUE_AFTER = timedelta(minutes=15)
@@ -84,6 +85,7 @@ class Stuck:
     oldest_overdue: datetime | None
     urgent_replies: int = 0  # urgent texts from patients nobody has answered yet
     oldest_urgent: datetime | None = None
+    unpaged_urgent: int = 0  # of those, due a page while nobody was on call
 
     @property
     def anything(self) -> bool:
@@ -93,6 +95,7 @@ class Stuck:
             or self.plan_errors
             or self.overdue
             or self.urgent_replies
+            or self.unpaged_urgent
         )
 
 
@@ -202,6 +205,7 @@ def stuck(session: Session, now: datetime) -> Stuck:
         oldest_overdue=oldest,
         urgent_replies=urgent,
         oldest_urgent=oldest_urgent,
+        unpaged_urgent=unpaged_count(session.connection()),
     )
 
 

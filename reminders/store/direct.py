@@ -30,10 +30,12 @@ def queue_direct(
     actor: str,
     subject: str | None = None,
     not_after: datetime | None = None,
+    recipient: str | None = None,
 ) -> OutboxMessage:
     """A pending message due now with its words fixed; `at_once` lets it go outside the send
     window (a code the patient just asked for, an answer to a text of the last hour).
-    Direct messages never take nor count against the daily SMS cap."""
+    Direct messages never take nor count against the daily SMS cap. `recipient` is for a page
+    to staff (rules.direct.is_page): its address, not the patient's."""
     message = OutboxMessage(
         session_id=session_id,
         patient_id=patient_id,
@@ -43,6 +45,7 @@ def queue_direct(
         status=Status.PENDING,
         due_at=now,
         not_after=not_after,
+        recipient=recipient,
         body=body,
         subject=subject,
         purpose=purpose,

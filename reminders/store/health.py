@@ -19,6 +19,7 @@ from sqlmodel import col
 
 from reminders.rules.lifecycle import Status
 from reminders.store.models import OutboxMessage, WorkerHeartbeat
+from reminders.store.urgent_pages import unpaged_count
 
 FORGET_WORKERS_AFTER = timedelta(days=7)  # heartbeat rows of long-gone processes are pruned
 
@@ -55,6 +56,7 @@ class Health:
     unknown: Stuckable  # outcomes awaiting reconcile
     held_receipts: Stuckable  # receipts that overtook their send, waiting for it to be recorded
     expired_leases: Stuckable  # claims whose worker stopped renewing them
+    unpaged_urgent: int = 0  # urgent replies waiting whose page was due with nobody on call
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -114,6 +116,7 @@ def read_health(connection: Connection, now: datetime, thresholds: Thresholds) -
             stuck_since,
             col(OutboxMessage.lease_expires_at) < now,
         ),
+        unpaged_urgent=unpaged_count(connection),
     )
     health.problems.extend(problems(health))
     return health
@@ -131,6 +134,11 @@ def problems(health: Health) -> list[str]:
         found.append(f"{health.held_receipts.stuck} receipt(s) held for over {after}")
     if health.expired_leases.stuck:
         found.append(f"{health.expired_leases.stuck} lease(s) expired over {after} ago")
+    if health.unpaged_urgent:
+        found.append(
+            f"{health.unpaged_urgent} urgent reply(ies) due a page, and nobody is on call:"
+            " add someone at /admin/on-call"
+        )
     return found
 
 

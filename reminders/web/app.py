@@ -28,6 +28,7 @@ from reminders.web import (
     admin_api_keys,
     admin_audit,
     admin_care_plans,
+    admin_on_call,
     admin_saved_replies,
     admin_templates,
     admin_users,
@@ -80,6 +81,7 @@ PAGE_ROUTERS = (
     messages.router,
     admin_api_keys.router,
     admin_saved_replies.router,
+    admin_on_call.router,
 )
 
 

@@ -42,6 +42,7 @@ from reminders.store.models import Patient, Reply
 from reminders.store.saved_replies import saved_replies, saved_reply
 from reminders.store.stop_wishes import NotAWish
 from reminders.store.timeline import patient_timeline
+from reminders.store.urgent_pages import pages_of
 from reminders.store.web_sessions import SignedIn
 from reminders.web import run_db, settings_of
 from reminders.web.auth import CurrentUser, SessionCsrf
@@ -174,7 +175,7 @@ async def _thread_page(
         )
         return {
             "patient": timeline.patient,
-            "entries": thread(timeline, replies, now, zone),
+            "entries": thread(timeline, replies, now, zone, pages_of(session, patient_id)),
             "assigned": assignee_of(session, patient_id),
             "staff": staff,
             "reply": form,

@@ -13,10 +13,11 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from reminders.rules.channel_kinds import ChannelKind
-from reminders.rules.direct import is_direct
+from reminders.rules.direct import is_direct, is_page
 from reminders.rules.stop_wishes import WishDecision
 from reminders.store.models import OutboxMessage, Reply
 from reminders.store.timeline import MessageEntry, Timeline
+from reminders.store.urgent_pages import PageSeen
 from reminders.web.timeline_view import MessageRow, local_time, message_row
 
 WISH_WORDS = {
@@ -43,9 +44,13 @@ class ThreadEntry:
 
 
 def thread(
-    timeline: Timeline, replies: Sequence[Reply], now: datetime, zone: ZoneInfo
+    timeline: Timeline,
+    replies: Sequence[Reply],
+    now: datetime,
+    zone: ZoneInfo,
+    pages: Sequence[PageSeen] = (),
 ) -> list[ThreadEntry]:
-    """Oldest first, as a conversation reads."""
+    """Oldest first, as a conversation reads; with who was paged about an urgent text."""
     paused = timeline.patient.paused_at is not None
     entries = [
         _ours(entry, message_row(entry, now, zone, paused=paused), zone)
@@ -54,10 +59,13 @@ def thread(
         if _shown(entry.message)
     ]
     entries += [_theirs(reply, zone) for reply in replies]
+    entries += [_page(page, zone) for page in pages]
     return sorted(entries, key=lambda e: (e.at, e.ours))  # at the same moment, theirs first
 
 
 def _shown(message: OutboxMessage) -> bool:
+    if is_page(message.purpose):  # went to staff, not to the patient: shown as a page
+        return False
     return message.channel == ChannelKind.SMS and (
         message.sent_at is not None or is_direct(message.plan)
     )
@@ -99,3 +107,15 @@ def _theirs(reply: Reply, zone: ZoneInfo) -> ThreadEntry:
         wish_open=reply.stop_wish and reply.wish_decision is None,
         wish=wish,
     )
+
+
+def _page(page: PageSeen, zone: ZoneInfo) -> ThreadEntry:
+    """Who was paged about an urgent text and when, or that nobody was on call to page."""
+    if page.paged_at is None:
+        return ThreadEntry(at=page.due_at, when=local_time(page.due_at, zone), ours=True,
+                           by="On call", body="An urgent text was due a page: nobody was on call.",
+                           status="nobody paged", tone="problem", why="")  # fmt: skip
+    way = "SMS" if page.channel == ChannelKind.SMS else "email"
+    return ThreadEntry(at=page.paged_at, when=local_time(page.paged_at, zone), ours=True,
+                       by="On call", body=f"Paged {page.contact_name} by {way}.",
+                       status="paged", tone="ok", why="")  # fmt: skip

@@ -33,6 +33,7 @@ from reminders.store.opt_outs import opt_in, opt_out
 from reminders.store.pauses import UnknownPatient, pause_patient, resume_patient
 from reminders.store.resend import ResendRefused, UnknownMessage, resend_failed
 from reminders.store.timeline import Timeline, patient_timeline
+from reminders.store.urgent_pages import pages_of
 from reminders.store.web_sessions import SignedIn
 from reminders.web import plans_of, run_db, settings_of
 from reminders.web.auth import CurrentUser, SessionCsrf
@@ -238,7 +239,8 @@ async def _page(
         warnings = _warnings(session, timeline, enrolled, now, planned, clinic_tz)
         page = patient_page(timeline, now, clinic_tz, plans, people, planned)
         zone = zone_or(timeline.patient.timezone, clinic_tz)  # the page's times are the patient's
-        entries = thread(timeline, replies_of(session, patient_id), now, zone)
+        entries = thread(timeline, replies_of(session, patient_id), now, zone,
+                         pages_of(session, patient_id))  # fmt: skip
         return page, warnings, entries
 
     loaded = await run_db(request, load)

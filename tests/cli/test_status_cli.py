@@ -12,8 +12,12 @@ from datetime import timedelta
 import pytest
 
 from reminders.cli.status import ago
+from reminders.receiving.escalation import page_overdue
+from reminders.store.db import session_scope
 from reminders.store.health import mark_stopped
+from reminders.store.replies import store_reply
 from tests.support.daemon_home import Home, start_daemon, stop
+from tests.support.factories import MARIA_PHONE, enroll_patient
 from tests.support.health import troubled, worker_seen
 
 
@@ -166,3 +170,19 @@ def test_the_daemon_beats_as_itself_and_a_clean_stop_ends_it_at_once(home):
     code, after = run_status(home)
     assert (code, after["workers_alive"]) == (1, 0)
     assert after["workers"][0]["stopped_at"] is not None
+
+
+def test_an_urgent_reply_due_a_page_with_nobody_on_call_is_a_problem(aftercare, runtime):
+    worker_seen(runtime.engine, "clinic-1:4242", aftercare.now)
+    now = aftercare.now
+    patient = enroll_patient(runtime, completed_at=now - timedelta(days=1), now=now).patient_id
+    with session_scope(runtime.engine) as session:
+        store_reply(session, sid="SM1", sender=MARIA_PHONE, body="My face is swelling",
+                    patient_id=patient, urgent=True, stop_wish=False,
+                    now=now - timedelta(minutes=20))  # fmt: skip
+        page_overdue(session, now, zone=runtime.settings.timezone, minutes=15, base_url=None)
+    result = status(aftercare)
+    assert result.exit_code == 1, result.output
+    assert "Urgent replies unpaged, nobody on call: 1" in result.output
+    assert "urgent reply(ies) due a page, and nobody is on call" in result.output
+    assert json.loads(status(aftercare, "--json").stdout)["urgent_unpaged_nobody_on_call"] == 1

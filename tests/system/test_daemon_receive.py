@@ -1,5 +1,6 @@
 """The daemon's `receive` job: a likely opt-out nobody decided within 2 business days is
-applied, confirmed once, however often the job runs; a decided one is left alone."""
+applied, confirmed once, however often the job runs; a decided one is left alone. An urgent
+reply unanswered for URGENT_ESCALATE_MINUTES pages the contact on call, once."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import Session, select
 
 from reminders.daemon import open_daemon
+from reminders.rules.on_call import parse_hours
 from reminders.store.db import session_scope
 from reminders.store.models import OptOut, OutboxMessage, Reply
+from reminders.store.on_call import add_contact
 from reminders.store.replies import store_reply
 from tests.support.factories import MARIA_PHONE, enroll_patient
 
@@ -39,3 +42,27 @@ def test_the_receive_job_applies_an_overdue_wish_once(runtime):
         ).all()
     assert decisions == {"SM1": "auto_opt_out", "SM2": None}
     assert len(confirmations) == 1 and confirmations[0].patient_id == patient
+
+
+def test_the_receive_job_pages_the_contact_on_call_once_about_an_old_urgent_reply(runtime):
+    now = datetime.now(UTC)
+    patient = enroll_patient(runtime, completed_at=now - timedelta(days=1), now=now).patient_id
+    with session_scope(runtime.engine) as session:
+        add_contact(session, name="Dr Always", phone="+13105550101", email=None,
+                    hours=parse_hours("always"), actor="admin@example.com", now=now)  # fmt: skip
+        store_reply(session, sid="SM1", sender=MARIA_PHONE, body="my throat feels tight",
+                    patient_id=patient, urgent=True, stop_wish=False,
+                    now=now - timedelta(minutes=16))  # fmt: skip
+        store_reply(session, sid="SM2", sender=MARIA_PHONE, body="and it is worse",
+                    patient_id=patient, urgent=True, stop_wish=False, now=now)  # fmt: skip
+    daemon = open_daemon(runtime.settings)  # URGENT_ESCALATE_MINUTES: the default, 15
+    try:
+        daemon.receive()
+        daemon.receive()
+    finally:
+        daemon.runtime.engine.dispose()
+    with Session(runtime.engine) as session:
+        pages = session.exec(
+            select(OutboxMessage).where(OutboxMessage.purpose == "on_call_page")
+        ).all()
+    assert [(p.recipient, p.patient_id) for p in pages] == [("+13105550101", patient)]
