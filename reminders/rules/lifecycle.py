@@ -26,6 +26,7 @@ class SkipReason(StrEnum):
     ALREADY_SENT = "already_sent"  # the step went out for the session this one replaces
     UNDELIVERABLE = "undeliverable"  # the provider said this address can never work
     TRIAL = "trial"  # TRIAL_MODE and the number is not on TRIAL_ALLOWED_NUMBERS
+    BOOKED = "booked"  # a follow-up prompt made moot: the patient booked the next session
 
 
 ALLOWED: dict[Status, frozenset[Status]] = {
@@ -84,6 +85,7 @@ SKIP_WORDS: dict[str, str] = {
     SkipReason.ALREADY_SENT: "already sent for the session this one replaced",
     SkipReason.UNDELIVERABLE: "the provider said the address cannot be delivered to",
     SkipReason.TRIAL: "trial mode: the number is not on the allowed list",
+    SkipReason.BOOKED: "the patient booked their next session",
 }
 
 

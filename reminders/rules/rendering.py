@@ -53,6 +53,7 @@ SAMPLE_CONTEXT: Mapping[str, object] = MappingProxyType(
         "clinic_name": "Fine Touch Dermatology",
         "clinic_phone": "877-337-6424",
         "treatment_name": "Asclera sclerotherapy",
+        "booking_link": "https://book.example.com/next-session?ref=SAMPLE",
     }
 )
 

@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reminders.rules.bookings import booking_link
 from reminders.rules.care_plans import CarePlans
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.email_footer import email_footer, with_footer
 from reminders.rules.rendering import TemplateKey, TemplateProblem, render_email, render_sms
 from reminders.rules.sms_segments import gsm7_name, sms_shape
 from reminders.settings import Settings
+from reminders.store.bookings import booking_ref_of
 from reminders.store.models import Patient, TreatmentSession
 from reminders.store.templates import TemplateMissing, TemplateSource, find_template
 from reminders.unsubscribe import UnsubscribeLinks
@@ -40,6 +42,7 @@ class ClinicInfo:
     phone: str
     sms_may_name_treatment: bool = False
     unsubscribe: UnsubscribeLinks | None = None
+    booking_url: str | None = None  # BOOKING_URL, with its `{ref}`
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ClinicInfo:
@@ -48,18 +51,25 @@ class ClinicInfo:
             settings.clinic_phone,
             settings.sms_may_name_treatment,
             settings.unsubscribe_links,
+            settings.booking_url,
         )
 
 
 def message_context(
-    patient: Patient, treatment_name: str, clinic: ClinicInfo, channel: str
+    patient: Patient,
+    treatment_name: str,
+    clinic: ClinicInfo,
+    channel: str,
+    booking_ref: str | None = None,
 ) -> dict[str, object]:
-    """What a template may use. SMS get no treatment name unless the clinic chose so."""
+    """What a template may use. SMS get no treatment name unless the clinic chose so;
+    `booking_link` is "" when no BOOKING_URL is set (templates test it with `{% if %}`)."""
     name = first_name(patient.name)
     context: dict[str, object] = {
         "first_name": gsm7_name(name) if channel == ChannelKind.SMS else name,
         "clinic_name": clinic.name,
         "clinic_phone": clinic.phone,
+        "booking_link": booking_link(clinic.booking_url, booking_ref) or "",
     }
     if channel == ChannelKind.EMAIL or clinic.sms_may_name_treatment:
         context["treatment_name"] = treatment_name
@@ -110,7 +120,10 @@ def compose(
         if sources is not None:
             sources[key] = found
     treatment_name = care_plan.treatments.get(treatment.treatment, treatment.treatment)
-    context = message_context(patient, treatment_name, clinic, channel)
+    # The reference is made (once per session) only for a template that links to the booking.
+    wants_ref = clinic.booking_url is not None and "booking_link" in found.source
+    ref = booking_ref_of(session, treatment) if wants_ref else None
+    context = message_context(patient, treatment_name, clinic, channel, ref)
     body, subject, html, segments = render(channel, found.source, context)
     if channel == ChannelKind.SMS and first_text:
         body = with_opt_out_line(body, patient.language)

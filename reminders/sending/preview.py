@@ -25,6 +25,7 @@ from reminders.sending.composer import (
 from reminders.store.models import Patient
 
 SAMPLE_ADDRESS = "patient@example.com"  # for the footer's unsubscribe link; never sent to
+SAMPLE_REF = "SampleReference0"  # the booking link's reference in a preview; no session's
 MAX_SOURCE = 20_000  # characters of template source; the longest shipped one is about 2,600
 _NO_TREATMENT_HINT = (
     "SMS get no treatment_name unless the clinic sets SMS_MAY_NAME_TREATMENT:"
@@ -60,7 +61,7 @@ def sample_patient(language: str) -> Patient:
 def sample_context(channel: str, language: str, clinic: ClinicInfo) -> dict[str, object]:
     """What a template of `channel` may use, with the sample patient's values."""
     treatment = str(SAMPLE_CONTEXT["treatment_name"])
-    return message_context(sample_patient(language), treatment, clinic, channel)
+    return message_context(sample_patient(language), treatment, clinic, channel, SAMPLE_REF)
 
 
 def preview(source: str, *, channel: str, language: str, clinic: ClinicInfo) -> Preview:

@@ -75,11 +75,39 @@ class TreatmentSession(SQLModel, table=True):
     # The care_plan_revision version that planned it; None: the file's plan, or not planned yet.
     plan_version: int | None = None
     voided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The opaque value the booking link passes to the booking tool (store/bookings.py): set
+    # the first time a message needs it, so rows a practice system writes get one too.
+    booking_ref: str | None = Field(default=None, max_length=32, unique=True, index=True)
     created_at: datetime = Field(
         default_factory=utcnow,
         sa_type=UTCDateTime,
         sa_column_kwargs={"server_default": sa.func.now()},
     )
+
+
+class Booking(SQLModel, table=True):
+    """The patient's next appointment, booked after a session (Cal.com's webhook or the API).
+
+    `source` and `external_id` name it in the system it came from (`cal` and the booking's
+    uid, or `api:KEY_ID` and the caller's id), so a repeat of the same booking is one row.
+    """
+
+    __tablename__ = "booking"
+    __table_args__ = (
+        sa.UniqueConstraint("source", "external_id", name="uq_booking_source_external"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: int = Field(foreign_key="treatment_session.id", index=True)
+    patient_id: int = Field(foreign_key="patient.id")
+    source: str = Field(max_length=40)
+    external_id: str = Field(max_length=200)
+    starts_at: datetime = Field(sa_type=UTCDateTime)
+    ends_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    status: str = Field(default="booked", max_length=20)  # booked | cancelled
+    booked_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+    cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class OutboxMessage(SQLModel, table=True):
