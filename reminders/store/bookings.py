@@ -81,15 +81,19 @@ def session_by_ref(session: Session, ref: str) -> TreatmentSession | None:
 def session_by_contact(
     session: Session, phones: tuple[str, ...], emails: tuple[str, ...], before: datetime
 ) -> TreatmentSession | None:
-    """The newest live session, completed by `before`, of the one patient on file with one of
-    these phones (E.164) or emails; None when none is, or when the emails name several."""
+    """The newest live session of the one patient on file with one of these phones (E.164)
+    or emails; None when none is, or when the emails name several patients."""
     patient = _patient_by_phone(session, phones) or _patient_by_email(session, emails)
-    if patient is None:
-        return None
+    return None if patient is None else latest_session(session, patient.id or 0, before)
+
+
+def latest_session(session: Session, patient_id: int, before: datetime) -> TreatmentSession | None:
+    """The patient's newest session that is not voided, completed by `before`: the one whose
+    follow-up prompts a booking answers."""
     query = (
         select(TreatmentSession)
         .where(
-            TreatmentSession.patient_id == patient.id,
+            TreatmentSession.patient_id == patient_id,
             TreatmentSession.status != VOIDED,
             col(TreatmentSession.completed_at) <= before,
         )
@@ -192,9 +196,9 @@ def move(
 ) -> Change:
     """A booking at a new time (a reschedule, or an id the source reused): the prompts it
     skipped say the new time; the same time again changes nothing."""
-    if booking.starts_at == request.starts_at and booking.ends_at == request.ends_at:
-        if booking.external_id == request.external_id:
-            return Change(booking, "unchanged")
+    same = (booking.starts_at, booking.ends_at, booking.external_id)
+    if same == (request.starts_at, request.ends_at, request.external_id):
+        return Change(booking, "unchanged")
     booking.external_id = request.external_id
     booking.starts_at, booking.ends_at, booking.updated_at = (
         request.starts_at, request.ends_at, now)  # fmt: skip
