@@ -201,8 +201,8 @@ def test_the_reference_wins_over_the_attendee(client, engine, runtime, maria, re
 
 
 def test_the_newest_session_of_the_attendee_is_the_one_booked_from(client, engine, runtime, maria):
-    later = enroll_patient(runtime, completed_at=COMPLETED + timedelta(days=7),
-                           now=COMPLETED + timedelta(days=7), treatment="laser").session_id  # fmt: skip
+    week = COMPLETED + timedelta(days=7)
+    later = enroll_patient(runtime, completed_at=week, now=week, treatment="laser").session_id
     answer = post(client, cal_payload(email=MARIA_EMAIL))
     assert answer.json()["session_id"] == later
 
@@ -291,7 +291,7 @@ def test_a_cancellation_replans_only_the_prompts_still_before_their_deadline(
     client, engine, maria, ref
 ):
     post(client, cal_payload(ref=ref))
-    sms, email = prompts(engine, maria)
+    _sms, email = prompts(engine, maria)
     with engine.begin() as db:  # the email's deadline already passed (an admin's shorter plan)
         db.execute(
             sa.update(OutboxMessage)
