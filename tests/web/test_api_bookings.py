@@ -13,7 +13,7 @@ from reminders.rules.lifecycle import SkipReason, Status
 from reminders.store.api_keys import create_api_key
 from reminders.store.db import session_scope
 from reminders.store.models import Booking, MessageEvent, OutboxMessage
-from tests.support.factories import MARIA_PHONE, enroll_patient
+from tests.support.factories import enroll_patient
 from tests.support.settings import utc
 
 NOW = utc(2026, 12, 1, 17, 0)
