@@ -7,10 +7,10 @@ from functools import partial
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from reminders.web import run_db, settings_of
+from reminders.web import plans_of, run_db, settings_of
 from reminders.web.auth import CurrentUser, SessionCsrf
 from reminders.web.charts import delivery_chart
-from reminders.web.dashboard import CHANNELS, gather, past_days, percent
+from reminders.web.dashboard import BOOKING_WINDOWS, CHANNELS, gather, past_days, percent
 from reminders.web.pages import render
 
 router = APIRouter(dependencies=[SessionCsrf])
@@ -27,7 +27,10 @@ SVG_HEADERS = {
 async def home(request: Request, user: CurrentUser) -> HTMLResponse:
     settings = settings_of(request)
     work = partial(
-        gather, zone=settings.timezone, stale_after=float(settings.heartbeat_stale_seconds)
+        gather,
+        zone=settings.timezone,
+        stale_after=float(settings.heartbeat_stale_seconds),
+        defaults=plans_of(request),
     )
     context = {
         "user": user,
@@ -35,6 +38,7 @@ async def home(request: Request, user: CurrentUser) -> HTMLResponse:
         "dash": await run_db(request, work),
         "channels": CHANNELS,
         "percent": percent,
+        "booking_windows": BOOKING_WINDOWS,
     }
     return render(request, "home.html", context)
 
