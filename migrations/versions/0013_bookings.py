@@ -32,6 +32,7 @@ def upgrade() -> None:
     sa.Column('starts_at', reminders.store.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('ends_at', reminders.store.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('moves', sa.Integer(), server_default='0', nullable=False),
     sa.Column('booked_at', reminders.store.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', reminders.store.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('cancelled_at', reminders.store.db.UTCDateTime(timezone=True), nullable=True),

@@ -14,6 +14,13 @@ DEFAULT_LENGTH = timedelta(hours=1)  # a booking without an end (the API's) last
 LINE_OCTETS = 75  # RFC 5545 3.1: longer content lines are folded
 
 
+SUMMARY = {"en": "Your next session at {clinic}", "es": "Su próxima sesión en {clinic}"}
+DESCRIPTION = {
+    "en": "To change or cancel it, call {clinic} at {phone}.",
+    "es": "Para cambiarla o cancelarla, llame a {clinic} al {phone}.",
+}
+
+
 @dataclass(frozen=True)
 class Appointment:
     uid: str  # stable: e.g. "booking-12@clinic.example"
@@ -22,6 +29,32 @@ class Appointment:
     summary: str
     location: str = ""
     description: str = ""
+    sequence: int = 0  # grows with each change, so a calendar takes the newest time
+
+
+def for_booking(
+    booking_id: int,
+    starts_at: datetime,
+    ends_at: datetime | None,
+    *,
+    moves: int,
+    clinic: str,
+    phone: str,
+    host: str,
+    language: str = "en",
+) -> Appointment:
+    """The patient's booked session as their calendar shows it, in their language; the UID
+    names the booking, so a moved booking (`moves` so far) replaces the entry it made."""
+    words = language if language in SUMMARY else "en"
+    return Appointment(
+        uid=f"booking-{booking_id}@{host}",
+        starts_at=starts_at,
+        ends_at=ends_at,
+        summary=SUMMARY[words].format(clinic=clinic),
+        location=clinic,
+        description=DESCRIPTION[words].format(clinic=clinic, phone=phone),
+        sequence=moves,
+    )
 
 
 def ics(appointment: Appointment, stamp: datetime) -> str:
@@ -38,6 +71,7 @@ def ics(appointment: Appointment, stamp: datetime) -> str:
         f"DTSTAMP:{utc_stamp(stamp)}",
         f"DTSTART:{utc_stamp(appointment.starts_at)}",
         f"DTEND:{utc_stamp(ends)}",
+        f"SEQUENCE:{appointment.sequence}",
         f"SUMMARY:{escape(appointment.summary)}",
     ]
     if appointment.location:

@@ -164,7 +164,7 @@ def book(
         return move(session, existing, request, clinic_tz, now)
     if existing is not None:  # booked again after a cancellation: it stands once more
         booking = existing
-        booking.status, booking.cancelled_at = BOOKED, None
+        booking.status, booking.cancelled_at, booking.moves = BOOKED, None, booking.moves + 1
         booking.starts_at, booking.ends_at, booking.updated_at = (
             request.starts_at, request.ends_at, now)  # fmt: skip
     else:
@@ -200,6 +200,7 @@ def move(
     if same == (request.starts_at, request.ends_at, request.external_id):
         return Change(booking, "unchanged")
     booking.external_id = request.external_id
+    booking.moves += 1
     booking.starts_at, booking.ends_at, booking.updated_at = (
         request.starts_at, request.ends_at, now)  # fmt: skip
     session.add(booking)

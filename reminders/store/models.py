@@ -105,6 +105,7 @@ class Booking(SQLModel, table=True):
     starts_at: datetime = Field(sa_type=UTCDateTime)
     ends_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     status: str = Field(default="booked", max_length=20)  # booked | cancelled
+    moves: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # reschedules
     booked_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
     cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

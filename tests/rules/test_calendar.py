@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from reminders.rules.calendar import Appointment, escape, fold, ics, utc_stamp
+from reminders.rules.calendar import Appointment, escape, fold, for_booking, ics, utc_stamp
 
 LA = ZoneInfo("America/Los_Angeles")
 STAMP = datetime(2026, 12, 1, 17, 0, tzinfo=UTC)
@@ -38,6 +38,7 @@ def test_the_event_is_in_utc_whatever_zone_it_was_booked_in():
         "DTSTAMP:20261201T170000Z",
         "DTSTART:20270112T180000Z",
         "DTEND:20270112T190000Z",  # an hour, when the booking has no end
+        "SEQUENCE:0",
         "SUMMARY:Follow-up session",
         "LOCATION:Fine Touch Dermatology\\, 1 Main St",
         "DESCRIPTION:Call 877-337-6424 to change it",
@@ -91,3 +92,31 @@ def test_text_is_escaped_and_long_lines_are_folded_at_75_octets():
 def test_a_naive_time_is_refused():
     with pytest.raises(ValueError, match="aware"):
         utc_stamp(datetime(2027, 1, 12, 10, 0))
+
+
+@pytest.mark.parametrize(
+    ("language", "summary", "description"),
+    [
+        ("en", "Your next session at Fine Touch", "To change or cancel it\\, call Fine Touch"),
+        ("es", "Su próxima sesión en Fine Touch", "Para cambiarla o cancelarla\\, llame a"),
+        ("fr", "Your next session at Fine Touch", "To change or cancel it"),
+    ],
+)
+def test_a_booking_is_named_by_its_id_in_the_patients_language(language, summary, description):
+    starts = datetime(2027, 1, 12, 18, 0, tzinfo=UTC)
+    made = for_booking(12, starts, None, moves=0, clinic="Fine Touch", phone="877-337-6424",
+                       host="care.finetouch.example", language=language)  # fmt: skip
+    text = lines(ics(made, STAMP))
+    assert "UID:booking-12@care.finetouch.example" in text
+    assert f"SUMMARY:{summary}" in text
+    assert any(line.startswith(f"DESCRIPTION:{description}") for line in text)
+
+
+def test_a_moved_booking_keeps_its_uid_and_raises_its_sequence():
+    first = for_booking(12, datetime(2027, 1, 12, 18, 0, tzinfo=UTC), None, moves=0,
+                        clinic="C", phone="1", host="h")  # fmt: skip
+    moved = for_booking(12, datetime(2027, 1, 13, 18, 0, tzinfo=UTC), None, moves=1,
+                        clinic="C", phone="1", host="h")  # fmt: skip
+    one, two = lines(ics(first, STAMP)), lines(ics(moved, STAMP))
+    assert one[6] == two[6] == "UID:booking-12@h"
+    assert ("SEQUENCE:0" in one, "SEQUENCE:1" in two) == (True, True)

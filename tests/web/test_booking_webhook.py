@@ -242,8 +242,8 @@ def test_a_reschedule_moves_the_booking_and_the_timeline_says_the_new_time(
     answer = post(client, moved)
     assert (answer.status_code, answer.json()["result"]) == (200, "moved")
     [booking] = bookings(engine)
-    assert (booking.external_id, booking.starts_at, booking.status) == (
-        "newUid2", utc(2027, 1, 13, 19, 30), "booked")  # fmt: skip
+    assert (booking.external_id, booking.starts_at, booking.status, booking.moves) == (
+        "newUid2", utc(2027, 1, 13, 19, 30), "booked", 1)  # fmt: skip
     message = prompts(engine, maria)[0]
     assert message.status == Status.SKIPPED
     assert reasons(engine, message.id or 0)[-1] == "booking moved: booked for Wed 13 Jan 11:30"
