@@ -18,9 +18,11 @@ from reminders.settings import Settings
 from reminders.store.bookings import booking_ref
 from reminders.store.db import session_scope
 from reminders.store.models import Booking, MessageEvent, OutboxMessage
+from reminders.web.app import create_app
 from tests.support.cal import SECRET, URL, cal_payload, signed
 from tests.support.factories import MARIA_EMAIL, enroll_patient
 from tests.support.settings import make_settings, utc
+from tests.support.web_accounts import FAST_PASSWORDS, TestClient, log_in, make_user
 
 NOW = utc(2026, 12, 1, 17, 0)  # before the follow-up prompt (due Mon 14 Dec, 10:00 PST)
 COMPLETED = utc(2026, 11, 2, 22, 30)  # Mon 2 Nov, 14:30 PST
@@ -90,9 +92,6 @@ def reasons(engine: Engine, message_id: int) -> list[str]:
 def test_without_a_secret_configured_the_route_refuses_every_call(
     engine, database_url, tmp_path, clock, maria, ref
 ):
-    from reminders.web.app import create_app
-    from tests.support.web_accounts import TestClient
-
     bare = make_settings(database_url, tmp_path)
     with TestClient(create_app(bare, engine, clock=clock)) as client:
         answer = post(client, cal_payload(ref=ref))
@@ -314,3 +313,14 @@ def test_a_cancelled_booking_booked_again_skips_the_prompts_again(client, engine
     answer = post(client, cal_payload(ref=ref))
     assert (answer.json()["result"], answer.json()["prompts_skipped"]) == ("booked", 2)
     assert len(bookings(engine)) == 1
+
+
+def test_staff_read_the_booking_on_the_patients_timeline(client, engine, clock, maria, ref):
+    post(client, cal_payload(ref=ref))
+    make_user(engine, "bo@example.com", "staff", now=NOW)
+    app = create_app(client.app.state.settings, engine, clock=clock, passwords=FAST_PASSWORDS)
+    with TestClient(app, follow_redirects=False) as staff:
+        assert log_in(staff, "bo@example.com").status_code == 303
+        page = staff.get(f"/patients/{prompts(engine, maria)[0].patient_id}")
+    assert page.status_code == 200
+    assert page.text.count("booked for Tue 12 Jan 10:00") >= 2  # the SMS and the email
