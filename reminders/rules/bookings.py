@@ -13,7 +13,7 @@ import hmac
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -23,6 +23,7 @@ METADATA_KEY = "aftercare"  # payload.metadata.aftercare carries the reference
 REF = re.compile(r"[A-Za-z0-9_-]{16}")
 UID = re.compile(r"[A-Za-z0-9_.:-]{1,200}")  # Cal.com's booking uid (and an API external_id)
 MAX_ATTENDEES = 20
+EARLIEST, LATEST = 2000, 2200  # an appointment outside these years is a typo or a forgery
 
 
 class Trigger(StrEnum):
@@ -147,11 +148,25 @@ def _text(value: object, name: str) -> str:
 def _moment(value: object, name: str, *, required: bool) -> datetime | None:
     if value is None and not required:
         return None
-    text = _text(value, name)
     try:
-        moment = datetime.fromisoformat(text)
+        return parse_moment(_text(value, name))
+    except ValueError as exc:
+        raise BadPayload(f"{name} {exc}") from None
+
+
+def parse_moment(text: str) -> datetime:
+    """An appointment's time: ISO-8601 with an offset, in UTC, in a sane range; ValueError
+    says what is wrong ('has no offset'), to follow the field's name."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise BadPayload(f"{name} is not an ISO-8601 time") from None
+        raise ValueError("is not an ISO-8601 time") from None
     if moment.tzinfo is None:
-        raise BadPayload(f"{name} has no offset")
+        raise ValueError("has no offset: add one (e.g. -08:00 or Z)")
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range") from None
+    if not EARLIEST <= moment.year <= LATEST:
+        raise ValueError(f"is out of range (years {EARLIEST} to {LATEST})")
     return moment

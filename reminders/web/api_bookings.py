@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from reminders.planning.validation import InvalidEnrollment, parse_phone
+from reminders.rules.bookings import parse_moment
 from reminders.rules.care_plans import CarePlans
 from reminders.store import bookings
 from reminders.store.api_keys import ApiCaller
@@ -151,9 +152,6 @@ def _times(body: BookingRequest) -> tuple[datetime, datetime | None]:
 
 def _moment(text: str, field: str) -> datetime:
     try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidRequest({field: f"{text!r} is not an ISO-8601 time"}) from None
-    if moment.tzinfo is None:
-        raise InvalidRequest({field: f"{text!r} has no offset: add one (e.g. -08:00 or Z)"})
-    return moment
+        return parse_moment(text)
+    except ValueError as exc:
+        raise InvalidRequest({field: f"{text!r} {exc}"}) from None

@@ -123,8 +123,9 @@ def apply_booking(
     request = bookings.Request(bookings.CAL, booking.uid, booking.starts_at, booking.ends_at, ACTOR)
     if booking.rescheduled_from and not bookings.find_booking(session, bookings.CAL, booking.uid):
         earlier = bookings.find_booking(session, bookings.CAL, booking.rescheduled_from)
-        if earlier is not None:
+        if earlier is not None and earlier.status == bookings.BOOKED:
             return _outcome(bookings.move(session, earlier, request, zone, now))
+        # Unseen, or cancelled first (calls can come out of order): booked afresh below.
     treatment = _session_of(session, booking, contact, now)
     if treatment is None:
         return Outcome(202, "unknown")

@@ -123,6 +123,8 @@ def test_a_cancellation_needs_no_times():
         ({"startTime": None}, "payload.startTime is missing"),
         ({"startTime": "soon"}, "payload.startTime is not an ISO-8601 time"),
         ({"startTime": "2027-01-12T10:00:00"}, "payload.startTime has no offset"),
+        ({"startTime": "0001-01-01T00:00:00+01:00"}, "payload.startTime is out of range"),
+        ({"startTime": "1999-12-31T23:00:00Z"}, "payload.startTime is out of range"),
     ],
 )
 def test_a_payload_without_what_a_booking_needs_is_refused(change, problem):

@@ -4,8 +4,13 @@ refusal a 422 naming its field with nothing written, and the OpenAPI description
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
@@ -133,6 +138,8 @@ def test_external_ids_belong_to_their_api_key(client, engine, key, maria):
         ({"phone": None, "patient_id": 999}, "patient_id"),
         ({"starts_at": "2027-01-12T10:00"}, "starts_at"),
         ({"starts_at": "next tuesday"}, "starts_at"),
+        ({"starts_at": "0001-01-01T00:00:00+01:00"}, "starts_at"),
+        ({"starts_at": "2327-01-12T10:00:00-08:00"}, "starts_at"),
         ({"ends_at": "2027-01-12T09:00:00-08:00"}, "ends_at"),
         ({"external_id": "has spaces in it"}, "external_id"),
         ({"external_id": ""}, "external_id"),
@@ -169,3 +176,38 @@ def test_openapi_describes_bookings(client):
     page = client.get("/api/v1/docs").text
     assert "<code>POST /api/v1/bookings</code>" in page
     assert "<code>external_id</code>" in page
+
+
+ANY_JSON = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
+              st.floats(allow_nan=False), st.text(max_size=30)),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner,
+                                                                max_size=3),
+    max_leaves=6,
+)  # fmt: skip
+LIKELY = {
+    "external_id": st.sampled_from(["appt-1", "appt-2", "", "a b", "x" * 201]),
+    "phone": st.sampled_from(["+13105550142", "3105550142", "555", "", "+14155550123"]),
+    "patient_id": st.one_of(st.integers(1, 3), st.integers(min_value=-1, max_value=2**64)),
+    "starts_at": st.sampled_from(["2027-01-12T10:00:00-08:00", "2027-01-12T10:00", "soon",
+                                  "2027-03-14T02:30:00-08:00", "9999-12-31T23:59:59-14:00",
+                                  "0001-01-01T00:00:00+01:00"]),
+    "ends_at": st.sampled_from(["2027-01-12T11:00:00-08:00", "2027-01-12T09:00Z", "", "later"]),
+}  # fmt: skip
+BODY = st.one_of(
+    st.fixed_dictionaries({}, optional={k: st.one_of(v, ANY_JSON) for k, v in LIKELY.items()}),
+    ANY_JSON,
+)
+
+
+@examples(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(body=BODY)
+def test_whatever_is_posted_the_answer_is_json_and_never_a_server_error(
+    client, engine, key, maria, body
+):
+    answer = client.post(URL, content=json.dumps(body).encode(),
+                         headers={"Authorization": f"Bearer {key}",
+                                  "Content-Type": "application/json"})  # fmt: skip
+    assert answer.status_code in (200, 201, 422), answer.text
+    assert answer.headers["content-type"] == "application/json"

@@ -257,6 +257,17 @@ def test_a_reschedule_of_a_booking_we_never_saw_is_booked_afresh(client, engine,
     assert {m.status for m in prompts(engine, maria)} == {Status.SKIPPED}
 
 
+def test_a_reschedule_after_the_old_booking_was_cancelled_books_again(client, engine, maria, ref):
+    post(client, cal_payload(ref=ref))
+    post(client, cal_payload("BOOKING_CANCELLED"))  # came before the reschedule
+    moved = cal_payload("BOOKING_RESCHEDULED", uid="newUid2", ref=ref,
+                        reschedule_uid="bFJeNb2uX8ANpT3JL5EfXw")  # fmt: skip
+    answer = post(client, moved)
+    assert (answer.json()["result"], answer.json()["prompts_skipped"]) == ("booked", 2)
+    assert [(b.external_id, b.status) for b in bookings(engine)] == [
+        ("bFJeNb2uX8ANpT3JL5EfXw", "cancelled"), ("newUid2", "booked")]  # fmt: skip
+
+
 # -- BOOKING_CANCELLED --------------------------------------------------------------------------
 
 
