@@ -85,6 +85,21 @@ def booked_words(starts_at: datetime, tz: ZoneInfo) -> str:
     return f"booked for {local:%a} {local.day} {local:%b %H:%M}"
 
 
+# The booked time as the patient reads it on the care page, in their language.
+_DAYS = {"es": ("lun", "mar", "mié", "jue", "vie", "sáb", "dom")}
+_MONTHS = {"es": ("ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sep", "oct", "nov",
+                  "dic")}  # fmt: skip
+
+
+def appointment_words(starts_at: datetime, tz: ZoneInfo, language: str = "en") -> str:
+    """'Tue 12 Jan 2027 at 10:00' / 'mar 12 ene 2027 a las 10:00', on the patient's clock."""
+    local = starts_at.astimezone(tz)
+    if language in _DAYS:
+        day, month = _DAYS[language][local.weekday()], _MONTHS[language][local.month - 1]
+        return f"{day} {local.day} {month} {local.year} a las {local:%H:%M}"
+    return f"{local:%a} {local.day} {local:%b %Y} at {local:%H:%M}"
+
+
 def trigger_of(body: object) -> Trigger | None:
     """The trigger of a payload, None for one that changes no booking (PING, MEETING_ENDED)."""
     if not isinstance(body, Mapping):

@@ -12,6 +12,7 @@ import pytest
 from reminders.rules.bookings import (
     BadPayload,
     Trigger,
+    appointment_words,
     booked_words,
     booking_link,
     parse_booking,
@@ -88,6 +89,19 @@ def test_the_booking_link_puts_the_reference_in_place_of_the_placeholder():
 )
 def test_booked_words_are_on_the_patients_wall_clock_across_dst(starts_at, words):
     assert booked_words(starts_at, LA) == words
+
+
+@pytest.mark.parametrize(
+    ("language", "winter", "summer"),
+    [
+        ("en", "Tue 12 Jan 2027 at 10:00", "Mon 15 Mar 2027 at 10:00"),
+        ("es", "mar 12 ene 2027 a las 10:00", "lun 15 mar 2027 a las 10:00"),
+        ("fr", "Tue 12 Jan 2027 at 10:00", "Mon 15 Mar 2027 at 10:00"),
+    ],
+)
+def test_the_care_page_says_the_booked_time_in_the_patients_language(language, winter, summer):
+    assert appointment_words(datetime(2027, 1, 12, 18, 0, tzinfo=UTC), LA, language) == winter
+    assert appointment_words(datetime(2027, 3, 15, 17, 0, tzinfo=UTC), LA, language) == summer
 
 
 def test_a_created_booking_is_read_from_cal_coms_payload():
