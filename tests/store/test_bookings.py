@@ -3,6 +3,8 @@ its skipped prompts in one transaction, and what stands after a cancellation."""
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,6 +16,7 @@ from reminders.rules.lifecycle import SkipReason, Status
 from reminders.store import bookings
 from reminders.store.db import session_scope
 from reminders.store.models import Booking, OutboxMessage, TreatmentSession
+from reminders.store.unit_of_work import unit_of_work
 from tests.support.factories import enroll_patient
 from tests.support.settings import utc
 
@@ -115,3 +118,29 @@ def test_the_attendee_is_found_by_phone_or_by_an_email_only_one_patient_has(engi
     assert by_email is not None and by_email.id == maria
     assert shared is None  # two patients share it: not a guess
     assert before is None
+
+
+def test_two_deliveries_of_one_booking_at_once_record_it_once(engine, runtime, maria):
+    """Cal.com retries a webhook it got no answer to: the second waits for the first's row,
+    loses the unique-key race, runs again and finds the booking made (PostgreSQL: SQLite has
+    one writer at a time, so the second simply comes after)."""
+    steps = follow_ups(runtime)
+
+    def deliver(session, now) -> tuple[str, int]:
+        treatment = session.get_one(TreatmentSession, maria)
+        change = bookings.book(session, treatment, request(), steps, LA, now)
+        return change.kind, change.skipped
+
+    with ThreadPoolExecutor(1) as pool:
+        with session_scope(engine) as first:
+            assert deliver(first, NOW) == ("booked", 2)
+            if engine.dialect.name == "postgresql":
+                second = pool.submit(unit_of_work, engine, lambda: NOW, deliver)
+                time.sleep(0.5)
+                assert not second.done()  # waiting on the first's uncommitted booking
+        if engine.dialect.name != "postgresql":
+            second = pool.submit(unit_of_work, engine, lambda: NOW, deliver)
+        assert second.result(timeout=30) == ("unchanged", 0)
+    with session_scope(engine) as session:
+        assert len(session.exec(select(Booking)).all()) == 1
+    assert prompt_statuses(engine, maria) == [(Status.SKIPPED, SkipReason.BOOKED)] * 2
