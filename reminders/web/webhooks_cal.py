@@ -142,6 +142,9 @@ def _session_of(
     """The session booked from: the link's reference, else the attendee on file."""
     if booking.ref is not None:
         found = bookings.session_by_ref(session, booking.ref)
+        if found is not None and found.status == bookings.VOIDED:
+            # Entered again since the email went: the entry that replaced it is the one.
+            return bookings.latest_session(session, found.patient_id, now) or found
         if found is not None:
             return found
     phones, emails = contact

@@ -199,6 +199,16 @@ def test_the_reference_wins_over_the_attendee(client, engine, runtime, maria, re
     assert {m.status for m in prompts(engine, other)} == {Status.PENDING}
 
 
+def test_a_reference_of_a_session_entered_again_books_the_entry_that_replaced_it(
+    client, engine, runtime, maria, ref
+):
+    again = enroll_patient(runtime, completed_at=COMPLETED + timedelta(minutes=5),
+                           now=COMPLETED + timedelta(minutes=5)).session_id  # fmt: skip
+    assert again != maria  # the same session corrected: the first entry is voided
+    answer = post(client, cal_payload(ref=ref))
+    assert (answer.json()["session_id"], answer.json()["prompts_skipped"]) == (again, 2)
+
+
 def test_the_newest_session_of_the_attendee_is_the_one_booked_from(client, engine, runtime, maria):
     week = COMPLETED + timedelta(days=7)
     later = enroll_patient(runtime, completed_at=week, now=week, treatment="laser").session_id
