@@ -39,7 +39,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['patient_id'], ['patient.id'], ),
     sa.ForeignKeyConstraint(['session_id'], ['treatment_session.id'], ),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('source', 'external_id', name='uq_booking_source_external')
+    sa.UniqueConstraint('source', 'external_id', name='uq_booking_external')
     )
     with op.batch_alter_table('booking', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_booking_session_id'), ['session_id'], unique=False)

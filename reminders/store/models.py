@@ -75,8 +75,7 @@ class TreatmentSession(SQLModel, table=True):
     # The care_plan_revision version that planned it; None: the file's plan, or not planned yet.
     plan_version: int | None = None
     voided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    # The opaque value the booking link passes to the booking tool (store/bookings.py): set
-    # the first time a message needs it, so rows a practice system writes get one too.
+    # What the booking link passes to the booking tool, made when needed (store/bookings.py)
     booking_ref: str | None = Field(default=None, max_length=32, unique=True, index=True)
     created_at: datetime = Field(
         default_factory=utcnow,
@@ -86,16 +85,11 @@ class TreatmentSession(SQLModel, table=True):
 
 
 class Booking(SQLModel, table=True):
-    """The patient's next appointment, booked after a session (Cal.com's webhook or the API).
-
-    `source` and `external_id` name it in the system it came from (`cal` and the booking's
-    uid, or `api:KEY_ID` and the caller's id), so a repeat of the same booking is one row.
-    """
+    """The next appointment after a session; `source` (`cal`, `api:KEY_ID`) and `external_id`
+    name it where it was made, so a repeat of the same booking is the same row."""
 
     __tablename__ = "booking"
-    __table_args__ = (
-        sa.UniqueConstraint("source", "external_id", name="uq_booking_source_external"),
-    )
+    __table_args__ = (sa.UniqueConstraint("source", "external_id", name="uq_booking_external"),)
 
     id: int | None = Field(default=None, primary_key=True)
     session_id: int = Field(foreign_key="treatment_session.id", index=True)
