@@ -4,8 +4,8 @@
 Seeds patients, sessions (every 20th entered again), outbox rows spread over 45 days either
 side of now in every status, bookings of every third session, opt-outs and heartbeats
 straight into a temporary SQLite database (or an empty PostgreSQL schema given by
---postgres), then times the dashboard's figures (`web.dashboard.gather`) and the chart
-(`web.charts.delivery_chart`).
+--postgres), then times the dashboard's figures (`web.dashboard.gather` and
+`web.booking_figures.conversion`) and the chart (`web.charts.delivery_chart`).
 
     .venv/bin/python bench/dashboard_speed.py [--rows 100000] [--postgres URL]
 """
@@ -24,16 +24,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from reminders.runtime import migrate
+from reminders.store.booking_tables import Booking
 from reminders.store.db import make_engine, session_scope
 from reminders.store.defaults import load_care_plans
-from reminders.store.models import (
-    Booking,
-    OptOut,
-    OutboxMessage,
-    Patient,
-    TreatmentSession,
-    WorkerHeartbeat,
-)
+from reminders.store.models import OptOut, OutboxMessage, Patient, TreatmentSession, WorkerHeartbeat
+from reminders.web.booking_figures import conversion
 from reminders.web.charts import delivery_chart
 from reminders.web.dashboard import gather, past_days
 
@@ -108,7 +103,8 @@ def timed(run: Callable[[], object]) -> float:
 
 def figures(engine: Engine) -> None:
     with session_scope(engine) as session:
-        gather(session, NOW, CLINIC, 120.0, load_care_plans())
+        gather(session, NOW, CLINIC, 120.0)
+        conversion(session, NOW, load_care_plans())
 
 
 def chart(engine: Engine) -> None:

@@ -24,8 +24,9 @@ from reminders.rules.lifecycle import SkipReason, Status
 from reminders.rules.timing import zone_or
 from reminders.store import history
 from reminders.store.audit import record
+from reminders.store.booking_tables import Booking
 from reminders.store.claims import lock_in_order
-from reminders.store.models import Booking, OutboxMessage, Patient, TreatmentSession
+from reminders.store.models import OutboxMessage, Patient, TreatmentSession
 from reminders.store.moves import replan_unbooked, skip_booked
 from reminders.store.sessions import lock_pending_of_session
 

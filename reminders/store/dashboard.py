@@ -17,13 +17,7 @@ from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col, select
 
 from reminders.rules.lifecycle import Status
-from reminders.store.models import (
-    Booking,
-    OptOut,
-    OutboxMessage,
-    TreatmentSession,
-    WorkerHeartbeat,
-)
+from reminders.store.models import OptOut, OutboxMessage, TreatmentSession, WorkerHeartbeat
 from reminders.store.queries import _of_replaced_session
 
 # A pending message this late was not sent when due: the daemon is down or falling behind.
@@ -188,62 +182,3 @@ def stuck(session: Session, now: datetime) -> Stuck:
         overdue=overdue,
         oldest_overdue=oldest,
     )
-
-
-@dataclass(frozen=True)
-class Conversion:
-    """Of the sessions at least `days` old, how many were followed by a booking made within
-    `days` of the session (a cancelled booking does not count)."""
-
-    days: int
-    sessions: int
-    booked: int
-
-    @property
-    def rate(self) -> float | None:
-        return self.booked / self.sessions if self.sessions else None
-
-
-def booking_conversion(
-    session: Session, now: datetime, windows: Sequence[int]
-) -> dict[str, list[Conversion]]:
-    """Per treatment (the caller sums them per care plan), one Conversion per window of days:
-    one statement, whatever the number of sessions. Voided sessions are left out."""
-    first = (
-        sa.select(col(Booking.session_id), sa.func.min(col(Booking.booked_at)).label("booked_at"))
-        .where(col(Booking.status) == "booked")
-        .group_by(col(Booking.session_id))
-        .subquery()
-    )
-    completed = col(TreatmentSession.completed_at)
-    after = _days_between(session, completed, first.c.booked_at)
-    columns: list[sa.ColumnElement[int]] = []
-    for days in windows:
-        old_enough = completed <= now - timedelta(days=days)
-        columns.append(sa.func.sum(sa.case((old_enough, 1), else_=0)))
-        columns.append(sa.func.sum(sa.case((sa.and_(old_enough, after <= days), 1), else_=0)))
-    query = (
-        sa.select(col(TreatmentSession.treatment), *columns)
-        .select_from(TreatmentSession)
-        .outerjoin(first, first.c.session_id == col(TreatmentSession.id))
-        .where(col(TreatmentSession.status) != "voided")
-        .group_by(col(TreatmentSession.treatment))
-    )
-    found: dict[str, list[Conversion]] = {}
-    for treatment, *counts in session.execute(query):
-        found[treatment] = [
-            Conversion(days, int(counts[2 * n] or 0), int(counts[2 * n + 1] or 0))
-            for n, days in enumerate(windows)
-        ]
-    return found
-
-
-def _days_between(
-    session: Session,
-    start: sa.ColumnElement[datetime] | Mapped[datetime],
-    end: sa.ColumnElement[datetime],
-) -> sa.ColumnElement[float]:
-    """`end - start` in days, as each database counts it (NULL when `end` is)."""
-    if session.get_bind().dialect.name == "sqlite":
-        return sa.func.julianday(end) - sa.func.julianday(start)
-    return sa.cast(sa.extract("epoch", end - start) / 86400.0, sa.Float)

@@ -84,27 +84,6 @@ class TreatmentSession(SQLModel, table=True):
     )
 
 
-class Booking(SQLModel, table=True):
-    """The next appointment after a session; `source` (`cal`, `api:KEY_ID`) and `external_id`
-    name it where it was made, so a repeat of the same booking is the same row."""
-
-    __tablename__ = "booking"
-    __table_args__ = (sa.UniqueConstraint("source", "external_id", name="uq_booking_external"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    session_id: int = Field(foreign_key="treatment_session.id", index=True)
-    patient_id: int = Field(foreign_key="patient.id")
-    source: str = Field(max_length=40)
-    external_id: str = Field(max_length=200)
-    starts_at: datetime = Field(sa_type=UTCDateTime)
-    ends_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    status: str = Field(default="booked", max_length=20)  # booked | cancelled
-    moves: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # reschedules
-    booked_at: datetime = Field(sa_type=UTCDateTime)
-    updated_at: datetime = Field(sa_type=UTCDateTime)
-    cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-
-
 class OutboxMessage(SQLModel, table=True):
     __tablename__ = "outbox_message"
     __table_args__ = (
@@ -393,3 +372,6 @@ class IdempotencyRecord(SQLModel, table=True):
     response_status: int
     response_body: str = Field(sa_type=sa.Text)  # JSON: ids and counts, no patient details
     created_at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
+from reminders.store.booking_tables import Booking  # noqa: E402, F401

@@ -11,19 +11,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from reminders.rules.care_plans import CarePlans
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.lifecycle import Status
 from reminders.rules.timing import local_date, local_day_starts
 from reminders.store import dashboard as figures
-from reminders.store.care_plans import current_plans
-from reminders.store.dashboard import Conversion, DayCounts, Outcomes, Stuck
+from reminders.store.dashboard import DayCounts, Outcomes, Stuck
 from reminders.store.db import Session
 from reminders.store.models import WorkerHeartbeat
 
 UPCOMING_DAYS = 7  # today and the six days after it
 HISTORY_DAYS = 30  # the last 30 days, today included
-BOOKING_WINDOWS = (30, 60, 90)  # days after a session within which its next one was booked
 CHANNELS: tuple[tuple[str, str], ...] = ((ChannelKind.SMS, "SMS"), (ChannelKind.EMAIL, "Email"))
 # The order statuses are listed in a day's cell: what is still to come, then what happened.
 STATUS_ORDER = tuple(Status)
@@ -56,12 +53,6 @@ class Worker:
 
 
 @dataclass(frozen=True)
-class ConversionRow:
-    plan: str  # the care plan's title
-    cells: tuple[str, ...]  # per window of BOOKING_WINDOWS: "40% (2 of 5)", or "—"
-
-
-@dataclass(frozen=True)
 class Dashboard:
     zone: str
     upcoming: list[UpcomingDay]
@@ -73,12 +64,9 @@ class Dashboard:
     daemon_running: bool
     stuck: Stuck
     oldest_overdue: str | None  # its age, "3 h ago"
-    conversion: list[ConversionRow]
 
 
-def gather(
-    session: Session, now: datetime, zone: ZoneInfo, stale_after: float, defaults: CarePlans
-) -> Dashboard:
+def gather(session: Session, now: datetime, zone: ZoneInfo, stale_after: float) -> Dashboard:
     today = local_date(now, zone)
     upcoming = figures.due_by_day(session, local_day_starts(today, UPCOMING_DAYS, zone))
     history = past_days(session, now, zone)
@@ -100,33 +88,7 @@ def gather(
         daemon_running=any(worker.fresh for worker in workers),
         stuck=stuck,
         oldest_overdue=ago((now - oldest).total_seconds()) if oldest else None,
-        conversion=conversion(session, now, current_plans(session, defaults)),
     )
-
-
-def conversion(session: Session, now: datetime, plans: CarePlans) -> list[ConversionRow]:
-    """Follow-up booking conversion per care plan, its treatments summed; a treatment no plan
-    in force covers any more is left out."""
-    by_treatment = figures.booking_conversion(session, now, BOOKING_WINDOWS)
-    rows = []
-    for plan in plans.plans.values():
-        windows = [
-            Conversion(
-                days,
-                sum(by_treatment[t][n].sessions for t in plan.treatments if t in by_treatment),
-                sum(by_treatment[t][n].booked for t in plan.treatments if t in by_treatment),
-            )
-            for n, days in enumerate(BOOKING_WINDOWS)
-        ]
-        rows.append(ConversionRow(plan.title, tuple(share(window) for window in windows)))
-    return rows
-
-
-def share(window: Conversion) -> str:
-    """'40% (2 of 5)'; '—' while no session is that old."""
-    if not window.sessions:
-        return "—"
-    return f"{percent(window.rate)} ({window.booked} of {window.sessions})"
 
 
 def worker(beat: WorkerHeartbeat, now: datetime, stale_after: float) -> Worker:

@@ -14,8 +14,9 @@ from sqlmodel import select
 from reminders.rules.bookings import REF
 from reminders.rules.lifecycle import SkipReason, Status
 from reminders.store import bookings
+from reminders.store.booking_tables import Booking
 from reminders.store.db import session_scope
-from reminders.store.models import Booking, OutboxMessage, TreatmentSession
+from reminders.store.models import OutboxMessage, TreatmentSession
 from reminders.store.unit_of_work import unit_of_work
 from tests.support.factories import enroll_patient
 from tests.support.settings import utc

@@ -16,8 +16,9 @@ from sqlmodel import col, select
 
 from reminders.rules.lifecycle import SkipReason, Status
 from reminders.store.api_keys import create_api_key
+from reminders.store.booking_tables import Booking
 from reminders.store.db import session_scope
-from reminders.store.models import Booking, MessageEvent, OutboxMessage
+from reminders.store.models import MessageEvent, OutboxMessage
 from tests.support.factories import enroll_patient
 from tests.support.settings import utc
 

@@ -15,9 +15,10 @@ from sqlmodel import col, select
 
 from reminders.rules.lifecycle import SkipReason, Status
 from reminders.settings import Settings
+from reminders.store.booking_tables import Booking
 from reminders.store.bookings import booking_ref
 from reminders.store.db import session_scope
-from reminders.store.models import Booking, MessageEvent, OutboxMessage
+from reminders.store.models import MessageEvent, OutboxMessage
 from reminders.web.app import create_app
 from tests.support.cal import SECRET, URL, cal_payload, signed
 from tests.support.factories import MARIA_EMAIL, enroll_patient
