@@ -1,4 +1,4 @@
-"""The daemon: an APScheduler BackgroundScheduler (UTC) with two jobs, plan and dispatch.
+"""The daemon: an APScheduler BackgroundScheduler (UTC): heartbeat, plan, dispatch, receive.
 
 The first SIGTERM or SIGINT stops new work, lets the running job finish its current message,
 hands back the rest of its leased batch, and exits 0. A second one stops at once, without
@@ -24,6 +24,8 @@ from prometheus_client import start_http_server
 
 from reminders.clock import utcnow
 from reminders.logs import configure_logging
+from reminders.receiving.answers import Clinic
+from reminders.receiving.stop_wishes import apply_overdue
 from reminders.runtime import DatabaseNotReady, Runtime, check_database, open_runtime, worker_id
 from reminders.sending.channels.base import Channel
 from reminders.sending.channels.factory import build_channels
@@ -32,7 +34,7 @@ from reminders.sending.dispatcher import Dispatcher, DispatchReport
 from reminders.sending.metrics import SendMetrics
 from reminders.sending.rate_limit import sms_limiter
 from reminders.settings import Settings
-from reminders.store.db import DatabaseError
+from reminders.store.db import DatabaseError, session_scope
 from reminders.store.health import beat, mark_stopped
 
 log = logging.getLogger("aftercare.daemon")
@@ -59,7 +61,8 @@ class Daemon:
             stop=self.stop,
         )
         self.scheduler = BackgroundScheduler(timezone=UTC)
-        self._running = {name: threading.Lock() for name in ("heartbeat", "plan", "dispatch")}
+        jobs = ("heartbeat", "plan", "dispatch", "receive")
+        self._running = {name: threading.Lock() for name in jobs}
         self.started_at = utcnow()
 
     def _channels(self) -> dict[str, Channel]:
@@ -104,6 +107,16 @@ class Daemon:
                     report.sessions,
                     report.errors,
                 )
+
+    def receive(self) -> None:
+        """Apply the likely opt-outs nobody decided within two business days."""
+        if not self.stop.is_set():
+            settings = self.runtime.settings
+            clinic = Clinic(settings.clinic_name, settings.clinic_phone)
+            with session_scope(self.runtime.engine) as session:
+                applied = apply_overdue(session, utcnow(), zone=settings.timezone, clinic=clinic)
+            if applied:
+                log.info("applied %d undecided likely opt-out(s)", applied)
 
     def heartbeat(self) -> None:
         """This worker's row in worker_heartbeat, on a job of its own: a long dispatch pass
@@ -151,6 +164,7 @@ class Daemon:
             ("heartbeat", self.heartbeat, heartbeat_interval(settings)),
             ("plan", self.plan, settings.plan_interval_seconds),
             ("dispatch", self.dispatch, settings.dispatch_interval_seconds),
+            ("receive", self.receive, settings.plan_interval_seconds),
         ):
             self.scheduler.add_job(
                 self._alone(name, job),

@@ -21,6 +21,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from reminders.rules.care_links import CareLinks
 from reminders.rules.timing import SendWindow, require_zone
 from reminders.unsubscribe import UnsubscribeLinks
 
@@ -89,6 +90,7 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8000, ge=1, le=65_535)
     heartbeat_stale_seconds: int = Field(default=120, ge=1)
+    care_link_days: int = Field(default=180, ge=1, le=3650)  # a care link works this long
 
     # Booking the next session: the follow-up prompts link to BOOKING_URL, whose `{ref}` is
     # the session's reference; Cal.com's webhook (POST /webhooks/cal) says when it was booked.
@@ -179,6 +181,11 @@ class Settings(BaseSettings):
             notes.append(
                 "PUBLIC_BASE_URL or SECRET_KEY is not set: emails carry no unsubscribe link"
             )
+        real = self.sms_provider == "twilio" or self.email_provider == "smtp"
+        if real and not (self.public_base_url and self.secret_key):
+            notes.append(
+                "PUBLIC_BASE_URL or SECRET_KEY is not set: texts and emails carry no care link"
+            )
         return notes
 
     def web_app_problem(self) -> str | None:
@@ -211,6 +218,11 @@ class Settings(BaseSettings):
     def unsubscribe_links(self) -> UnsubscribeLinks | None:
         secret = self.secret_key.get_secret_value() if self.secret_key else None
         return UnsubscribeLinks.configured(self.public_base_url, secret)
+
+    @property
+    def care_links(self) -> CareLinks | None:
+        secret = self.secret_key.get_secret_value() if self.secret_key else None
+        return CareLinks.configured(self.public_base_url, secret)
 
     @property
     def uses_sqlite(self) -> bool:

@@ -1,7 +1,7 @@
 """bookings: the patient's next appointment, and the session's opaque booking reference
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0012
 Create Date: 2026-12-06
 """
 
@@ -17,7 +17,7 @@ import reminders.store.db
 
 
 revision: str = '0013'
-down_revision: str | None = '0009'
+down_revision: str | None = '0012'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

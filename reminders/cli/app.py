@@ -179,6 +179,7 @@ def serve(
 
 
 app.command(name="messages")(messages.messages_command)
+app.command(name="reply")(messages.reply_command)
 app.command(name="status")(status.status_command)
 
 

@@ -48,6 +48,12 @@ def enroll_command(
         str | None,
         typer.Option(metavar="LANG", help="en or es; default the patient's own, else en."),
     ] = None,
+    date_of_birth: Annotated[
+        str | None,
+        typer.Option(
+            metavar="YYYY-MM-DD", help="Date of birth: what the care page asks before it opens."
+        ),
+    ] = None,
     no_sms: Annotated[bool, typer.Option("--no-sms", help="No consent to SMS.")] = False,
     no_email: Annotated[bool, typer.Option("--no-email", help="No consent to email.")] = False,
     patient: Annotated[
@@ -77,6 +83,7 @@ def enroll_command(
         sms=not no_sms,
         email_ok=not no_email,
         patient_id=patient,
+        date_of_birth=date_of_birth,
     )
     result, enrolled, patient_row = _enroll(rt, form, moment(now, rt))
     if as_json:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from reminders.runtime import Runtime
 
 REQUIRED = ("name", "phone", "treatment", "completed_at")
-OPTIONAL = ("email", "timezone", "language", "no_sms", "no_email", "patient_id")
+OPTIONAL = ("email", "timezone", "language", "no_sms", "no_email", "patient_id", "date_of_birth")
 TRUE, FALSE = {"1", "true", "yes", "y", "x"}, {"", "0", "false", "no", "n"}
 
 RowError = tuple[int, str]
@@ -128,6 +128,7 @@ def _form(row: dict[str, str | None]) -> EnrollmentForm:
         sms=not _flag(row, "no_sms"),
         email_ok=not _flag(row, "no_email"),
         patient_id=_patient_id(row),
+        date_of_birth=(row.get("date_of_birth") or "").strip() or None,
     )
 
 

@@ -1,4 +1,5 @@
-"""`aftercare messages` and `aftercare replies`: what went out, and what came back."""
+"""`aftercare messages`, `aftercare replies` and `aftercare reply`: what went out, what came
+back, and staff's answer to it."""
 
 from __future__ import annotations
 
@@ -86,7 +87,7 @@ def _bound(
 
 
 replies_app = typer.Typer(
-    help="Patients' texts back (not STOP/START/HELP), newest first; urgent ones flagged.",
+    help="Patients' texts that need an answer (not STOP/START/HELP), urgent first.",
     invoke_without_command=True,
 )
 
@@ -95,11 +96,16 @@ replies_app = typer.Typer(
 def replies_command(
     ctx: typer.Context,
     urgent: Annotated[bool, typer.Option("--urgent", help="Only replies flagged urgent.")] = False,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Every reply, handled ones too, newest first.")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Patients' texts back (not STOP/START/HELP), newest first; urgent ones flagged.
+    """Patients' texts that need an answer (not STOP/START/HELP): urgent first, then the
+    longest waiting. `--all` lists every reply, newest first.
 
-    `aftercare replies handled ID` marks one as dealt with.
+    `aftercare reply PATIENT_ID "text"` answers one; `aftercare replies handled ID` marks one
+    as needing no answer.
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -107,7 +113,7 @@ def replies_command(
     from reminders.store.queries import list_replies
 
     rt = runtime()
-    rows = list_replies(rt.engine, urgent_only=urgent)
+    rows = list_replies(rt.engine, urgent_only=urgent, waiting_only=not show_all)
     if as_json:
         typer.echo(json.dumps([out.reply_json(row) for row in rows], indent=2))
         return
@@ -135,3 +141,30 @@ def handled_command(
         typer.echo(f"Reply {reply_id} was already handled by {handled.by} on {when}.")
         return
     typer.echo(f"Reply {reply_id} marked handled by {handled.by}.")
+
+
+def reply_command(
+    patient_id: Annotated[int, typer.Argument(metavar="PATIENT_ID", help="The patient's id.")],
+    text: Annotated[
+        str, typer.Argument(metavar="TEXT", help="The answer, as the patient reads it.")
+    ],
+) -> None:
+    """Answer a patient by text: queued for the dispatcher (never sent from here).
+
+    It goes at once when the patient wrote within the last hour, otherwise inside the send
+    window; refused, with the reason, after an opt-out. Marks their waiting texts handled.
+    """
+    from reminders.clock import utcnow
+    from reminders.receiving.conversations import Refused, UnknownPatient, answer_patient
+    from reminders.store.db import session_scope
+
+    rt = runtime()
+    try:
+        with session_scope(rt.engine) as session:
+            queued = answer_patient(session, patient_id, text, actor=actor(), now=utcnow())
+    except UnknownPatient:
+        fail(f"no patient {patient_id}")
+    except Refused as refused:
+        fail(str(refused))
+    when = "at once" if queued.at_once else "inside the send window"
+    typer.echo(f"Answer queued as message {queued.message_id}; it goes {when}.")

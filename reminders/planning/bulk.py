@@ -86,6 +86,7 @@ class NewPatient:
     email: str | None = None
     timezone: str | None = None
     language: str = "en"
+    date_of_birth: date | None = None
     sms_consent: bool = True
     sms_consent_at: datetime | None = None
     sms_consent_by: str | None = None

@@ -8,7 +8,7 @@ email address is never replaced silently.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
@@ -22,6 +22,7 @@ from reminders.planning.validation import (
 )
 from reminders.rules.care_plans import CarePlans
 from reminders.rules.channel_kinds import ChannelKind
+from reminders.rules.direct import is_direct
 from reminders.rules.lifecycle import SkipReason
 from reminders.rules.names import fold_name
 from reminders.rules.timing import readable_zone
@@ -240,6 +241,7 @@ class PatientDetails(Protocol):
     email: str | None
     timezone: str | None
     language: str
+    date_of_birth: date | None
 
 
 def set_details(
@@ -260,6 +262,7 @@ def enrolled_details(patient: PatientDetails, enrollment: Enrollment) -> dict[st
         "email": enrollment.email or patient.email,
         "timezone": enrollment.timezone or patient.timezone,
         "language": enrollment.language or patient.language or "en",
+        "date_of_birth": enrollment.date_of_birth or patient.date_of_birth,
         "sms_consent": enrollment.sms_consent,
         "email_consent": enrollment.email_consent,
     }
@@ -280,6 +283,7 @@ _CHANGE_NOTES = {
         "patient {id} had a different email address on file; it was replaced by the one given"
         " (emails for this patient go there from now on)"
     ),
+    "date_of_birth": "patient {id}'s date of birth on file was replaced by the one given",
 }
 
 
@@ -292,6 +296,9 @@ def _changed_fields(patient: Patient, enrollment: Enrollment) -> list[str]:
         changed.append("phone")
     if enrollment.email and patient.email and enrollment.email != patient.email.lower():
         changed.append("email")
+    born = enrollment.date_of_birth
+    if born and patient.date_of_birth and born != patient.date_of_birth:
+        changed.append("date_of_birth")
     return changed
 
 
@@ -312,8 +319,10 @@ def void_session(
     now: datetime,
     reason: str = "voided",
 ) -> int:
-    """Void a session and skip its pending messages; returns how many were skipped."""
-    pending = lock_pending_of_session(session, treatment.id or 0)
+    """Void a session and skip its pending plan messages; returns how many were skipped. A
+    direct message (a staff reply, a code) is a conversation, not the plan: it still goes."""
+    locked = lock_pending_of_session(session, treatment.id or 0)
+    pending = [message for message in locked if not is_direct(message.plan)]
     for message in pending:
         skip(session, message, SkipReason.VOIDED, now, actor=actor)
     mark_voided(session, treatment, actor=actor, now=now, reason=reason)

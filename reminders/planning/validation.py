@@ -16,6 +16,7 @@ from typing import ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 import phonenumbers
+from phonenumbers import PhoneNumberType
 
 from reminders.rules.care_plans import CHANNELS, CarePlans, Plan
 from reminders.rules.channel_kinds import ChannelKind
@@ -35,8 +36,9 @@ T = TypeVar("T")
 
 
 # The fields of the form a problem can concern, as the web form names its inputs.
-FIELDS = ("name", "phone", "email", "treatment", "completed_at", "timezone", "language",
-          "consent", "patient")  # fmt: skip
+FIELDS = ("name", "phone", "email", "date_of_birth", "treatment", "completed_at", "timezone",
+          "language", "consent", "patient")  # fmt: skip
+EARLIEST_BIRTH = date(1900, 1, 1)
 
 
 class InvalidEnrollment(ValueError):
@@ -78,6 +80,7 @@ class EnrollmentForm:
     sms: bool = True
     email_ok: bool = True
     patient_id: int | None = None  # an existing patient, named explicitly
+    date_of_birth: str | None = None  # YYYY-MM-DD; None or blank: what is on file is kept
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,7 @@ class Enrollment:
     email_consent: bool
     patient_id: int | None = None
     notes: tuple[str, ...] = ()  # what staff must hear about how the input was read
+    date_of_birth: date | None = None
 
 
 def validate(
@@ -116,12 +120,15 @@ def validate(
     language = problems.check("language", None, _language, form.language)
     zone = problems.check("timezone", None, _zone, form.timezone)
     phone = problems.check("phone", "", parse_phone, form.phone, region)
+    if phone and form.sms:  # a landline may be on file for a patient who gets only emails
+        problems.check("phone", None, require_textable, phone)
     tz = zone or readable_zone(zone_on_file) or clinic_tz
     read = problems.check(
         "completed_at", (now, None), parse_completed_at, form.completed_at, tz, now
     )
     completed_at, note = read
     email = problems.check("email", None, parse_email, form.email)
+    born = problems.check("date_of_birth", None, parse_date_of_birth, form.date_of_birth, now)
     if not problems.by_field.keys() & {"treatment", "completed_at"}:
         consent: dict[str, bool] = {ChannelKind.SMS: form.sms, ChannelKind.EMAIL: form.email_ok}
         blocked = {ch: f"no consent to {_LABELS[ch]}" for ch, ok in consent.items() if not ok}
@@ -140,6 +147,7 @@ def validate(
         email_consent=form.email_ok,
         patient_id=form.patient_id,
         notes=(note,) if note else (),
+        date_of_birth=born,
     )
 
 
@@ -278,6 +286,35 @@ def _parse_phone(raw: str, region: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+# Kinds of number phonenumbers can tell apart that no text reaches (where the country's plan
+# separates landlines from mobiles: in the US and Canada both read FIXED_LINE_OR_MOBILE).
+_UNTEXTABLE = {
+    PhoneNumberType.FIXED_LINE: "a landline",
+    PhoneNumberType.TOLL_FREE: "a toll-free number",
+    PhoneNumberType.PREMIUM_RATE: "a premium-rate number",
+    PhoneNumberType.SHARED_COST: "a shared-cost number",
+    PhoneNumberType.UAN: "a company's switchboard number",
+    PhoneNumberType.PAGER: "a pager",
+    PhoneNumberType.VOICEMAIL: "a voicemail access number",
+}
+
+
+def require_textable(e164: str) -> None:
+    """Refuse at the desk a number whose kind cannot take texts, naming the kind: otherwise
+    every text to it fails at the provider, days later, with nobody there to fix it."""
+    kind = _UNTEXTABLE.get(_number_type(e164))
+    if kind is not None:
+        raise InvalidEnrollment(
+            f"phone number {e164} is {kind}, which cannot take texts: give a mobile number,"
+            " or untick texts to keep it on file"
+        )
+
+
+@lru_cache(maxsize=READ_NUMBERS)
+def _number_type(e164: str) -> int:
+    return int(phonenumbers.number_type(phonenumbers.parse(e164, None)))
+
+
 def parse_email(raw: str | None) -> str | None:
     """Lower-case, as opt-outs store and match addresses."""
     if raw is None or not raw.strip():
@@ -286,6 +323,21 @@ def parse_email(raw: str | None) -> str | None:
         return normalize_email(raw)
     except ValueError as exc:
         raise InvalidEnrollment(f"email address {raw!r} is not valid: {exc}") from None
+
+
+def parse_date_of_birth(raw: str | None, now: datetime) -> date | None:
+    """YYYY-MM-DD, from 1900 to today: what the care page asks before it shows anything."""
+    if raw is None or not raw.strip():
+        return None
+    try:
+        born = date.fromisoformat(raw.strip())
+    except ValueError:
+        raise InvalidEnrollment(f"date of birth {raw!r} is not a date (YYYY-MM-DD)") from None
+    if born > now.date():
+        raise InvalidEnrollment(f"date of birth {raw!r} is in the future")
+    if born < EARLIEST_BIRTH:
+        raise InvalidEnrollment(f"date of birth {raw!r} is before 1900; check the year")
+    return born
 
 
 def parse_completed_at(raw: str, tz: ZoneInfo, now: datetime) -> tuple[datetime, str | None]:

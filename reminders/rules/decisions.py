@@ -27,6 +27,11 @@ class Facts:
     undeliverable: bool = False
     trial_blocked: bool = False
     patient_paused: bool = False  # staff hold every message to the patient for now
+    # A direct message (rules.direct): outside the daily cap, alive after a void of its
+    # session; `at_once` also outside the send window.
+    direct: bool = False
+    at_once: bool = False
+    confirms_opt_out: bool = False  # the confirmation of the opt-out itself (rules.direct)
 
 
 @dataclass(frozen=True)
@@ -71,11 +76,11 @@ def decide(facts: Facts) -> Decision:
 
 def _unwanted(facts: Facts) -> SkipReason | None:
     checks = (
-        (facts.session_voided, SkipReason.VOIDED),
+        (facts.session_voided and not facts.direct, SkipReason.VOIDED),
         (is_expired(facts.now, facts.not_after), SkipReason.EXPIRED),
         (not facts.consent, SkipReason.NO_CONSENT),
         (not facts.address, SkipReason.NO_ADDRESS),
-        (facts.opted_out, SkipReason.OPTED_OUT),
+        (facts.opted_out and not facts.confirms_opt_out, SkipReason.OPTED_OUT),
         (facts.undeliverable, SkipReason.UNDELIVERABLE),
         (facts.trial_blocked, SkipReason.TRIAL),
     )
@@ -83,9 +88,11 @@ def _unwanted(facts: Facts) -> SkipReason | None:
 
 
 def _sms_timing(facts: Facts) -> Decision:
+    if facts.at_once:
+        return Send()
     if not in_window(facts.now, facts.tz, facts.window):
         return _defer(facts, next_opening(facts.now, facts.tz, facts.window), "outside_window")
-    if facts.sms_sent_today >= facts.daily_cap:
+    if facts.sms_sent_today >= facts.daily_cap and not facts.direct:
         return _defer(facts, next_day_opening(facts.now, facts.tz, facts.window), "daily_cap")
     return Send()
 

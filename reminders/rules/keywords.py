@@ -1,8 +1,13 @@
 """What a patient's text means: a keyword (STOP, START, HELP) or a free reply, maybe urgent.
 
 Pure: a body in, an `Inbound` out. Keywords count only when they are the whole message
-(give or take spaces, case and trailing punctuation), as carriers and Twilio's Advanced
-Opt-Out match them: "Stop." opts out, "stop texting my mom" is a reply staff should read.
+(give or take spaces, case, accents and edge punctuation), as carriers and Twilio's Advanced
+Opt-Out match them: "Stop." opts out, "stop texting my mom" is a reply staff should read
+(`rules.stop_wishes` flags it as a likely opt-out for them to decide).
+
+Every way of saying stop counts (the FCC's 2024 consent-revocation order), in English and
+Spanish. Twilio answers its own opt-out words itself (`TWILIO_STOP_WORDS`) and then blocks
+texts to the number, so Aftercare confirms only the others (`Inbound.we_confirm`).
 
 Urgency errs on the side of flagging. A reply is urgent when it *mentions* a warning sign
 after sclerotherapy (breathing, a swollen face or throat, chest pain, severe pain, an ulcer,
@@ -31,12 +36,20 @@ class Kind(StrEnum):
 class Inbound:
     kind: Kind
     urgent: bool = False  # only ever True for a free reply
+    we_confirm: bool = False  # a STOP word Twilio does not answer: Aftercare confirms it
 
 
+# The opt-out words Twilio's own opt-out handling answers (and then blocks the number).
+TWILIO_STOP_WORDS = frozenset(
+    ("stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "revoke")
+)
+# Compared after folding (case, accents), edge punctuation trimmed and spaces collapsed.
 KEYWORDS: dict[str, Kind] = {
-    **dict.fromkeys(("stop", "stopall", "unsubscribe", "cancel", "end", "quit"), Kind.STOP),
-    **dict.fromkeys(("start", "yes", "unstop"), Kind.START),
-    **dict.fromkeys(("help", "info"), Kind.HELP),
+    **dict.fromkeys(TWILIO_STOP_WORDS, Kind.STOP),
+    **dict.fromkeys(("stop all", "opt out", "opt-out"), Kind.STOP),
+    **dict.fromkeys(("parar", "alto", "baja", "cancelar", "no mas"), Kind.STOP),
+    **dict.fromkeys(("start", "yes", "unstop", "comenzar", "iniciar", "si"), Kind.START),
+    **dict.fromkeys(("help", "info", "ayuda"), Kind.HELP),
 }
 
 _FACE = r"(face|lips?|throat|tongue|cara|garganta|labios?|lengua)"
@@ -88,10 +101,19 @@ def fold(text: str) -> str:
 def classify(body: str) -> Inbound:
     """Keyword when the whole message is one; otherwise a reply, flagged when urgent."""
     folded = fold(body)
-    keyword = KEYWORDS.get(_words_only(folded).strip(_EDGE_PUNCTUATION))
+    words = keyword_form(folded)
+    keyword = KEYWORDS.get(words)
     if keyword is not None:
-        return Inbound(keyword)
+        we_confirm = keyword == Kind.STOP and words not in TWILIO_STOP_WORDS
+        return Inbound(keyword, we_confirm=we_confirm)
     return Inbound(Kind.REPLY, urgent=is_urgent(folded))
+
+
+def keyword_form(folded: str) -> str:
+    """The words of a folded message, edge punctuation trimmed, spaces collapsed: '¡No  más!'
+    reads 'no mas', 'Opt - out.' reads 'opt-out'."""
+    spaced = " ".join(_words_only(folded).strip(_EDGE_PUNCTUATION).split())
+    return re.sub(r"\s*-\s*", "-", spaced)
 
 
 def _words_only(text: str) -> str:

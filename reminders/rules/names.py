@@ -26,3 +26,9 @@ def fold_name(name: str) -> str:
         return " ".join(name.lower().split())
     bare = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
     return " ".join(bare.casefold().split())
+
+
+def first_name(full_name: str) -> str:
+    """What a message calls the patient: the first word of the name on file."""
+    parts = full_name.split()
+    return parts[0] if parts else full_name

@@ -38,6 +38,7 @@ __all__ = [
     "check_template",
     "length_warnings",
     "render_email",
+    "render_page",
     "render_sms",
     "sms_warnings",
     "ucs2_warning",
@@ -53,6 +54,8 @@ SAMPLE_CONTEXT: Mapping[str, object] = MappingProxyType(
         "clinic_name": "Fine Touch Dermatology",
         "clinic_phone": "877-337-6424",
         "treatment_name": "Asclera sclerotherapy",
+        # 45 characters, as on a typical host (rules/care_links.py: 25 plus the base URL)
+        "care_link": "https://finetouch.co/c/q8Rk2mXw5TbN7vLp3sYd4A",
         "booking_link": "https://book.example.com/next-session?ref=SAMPLE",
     }
 )
@@ -182,6 +185,15 @@ def render_email(source: str, context: Mapping[str, object]) -> RenderedEmail:
     if "\n" in parts["subject"] or "\r" in parts["subject"]:
         raise TemplateProblem("the subject block renders more than one line")
     return RenderedEmail(**parts)
+
+
+def render_page(source: str, context: Mapping[str, object]) -> str:
+    """Render a care page template: an HTML fragment, escaped like an email's html block."""
+    template = _compile(source, html=True)
+    html = _run(template, template.root_render_func, context).strip()
+    if not html:
+        raise TemplateProblem("the care page renders empty")
+    return html
 
 
 def check_template(

@@ -8,13 +8,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reminders.rules.bookings import booking_link
+from reminders.rules.care_links import CareLinks
 from reminders.rules.care_plans import CarePlans
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.email_footer import email_footer, with_footer
+from reminders.rules.names import first_name
 from reminders.rules.rendering import TemplateKey, TemplateProblem, render_email, render_sms
 from reminders.rules.sms_segments import gsm7_name, sms_shape
 from reminders.settings import Settings
 from reminders.store.bookings import booking_ref_of
+from reminders.store.care_links import link_for
 from reminders.store.models import Patient, TreatmentSession
 from reminders.store.templates import TemplateMissing, TemplateSource, find_template
 from reminders.unsubscribe import UnsubscribeLinks
@@ -42,6 +45,7 @@ class ClinicInfo:
     phone: str
     sms_may_name_treatment: bool = False
     unsubscribe: UnsubscribeLinks | None = None
+    care_links: CareLinks | None = None
     booking_url: str | None = None  # BOOKING_URL, with its `{ref}`
 
     @classmethod
@@ -51,6 +55,7 @@ class ClinicInfo:
             settings.clinic_phone,
             settings.sms_may_name_treatment,
             settings.unsubscribe_links,
+            settings.care_links,
             settings.booking_url,
         )
 
@@ -60,25 +65,24 @@ def message_context(
     treatment_name: str,
     clinic: ClinicInfo,
     channel: str,
+    care_link: str = "",
     booking_ref: str | None = None,
 ) -> dict[str, object]:
-    """What a template may use. SMS get no treatment name unless the clinic chose so;
-    `booking_link` is "" when no BOOKING_URL is set (templates test it with `{% if %}`)."""
+    """What a template may use. SMS get no treatment name unless the clinic chose so.
+    `care_link` is the session's care page ("" when PUBLIC_BASE_URL or SECRET_KEY is unset:
+    the default templates then leave the sentence that carries it out); `booking_link` is ""
+    when no BOOKING_URL is set (templates test it with `{% if %}`)."""
     name = first_name(patient.name)
     context: dict[str, object] = {
         "first_name": gsm7_name(name) if channel == ChannelKind.SMS else name,
         "clinic_name": clinic.name,
         "clinic_phone": clinic.phone,
+        "care_link": care_link,
         "booking_link": booking_link(clinic.booking_url, booking_ref) or "",
     }
     if channel == ChannelKind.EMAIL or clinic.sms_may_name_treatment:
         context["treatment_name"] = treatment_name
     return context
-
-
-def first_name(full_name: str) -> str:
-    parts = full_name.split()
-    return parts[0] if parts else full_name
 
 
 def render(
@@ -120,10 +124,13 @@ def compose(
         if sources is not None:
             sources[key] = found
     treatment_name = care_plan.treatments.get(treatment.treatment, treatment.treatment)
+    link = ""
+    if clinic.care_links is not None and treatment.id is not None:
+        link = link_for(session, treatment.id, clinic.care_links)
     # The reference is made (once per session) only for a template that links to the booking.
     wants_ref = clinic.booking_url is not None and "booking_link" in found.source
     ref = booking_ref_of(session, treatment) if wants_ref else None
-    context = message_context(patient, treatment_name, clinic, channel, ref)
+    context = message_context(patient, treatment_name, clinic, channel, link, ref)
     body, subject, html, segments = render(channel, found.source, context)
     if channel == ChannelKind.SMS and first_text:
         body = with_opt_out_line(body, patient.language)
@@ -132,6 +139,27 @@ def compose(
         body, html = add_email_footer(body, html, clinic, patient.language, patient.email)
         check_subject(subject)
     return Composed(body, subject, html, found.version, segments)
+
+
+def compose_direct(
+    message_body: str,
+    subject: str | None,
+    *,
+    channel: str,
+    patient: Patient,
+    clinic: ClinicInfo,
+    first_text: bool = False,
+) -> Composed:
+    """A direct message (rules.direct) as the patient gets it: its words were fixed when it was
+    queued; only what every message carries is added (the first text's STOP line, the email's
+    footer)."""
+    if channel == ChannelKind.SMS:
+        body = with_opt_out_line(message_body, patient.language) if first_text else message_body
+        return Composed(body, None, None, None, sms_shape(body).segments)
+    if "\n--\n" in message_body:  # composed before (the reserved words of an earlier attempt)
+        return Composed(message_body, subject, None, None, None)
+    text, html = add_email_footer(message_body, None, clinic, patient.language, patient.email)
+    return Composed(text, subject, html, None, None)
 
 
 def with_opt_out_line(body: str, language: str) -> str:

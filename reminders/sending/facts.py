@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.decisions import Facts
+from reminders.rules.direct import confirms_opt_out, is_direct
 from reminders.rules.timing import local_day_bounds, window_close, zone_or
 from reminders.settings import Settings
 from reminders.store.send_history import SendHistory, read_send_history
@@ -77,6 +78,9 @@ def facts(
         undeliverable=undeliverable is not None,
         trial_blocked=is_sms and settings.trial_mode and address not in settings.trial_numbers,
         patient_paused=patient.paused_at is not None,
+        direct=is_direct(message.plan),
+        at_once=message.at_once,
+        confirms_opt_out=confirms_opt_out(message.purpose),
     )
 
 
@@ -84,7 +88,7 @@ def expires_at(
     message: OutboxMessage, patient: Patient, now: datetime, settings: Settings
 ) -> datetime | None:
     """Past this a late delivery is unwanted: its deadline, and for SMS tonight's window end."""
-    if message.channel != ChannelKind.SMS:
+    if message.channel != ChannelKind.SMS or message.at_once:  # at once: any hour is fine
         return message.not_after
     closes = window_close(now, zone(patient, settings), settings.send_window)
     return closes if message.not_after is None else min(closes, message.not_after)

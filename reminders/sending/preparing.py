@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING
 from reminders.rules.care_plans import CarePlans
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.decisions import Decision, Defer, Hold, Skip, decide
+from reminders.rules.direct import confirms_opt_out, is_direct
 from reminders.rules.rendering import TemplateKey, TemplateProblem
 from reminders.sending import facts
 from reminders.sending.channels.base import Channel, OutgoingMessage
-from reminders.sending.composer import ClinicInfo, Composed, compose
+from reminders.sending.composer import ClinicInfo, Composed, compose, compose_direct
 from reminders.sending.dispatch_results import DispatchResult, Outcome, Prepared, outcome
 from reminders.sending.outcomes import fail
 from reminders.settings import Settings
@@ -215,6 +216,15 @@ class Preparer:
         patient: Patient,
         first_text: bool,
     ) -> Composed:
+        if is_direct(message.plan):
+            return compose_direct(
+                message.body or "",
+                message.subject,
+                channel=message.channel,
+                patient=patient,
+                clinic=self.clinic,
+                first_text=first_text and not confirms_opt_out(message.purpose),
+            )
         return compose(
             session,
             self.settings.templates_dir,

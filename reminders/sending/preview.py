@@ -10,8 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reminders.rules.care_links import care_url
+from reminders.rules.care_page import PAGE_CHANNEL, sample_page_context
 from reminders.rules.channel_kinds import ChannelKind
-from reminders.rules.rendering import SAMPLE_CONTEXT, TemplateProblem, length_warnings
+from reminders.rules.rendering import (
+    SAMPLE_CONTEXT,
+    TemplateProblem,
+    length_warnings,
+    render_page,
+)
 from reminders.rules.sms_privacy import privacy_warning
 from reminders.rules.sms_segments import SmsShape, character_name, non_gsm7_characters, sms_shape
 from reminders.sending.composer import (
@@ -25,6 +32,7 @@ from reminders.sending.composer import (
 from reminders.store.models import Patient
 
 SAMPLE_ADDRESS = "patient@example.com"  # for the footer's unsubscribe link; never sent to
+SAMPLE_TOKEN = "q8Rk2mXw5TbN7vLp3sYd4A"  # noqa: S105  (a care link's length; opens nothing)
 SAMPLE_REF = "SampleReference0"  # the booking link's reference in a preview; no session's
 MAX_SOURCE = 20_000  # characters of template source; the longest shipped one is about 2,600
 _NO_TREATMENT_HINT = (
@@ -59,9 +67,15 @@ def sample_patient(language: str) -> Patient:
 
 
 def sample_context(channel: str, language: str, clinic: ClinicInfo) -> dict[str, object]:
-    """What a template of `channel` may use, with the sample patient's values."""
+    """What a template of `channel` may use, with the sample patient's values; a care page's
+    is the sample patient's page the day after their session, in the clinic's words."""
+    if channel == PAGE_CHANNEL:
+        clinic_words = {"clinic_name": clinic.name, "clinic_phone": clinic.phone}
+        return sample_page_context(language, {**SAMPLE_CONTEXT, **clinic_words})
     treatment = str(SAMPLE_CONTEXT["treatment_name"])
-    return message_context(sample_patient(language), treatment, clinic, channel, SAMPLE_REF)
+    links = clinic.care_links
+    link = care_url(links.public_base_url, SAMPLE_TOKEN) if links is not None else ""
+    return message_context(sample_patient(language), treatment, clinic, channel, link, SAMPLE_REF)
 
 
 def preview(source: str, *, channel: str, language: str, clinic: ClinicInfo) -> Preview:
@@ -70,6 +84,11 @@ def preview(source: str, *, channel: str, language: str, clinic: ClinicInfo) -> 
         problem = f"the template is {len(source):,} characters; at most {MAX_SOURCE:,}"
         return Preview(channel, problem=problem)
     context = sample_context(channel, language, clinic)
+    if channel == PAGE_CHANNEL:
+        try:
+            return Preview(channel, html=render_page(source, context))
+        except TemplateProblem as problem:
+            return Preview(channel, problem=str(problem))
     try:
         body, subject, html, _segments = render(channel, source, context)
         if channel == ChannelKind.EMAIL:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -157,7 +158,14 @@ def _add(
 
 
 def _plan(revision: CarePlanRevision) -> Plan:
-    return plan_from_json(revision.plan, revision.definition, revision.version)
+    return _parsed(revision.plan, revision.definition, revision.version)
+
+
+@lru_cache(maxsize=256)
+def _parsed(name: str, definition: str, version: int) -> Plan:
+    """A revision is never changed once written: each is read and checked once per process
+    (every care page and enrollment reads the plans in force; the parse was most of it)."""
+    return plan_from_json(name, definition, version)
 
 
 def _same(left: Plan, right: Plan) -> bool:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col, select
 
 from reminders.rules.lifecycle import Status
-from reminders.store.models import OptOut, OutboxMessage, TreatmentSession, WorkerHeartbeat
+from reminders.store.models import OptOut, OutboxMessage, Reply, TreatmentSession, WorkerHeartbeat
 from reminders.store.queries import _of_replaced_session
 
 # A pending message this late was not sent when due: the daemon is down or falling behind.
@@ -75,10 +75,18 @@ class Stuck:
     plan_errors: int  # sessions the planner could not turn into messages
     overdue: int  # pending, due more than OVERDUE_AFTER ago
     oldest_overdue: datetime | None
+    urgent_replies: int = 0  # urgent texts from patients nobody has answered yet
+    oldest_urgent: datetime | None = None
 
     @property
     def anything(self) -> bool:
-        return bool(self.unknown or self.expired_leases or self.plan_errors or self.overdue)
+        return bool(
+            self.unknown
+            or self.expired_leases
+            or self.plan_errors
+            or self.overdue
+            or self.urgent_replies
+        )
 
 
 def due_by_day(session: Session, bounds: Sequence[datetime]) -> list[DayCounts]:
@@ -172,6 +180,10 @@ def stuck(session: Session, now: datetime) -> Stuck:
     overdue, oldest = session.execute(
         sa.select(sa.func.count(), sa.func.min(col(OutboxMessage.due_at))).where(*late)
     ).one()
+    unanswered = (col(Reply.urgent).is_(True), col(Reply.read_at).is_(None))
+    urgent, oldest_urgent = session.execute(
+        sa.select(sa.func.count(), sa.func.min(col(Reply.received_at))).where(*unanswered)
+    ).one()
     return Stuck(
         unknown=count(status == Status.UNKNOWN),
         expired_leases=count(status == Status.SENDING, col(OutboxMessage.lease_expires_at) < now),
@@ -181,4 +193,6 @@ def stuck(session: Session, now: datetime) -> Stuck:
         ),
         overdue=overdue,
         oldest_overdue=oldest,
+        urgent_replies=urgent,
+        oldest_urgent=oldest_urgent,
     )

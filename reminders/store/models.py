@@ -6,7 +6,7 @@ and stored as UTC (`UTCDateTime`).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -31,6 +31,7 @@ class Patient(SQLModel, table=True):
     email: str | None = Field(default=None, max_length=320)
     timezone: str | None = Field(default=None, max_length=64)  # None: the clinic's zone
     language: str = Field(default="en", max_length=5, sa_column_kwargs={"server_default": "en"})
+    date_of_birth: date | None = None  # what the care page asks before it shows anything
     sms_consent: bool = True
     sms_consent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     sms_consent_by: str | None = Field(default=None, max_length=100)
@@ -128,6 +129,10 @@ class OutboxMessage(SQLModel, table=True):
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Resends after a temporary delivery failure (30001, 30008); at most one.
     delivery_retries: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # A direct message (rules.direct): written when queued, for this purpose; `at_once` goes
+    # outside the send window. Plan messages have neither.
+    purpose: str | None = Field(default=None, max_length=30)
+    at_once: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
@@ -240,6 +245,12 @@ class Reply(SQLModel, table=True):
     received_at: datetime = Field(sa_type=UTCDateTime)
     read_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     read_by: str | None = Field(default=None, max_length=100)
+    # A free reply that reads as a wish to stop texts (rules.stop_wishes), and what became
+    # of it: staff's "opt_out" or "not_opt_out", or "auto_opt_out" when nobody decided.
+    stop_wish: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    wish_decision: str | None = Field(default=None, max_length=20)
+    wish_decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    wish_decided_by: str | None = Field(default=None, max_length=100)
 
 
 class WorkerHeartbeat(SQLModel, table=True):
@@ -374,4 +385,8 @@ class IdempotencyRecord(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime, index=True)
 
 
+# The care page's, the inbox's and the bookings' own tables, registered with the others when
+# models is imported.
 from reminders.store.booking_tables import Booking  # noqa: E402, F401
+from reminders.store.care_link_tables import CareLink  # noqa: E402, F401
+from reminders.store.conversation_tables import Conversation, SavedReply  # noqa: E402, F401

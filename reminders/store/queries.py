@@ -117,13 +117,18 @@ def _counts(session: Session, where: MessageFilter) -> tuple[int, int]:
     return int(matched), int(hidden)
 
 
-def list_replies(engine: Engine, *, urgent_only: bool = False) -> Sequence[ListedReply]:
-    """Patients' texts back, newest first, with the patient's name: what staff must answer."""
-    query = (
-        select(Reply, Patient.name)
-        .outerjoin(Patient, col(Patient.id) == col(Reply.patient_id))
-        .order_by(col(Reply.received_at).desc(), col(Reply.id).desc())
-    )
+def list_replies(
+    engine: Engine, *, urgent_only: bool = False, waiting_only: bool = False
+) -> Sequence[ListedReply]:
+    """Patients' texts back with the patient's name: newest first; `waiting_only`, what staff
+    must still answer, urgent first and then the longest waiting, as the inbox orders them."""
+    query = select(Reply, Patient.name).outerjoin(Patient, col(Patient.id) == col(Reply.patient_id))
+    if waiting_only:
+        query = query.where(col(Reply.read_at).is_(None)).order_by(
+            col(Reply.urgent).desc(), col(Reply.received_at), col(Reply.id)
+        )
+    else:
+        query = query.order_by(col(Reply.received_at).desc(), col(Reply.id).desc())
     if urgent_only:
         query = query.where(col(Reply.urgent).is_(True))
     with Session(engine) as session:

@@ -56,6 +56,7 @@ def store_reply(
     patient_id: int | None,
     urgent: bool,
     now: datetime,
+    stop_wish: bool = False,
 ) -> bool:
     """Store a patient's text once per MessageSid (Twilio retries webhooks); False if there.
 
@@ -70,6 +71,7 @@ def store_reply(
         body=body,
         provider_id=sid,
         urgent=urgent,
+        stop_wish=stop_wish,
         received_at=now,
     )
     session.add(reply)

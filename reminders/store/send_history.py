@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from reminders.rules.channel_kinds import ChannelKind
+from reminders.rules.direct import is_direct
 from reminders.rules.lifecycle import REACHED_PROVIDER, Status
 from reminders.store.models import OptOut, OutboxMessage
 from reminders.store.opt_outs import normalize
@@ -48,7 +49,8 @@ class SendHistory:
         """An SMS of this chunk reserved: the next ones see it, as they would once committed."""
         if message.channel != ChannelKind.SMS or message.id is None:
             return
-        self.sms_sent_at.setdefault(message.patient_id, {})[message.id] = at
+        if not is_direct(message.plan):  # a direct message takes no slot of the daily cap
+            self.sms_sent_at.setdefault(message.patient_id, {})[message.id] = at
         self.texted.setdefault(message.recipient or "", set()).add(message.id)
 
 
@@ -83,18 +85,23 @@ def read_send_history(
 def _sms_sent(
     session: Session, patients: Sequence[int], since: datetime, until: datetime
 ) -> dict[int, dict[int, datetime]]:
-    rows = session.exec(
-        select(
-            OutboxMessage.patient_id, OutboxMessage.id, OutboxMessage.sent_at, OutboxMessage.status
+    rows = session.execute(
+        sa.select(
+            col(OutboxMessage.patient_id),
+            col(OutboxMessage.id),
+            col(OutboxMessage.sent_at),
+            col(OutboxMessage.status),
+            col(OutboxMessage.plan),
         ).where(
             col(OutboxMessage.patient_id).in_(patients),
-            OutboxMessage.channel == ChannelKind.SMS,
+            col(OutboxMessage.channel) == ChannelKind.SMS,
             sa.and_(col(OutboxMessage.sent_at) >= since, col(OutboxMessage.sent_at) < until),
         )
     ).all()
     sent: dict[int, dict[int, datetime]] = defaultdict(dict)
-    for patient_id, message_id, sent_at, status in rows:
-        if message_id is not None and sent_at is not None and status in REACHED_PROVIDER:
+    for patient_id, message_id, sent_at, status, plan in rows:
+        counted = status in REACHED_PROVIDER and not is_direct(plan)  # the cap is for the plan's
+        if message_id is not None and sent_at is not None and counted:
             sent[patient_id][message_id] = sent_at
     return dict(sent)
 

@@ -25,6 +25,16 @@ def sessions_of_patients(session: Session, patient_ids: Iterable[int]) -> list[T
     return sorted(found, key=lambda t: t.id or 0)
 
 
+def newest_session_of(session: Session, patient_id: int) -> TreatmentSession | None:
+    """The patient's most recent treatment session: what a direct message is filed under."""
+    query = (
+        select(TreatmentSession)
+        .where(TreatmentSession.patient_id == patient_id)
+        .order_by(col(TreatmentSession.completed_at).desc(), col(TreatmentSession.id).desc())
+    )
+    return session.exec(query).first()
+
+
 def sessions_by_ids(session: Session, ids: Sequence[int]) -> list[TreatmentSession]:
     """The sessions of these ids, in the order of the ids."""
     found = {

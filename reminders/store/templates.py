@@ -15,12 +15,14 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from reminders.rules.care_page import PAGE_CHANNEL, sample_page_context
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.rendering import (
     SAMPLE_CONTEXT,
     TemplateKey,
     TemplateProblem,
     render_email,
+    render_page,
     render_sms,
 )
 from reminders.store.audit import record
@@ -105,7 +107,11 @@ def load_defaults(session: Session, templates_dir: Path, *, actor: str, now: dat
 def _check_default(templates_dir: Path, key: TemplateKey, source: str) -> None:
     """Render it with the sample patient, in the same sandbox and limits as every message."""
     try:
-        (render_sms if key.channel == ChannelKind.SMS else render_email)(source, SAMPLE_CONTEXT)
+        if key.channel == PAGE_CHANNEL:
+            render_page(source, sample_page_context(key.language, SAMPLE_CONTEXT))
+        else:
+            render = render_sms if key.channel == ChannelKind.SMS else render_email
+            render(source, SAMPLE_CONTEXT)
     except TemplateProblem as problem:
         path = default_template_path(templates_dir, key.plan, key.step, key.channel, key.language)
         raise InvalidDefaultTemplate(f"{path}: {problem}") from None

@@ -1,7 +1,7 @@
 """One patient's record as staff read it: details, opt-outs, sessions, messages, their events.
 
-Five statements whatever the history's length (patient, sessions, messages, events, opt-outs),
-all in the caller's transaction. Read-only.
+Six statements whatever the history's length (patient, sessions, messages, events, opt-outs,
+care links), all in the caller's transaction. Read-only.
 """
 
 from __future__ import annotations
@@ -14,8 +14,16 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from reminders.rules.channel_kinds import ChannelKind
+from reminders.store.care_links import openings
 from reminders.store.db import MAX_ID
-from reminders.store.models import MessageEvent, OptOut, OutboxMessage, Patient, TreatmentSession
+from reminders.store.models import (
+    CareLink,
+    MessageEvent,
+    OptOut,
+    OutboxMessage,
+    Patient,
+    TreatmentSession,
+)
 from reminders.store.opt_outs import normalize
 
 
@@ -30,6 +38,7 @@ class SessionEntry:
     treatment: TreatmentSession
     messages: Sequence[MessageEntry]  # by due time
     replaced_by: int | None  # the session entered again in its place, if any
+    care_link: CareLink | None = None  # whether and when the patient opened the care page
 
 
 @dataclass(frozen=True)
@@ -51,8 +60,12 @@ def patient_timeline(session: Session, patient_id: int) -> Timeline | None:
     ).all()
     messages = _messages(session, patient_id)
     replaced_by = {t.replaces_session_id: t.id for t in treatments if t.replaces_session_id}
+    links = openings(session, [t.id or 0 for t in treatments])
     entries = [
-        SessionEntry(t, messages.get(t.id or 0, []), replaced_by.get(t.id or 0)) for t in treatments
+        SessionEntry(
+            t, messages.get(t.id or 0, []), replaced_by.get(t.id or 0), links.get(t.id or 0)
+        )
+        for t in treatments
     ]
     return Timeline(patient, opt_outs_of(session, patient), entries)
 

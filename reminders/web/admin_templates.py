@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from reminders.rules.care_page import PAGE_CHANNEL
 from reminders.rules.care_plans import CHANNELS
 from reminders.rules.rendering import TEMPLATE_NAME_PART, TemplateKey
 from reminders.sending.composer import ClinicInfo
@@ -51,7 +52,8 @@ def template_key(plan: str, step: str, channel: str, language: str) -> TemplateK
     """The template named by the path (a dependency of each route under KEY); a name that
     could be none is a 404, not an error."""
     parts = (plan, step, channel, language)
-    if channel not in CHANNELS or not all(TEMPLATE_NAME_PART.match(part) for part in parts):
+    known = channel in (*CHANNELS, PAGE_CHANNEL)
+    if not known or not all(TEMPLATE_NAME_PART.match(part) for part in parts):
         raise HTTPException(404)
     return TemplateKey(*parts)
 

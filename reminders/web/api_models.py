@@ -77,6 +77,12 @@ class SessionRequest(BaseModel):
     language: Text | None = Field(
         None, description="en or es; default the patient's own, else en.", examples=["es"]
     )
+    date_of_birth: Text | None = Field(
+        None,
+        description="YYYY-MM-DD, from 1900 to today; the care page asks for it before it shows"
+        " anything. None keeps the one on file.",
+        examples=["1984-03-09"],
+    )
     no_sms: bool = Field(False, description="true: the patient did not agree to texts.")
     no_email: bool = Field(False, description="true: the patient did not agree to emails.")
     patient_id: int | None = Field(
@@ -98,6 +104,7 @@ class SessionRequest(BaseModel):
             sms=not self.no_sms,
             email_ok=not self.no_email,
             patient_id=self.patient_id,
+            date_of_birth=self.date_of_birth,
         )
 
 

@@ -27,15 +27,17 @@ from reminders.web import (
     admin_api_keys,
     admin_audit,
     admin_care_plans,
+    admin_saved_replies,
     admin_templates,
     admin_users,
+    care_page,
     enroll,
     health,
     home,
+    inbox,
     login,
     metrics,
     patients,
-    replies,
     timeline,
     unsubscribe,
     webhooks,
@@ -66,8 +68,10 @@ PAGE_ROUTERS = (
     enroll.router,
     patients.router,
     timeline.router,
-    replies.router,
+    inbox.router,
+    inbox.old_router,
     admin_api_keys.router,
+    admin_saved_replies.router,
 )
 
 
@@ -122,6 +126,7 @@ def create_app(
         health.router,
         metrics.router,
         unsubscribe.router,
+        care_page.router,
         *PAGE_ROUTERS,
     ):
         app.include_router(router)

@@ -14,6 +14,8 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
+from datetime import datetime
+from functools import partial
 from typing import Annotated, TypeVar, cast
 from urllib.parse import quote
 
@@ -22,6 +24,8 @@ from fastapi.responses import RedirectResponse, Response
 from pwdlib import PasswordHash
 from starlette.concurrency import run_in_threadpool
 
+from reminders.store.db import Session
+from reminders.store.inbox import waiting_count
 from reminders.store.web_sessions import LIFETIME, SignedIn, signed_in
 from reminders.web import run_db, settings_of
 
@@ -33,7 +37,9 @@ CSRF_FIELD = "csrf_token"
 
 # Paths an anonymous visitor may see: everything else sends them to /login. The API (its own
 # app, see web/api.py) checks its bearer key itself and answers JSON, never a redirect.
-PUBLIC_PREFIXES = ("/setup/", "/healthz", "/webhooks/", "/unsubscribe/", "/static/", "/api/")
+PUBLIC_PREFIXES = (
+    "/setup/", "/healthz", "/webhooks/", "/unsubscribe/", "/static/", "/api/", "/c/"
+)  # fmt: skip
 
 
 class LoginRequired(Exception):
@@ -64,9 +70,18 @@ async def current_session(request: Request) -> SignedIn | None:
     if known is not _UNKNOWN:
         return cast("SignedIn | None", known)
     cookie = request.cookies.get(SESSION_COOKIE)
-    found = await run_db(request, lambda s, now: signed_in(s, cookie, now)) if cookie else None
+    found, waiting = (
+        await run_db(request, partial(_signed_in, cookie=cookie)) if cookie else (None, 0)
+    )
     request.state.signed_in = found
+    request.state.inbox_waiting = waiting  # the navigation's badge (web/pages.py)
     return found
+
+
+def _signed_in(session: Session, now: datetime, *, cookie: str) -> tuple[SignedIn | None, int]:
+    """Who is signed in and, for them, how many conversations await an answer: one trip."""
+    found = signed_in(session, cookie, now)
+    return found, waiting_count(session) if found else 0
 
 
 async def require_staff(request: Request) -> SignedIn:

@@ -64,6 +64,7 @@ class Dashboard:
     daemon_running: bool
     stuck: Stuck
     oldest_overdue: str | None  # its age, "3 h ago"
+    oldest_urgent: str | None = None  # how long the oldest unanswered urgent text has waited
 
 
 def gather(session: Session, now: datetime, zone: ZoneInfo, stale_after: float) -> Dashboard:
@@ -88,6 +89,9 @@ def gather(session: Session, now: datetime, zone: ZoneInfo, stale_after: float) 
         daemon_running=any(worker.fresh for worker in workers),
         stuck=stuck,
         oldest_overdue=ago((now - oldest).total_seconds()) if oldest else None,
+        oldest_urgent=ago((now - stuck.oldest_urgent).total_seconds())
+        if stuck.oldest_urgent
+        else None,
     )
 
 

@@ -51,8 +51,8 @@ router = APIRouter(prefix="/enroll", dependencies=[SessionCsrf])
 WALL_CLOCK = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends and shows
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish (español)"}
 # The fields in the order the page shows them: the first with a problem gets the focus.
-LAYOUT = ("patient", "name", "phone", "email", "treatment", "completed_at", "timezone",
-          "language", "consent", "form")  # fmt: skip
+LAYOUT = ("patient", "name", "phone", "email", "date_of_birth", "treatment", "completed_at",
+          "timezone", "language", "consent", "form")  # fmt: skip
 ZONE_AREAS = ("Africa", "America", "Antarctica", "Asia", "Atlantic", "Australia", "Europe",
               "Indian", "Pacific")  # fmt: skip
 
@@ -75,6 +75,18 @@ class Typed:
     send_texts: bool = True
     send_emails: bool = True
     patient_id: str = ""  # an existing patient, chosen from an offer
+    birth_month: str = ""  # the "Date of birth" group: three boxes a phone's keypad fills
+    birth_day: str = ""
+    birth_year: str = ""
+
+    @property
+    def date_of_birth(self) -> str | None:
+        """YYYY-MM-DD for validation; None when all three boxes are blank."""
+        parts = (self.birth_year.strip(), self.birth_month.strip(), self.birth_day.strip())
+        if not any(parts):
+            return None
+        year, month, day = parts
+        return f"{year}-{month.zfill(2)}-{day.zfill(2)}"
 
 
 @dataclass(frozen=True)
@@ -126,6 +138,9 @@ async def enroll(
     send_texts: Checkbox = None,
     send_emails: Checkbox = None,
     patient_id: FormText = "",
+    birth_month: FormText = "",
+    birth_day: FormText = "",
+    birth_year: FormText = "",
 ) -> Response:
     typed = Typed(
         name=name,
@@ -139,6 +154,9 @@ async def enroll(
         send_texts=send_texts is not None,
         send_emails=send_emails is not None,
         patient_id=patient_id,
+        birth_month=birth_month,
+        birth_day=birth_day,
+        birth_year=birth_year,
     )
     work = partial(_enroll, typed=typed, desk=desk_of(request), actor=actor_of(user.email))
     try:
@@ -201,6 +219,7 @@ def _form(typed: Typed, patient_id: int | None, timezone: str | None) -> Enrollm
         sms=typed.send_texts,
         email_ok=typed.send_emails,
         patient_id=patient_id,
+        date_of_birth=typed.date_of_birth,
     )
 
 
@@ -274,6 +293,7 @@ def _hints(settings: Settings) -> dict[str, str]:
     return {
         "phone": f"A mobile number; without + and a country code it is read as a {region} one.",
         "email": "Optional.",
+        "date_of_birth": "Optional: the patient's care page asks for it before it opens.",
         "completed_at": "When the session ended, in the time zone below.",
         "timezone": "Where the patient is: messages go out at their local times.",
         "consent": "Ask the patient; untick what they decline.",

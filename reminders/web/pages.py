@@ -53,6 +53,7 @@ def render(
 ) -> HTMLResponse:
     """The page `name` with `context`; `user` and `csrf_token` default to none."""
     values: dict[str, Any] = {"user": None, "csrf_token": "", "error": None, "notice": None}
+    values["inbox_count"] = getattr(request.state, "inbox_waiting", 0)  # the nav's badge
     values.update(context or {})
     response = templates.TemplateResponse(
         request, name, values, status_code=status, headers=PAGE_HEADERS | (headers or {})

@@ -20,8 +20,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from reminders.planning.enrollment import void_session
 from reminders.planning.warnings import enrollment_warnings
 from reminders.rules.channel_kinds import ChannelKind
+from reminders.rules.timing import zone_or
 from reminders.store.accounts import actor_of
 from reminders.store.db import MAX_ID, Session
+from reminders.store.inbox import replies_of
 from reminders.store.models import Patient, TreatmentSession
 from reminders.store.opt_outs import opt_in, opt_out
 from reminders.store.pauses import UnknownPatient, pause_patient, resume_patient
@@ -31,6 +33,7 @@ from reminders.store.web_sessions import SignedIn
 from reminders.web import run_db, settings_of
 from reminders.web.auth import CurrentUser, SessionCsrf
 from reminders.web.pages import render, sentence
+from reminders.web.thread_view import thread
 from reminders.web.timeline_view import patient_page
 
 log = logging.getLogger(__name__)
@@ -218,22 +221,26 @@ async def _page(
 ) -> HTMLResponse:
     clinic_tz = settings_of(request).timezone
 
-    def load(session: Session, now: datetime) -> tuple[object, list[str] | None] | None:
+    def load(session: Session, now: datetime) -> tuple[object, list[str] | None, object] | None:
         timeline = patient_timeline(session, patient_id)
         if timeline is None:
             return None
-        return patient_page(timeline, now, clinic_tz), _warnings(session, timeline, enrolled, now)
+        page = patient_page(timeline, now, clinic_tz)
+        zone = zone_or(timeline.patient.timezone, clinic_tz)  # the page's times are the patient's
+        entries = thread(timeline, replies_of(session, patient_id), now, zone)
+        return page, _warnings(session, timeline, enrolled, now), entries
 
     loaded = await run_db(request, load)
     if loaded is None:
         raise _not_found()
-    page, warnings = loaded
+    page, warnings, entries = loaded
     if enrolled and notice is None and warnings is not None:
         notice = f"Session {enrolled} enrolled; its messages are planned below."
     context = {
         "user": user,
         "csrf_token": user.csrf_token,
         "patient": page,
+        "entries": entries,
         "notice": notice,
         "warnings": [sentence(w) for w in warnings or ()],
         "error": sentence(error) if error else None,

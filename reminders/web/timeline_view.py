@@ -71,6 +71,7 @@ class SessionRow:
     enrolled_by: str
     voidable: bool
     messages: Sequence[MessageRow]
+    care_page: str = ""  # "opened 2026-11-20 14:41 PST, last ...", "not opened yet", or ""
 
 
 @dataclass(frozen=True)
@@ -167,11 +168,23 @@ def _session(entry: SessionEntry, now: datetime, tz: ZoneInfo, *, paused: bool) 
         replaced_by=entry.replaced_by,
         enrolled_by=treatment.enrolled_by or "",
         voidable=treatment.status == "completed",
-        messages=[_message(m, now, tz, paused=paused) for m in entry.messages],
+        messages=[message_row(m, now, tz, paused=paused) for m in entry.messages],
+        care_page=_care_page(entry, tz),
     )
 
 
-def _message(entry: MessageEntry, now: datetime, tz: ZoneInfo, *, paused: bool) -> MessageRow:
+def _care_page(entry: SessionEntry, tz: ZoneInfo) -> str:
+    """Whether and when the patient opened their care page (after the date-of-birth check)."""
+    link = entry.care_link
+    if link is None:
+        return ""  # no message with a link has been sent
+    if link.first_opened_at is None:
+        return "not opened yet"
+    first, last = local_time(link.first_opened_at, tz), local_time(link.last_opened_at, tz)
+    return f"opened {first}" + (f", last {last}" if last and last != first else "")
+
+
+def message_row(entry: MessageEntry, now: datetime, tz: ZoneInfo, *, paused: bool) -> MessageRow:
     message = entry.message
     tone, why = _explain(message, entry.events, now, paused=paused)
     label, subject, body = _text(message)

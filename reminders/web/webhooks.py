@@ -1,5 +1,8 @@
 """Twilio webhooks: delivery status callbacks and patients' inbound texts.
 
+This module checks and reads the request; what a text means is the receiving room's
+(`receiving.inbound`), what a receipt does the sending room's (`sending.receipts`).
+
 Order matters: configuration (503), then the signature (403), then the form (400). The
 signature is checked over the PUBLIC URL, PUBLIC_BASE_URL plus the path and query string,
 because behind a proxy the URL this app sees is not the one Twilio signed. Nothing here logs
@@ -10,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from urllib.parse import parse_qsl
@@ -20,29 +22,16 @@ from starlette.requests import ClientDisconnect
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from reminders.rules.keyword_order import acts, lifts
-from reminders.rules.keywords import Inbound, Kind, classify
+from reminders.receiving.answers import Clinic
+from reminders.receiving.inbound import InboundSms, handle_inbound, note_first_arrival
 from reminders.sending.receipts import StatusCallback, apply_status_callback
 from reminders.settings import Settings
 from reminders.store.db import Session
-from reminders.store.inbound import (
-    claim,
-    finish,
-    newest_keyword,
-    note_arrival,
-    remember_keyword,
-    sms_opt_out,
-)
-from reminders.store.models import InboundMessage
-from reminders.store.opt_outs import opt_in, opt_out
-from reminders.store.patients import patient_with_phone
-from reminders.store.replies import store_reply
 from reminders.web import run_db, settings_of
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/webhooks/twilio")
 
-ACTOR = "twilio"
 MAX_BODY_BYTES = 64 * 1024  # a Twilio form is a few kilobytes at most
 TWIML = "application/xml"
 MAX_MESSAGE_ID = 2**63 - 1  # the column's range on SQLite and PostgreSQL alike
@@ -53,19 +42,6 @@ SID = re.compile(r"[A-Za-z0-9]{2,64}")
 STATUS = re.compile(r"[a-z_]{1,32}")
 ERROR_CODE = re.compile(r"[0-9]{1,6}")
 PHONE = re.compile(r"\+[0-9]{6,15}")  # E.164: an address with "@" is no sender of a text
-
-
-@dataclass(frozen=True)
-class InboundSms:
-    sid: str
-    sender: str  # E.164, as Twilio sends it
-    body: str
-
-
-@dataclass(frozen=True)
-class Clinic:
-    name: str
-    phone: str
 
 
 # -- routes -------------------------------------------------------------------------------
@@ -88,7 +64,7 @@ async def status_callback(request: Request) -> Response:
 
 @router.post("/inbound")
 async def inbound(request: Request) -> Response:
-    """A patient's text: keyword, reply, or urgent reply; answered in TwiML when needed."""
+    """A patient's text, acted on by the receiving room; its answer, if any, in TwiML."""
     params = await verified_params(request)
     sms = InboundSms(
         _sid(params),
@@ -97,15 +73,10 @@ async def inbound(request: Request) -> Response:
     )
     settings = settings_of(request)
     clinic = Clinic(settings.clinic_name, settings.clinic_phone)
-    # First arrival, committed on its own: if acting on it fails and Twilio retries, the
-    # retry keeps this time, so a late START cannot pass a newer STOP (rules/keyword_order).
-    await run_db(request, partial(_note_arrival, sms=sms))
+    # First arrival, committed on its own (see receiving.inbound.note_first_arrival).
+    await run_db(request, partial(note_first_arrival, sms=sms))
     answer = await run_db(request, partial(handle_inbound, sms=sms, clinic=clinic))
-    return Response(answer, media_type=TWIML)
-
-
-def _note_arrival(session: Session, now: datetime, *, sms: InboundSms) -> None:
-    note_arrival(session, sms.sid, classify(sms.body).kind, now)
+    return Response(twiml(answer), media_type=TWIML)
 
 
 def _apply_status(
@@ -202,90 +173,6 @@ def _message_id(value: str | None) -> int:
 def _error_code(params: dict[str, str]) -> str | None:
     code = params.get("ErrorCode", "").strip()
     return _matching(ERROR_CODE, code, "ErrorCode") if code else None
-
-
-# -- inbound texts ------------------------------------------------------------------------
-
-# Replies are SMS too: GSM-7 only (no á, í, ó, ú), so they stay one segment.
-HELP_TEXT = {
-    "en": "{name} aftercare messages. Questions? Call us at {phone}. Reply STOP to opt out.",
-    "es": "Mensajes de cuidado de {name}. ¿Preguntas? Llame al {phone}. "
-    "Responda STOP para darse de baja.",
-}
-URGENT_TEXT = {
-    "en": "{name}: If this is an emergency, call 911. Otherwise please call us at {phone}.",
-    "es": "{name}: Si es una emergencia, llame al 911. Si no, llame al {phone}.",
-}
-
-
-def handle_inbound(session: Session, now: datetime, *, sms: InboundSms, clinic: Clinic) -> str:
-    """Act on one inbound text, once per MessageSid, and return the TwiML to answer with.
-
-    A MessageSid already handled changes nothing and gets the same answer (Twilio retries a
-    webhook whose answer it did not get: the HELP or 911 text must still go).
-    """
-    inbound = classify(sms.body)
-    record = claim(session, sms.sid, inbound.kind, now)
-    if record.handled_at is not None:
-        log.info("inbound %s: %s again, already %s", sms.sid, inbound.kind, record.outcome)
-        return answer(session, sms, inbound, clinic)
-    if inbound.kind in (Kind.STOP, Kind.START):
-        outcome = keyword(session, sms.sender, record, now)
-    elif inbound.kind == Kind.HELP:
-        outcome = "answered"
-    else:
-        patient = patient_with_phone(session, sms.sender)
-        stored = store_reply(
-            session,
-            sid=sms.sid,
-            sender=sms.sender,
-            body=sms.body,
-            patient_id=patient.id if patient else None,
-            urgent=inbound.urgent,
-            now=now,
-        )
-        outcome = "stored" if stored else "duplicate"
-    finish(session, record, outcome, now)
-    log.info(
-        "inbound %s: %s%s, %s",
-        sms.sid,
-        inbound.kind,
-        " (urgent)" if inbound.urgent else "",
-        outcome,
-    )
-    return answer(session, sms, inbound, clinic)
-
-
-def answer(session: Session, sms: InboundSms, inbound: Inbound, clinic: Clinic) -> str:
-    """The TwiML for a text, the same each time it comes. Twilio's Advanced Opt-Out answers
-    STOP and START itself; HELP and urgent replies get the clinic's phone, in their language."""
-    if inbound.kind in (Kind.STOP, Kind.START) or not (inbound.kind == Kind.HELP or inbound.urgent):
-        return twiml(None)
-    patient = patient_with_phone(session, sms.sender)
-    language = patient.language if patient and patient.language in HELP_TEXT else "en"
-    text = HELP_TEXT if inbound.kind == Kind.HELP else URGENT_TEXT
-    return twiml(text[language].format(name=clinic.name, phone=clinic.phone))
-
-
-def keyword(session: Session, phone: str, record: InboundMessage, now: datetime) -> str:
-    """A STOP or START, unless a newer one of the number was acted on (rules/keyword_order)."""
-    state = newest_keyword(session, phone)
-    if not acts(record.received_at, state.received_at if state else None):
-        return "superseded"
-    remember_keyword(session, state, record, phone)
-    if record.kind == Kind.STOP:
-        stop(session, phone, now)
-        return "applied"
-    entry = sms_opt_out(session, phone)
-    if entry is not None and not lifts(record.received_at, entry.source, entry.created_at):
-        return "kept_opt_out"  # opted out elsewhere after this START first arrived
-    opt_in(session, phone, actor=ACTOR, now=now)
-    return "applied"
-
-
-def stop(session: Session, phone: str, now: datetime) -> int:
-    """Opt the number out at once and skip every pending SMS to it; returns how many."""
-    return opt_out(session, phone, source="sms_reply", actor=ACTOR, now=now)
 
 
 def twiml(text: str | None) -> str:

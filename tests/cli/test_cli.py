@@ -241,6 +241,8 @@ def test_opt_out_stops_sms_and_opt_in_resumes(aftercare):
         (["--treatment", "botox"], "unknown treatment 'botox'"),
         (["--email", "maria@"], "email address 'maria@' is not valid"),
         (["--language", "fr"], "unknown language 'fr'"),
+        (["--date-of-birth", "2999-01-01"], "date of birth '2999-01-01' is in the future"),
+        (["--date-of-birth", "09/03/1984"], "is not a date (YYYY-MM-DD)"),
     ],
 )
 def test_bad_enrollment_input_exits_with_one_line_and_writes_nothing(aftercare, args, reason):

@@ -157,9 +157,10 @@ def test_replies_handled_marks_once_and_says_who_did_it(aftercare, database_url)
     assert first.strip() == f"Reply {reply['id']} marked handled by {actor()}."
     again = aftercare("replies", "handled", str(reply["id"]))
     assert again.startswith(f"Reply {reply['id']} was already handled by {actor()} on ")
-    [handled] = aftercare.json("replies")
+    assert aftercare.json("replies") == []  # nothing left to answer
+    [handled] = aftercare.json("replies", "--all")
     assert handled["handled_by"] == actor() and handled["handled_at"]
-    assert f"{actor()}, " in aftercare("replies")
+    assert f"{actor()}, " in aftercare("replies", "--all")
     assert audit_actions(database_url) == ["reply_handled"]  # the second call wrote nothing
 
 
@@ -184,3 +185,50 @@ def audit_actions(database_url: str) -> list[str]:
         ).all()
     engine.dispose()
     return [action for (action,) in rows]
+
+
+def test_replies_list_what_needs_an_answer_urgent_first(aftercare, database_url):
+    add_reply(database_url, "+12125550123", "can I swim?", None)
+    engine = sa.create_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO reply (from_address, body, urgent, received_at)"
+                " VALUES ('+12125550124', 'my lips are swollen', true, '2026-01-11 19:00:00')"
+            )
+        )
+    engine.dispose()
+    waiting = aftercare.json("replies")
+    assert [r["body"] for r in waiting] == ["my lips are swollen", "can I swim?"]
+    assert aftercare.json("replies", "--all")[0]["body"] == "my lips are swollen"  # newest
+
+
+def test_reply_queues_an_answer_for_the_dispatcher(aftercare, database_url):
+    enrolled = enroll(aftercare, "Ana Ruiz", "+13105550111", "2026-01-10T14:30")
+    add_reply(database_url, "+13105550111", "can I swim?", enrolled["patient_id"])  # 11 Jan
+    aftercare.now = utc(2026, 1, 11, 18, 30)
+    out = aftercare("reply", str(enrolled["patient_id"]), "Not for a week, Ana.")
+    assert "Answer queued as message " in out and "it goes at once" in out
+    aftercare.now = utc(2026, 1, 12, 18, 0)
+    later = aftercare("reply", str(enrolled["patient_id"]), "How is it today?")
+    assert "it goes inside the send window" in later  # she wrote a day ago
+    assert aftercare.json("replies") == []  # answered
+    engine = sa.create_engine(database_url)
+    with engine.connect() as connection:
+        actions = connection.execute(sa.text("SELECT action, detail FROM audit_event")).all()
+    engine.dispose()
+    assert [d for a, d in actions if a == "staff_reply"] == [
+        f"patient={enrolled['patient_id']} at_once=True",
+        f"patient={enrolled['patient_id']} at_once=False",
+    ]
+
+
+def test_reply_is_refused_with_the_reason(aftercare):
+    enrolled = enroll(aftercare, "Ana Ruiz", "+13105550111", "2026-01-10T14:30")
+    aftercare("opt-out", "+13105550111")
+    result = aftercare.runner.invoke(
+        app, ["reply", str(enrolled["patient_id"]), "Hello?"], env=aftercare.env
+    )
+    assert result.exit_code == 1 and "opted out of texts" in result.output
+    unknown = aftercare.runner.invoke(app, ["reply", "999", "Hello?"], env=aftercare.env)
+    assert unknown.exit_code == 1 and "no patient 999" in unknown.output

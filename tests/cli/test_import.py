@@ -221,3 +221,22 @@ def test_a_patient_id_that_is_not_ascii_digits_is_a_row_error(runtime, tmp_path,
     assert [line for line, _ in errors] == [2]
     assert "patient_id must be a patient's number" in errors[0][1]
     assert counts(runtime)["TreatmentSession"] == 0
+
+
+def test_a_date_of_birth_column_is_stored_and_a_bad_one_names_its_line(runtime, capsys, tmp_path):
+    path = tmp_path / "born.csv"
+    path.write_text(
+        "name,phone,treatment,completed_at,date_of_birth\n"
+        "Maria Lopez,3105550142,asclera,2026-06-01 10:00,1984-03-09\n"
+        "Ana Ruiz,3105550199,test-dose,2026-06-01 11:00,\n"
+    )
+    run_import(runtime, path, capsys)
+    with Session(runtime.engine) as session:
+        born = dict(session.exec(select(Patient.name, Patient.date_of_birth)).all())
+    assert str(born["Maria Lopez"]) == "1984-03-09" and born["Ana Ruiz"] is None
+    path.write_text(
+        "name,phone,treatment,completed_at,date_of_birth\n"
+        "Maria Lopez,3105550142,asclera,2026-06-01 10:00,1884-03-09\n"
+    )
+    errors = import_csv(runtime, path, actor="staff", now=NOW)
+    assert len(errors) == 1 and errors[0][0] == 2 and "before 1900" in errors[0][1]

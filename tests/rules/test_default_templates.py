@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from reminders.rules.care_page import sample_page_context
 from reminders.rules.rendering import (
     SAMPLE_CONTEXT,
     TemplateKey,
     render_email,
+    render_page,
     render_sms,
 )
 from reminders.rules.sms_privacy import treatment_words
@@ -28,6 +30,7 @@ LONG_CONTEXT = {
     "first_name": "Maria-Guadalupe Xoch",
 }
 assert len(LONG_CONTEXT["first_name"]) == 20
+NO_LINK_CONTEXT = {**SMS_CONTEXT, "care_link": ""}
 
 
 def _expected_keys() -> list[TemplateKey]:
@@ -38,12 +41,14 @@ def _expected_keys() -> list[TemplateKey]:
                 continue
             for channel in step["channels"]:
                 keys.extend(TemplateKey(plan, step["name"], channel, lang) for lang in LANGUAGES)
+        keys.extend(TemplateKey(plan, "care_page", "page", lang) for lang in LANGUAGES)
     return keys
 
 
 EXPECTED = _expected_keys()
 SMS_KEYS = [key for key in EXPECTED if key.channel == "sms"]
 EMAIL_KEYS = [key for key in EXPECTED if key.channel == "email"]
+PAGE_KEYS = [key for key in EXPECTED if key.channel == "page"]
 FIRST_SMS = {
     (plan, next(s["name"] for s in spec["steps"] if "sms" in s["channels"]))
     for plan, spec in PLANS.items()
@@ -88,11 +93,41 @@ def test_every_template_file_belongs_to_a_plan_step() -> None:
 @pytest.mark.parametrize("key", SMS_KEYS, ids=_id)
 def test_default_sms_is_gsm7_short_and_names_the_clinic(key: TemplateKey) -> None:
     # Rendering without treatment_name also proves the SMS does not use it.
-    for context in (SMS_CONTEXT, LONG_CONTEXT):
+    for context in (SMS_CONTEXT, LONG_CONTEXT, NO_LINK_CONTEXT):
         rendered = render_sms(_source(key), context)
         assert rendered.shape.encoding == "GSM-7", rendered.body
         assert rendered.shape.segments <= 2, (rendered.shape, rendered.body)
         assert str(context["clinic_name"]) in rendered.body
+
+
+@pytest.mark.parametrize("key", SMS_KEYS, ids=_id)
+def test_default_sms_carries_the_care_link_in_one_segment_in_english(key: TemplateKey) -> None:
+    # The care page holds the details: an English text is one segment (half the cost),
+    # a Spanish one at most two, with a 45-character link and the first text's STOP line.
+    assert len(str(SMS_CONTEXT["care_link"])) == 45
+    body = render_sms(_source(key), SMS_CONTEXT).body
+    assert str(SMS_CONTEXT["care_link"]) in body
+    first = render_sms(_source(key), SMS_CONTEXT).shape
+    most = 1 if key.language == "en" else 2
+    assert first.segments <= most, (first, body)
+    assert "{{ care_link }}" in _source(key)
+
+
+@pytest.mark.parametrize("key", SMS_KEYS, ids=_id)
+def test_default_sms_reads_well_without_a_care_link(key: TemplateKey) -> None:
+    # PUBLIC_BASE_URL or SECRET_KEY unset: the sentence carrying the link is left out whole.
+    body = render_sms(_source(key), NO_LINK_CONTEXT).body
+    assert "/c/" not in body and ": ." not in body and not body.endswith(":")
+
+
+@pytest.mark.parametrize("key", EMAIL_KEYS, ids=_id)
+def test_default_email_carries_the_care_link_in_both_parts(key: TemplateKey) -> None:
+    email = render_email(_source(key), SAMPLE_CONTEXT)
+    link = str(SAMPLE_CONTEXT["care_link"])
+    assert link in email.text
+    assert f'<a href="{link}">{link}</a>' in email.html
+    bare = render_email(_source(key), {**SAMPLE_CONTEXT, "care_link": "", "booking_link": ""})
+    assert "/c/" not in bare.text and "<a href" not in bare.html
 
 
 @pytest.mark.parametrize("key", SMS_KEYS, ids=_id)
@@ -157,3 +192,21 @@ def test_default_email_text_and_html_carry_the_same_phone_mentions(key: Template
     email = render_email(_source(key), SAMPLE_CONTEXT)
     assert email.text.count("877-337-6424") == email.html.count("877-337-6424")
     assert email.text.count("- ") == email.html.count("<li>")
+
+
+@pytest.mark.parametrize("key", PAGE_KEYS, ids=_id)
+def test_each_plan_has_a_care_page_with_every_section_and_911(key: TemplateKey) -> None:
+    html = render_page(_source(key), sample_page_context(key.language, SAMPLE_CONTEXT))
+    for section in ("restrictions", "normal", "call", "results"):
+        assert f'<section id="{section}">' in html
+    assert "911" in html and "877-337-6424" in html
+    assert html.count("<li>") == html.count("</li>")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_sclerotherapy_page_says_when_the_precautions_end_in_its_language(language):
+    key = TemplateKey("sclerotherapy", "care_page", "page", language)
+    html = render_page(_source(key), sample_page_context(language, SAMPLE_CONTEXT))
+    # the sample session: Friday 14:30 in Los Angeles, seen the next day
+    ends = "ends on Monday at 14:30" if language == "en" else "termina el lunes a las 14:30"
+    assert ends in html

@@ -33,7 +33,7 @@ from reminders.rules.keywords import Inbound, Kind, classify
         ("Can I cancel my appointment?", Kind.REPLY),
         ("yes I can come on Tuesday", Kind.REPLY),
         ("I need help with my bandage", Kind.REPLY),
-        ("STOP ALL", Kind.REPLY),
+        ("STOP ALL", Kind.STOP),
         ("", Kind.REPLY),
         ("Thanks!", Kind.REPLY),
     ],

@@ -42,3 +42,20 @@ def test_the_email_footer_goes_inside_the_html_body_as_when_sending():
     assert shown.subject == "Hello"
     assert shown.body.endswith("To stop them, call us at 877-337-6424.\n")
     assert shown.html and shown.html.index("To stop them") < shown.html.index("</body>")
+
+
+def test_the_sample_patient_has_a_care_link_of_the_clinics_length_when_links_are_made():
+    from reminders.rules.care_links import CareLinks
+
+    links = CareLinks("https://finetouch.co", "a-secret-for-the-preview")
+    clinic = ClinicInfo("Fine Touch Dermatology", "877-337-6424", care_links=links)
+    shown = preview("Your plan: {{ care_link }}", channel="sms", language="en", clinic=clinic)
+    assert shown.body == "Your plan: https://finetouch.co/c/q8Rk2mXw5TbN7vLp3sYd4A"
+    bare = preview("Your plan: {{ care_link }}", channel="sms", language="en", clinic=CLINIC)
+    assert bare.body == "Your plan:"  # no PUBLIC_BASE_URL or SECRET_KEY: as when sending
+
+
+def test_a_care_page_preview_is_the_sample_patients_page_the_day_after():
+    shown = preview("<p>{{ first_name }}: {{ ends(hours=72) }}</p>", channel="page",
+                    language="es", clinic=CLINIC)  # fmt: skip
+    assert shown.ok and shown.html == "<p>Maria: termina el lunes a las 14:30</p>"

@@ -33,6 +33,7 @@ def enroll_patient(
     email_ok: bool = True,
     plan: bool = True,
     patient_id: int | None = None,
+    date_of_birth: str | None = None,
 ) -> Enrolled:
     """Enroll (and by default plan) a session completed at the given aware moment.
 
@@ -49,6 +50,7 @@ def enroll_patient(
         sms=sms,
         email_ok=email_ok,
         patient_id=patient_id,
+        date_of_birth=date_of_birth,
     )
     settings = runtime.settings
     plans = runtime.care_plans()  # as the CLI reads them: once, the newest revisions

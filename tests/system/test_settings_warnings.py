@@ -19,7 +19,9 @@ def test_providers_without_public_url_or_secret_are_warned_about():
     assert [w.split(":")[0] for w in settings.warnings] == [
         "PUBLIC_BASE_URL is not set",
         "PUBLIC_BASE_URL or SECRET_KEY is not set",
+        "PUBLIC_BASE_URL or SECRET_KEY is not set",
     ]
+    assert "care link" in settings.warnings[-1]
 
 
 def test_console_channels_need_nothing_more():

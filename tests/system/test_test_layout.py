@@ -1,9 +1,10 @@
 """The tests are laid out by room: each test module beside the others of its room's code.
 
-A test module sits in a room folder (tests/rules/, store/, planning/, sending/, web/, cli/ or
-system/), never directly in tests/, and every folder on the way is a package. What tests share
-comes from a conftest.py (fixtures) or tests/support/ (helpers): no module under tests/ imports
-a test module or a conftest, so moving or deleting one test file breaks no other.
+A test module sits in a room folder (tests/rules/, store/, planning/, sending/, receiving/,
+web/, cli/ or system/), never directly in tests/, and every folder on the way is a package.
+What tests share comes from a conftest.py (fixtures) or tests/support/ (helpers): no module
+under tests/ imports a test module or a conftest, so moving or deleting one test file breaks
+no other.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 TESTS = Path(__file__).resolve().parents[1]
-ROOMS = {"rules", "store", "planning", "sending", "web", "cli", "system"}
+ROOMS = {"rules", "store", "planning", "sending", "receiving", "web", "cli", "system"}
 
 
 def modules_of_tests() -> list[Path]:

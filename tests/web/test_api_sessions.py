@@ -392,7 +392,7 @@ def test_openapi_describes_the_endpoint_and_only_the_api(client):
     fields = body["properties"]
     assert set(fields) == {
         "name", "phone", "treatment", "completed_at", "email", "timezone", "language",
-        "no_sms", "no_email", "patient_id",
+        "no_sms", "no_email", "patient_id", "date_of_birth",
     }  # fmt: skip
     assert set(body["required"]) == {"name", "phone", "treatment", "completed_at"}
     assert all(field.get("description") for field in fields.values())
@@ -532,3 +532,12 @@ def test_the_readme_curl_example_works_as_written(app, engine, key):
     assert json.loads(runs[0].stdout) == json.loads(answer)
     assert runs[1].stdout == runs[0].stdout  # its Idempotency-Key: the same answer again
     assert counts(engine)["treatment_session"] == 1
+
+
+def test_the_date_of_birth_is_stored_and_a_bad_one_is_a_422_by_field(client, engine, key):
+    refused = post(client, key, {**MARIA, "date_of_birth": "2999-01-01"})
+    assert refused.status_code == 422, refused.text
+    assert "date_of_birth" in refused.text and "in the future" in refused.text
+    assert post(client, key, {**MARIA, "date_of_birth": "1984-03-09"}).status_code == 201
+    with session_scope(engine) as session:
+        assert str(session.exec(select(Patient.date_of_birth)).one()) == "1984-03-09"

@@ -10,6 +10,7 @@ from xml.etree import ElementTree
 
 import pytest
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 
 from reminders.runtime import Runtime
 from reminders.settings import Settings
@@ -273,3 +274,22 @@ def test_ages_are_coarse(seconds, words):
 )
 def test_the_rate_counts_delivered_and_accepted_against_failures(outcomes, shown):
     assert percent(outcomes.rate) == shown
+
+
+def test_unanswered_urgent_texts_are_stuck_until_answered(staff, engine):
+    from reminders.store.models import Reply
+    from reminders.store.replies import mark_handled
+
+    with session_scope(engine) as session:
+        for n, urgent in enumerate((True, True, False)):
+            session.add(Reply(from_address="+13105550142", body="my throat is swollen",
+                              provider_id=f"SM{n}", urgent=urgent,
+                              received_at=NOW - timedelta(minutes=20 - n)))  # fmt: skip
+    html = dashboard(staff)
+    assert '<a href="/inbox?show=urgent"><strong>2</strong> urgent texts from patients' in html
+    assert "(the oldest came 20 min ago)" in html
+    assert "throat" not in html  # counts only
+    with session_scope(engine) as session:
+        for reply in session.exec(select(Reply)).all():
+            mark_handled(session, reply.id or 0, actor="bo@example.com", now=NOW)
+    assert "Nothing stuck." in dashboard(staff)

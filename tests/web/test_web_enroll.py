@@ -405,3 +405,30 @@ def test_the_timeline_after_enrolling_says_what_enroll_would_have_said(staff, en
     assert "already past their deadline and will be skipped" in page.text
     assert "Session 1 enrolled" not in staff.get("/patients/1").text  # a later visit: no notes
     assert "Session 7 enrolled" not in staff.get("/patients/1?enrolled=7").text  # not hers
+
+
+# -- the date of birth ----------------------------------------------------------------------------
+
+
+def test_the_date_of_birth_group_is_stored(engine, staff):
+    response = post(staff, birth_month="3", birth_day="9", birth_year="1984")
+    assert response.status_code == 303
+    assert patients(engine)[0].date_of_birth is not None
+    assert patients(engine)[0].date_of_birth.isoformat() == "1984-03-09"
+
+
+@pytest.mark.parametrize(
+    ("month", "day", "year", "reason"),
+    [("3", "9", "2030", "is in the future"), ("3", "9", "1850", "is before 1900"),
+     ("2", "30", "1984", "is not a date"), ("3", "", "1984", "is not a date")],
+)  # fmt: skip
+def test_a_bad_date_of_birth_is_shown_beside_its_group_and_nothing_is_written(
+    engine, staff, month, day, year, reason
+):
+    before = counts(engine)
+    response = post(staff, birth_month=month, birth_day=day, birth_year=year)
+    assert response.status_code == 400
+    assert reason in help_of(response.text, "date_of_birth")
+    assert 'href="#f-date_of_birth"' in response.text
+    assert value_of(response.text, "f-birth_year") == year
+    assert counts(engine) == before

@@ -18,12 +18,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
+from reminders.receiving import inbound as receiving_inbound
 from reminders.rules.keyword_order import acts, lifts
 from reminders.settings import Settings
 from reminders.store.db import session_scope
 from reminders.store.models import AuditEvent, InboundMessage, KeywordState
 from reminders.store.opt_outs import is_opted_out, opt_out
-from reminders.web import webhooks
 from reminders.web.app import create_app
 from tests.support.factories import MARIA_PHONE
 from tests.support.settings import make_settings, utc
@@ -85,9 +85,9 @@ def audit_actions(engine: Engine) -> list[str]:
 
 
 def failing_once(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
-    """The next call of webhooks.`name` fails as a lost database would: the webhook answers
-    503 and Twilio will retry it."""
-    real = getattr(webhooks, name)
+    """The next call of receiving.inbound.`name` fails as a lost database would: the webhook
+    answers 503 and Twilio will retry it."""
+    real = getattr(receiving_inbound, name)
     calls = []
 
     def once(*args, **kwargs):
@@ -96,7 +96,7 @@ def failing_once(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
             raise OperationalError("UPDATE ...", None, RuntimeError("server closed the connection"))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(webhooks, name, once)
+    monkeypatch.setattr(receiving_inbound, name, once)
 
 
 # -- rule 1: each MessageSid acts once --------------------------------------------------------

@@ -10,12 +10,12 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 from twilio.request_validator import RequestValidator
 
+from reminders.receiving import inbound
 from reminders.rules.sms_segments import sms_shape
 from reminders.store import unit_of_work
 from reminders.store.db import session_scope
 from reminders.store.models import OptOut, OutboxMessage
 from reminders.store.opt_outs import is_opted_out, opt_out
-from reminders.web import webhooks
 from reminders.web.app import create_app
 from tests.support.factories import MARIA_PHONE
 from tests.support.settings import make_settings
@@ -154,7 +154,7 @@ def test_stop_is_not_lost_to_a_deadlock(client, runtime, monkeypatch):
             raise OperationalError("SELECT ... FOR UPDATE", None, DeadlockDetected("deadlock"))
         return opt_out(session, phone, **kw)
 
-    monkeypatch.setattr(webhooks, "opt_out", deadlocked_once)
+    monkeypatch.setattr(inbound, "opt_out", deadlocked_once)
     response = signed(client, "/webhooks/twilio/inbound", text(body="STOP"))
     assert (response.status_code, len(tries)) == (200, 2)
     assert statuses(runtime, "sms") == {("skipped", "opted_out")}
@@ -164,7 +164,7 @@ def test_stop_answers_503_when_the_deadlocks_do_not_pass(client, runtime, monkey
     def always_deadlocked(session, phone, **kw):
         raise OperationalError("SELECT ... FOR UPDATE", None, DeadlockDetected("deadlock"))
 
-    monkeypatch.setattr(webhooks, "opt_out", always_deadlocked)
+    monkeypatch.setattr(inbound, "opt_out", always_deadlocked)
     monkeypatch.setattr(unit_of_work, "CONTENTION_DELAYS", (0.0, 0.0))
     assert signed(client, "/webhooks/twilio/inbound", text(body="STOP")).status_code == 503
 

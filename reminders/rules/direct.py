@@ -1,0 +1,37 @@
+"""Direct messages (pure): texts written when they are queued, not rendered from a plan step.
+
+A staff reply or a care-page code goes through the outbox and the dispatcher like every other
+message, so it is sent once, retried, and shown on the timeline; only its words are fixed at
+queue time. Such a row's `plan` is `DIRECT_PLAN`, its `step` the purpose and a random suffix
+(the outbox is unique on session, step and channel, and a patient may get many).
+"""
+
+from __future__ import annotations
+
+import secrets
+from enum import StrEnum
+
+DIRECT_PLAN = "direct"
+
+
+class Purpose(StrEnum):
+    STAFF_REPLY = "staff_reply"
+    CARE_CODE = "care_code"
+    # The one confirmation of an opt-out read from a sentence (receiving.stop_wishes): it
+    # goes to the number that has just opted out, and only it may.
+    OPT_OUT_CONFIRMATION = "opt_out_confirmation"
+
+
+def direct_step(purpose: Purpose) -> str:
+    """A step name of its own for each direct message: `staff_reply-3f9a1c0d2b7e`."""
+    return f"{purpose}-{secrets.token_hex(6)}"
+
+
+def is_direct(plan: str) -> bool:
+    return plan == DIRECT_PLAN
+
+
+def confirms_opt_out(purpose: str | None) -> bool:
+    """The opt-out's own confirmation: it may reach the opted-out number, and carries no
+    "Reply STOP to opt out." line (the number has just opted out)."""
+    return purpose == Purpose.OPT_OUT_CONFIRMATION

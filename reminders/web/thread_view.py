@@ -1,0 +1,101 @@
+"""A patient's thread as staff read it: the texts we sent and theirs, interleaved in time.
+
+Pure: the store's `Timeline` and the patient's replies in, plain rows out for the template.
+Only texts appear (a reply comes by SMS); a message shows once it was sent, or at once when
+staff wrote it (a direct message waiting for the dispatcher), each with its status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from reminders.rules.channel_kinds import ChannelKind
+from reminders.rules.direct import is_direct
+from reminders.rules.stop_wishes import WishDecision
+from reminders.store.models import OutboxMessage, Reply
+from reminders.store.timeline import MessageEntry, Timeline
+from reminders.web.timeline_view import MessageRow, local_time, message_row
+
+WISH_WORDS = {
+    WishDecision.OPT_OUT: "treated as an opt-out by {by}",
+    WishDecision.NOT_OPT_OUT: "not an opt-out, said {by}",
+    WishDecision.AUTO_OPT_OUT: "applied as an opt-out: nobody decided within 2 business days",
+}
+
+
+@dataclass(frozen=True)
+class ThreadEntry:
+    at: datetime  # for ordering
+    when: str  # in the clinic's zone
+    ours: bool  # sent by us, else written by the patient
+    by: str  # "We sent", "ana@clinic.example answered", "They wrote"
+    body: str
+    status: str  # ours: the message's status in words; theirs: "needs reply" or who handled it
+    tone: str  # ok | waiting | problem
+    why: str
+    urgent: bool = False
+    reply_id: int | None = None
+    wish_open: bool = False  # a likely opt-out nobody decided: the page offers both choices
+    wish: str = ""  # what became of a likely opt-out
+
+
+def thread(
+    timeline: Timeline, replies: Sequence[Reply], now: datetime, zone: ZoneInfo
+) -> list[ThreadEntry]:
+    """Oldest first, as a conversation reads."""
+    paused = timeline.patient.paused_at is not None
+    entries = [
+        _ours(entry, message_row(entry, now, zone, paused=paused), zone)
+        for session in timeline.sessions
+        for entry in session.messages
+        if _shown(entry.message)
+    ]
+    entries += [_theirs(reply, zone) for reply in replies]
+    return sorted(entries, key=lambda e: (e.at, e.ours))  # at the same moment, theirs first
+
+
+def _shown(message: OutboxMessage) -> bool:
+    return message.channel == ChannelKind.SMS and (
+        message.sent_at is not None or is_direct(message.plan)
+    )
+
+
+def _ours(entry: MessageEntry, row: MessageRow, zone: ZoneInfo) -> ThreadEntry:
+    message = entry.message
+    at = message.created_at if is_direct(message.plan) else (message.sent_at or message.created_at)
+    by = entry.events[0].actor if is_direct(message.plan) and entry.events else None
+    return ThreadEntry(
+        at=at,
+        when=local_time(at, zone),
+        ours=True,
+        by=f"{by} answered" if by else "We sent",
+        body=message.body or "",
+        status=row.status,
+        tone=row.tone,
+        why=row.why,
+    )
+
+
+def _theirs(reply: Reply, zone: ZoneInfo) -> ThreadEntry:
+    handled = f"handled by {reply.read_by}, {local_time(reply.read_at, zone)}"
+    wish = ""
+    if reply.wish_decision:
+        by = reply.wish_decided_by or "staff"
+        wish = WISH_WORDS.get(WishDecision(reply.wish_decision), "").format(by=by)
+    return ThreadEntry(
+        at=reply.received_at,
+        when=local_time(reply.received_at, zone),
+        ours=False,
+        by="They wrote",
+        body=reply.body,
+        status=handled if reply.read_at else "needs reply",
+        tone="ok" if reply.read_at else "waiting",
+        why="",
+        urgent=reply.urgent,
+        reply_id=reply.id,
+        wish_open=reply.stop_wish and reply.wish_decision is None,
+        wish=wish,
+    )
