@@ -30,10 +30,15 @@ class BookedVisit:
 
 
 def booked_visit(
-    session: Session, session_id: int, patient: Patient, settings: Settings
+    session: Session,
+    session_id: int,
+    patient: Patient,
+    settings: Settings,
+    language: str | None = None,
 ) -> BookedVisit | None:
-    """The session's standing booking, or None. The file is the same for the same booking as
-    it stands (stamped with its last change), so a second download changes nothing."""
+    """The session's standing booking, or None, in `language` (else the patient's own). The
+    file is the same for the same booking as it stands (stamped with its last change)."""
+    language = language or patient.language
     booking = current_booking(session, session_id)
     if booking is None:
         return None
@@ -46,10 +51,10 @@ def booked_visit(
         clinic=settings.clinic_name,
         phone=settings.clinic_phone,
         host=host,
-        language=patient.language,
+        language=language,
     )
     tz = zone_or(patient.timezone, settings.timezone)
-    when = appointment_words(booking.starts_at, tz, patient.language)
+    when = appointment_words(booking.starts_at, tz, language)
     return BookedVisit(booking.id or 0, when, ics(appointment, booking.updated_at))
 
 
