@@ -2,9 +2,10 @@
 100,000 rows must still answer well within a second.
 
 Seeds patients, sessions (every 20th entered again), outbox rows spread over 45 days either
-side of now in every status, opt-outs and heartbeats straight into a temporary SQLite
-database (or an empty PostgreSQL schema given by --postgres), then times the dashboard's
-figures (`web.dashboard.gather`) and the chart (`web.charts.delivery_chart`).
+side of now in every status, bookings of every third session, opt-outs and heartbeats
+straight into a temporary SQLite database (or an empty PostgreSQL schema given by
+--postgres), then times the dashboard's figures (`web.dashboard.gather` and
+`web.booking_figures.conversion`) and the chart (`web.charts.delivery_chart`).
 
     .venv/bin/python bench/dashboard_speed.py [--rows 100000] [--postgres URL]
 """
@@ -23,8 +24,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from reminders.runtime import migrate
+from reminders.store.booking_tables import Booking
 from reminders.store.db import make_engine, session_scope
+from reminders.store.defaults import load_care_plans
 from reminders.store.models import OptOut, OutboxMessage, Patient, TreatmentSession, WorkerHeartbeat
+from reminders.web.booking_figures import conversion
 from reminders.web.charts import delivery_chart
 from reminders.web.dashboard import gather, past_days
 
@@ -47,7 +51,7 @@ def seed(engine: Engine, rows: int) -> None:
         connection.execute(
             sa.insert(TreatmentSession),
             [{"id": n, "patient_id": n, "treatment": "asclera", "status": "completed",
-              "completed_at": NOW, "planned_at": NOW, "created_at": NOW,
+              "completed_at": NOW - timedelta(days=n % 120), "planned_at": NOW, "created_at": NOW,
               "replaces_session_id": n - 1 if n % 20 == 0 else None}
              for n in range(1, sessions + 1)],
         )  # fmt: skip
@@ -55,6 +59,13 @@ def seed(engine: Engine, rows: int) -> None:
             sa.insert(OutboxMessage),
             [_message(n, step) for n in range(1, sessions + 1) for step in range(PER_SESSION)],
         )
+        connection.execute(
+            sa.insert(Booking),  # every third session booked, 20 to 80 days after it
+            [{"session_id": n, "patient_id": n, "source": "cal", "external_id": f"uid-{n}",
+              "starts_at": NOW, "status": "booked", "updated_at": NOW,
+              "booked_at": NOW - timedelta(days=n % 120) + timedelta(days=20 + n % 61)}
+             for n in range(3, sessions + 1, 3)],
+        )  # fmt: skip
         connection.execute(
             sa.insert(OptOut),
             [{"channel": "sms", "address": f"+1415{n:07d}", "source": "sms_reply",
@@ -93,6 +104,7 @@ def timed(run: Callable[[], object]) -> float:
 def figures(engine: Engine) -> None:
     with session_scope(engine) as session:
         gather(session, NOW, CLINIC, 120.0)
+        conversion(session, NOW, load_care_plans())
 
 
 def chart(engine: Engine) -> None:

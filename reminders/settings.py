@@ -92,6 +92,11 @@ class Settings(BaseSettings):
     heartbeat_stale_seconds: int = Field(default=120, ge=1)
     care_link_days: int = Field(default=180, ge=1, le=3650)  # a care link works this long
 
+    # Booking the next session: the follow-up prompts link to BOOKING_URL, whose `{ref}` is
+    # the session's reference; Cal.com's webhook (POST /webhooks/cal) says when it was booked.
+    booking_url: str | None = None
+    cal_webhook_secret: SecretStr | None = None  # unset: /webhooks/cal refuses every call
+
     # Operations: `aftercare status`, /healthz, /metrics and each daemon's own metrics port
     stuck_after_seconds: int = Field(default=900, ge=60)  # unknown/held/expired longer: stuck
     metrics_token: SecretStr | None = None  # GET /metrics answers 404 unless set
@@ -121,6 +126,20 @@ class Settings(BaseSettings):
     def _supported_database(cls, value: str) -> str:
         if not value.startswith(("sqlite://", "postgresql")):
             raise ValueError("must start with sqlite:// or postgresql+psycopg://")
+        return value
+
+    @field_validator("booking_url")
+    @classmethod
+    def _booking_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL")
+        if "{ref}" not in value:
+            raise ValueError(
+                "must contain {ref} where the booking tool passes data through"
+                " (Cal.com: ?metadata[aftercare]={ref})"
+            )
         return value
 
     @field_validator("log_level", mode="before")
@@ -241,7 +260,7 @@ _PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "changethis", "dev"}
 def _secret_problems(settings: Settings) -> list[str]:
     """Refuse a placeholder secret rather than sign links or guard /metrics with a guessable one."""
     problems = []
-    for name in ("secret_key", "metrics_token"):
+    for name in ("secret_key", "metrics_token", "cal_webhook_secret"):
         secret: SecretStr | None = getattr(settings, name)
         if secret is None:
             continue

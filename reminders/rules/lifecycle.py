@@ -27,6 +27,7 @@ class SkipReason(StrEnum):
     UNDELIVERABLE = "undeliverable"  # the provider said this address can never work
     TRIAL = "trial"  # TRIAL_MODE and the number is not on TRIAL_ALLOWED_NUMBERS
     COMBINED = "combined"  # its text went inside another step's SMS (combined_into_id)
+    BOOKED = "booked"  # a follow-up prompt made moot: the patient booked the next session
 
 
 ALLOWED: dict[Status, frozenset[Status]] = {
@@ -86,6 +87,7 @@ SKIP_WORDS: dict[str, str] = {
     SkipReason.UNDELIVERABLE: "the provider said the address cannot be delivered to",
     SkipReason.TRIAL: "trial mode: the number is not on the allowed list",
     SkipReason.COMBINED: "sent inside another step's text (the daily SMS limit)",
+    SkipReason.BOOKED: "the patient booked their next session",
 }
 
 

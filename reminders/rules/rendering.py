@@ -56,6 +56,7 @@ SAMPLE_CONTEXT: Mapping[str, object] = MappingProxyType(
         "treatment_name": "Asclera sclerotherapy",
         # 45 characters, as on a typical host (rules/care_links.py: 25 plus the base URL)
         "care_link": "https://finetouch.co/c/q8Rk2mXw5TbN7vLp3sYd4A",
+        "booking_link": "https://book.example.com/next-session?ref=SAMPLE",
     }
 )
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reminders.rules.bookings import booking_link
 from reminders.rules.care_links import CareLinks
 from reminders.rules.care_plans import CarePlans
 from reminders.rules.channel_kinds import ChannelKind
@@ -15,6 +16,7 @@ from reminders.rules.names import first_name
 from reminders.rules.rendering import TemplateKey, TemplateProblem, render_email, render_sms
 from reminders.rules.sms_segments import gsm7_name, sms_shape
 from reminders.settings import Settings
+from reminders.store.bookings import booking_ref_of
 from reminders.store.care_links import link_for
 from reminders.store.models import Patient, TreatmentSession
 from reminders.store.templates import TemplateMissing, TemplateSource, find_template
@@ -44,6 +46,7 @@ class ClinicInfo:
     sms_may_name_treatment: bool = False
     unsubscribe: UnsubscribeLinks | None = None
     care_links: CareLinks | None = None
+    booking_url: str | None = None  # BOOKING_URL, with its `{ref}`
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ClinicInfo:
@@ -53,21 +56,29 @@ class ClinicInfo:
             settings.sms_may_name_treatment,
             settings.unsubscribe_links,
             settings.care_links,
+            settings.booking_url,
         )
 
 
 def message_context(
-    patient: Patient, treatment_name: str, clinic: ClinicInfo, channel: str, care_link: str = ""
+    patient: Patient,
+    treatment_name: str,
+    clinic: ClinicInfo,
+    channel: str,
+    care_link: str = "",
+    booking_ref: str | None = None,
 ) -> dict[str, object]:
     """What a template may use. SMS get no treatment name unless the clinic chose so.
     `care_link` is the session's care page ("" when PUBLIC_BASE_URL or SECRET_KEY is unset:
-    the default templates then leave the sentence that carries it out)."""
+    the default templates then leave the sentence that carries it out); `booking_link` is ""
+    when no BOOKING_URL is set (templates test it with `{% if %}`)."""
     name = first_name(patient.name)
     context: dict[str, object] = {
         "first_name": gsm7_name(name) if channel == ChannelKind.SMS else name,
         "clinic_name": clinic.name,
         "clinic_phone": clinic.phone,
         "care_link": care_link,
+        "booking_link": booking_link(clinic.booking_url, booking_ref) or "",
     }
     if channel == ChannelKind.EMAIL or clinic.sms_may_name_treatment:
         context["treatment_name"] = treatment_name
@@ -116,7 +127,10 @@ def compose(
     link = ""
     if clinic.care_links is not None and treatment.id is not None:
         link = link_for(session, treatment.id, clinic.care_links)
-    context = message_context(patient, treatment_name, clinic, channel, link)
+    # The reference is made (once per session) only for a template that links to the booking.
+    wants_ref = clinic.booking_url is not None and "booking_link" in found.source
+    ref = booking_ref_of(session, treatment) if wants_ref else None
+    context = message_context(patient, treatment_name, clinic, channel, link, ref)
     body, subject, html, segments = render(channel, found.source, context)
     if channel == ChannelKind.SMS and first_text:
         body = with_opt_out_line(body, patient.language)

@@ -33,6 +33,7 @@ from reminders.store.models import Patient
 
 SAMPLE_ADDRESS = "patient@example.com"  # for the footer's unsubscribe link; never sent to
 SAMPLE_TOKEN = "q8Rk2mXw5TbN7vLp3sYd4A"  # noqa: S105  (a care link's length; opens nothing)
+SAMPLE_REF = "SampleReference0"  # the booking link's reference in a preview; no session's
 MAX_SOURCE = 20_000  # characters of template source; the longest shipped one is about 2,600
 _NO_TREATMENT_HINT = (
     "SMS get no treatment_name unless the clinic sets SMS_MAY_NAME_TREATMENT:"
@@ -87,7 +88,7 @@ def sample_context(channel: str, language: str, clinic: ClinicInfo) -> dict[str,
     treatment = str(SAMPLE_CONTEXT["treatment_name"])
     links = clinic.care_links
     link = care_url(links.public_base_url, SAMPLE_TOKEN) if links is not None else ""
-    return message_context(sample_patient(language), treatment, clinic, channel, link)
+    return message_context(sample_patient(language), treatment, clinic, channel, link, SAMPLE_REF)
 
 
 def preview(source: str, *, channel: str, language: str, clinic: ClinicInfo) -> Preview:

@@ -76,6 +76,8 @@ class TreatmentSession(SQLModel, table=True):
     # The care_plan_revision version that planned it; None: the file's plan, or not planned yet.
     plan_version: int | None = None
     voided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # What the booking link passes to the booking tool, made when needed (store/bookings.py)
+    booking_ref: str | None = Field(default=None, max_length=32, unique=True, index=True)
     created_at: datetime = Field(
         default_factory=utcnow,
         sa_type=UTCDateTime,
@@ -366,6 +368,7 @@ class SetupToken(SQLModel, table=True):
 # Tables kept in modules of their own, registered with the others when models is imported.
 from reminders.store.account_tables import PasswordReset  # noqa: E402, F401
 from reminders.store.api_tables import ApiKey, IdempotencyRecord  # noqa: E402, F401
+from reminders.store.booking_tables import Booking  # noqa: E402, F401
 from reminders.store.care_link_tables import CareLink  # noqa: E402, F401
 from reminders.store.conversation_tables import Conversation, SavedReply  # noqa: E402, F401
 from reminders.store.on_call_tables import OnCallContact, UrgentPage  # noqa: E402, F401

@@ -21,7 +21,7 @@ from markupsafe import Markup, escape
 from starlette.datastructures import State
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from reminders.web import DatabaseUnavailable, api_sessions
+from reminders.web import DatabaseUnavailable, api_bookings, api_sessions
 from reminders.web.api_auth import Unauthorized
 from reminders.web.api_errors import InvalidRequest, field_errors, problem
 from reminders.web.pages import render
@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 PREFIX = "/api/v1"
 DESCRIPTION = """\
-Enroll completed treatment sessions from a practice-management system. Each request carries
+Enroll completed treatment sessions from a practice-management system, and record the
+patient's next appointment (which stops the "book your next session" prompts). Each request carries
 an API key made by an admin on `/admin/api-keys`, as `Authorization: Bearer ak_…`. Errors are
 JSON: `detail` says what went wrong, `errors` names each bad field."""
 
@@ -47,6 +48,7 @@ def create_api(state: State) -> FastAPI:
     )
     api.state = state
     api.include_router(api_sessions.router)
+    api.include_router(api_bookings.router)
     api.add_api_route("/docs", _docs, methods=["GET"], include_in_schema=False)
     for kind, handler in _HANDLERS.items():
         api.add_exception_handler(kind, handler)

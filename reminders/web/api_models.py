@@ -141,3 +141,60 @@ class SessionCreated(BaseModel):
         default_factory=list,
         description="The session's planned messages, with when each is expected to go.",
     )
+
+
+BOOKING_EXAMPLE: dict[str, JsonValue] = {
+    "external_id": "appt-20931",
+    "phone": "+13105550142",
+    "starts_at": "2027-01-12T10:00:00-08:00",
+}
+
+
+class BookingRequest(BaseModel):
+    """The patient's next appointment, booked in the practice system."""
+
+    model_config = ConfigDict(
+        extra="forbid", strict=True, json_schema_extra={"examples": [BOOKING_EXAMPLE]}
+    )
+
+    external_id: str = Field(
+        min_length=1,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="Your id of the appointment (letters, digits, `_.:-`). Sent again, it"
+        " changes nothing; with another `starts_at`, the appointment is moved.",
+        examples=["appt-20931"],
+    )
+    starts_at: Text = Field(
+        description="When the appointment starts: ISO-8601 with an offset.",
+        examples=["2027-01-12T10:00:00-08:00", "2027-01-12T18:00:00Z"],
+    )
+    ends_at: Text | None = Field(
+        None, description="When it ends (ISO-8601 with an offset); default an hour after."
+    )
+    patient_id: int | None = Field(
+        None,
+        ge=1,
+        le=2**31 - 1,
+        description="The patient on file (as `POST /sessions` answered); else give `phone`.",
+    )
+    phone: Text | None = Field(
+        None,
+        description="The patient's mobile number on file, when `patient_id` is not given.",
+        examples=["+13105550142"],
+    )
+
+
+class BookingCreated(BaseModel):
+    booking_id: int = Field(description="The booking, the same for every repeat of external_id.")
+    patient_id: int
+    session_id: int = Field(
+        description="The session it follows: the patient's newest that is not voided."
+    )
+    starts_at: str = Field(description="When it starts, in UTC.")
+    result: str = Field(
+        description="booked (new), moved (a new starts_at) or unchanged (a repeat)."
+    )
+    prompts_skipped: int = Field(
+        description='Follow-up prompts ("book your next session") this booking skipped.'
+    )

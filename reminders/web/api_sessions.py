@@ -113,7 +113,7 @@ async def create_session(
     plan its messages, all in one transaction: a refusal (422) writes nothing."""
     # The body is read here rather than as a FastAPI body parameter: FastAPI parses that
     # before any dependency runs, so bad JSON without a key would get 422 instead of 401.
-    body = _parse(await _read_json(request))
+    body = _parse(await read_json(request))
     digest = request_hash("POST", PATH, body.model_dump(mode="json"))
     enroller = Enroller(desk_of(request), caller)
     work = partial(enroller.answer, body=body, key=idempotency_key, digest=digest)
@@ -127,7 +127,8 @@ async def create_session(
     return JSONResponse(answer.body, status_code=answer.status, headers=headers)
 
 
-async def _read_json(request: Request) -> bytes:
+async def read_json(request: Request) -> bytes:
+    """The raw body of a JSON request: 415 unless declared JSON, 413 past MAX_BODY_BYTES."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json" and not media_type.endswith("+json"):
         raise NotJson()

@@ -44,6 +44,7 @@ from reminders.web import (
     timeline,
     unsubscribe,
     webhooks,
+    webhooks_cal,
 )
 from reminders.web.api import PREFIX as API_PREFIX
 from reminders.web.api import create_api
@@ -133,6 +134,7 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, _http_error)
     for router in (
         webhooks.router,
+        webhooks_cal.router,
         health.router,
         metrics.router,
         unsubscribe.router,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import partial
 from typing import Annotated, Any
@@ -22,6 +22,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, TimestampSigner
 
+from reminders.rules.bookings import booking_link
 from reminders.rules.care_access import (
     COOKIE_DAYS,
     LinkState,
@@ -35,11 +36,13 @@ from reminders.rules.care_links import looks_like_token
 from reminders.rules.care_page import LANGUAGE_NAMES, LANGUAGES, language_of, tel_href
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.store import care_links
+from reminders.store.bookings import booking_ref_of
 from reminders.store.care_plans import current_plans
 from reminders.store.db import Session
 from reminders.store.opt_outs import opt_out
 from reminders.web import now_of, plans_of, run_db, settings_of
 from reminders.web.auth import is_https
+from reminders.web.booking_calendar import BookedVisit, booked_visit, ics_response
 from reminders.web.care_page_view import care_page_view
 from reminders.web.pages import PAGE_HEADERS, render
 
@@ -131,6 +134,20 @@ async def stop(
     return RedirectResponse(target, status_code=303, headers=REDIRECT_HEADERS)
 
 
+@router.get("/{token}/next-session.ics")
+async def next_session_ics(request: Request, token: str) -> Response:
+    """The booked next session for the patient's calendar: only with this link's cookie."""
+    cookie = request.cookies.get(COOKIE)
+    if settings_of(request).care_links is None or not looks_like_token(token):
+        return Response(status_code=404, headers=HEADERS)
+    visit = await run_db(request, partial(_visit, request=request, token=token, cookie=cookie))
+    if visit is None:
+        return Response(status_code=404, headers=HEADERS)
+    response = ics_response(visit)
+    response.headers.update(HEADERS)
+    return response
+
+
 # -- the work, each in one transaction --------------------------------------------------------
 
 
@@ -148,6 +165,18 @@ def _view(
         return _shown(session, request, found, lang, now)
     care_links.visited(session, found.link, now)
     return _gate(session, found, lang, now)
+
+
+def _visit(
+    session: Session, now: datetime, *, request: Request, token: str, cookie: str | None
+) -> BookedVisit | None:
+    found = care_links.find(session, token)
+    if found is None or _refused(request, found, now) is not None:
+        return None
+    if not _cookie_opens(request, cookie, found.link.id):
+        return None
+    settings = settings_of(request)
+    return booked_visit(session, found.treatment.id or 0, found.patient, settings)
 
 
 @dataclass(frozen=True)
@@ -281,6 +310,12 @@ def _shown(
         language=lang if lang in LANGUAGES else None,
         now=now,
     )
+    visit = booked_visit(session, found.treatment.id or 0, found.patient, settings, view.language)
+    link = ""
+    if visit is None and settings.booking_url:
+        ref = booking_ref_of(session, found.treatment)
+        link = booking_link(settings.booking_url, ref) or ""
+    view = replace(view, next_session=visit, booking_link=link)
     return Answer("page", 200, {"view": view, "language": view.language})
 
 

@@ -27,6 +27,7 @@ from reminders.rules.timing import readable_zone
 from reminders.store.care_links import Opened, coming_messages
 from reminders.store.db import Session
 from reminders.store.templates import TemplateMissing, find_template
+from reminders.web.booking_calendar import BookedVisit
 
 CHANNEL_WORDS: dict[str, dict[str, str]] = {
     "en": {ChannelKind.SMS: "Text", ChannelKind.EMAIL: "Email"},
@@ -60,7 +61,8 @@ class CarePageView:
     plan_html: str  # the plan's care_page template, rendered
     coming: list[Coming]
     stoppable: list[Stoppable]
-    next_session: None = None  # bookings (issue 14, part 3) fill this in
+    next_session: BookedVisit | None = None  # the booked next session (web/booking_calendar)
+    booking_link: str = ""  # BOOKING_URL for this session, while none is booked
 
 
 def care_page_view(

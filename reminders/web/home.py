@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import partial
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from reminders.web import run_db, settings_of
+from reminders.store.db import Session
+from reminders.web import plans_of, run_db, settings_of
 from reminders.web.auth import CurrentUser, SessionCsrf
+from reminders.web.booking_figures import BOOKING_WINDOWS, ConversionRow, conversion
 from reminders.web.charts import delivery_chart
-from reminders.web.dashboard import CHANNELS, gather, past_days, percent
+from reminders.web.dashboard import CHANNELS, Dashboard, gather, past_days, percent
 from reminders.web.pages import render
 
 router = APIRouter(dependencies=[SessionCsrf])
@@ -26,15 +29,23 @@ SVG_HEADERS = {
 @router.get("/")
 async def home(request: Request, user: CurrentUser) -> HTMLResponse:
     settings = settings_of(request)
-    work = partial(
+    figures = partial(
         gather, zone=settings.timezone, stale_after=float(settings.heartbeat_stale_seconds)
     )
+    defaults = plans_of(request)
+
+    def work(session: Session, now: datetime) -> tuple[Dashboard, list[ConversionRow]]:
+        return figures(session, now), conversion(session, now, defaults)
+
+    dash, bookings = await run_db(request, work)
     context = {
         "user": user,
         "csrf_token": user.csrf_token,
-        "dash": await run_db(request, work),
+        "dash": dash,
         "channels": CHANNELS,
         "percent": percent,
+        "booking_windows": BOOKING_WINDOWS,
+        "booking_rows": bookings,
     }
     return render(request, "home.html", context)
 

@@ -23,6 +23,7 @@ from reminders.store.models import MessageEvent, OutboxMessage, Patient
 from reminders.store.timeline import MessageEntry, SessionEntry, Timeline
 
 LANGUAGES = {"en": "English", "es": "Spanish"}
+BOOKED_FOR = "booked for "  # how rules.bookings.booked_words begins
 CHANNELS: dict[str, str] = {ChannelKind.SMS: "SMS", ChannelKind.EMAIL: "Email"}
 REACHED = frozenset({Status.SENDING, Status.SENT, Status.DELIVERED, Status.UNDELIVERED})
 # What a deferral or an expiry decided at a deferral meant, from the dispatcher's reasons.
@@ -334,7 +335,13 @@ def _pending_why(
 
 
 def _skip_why(message: OutboxMessage, events: Sequence[MessageEvent]) -> str:
-    """The skip reason in words; an expiry decided at a deferral says which wait was too long."""
+    """The skip reason in words; an expiry decided at a deferral says which wait was too long,
+    a booking when it is for (its newest time: a reschedule notes the new one)."""
+    if message.error_reason == SkipReason.BOOKED:
+        for event in reversed(events):
+            at = (event.reason or "").find(BOOKED_FOR)
+            if at >= 0:
+                return (event.reason or "")[at:]
     words = skip_words(message.error_reason)
     skipped = [e for e in events if e.to_status == Status.SKIPPED]
     detail = (skipped[-1].reason or "") if skipped else ""

@@ -126,7 +126,7 @@ def test_default_email_carries_the_care_link_in_both_parts(key: TemplateKey) -> 
     link = str(SAMPLE_CONTEXT["care_link"])
     assert link in email.text
     assert f'<a href="{link}">{link}</a>' in email.html
-    bare = render_email(_source(key), {**SAMPLE_CONTEXT, "care_link": ""})
+    bare = render_email(_source(key), {**SAMPLE_CONTEXT, "care_link": "", "booking_link": ""})
     assert "/c/" not in bare.text and "<a href" not in bare.html
 
 

@@ -396,6 +396,31 @@ CASES: dict[str, Case] = {
         before={"error_reason": SkipReason.OPTED_OUT},
         entry=(Status.SKIPPED, Status.PENDING),
     ),
+    "skip_booked": Case(
+        Status.PENDING,
+        lambda s, m: moves.skip_booked(s, [m], "booked for Tue 12 Jan 10:00", NOW, actor="cal"),
+        {"status": Status.SKIPPED, "error_reason": SkipReason.BOOKED, "due_at": EARLIER},
+        entry=(Status.PENDING, Status.SKIPPED),
+    ),
+    "replan_unbooked": Case(
+        Status.SKIPPED,
+        lambda s, m: moves.replan_unbooked(s, [m], NOW, actor="cal"),
+        {"status": Status.PENDING, "error_reason": None, "due_at": EARLIER},
+        before={"error_reason": SkipReason.BOOKED, "not_after": LATER},
+        entry=(Status.SKIPPED, Status.PENDING),
+    ),
+    "replan_unbooked (past its deadline: stays skipped)": Case(
+        Status.SKIPPED,
+        lambda s, m: moves.replan_unbooked(s, [m], NOW, actor="cal"),
+        {"status": Status.SKIPPED, "error_reason": SkipReason.BOOKED},
+        before={"error_reason": SkipReason.BOOKED, "not_after": EARLIER},
+    ),
+    "replan_unbooked (skipped for another reason: stays skipped)": Case(
+        Status.SKIPPED,
+        lambda s, m: moves.replan_unbooked(s, [m], NOW, actor="cal"),
+        {"status": Status.SKIPPED, "error_reason": SkipReason.OPTED_OUT},
+        before={"error_reason": SkipReason.OPTED_OUT, "not_after": LATER},
+    ),
 }
 
 

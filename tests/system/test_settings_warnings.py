@@ -41,3 +41,20 @@ def test_production_needs_the_clinics_own_name_and_phone():
     )  # fmt: skip
     assert chosen.clinic_name == "Sunset Veins"
     assert load_settings(_env_file=None).clinic_name  # development keeps the defaults
+
+
+@pytest.mark.parametrize(
+    ("values", "problem"),
+    [
+        ({"booking_url": "https://cal.com/finetouch"}, "BOOKING_URL: must contain {ref}"),
+        ({"booking_url": "cal.com/x?metadata[aftercare]={ref}"}, "BOOKING_URL: must be an http"),
+        ({"cal_webhook_secret": "short"}, "CAL_WEBHOOK_SECRET must be a random string"),
+    ],
+)
+def test_a_booking_setting_that_cannot_work_is_refused_by_name(values, problem):
+    from reminders.settings import SettingsError, load_settings
+
+    with pytest.raises(SettingsError, match=problem.replace("[", r"\[").replace("{", r"\{")):
+        load_settings(_env_file=None, **values)
+    url = "https://cal.com/finetouch/follow-up?metadata[aftercare]={ref}"
+    assert load_settings(_env_file=None, booking_url=url).booking_url == url

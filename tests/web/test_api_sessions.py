@@ -391,7 +391,7 @@ def test_logs_name_ids_never_the_patient(client, key, caplog):
 
 def test_openapi_describes_the_endpoint_and_only_the_api(client):
     schema = client.get("/api/v1/openapi.json").json()
-    assert list(schema["paths"]) == ["/sessions"]
+    assert list(schema["paths"]) == ["/sessions", "/bookings"]
     assert schema["servers"] == [{"url": "/api/v1"}]
     operation = schema["paths"]["/sessions"]["post"]
     body = operation["requestBody"]["content"]["application/json"]["schema"]

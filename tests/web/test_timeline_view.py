@@ -189,6 +189,27 @@ def test_steps_and_treatments_read_in_staff_words():
             "past its deadline: waiting for tomorrow (one text a day) would have made it too late",
         ),
         ({"status": "skipped", "error_reason": "something new"}, (), "skipped", "something new"),
+        (
+            {"status": "skipped", "error_reason": "booked"},
+            (event("booked: booked for Tue 12 Jan 10:00", to="skipped", came_from="pending"),),
+            "skipped",
+            "booked for Tue 12 Jan 10:00",
+        ),
+        (
+            {"status": "skipped", "error_reason": "booked"},
+            (
+                event("booked: booked for Tue 12 Jan 10:00", to="skipped", came_from="pending"),
+                event("booking moved: booked for Wed 13 Jan 11:30", to="skipped"),
+            ),
+            "skipped",
+            "booked for Wed 13 Jan 11:30",
+        ),
+        (
+            {"status": "skipped", "error_reason": "booked"},
+            (),
+            "skipped",
+            "the patient booked their next session",
+        ),
     ],
 )
 def test_each_status_and_reason_reads_in_words(fields, events, status, why):

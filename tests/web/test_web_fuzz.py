@@ -131,6 +131,7 @@ def settings_in(folder: Path) -> Settings:
         public_base_url="https://aftercare.example.org",
         twilio_auth_token="twilio-test-auth-token",
         secret_key="web-fuzz-secret-0123456789abcdef",
+        cal_webhook_secret="cal-fuzz-secret-0123456789",
     )
 
 
