@@ -18,6 +18,7 @@ from reminders.sending.preparing import Preparer
 from reminders.store.models import OutboxMessage
 from reminders.store.send_history import SendHistory
 from tests.support.factories import enroll_patient
+from tests.support.send_plans import no_texts_combine
 
 COMPLETED = datetime(2026, 11, 20, 22, 30, tzinfo=UTC)  # Fri 14:30 PST
 NOW = COMPLETED + timedelta(minutes=5)
@@ -88,6 +89,7 @@ def test_a_chunk_sends_each_due_message_once_in_a_few_statements(runtime):
 
 
 def test_the_daily_cap_counts_the_texts_reserved_earlier_in_the_same_chunk(runtime):
+    no_texts_combine(runtime.engine, runtime.default_plans)  # the cap alone decides
     for treatment in ("test-dose", "laser", "asclera"):
         enroll_patient(runtime, completed_at=COMPLETED, now=NOW, treatment=treatment, email=None)
     report = dispatcher(runtime, Recording(), sms_daily_cap=2).run_once()

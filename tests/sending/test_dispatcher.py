@@ -29,6 +29,7 @@ from reminders.store.opt_outs import opt_out
 from reminders.store.pauses import pause_patient
 from tests.support.factories import MARIA_EMAIL, MARIA_PHONE, enroll_patient, make_dispatcher
 from tests.support.recording_channel import RecordingChannel, messages
+from tests.support.send_plans import no_texts_combine
 
 LA = ZoneInfo("America/Los_Angeles")
 COMPLETED = datetime(2026, 11, 20, 22, 30, tzinfo=UTC)  # Fri 14:30 PST
@@ -74,6 +75,7 @@ def test_sms_due_at_night_waits_for_morning_while_email_goes(runtime):
 
 
 def test_second_sms_the_same_local_day_moves_to_next_morning(runtime):
+    no_texts_combine(runtime.engine, runtime.default_plans)  # too long to share one text
     enroll_patient(runtime, completed_at=COMPLETED, now=NOW, treatment="test-dose")
     enroll_patient(runtime, completed_at=COMPLETED, now=NOW, treatment="laser")
     report = make_dispatcher(runtime, lambda: NOW).run_once()

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine
 
+from reminders.rules.care_plans import CarePlans
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.rendering import TemplateKey
 from reminders.store.db import session_scope
@@ -46,3 +47,11 @@ def set_texts(engine: Engine, plan: str, texts: dict[str, str], language: str = 
 
 def long_texts(engine: Engine, plan: str, steps: Iterable[str]) -> None:
     set_texts(engine, plan, {step: long_text(step) for step in steps})
+
+
+def no_texts_combine(engine: Engine, plans: CarePlans) -> None:
+    """Every SMS step of every plan two segments long, so no two ever share a text: for the
+    tests of the daily cap itself (a second text moves to the next morning)."""
+    for plan in plans.plans.values():
+        steps = {s.template_step for s in plan.steps if ChannelKind.SMS in s.channels}
+        long_texts(engine, plan.name, sorted(steps))

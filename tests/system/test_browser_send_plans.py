@@ -4,6 +4,7 @@ its preview; desktop and phone."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -45,8 +46,10 @@ def test_the_timeline_shows_when_each_text_will_go_and_its_preview(
     log_in(page, site.staff, site.password)
     expect(page).to_have_url(site.base_url + "/")
     page.goto(f"/patients/{patient}")
-    rows = page.locator("tbody tr").filter(has=page.get_by_role("cell", name="aftercare"))
-    sms = rows.filter(has=page.get_by_role("cell", name="SMS", exact=True))
+    # By the cells' labels: on a phone the rows are stacked, and no longer a table's cells.
+    step = page.locator('td[data-label="Step"]', has_text=re.compile("aftercare", re.I))
+    rows = page.locator("tbody tr").filter(has=step)
+    sms = rows.filter(has=page.locator('td[data-label="Channel"]', has_text=re.compile("^SMS$")))
     expect(sms).to_have_count(2)
     carrier = sms.filter(has_text="carrying the text of message")
     expect(carrier).to_have_count(1)

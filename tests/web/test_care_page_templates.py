@@ -54,7 +54,7 @@ def test_the_list_offers_each_plans_care_page_in_both_languages(admin):
 
 def test_the_editor_previews_the_page_for_the_sample_patient(admin):
     editor = admin.get(PAGE)
-    assert editor.status_code == 200 and "Care page, language" in editor.text
+    assert editor.status_code == 200 and "Care page, in <strong>English</strong>" in editor.text
     assert '<div class="care-page-preview" id="preview-page">' in editor.text
     assert "ends on Monday at 14:30" in editor.text  # the sample session, seen the next day
     token = csrf_of(editor.text)
