@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from reminders.rules.care_links import care_url
 from reminders.rules.care_page import PAGE_CHANNEL, sample_page_context
 from reminders.rules.channel_kinds import ChannelKind
+from reminders.rules.names import first_name
 from reminders.rules.rendering import (
     SAMPLE_CONTEXT,
     TemplateProblem,
@@ -129,10 +130,14 @@ def check_for_save(
     if not shown.ok:
         return shown
     for name, address, treatment in _varied(treatment_names):
-        patient = Patient(name=name, language=language, email=address)
-        context = message_context(patient, treatment, clinic, channel)
         try:
-            render(channel, source, context)
+            if channel == PAGE_CHANNEL:  # a care page: the patient's page, their name and plan
+                varied = {"first_name": first_name(name), "treatment_name": treatment}
+                page = {**SAMPLE_CONTEXT, "clinic_name": clinic.name, "clinic_phone": clinic.phone}
+                render_page(source, sample_page_context(language, {**page, **varied}))
+            else:
+                patient = Patient(name=name, language=language, email=address)
+                render(channel, source, message_context(patient, treatment, clinic, channel))
         except TemplateProblem as problem:
             who = f"a patient named {name!r}" + ("" if address else " without an email")
             return Preview(channel, problem=f"for {who} ({treatment}): {problem}")

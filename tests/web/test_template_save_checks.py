@@ -93,3 +93,15 @@ def test_a_preview_that_runs_too_long_is_stopped_with_a_message(app, admin):
     )
     assert "Hi Maria" in fine.text
     app.state.render_pool.close()
+
+
+def test_a_care_page_that_fails_for_a_real_patient_is_not_saved_and_a_good_one_is(admin, runtime):
+    page = "/admin/templates/sclerotherapy/care_page/page/en"
+    trap = "<p>{% if first_name != 'Maria' %}{{ 1/0 }}{% endif %}Hello {{ first_name }}</p>"
+    loaded = len(versions(runtime, "care_page"))
+    refused = save(admin, page, trap)
+    assert refused.status_code == 400
+    assert "Not saved" in refused.text and "José" in refused.text
+    assert len(versions(runtime, "care_page")) == loaded  # each plan's page as init loaded it
+    assert save(admin, page, "<p>Hello {{ first_name }}</p>").status_code == 303
+    assert len(versions(runtime, "care_page")) == loaded + 1
