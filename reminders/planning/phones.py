@@ -64,7 +64,7 @@ def require_textable(e164: str) -> None:
     if kind is not None:
         raise InvalidEnrollment(
             f"phone number {e164} is {kind}, which cannot take texts: give a mobile number,"
-            " or untick texts to keep it on file"
+            " or enroll without texts to keep it on file"
         )
 
 
