@@ -358,3 +358,9 @@ def test_the_list_of_a_dashboard_count_says_what_it_lists_and_refuses_a_bad_link
     bad = staff.get("/messages?status=lost")
     assert bad.status_code == 400 and "is not a status" in bad.text
     assert staff.get("/messages?day=tuesday").status_code == 400
+
+
+def test_the_page_title_is_words_and_the_bookings_table_is_shown_once(staff):
+    html = dashboard(staff)
+    assert "<title>Dashboard · Aftercare</title>" in html
+    assert html.count('id="bookings-heading"') == 1
