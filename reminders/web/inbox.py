@@ -26,6 +26,7 @@ from reminders.rules.masking import mask_phone
 from reminders.rules.rendering import TemplateProblem
 from reminders.rules.staff_replies import MAX_CHARACTERS
 from reminders.rules.stop_wishes import WishDecision
+from reminders.rules.zone_names import zone_words
 from reminders.store.accounts import actor_of, list_users
 from reminders.store.db import MAX_ID, Session
 from reminders.store.inbox import (
@@ -111,7 +112,7 @@ async def inbox_page(
         "filters": FILTERS,
         "show": chosen,
         "more": len(rows) >= SHOWN,
-        "zone": zone.key,
+        "zone": zone_words(zone.key),
         "notice": DONE.get(done),
     }
     return render(request, "inbox.html", context)
@@ -191,7 +192,7 @@ async def _thread_page(
     context = {
         "user": user,
         "csrf_token": user.csrf_token,
-        "zone": zone.key,
+        "zone": zone_words(zone.key),
         "notice": notice,
         "error": error,
         **loaded,

@@ -125,6 +125,9 @@ def test_an_urgent_text_reaches_staff_who_answer_it(page: Page, site: Site, runt
     page.get_by_role("button", name="Insert").click()
     reply = page.get_by_label("Reply", exact=True)
     expect(reply).to_have_value(ANSWER)  # rendered for her, the clinic's phone filled in
+    # The inserted box is htmx's once it has settled; typing before then (as no person can,
+    # 20 ms after the click) would send no request.
+    expect(page.locator(".htmx-added, .htmx-settling, .htmx-swapping")).to_have_count(0)
     expect(page.locator("#reply-shape")).to_contain_text("GSM-7 · 1 segment")
     reply.fill(ANSWER + " ¿Está bien?")
     expect(page.locator("#reply-shape")).to_contain_text("UCS-2 · 2 segments")
