@@ -30,6 +30,7 @@ from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.direct import DIRECT_PLAN, Purpose
 from reminders.rules.lifecycle import Status
 from reminders.store.audit import record
+from reminders.store.care_page_content import ContentVersion, content_version
 from reminders.store.direct import queue_direct
 from reminders.store.models import CareLink, OptOut, OutboxMessage, Patient, TreatmentSession
 
@@ -46,6 +47,7 @@ class Opened:
     treatment: TreatmentSession
     patient: Patient
     stopped: frozenset[str] = frozenset()
+    content: ContentVersion = (None, None)  # the plans and templates in force (care_page_content)
 
 
 def link_for(session: Session, session_id: int, links: CareLinks) -> str:
@@ -94,6 +96,7 @@ def find(session: Session, token: str, *, lock: bool = False) -> Opened | None:
             Patient,
             _opted_out(ChannelKind.SMS, col(Patient.phone)),
             _opted_out(ChannelKind.EMAIL, col(Patient.email)),
+            *content_version(),
         )
         .join(TreatmentSession, col(TreatmentSession.id) == col(CareLink.session_id))
         .join(Patient, col(Patient.id) == col(TreatmentSession.patient_id))
@@ -104,10 +107,10 @@ def find(session: Session, token: str, *, lock: bool = False) -> Opened | None:
     found = session.execute(query).first()
     if found is None:
         return None
-    link, treatment, patient, sms, email = found
+    link, treatment, patient, sms, email, plans, templates = found
     stopped = {ChannelKind.SMS} if sms else set()
     stopped |= {ChannelKind.EMAIL} if email else set()
-    return Opened(link, treatment, patient, frozenset(stopped))
+    return Opened(link, treatment, patient, frozenset(stopped), (plans, templates))
 
 
 def _opted_out(channel: ChannelKind, address: object) -> sa.Exists:

@@ -37,7 +37,7 @@ from reminders.rules.care_page import LANGUAGE_NAMES, LANGUAGES, language_of, te
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.store import care_links
 from reminders.store.bookings import booking_ref_of
-from reminders.store.care_plans import current_plans
+from reminders.store.care_page_content import plans_in_force
 from reminders.store.db import Session
 from reminders.store.opt_outs import opt_out
 from reminders.web import now_of, plans_of, run_db, settings_of
@@ -302,7 +302,7 @@ def _shown(
     view = care_page_view(
         session,
         found,
-        plans=current_plans(session, plans_of(request)),
+        plans=plans_in_force(session, plans_of(request), found.content),
         templates_dir=settings.templates_dir,
         clinic_name=settings.clinic_name,
         clinic_phone=settings.clinic_phone,

@@ -25,8 +25,8 @@ from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.rendering import TemplateKey, TemplateProblem, render_page
 from reminders.rules.timing import readable_zone
 from reminders.store.care_links import Opened, coming_messages
+from reminders.store.care_page_content import page_template
 from reminders.store.db import Session
-from reminders.store.templates import TemplateMissing, find_template
 from reminders.web.booking_calendar import BookedVisit
 
 CHANNEL_WORDS: dict[str, dict[str, str]] = {
@@ -99,19 +99,25 @@ def care_page_view(
         first_name=first,
         treatment=name,
         session_date=long_date(treatment.completed_at, tz, lang),
-        plan_html=_plan_html(session, templates_dir, plan.name, lang, context),
+        plan_html=_plan_html(session, opened, templates_dir, plan.name, lang, context),
         coming=_coming(session, opened, plans, tz, lang),
         stoppable=_stoppable(session, opened),
     )
 
 
 def _plan_html(
-    session: Session, templates_dir: Path, plan: str, language: str, context: dict[str, object]
+    session: Session,
+    opened: Opened,
+    templates_dir: Path,
+    plan: str,
+    language: str,
+    context: dict[str, object],
 ) -> str:
     key = TemplateKey(plan, PAGE_STEP, PAGE_CHANNEL, language)
+    found = page_template(session, templates_dir, key, opened.content)
     try:
-        return render_page(find_template(session, templates_dir, key).source, context)
-    except (TemplateMissing, TemplateProblem):
+        return render_page(found.source, context) if found is not None else ""
+    except TemplateProblem:
         return ""  # the page still gives the clinic's phone, the session and what is coming
 
 
