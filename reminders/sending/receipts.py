@@ -185,6 +185,8 @@ def _apply_move(
         apply_side_effects(session, message, classify_delivery_error(code), now, ACTOR)
     if move.resend:
         _schedule_resend(session, message, code or "", now)
+    elif move.to in FAILED:  # for good: steps that rode in its text go on their own
+        moves.release_parts(session, message, now, actor=ACTOR)
 
 
 def _cancel_resend(

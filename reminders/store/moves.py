@@ -13,11 +13,13 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.lifecycle import IllegalTransition, SkipReason, Status, check_transition
 from reminders.rules.timing import is_expired
 from reminders.store import history
 from reminders.store.held_receipts import Held, take_held
 from reminders.store.models import OutboxMessage
+from reminders.store.pending_sms import parts_of
 
 ERROR_LENGTH = 500  # outbox_message.error_reason
 
@@ -87,6 +89,8 @@ def skip(
     note = f"{reason}: {detail}" if detail else str(reason)
     transition(session, message, Status.SKIPPED, now, actor=actor, reason=note)
     _errors(message, None, str(reason))
+    if reason != SkipReason.ALREADY_SENT:  # already sent: its parts reached the patient with it
+        release_parts(session, message, now, actor=actor)
 
 
 def combine_into(
@@ -234,6 +238,26 @@ def fail(
     transition(session, message, Status.FAILED, now, actor=actor, reason=reason)
     _release_send(message)
     _errors(message, code, reason)
+    release_parts(session, message, now, actor=actor)
+
+
+def release_parts(session: Session, carrier: OutboxMessage, now: datetime, *, actor: str) -> int:
+    """The carrier's text will not reach the patient (failed for good, undelivered for good,
+    skipped): each step combined into it is pending again on its own, as planned, so no step
+    is lost with it. The dispatcher then sends it, or skips it for its own reason (its session
+    voided, its deadline passed, the number opted out). Returns how many came back.
+
+    Only an SMS that has been claimed can carry parts: the others cost no query."""
+    if carrier.channel != ChannelKind.SMS or carrier.attempts == 0 or carrier.id is None:
+        return 0
+    parts = parts_of(session, carrier.id)
+    for part in parts:
+        reason = f"message {carrier.id} did not reach the patient: its own text again"
+        transition(session, part, Status.PENDING, now, actor=actor, reason=reason)
+        part.combined_into_id = None
+        part.body = part.recipient = None
+        _errors(part, None, None)
+    return len(parts)
 
 
 def to_unknown(

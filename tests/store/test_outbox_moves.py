@@ -498,6 +498,55 @@ def test_combine_into_refuses_itself_and_a_sent_message(engine):
     assert read(engine, sent_id)[0].status == Status.SENT
 
 
+def _carrier_with_a_part(engine: Engine) -> tuple[int, int]:
+    carrier_id = add_message(engine, Status.SENDING, **RESERVED)
+    part_id = add_message(engine, Status.PENDING, not_after=LATER)
+    with session_scope(engine) as session:
+        carrier = session.get_one(OutboxMessage, carrier_id)
+        part = session.get_one(OutboxMessage, part_id)
+        moves.combine_into(session, part, carrier, "Avoid sun today.", NOW, actor="t")
+    return carrier_id, part_id
+
+
+LOST_CARRIER = {
+    "failed for good": lambda s, m: moves.fail(s, m, NOW, code="21610", reason="x", actor="t"),
+    "skipped (its session voided after a retry)": lambda s, m: (
+        moves.retry_at(s, m, LATER, NOW, actor="t", code=None, error="e", reason="r"),
+        moves.skip(s, m, SkipReason.VOIDED, NOW, actor="staff"),
+    ),
+}
+
+
+@pytest.mark.parametrize("lost", LOST_CARRIER)
+def test_a_carrier_that_will_not_reach_the_patient_gives_its_parts_back(engine, lost):
+    carrier_id, part_id = _carrier_with_a_part(engine)
+    with session_scope(engine) as session:
+        LOST_CARRIER[lost](session, session.get_one(OutboxMessage, carrier_id))
+    part, events = read(engine, part_id)
+    assert (part.status, part.combined_into_id, part.body, part.recipient) == (
+        Status.PENDING,
+        None,
+        None,
+        None,
+    )
+    assert (part.error_reason, part.not_after) == (None, LATER)
+    assert (
+        events[-1].reason == f"message {carrier_id} did not reach the patient: its own text again"
+    )
+
+
+def test_a_carrier_retried_or_already_sent_keeps_its_parts(engine):
+    carrier_id, part_id = _carrier_with_a_part(engine)
+    with session_scope(engine) as session:
+        carrier = session.get_one(OutboxMessage, carrier_id)
+        moves.retry_at(session, carrier, LATER, NOW, actor="t", code=None, error="e", reason="r")
+    with session_scope(engine) as session:
+        carrier = session.get_one(OutboxMessage, carrier_id)
+        moves.skip(session, carrier, SkipReason.ALREADY_SENT, NOW, actor="t")
+    part, _ = read(engine, part_id)
+    assert (part.status, part.combined_into_id) == (Status.SKIPPED, carrier_id)
+
+
 # -- claims and leases: the fields of many rows at once ------------------------------------------
 
 
