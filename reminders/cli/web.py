@@ -8,7 +8,9 @@ import uvicorn
 
 from reminders.cli.common import fail, settings
 from reminders.cli.users import announce_first_admin_link
+from reminders.clock import utcnow
 from reminders.logs import configure_logging
+from reminders.runtime import DatabaseNotReady, check_database, check_writable
 from reminders.settings import SettingsError
 from reminders.web.app import create_app
 
@@ -27,12 +29,15 @@ LIMITS: dict[str, Any] = {
 
 
 def serve(host: str | None = None, port: int | None = None) -> None:
-    """Serve the web app; with no account yet, first print the link to create the first admin."""
+    """Serve the web app; with no account yet, first print the link to create the first admin.
+    A database `init` has not prepared, or one that takes no writes, stops it at once."""
     loaded = settings()
     configure_logging(loaded.log_level)
     try:
+        check_database(loaded.database_url)
         app = create_app(loaded)
-    except SettingsError as exc:
+        check_writable(app.state.engine, utcnow())  # a full disk: one line now, not a 503 later
+    except (SettingsError, DatabaseNotReady) as exc:
         fail(str(exc), 2)
     host, port = host or loaded.web_host, port or loaded.web_port
     announce_first_admin_link(

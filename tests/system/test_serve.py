@@ -119,8 +119,8 @@ def port_is_free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
-def serve_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "reminders", "serve", *args]
+def serve_command(*args: str, command: str = "serve") -> list[str]:
+    return [sys.executable, "-m", "reminders", command, *args]
 
 
 # -- aftercare serve ----------------------------------------------------------------------------
@@ -197,10 +197,16 @@ def test_a_ctrl_c_while_serve_loads_starts_nothing_and_exits_quietly(home: Home)
     assert port_is_free(port)
 
 
-def test_serve_refuses_a_database_init_has_not_made(tmp_path):
+@pytest.mark.parametrize("command", ["serve", "web"])
+def test_serve_refuses_a_database_init_has_not_made(tmp_path, command):
     env = clean_env(database_url=f"sqlite:///{tmp_path / 'none.db'}", web_port=str(free_port()))
     done = subprocess.run(
-        serve_command(), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+        serve_command(command=command),
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 2
     assert "run `aftercare init` first" in done.stderr
@@ -223,11 +229,14 @@ def immutable(*paths: Path) -> Iterator[None]:
 
 
 @pytest.mark.skipif(shutil.which("chattr") is None, reason="needs chattr")
-def test_serve_on_a_database_that_takes_no_writes_says_why_in_one_line(home: Home, tmp_path):
+@pytest.mark.parametrize("command", ["serve", "web"])
+def test_serve_on_a_database_that_takes_no_writes_says_why_in_one_line(
+    home: Home, tmp_path, command
+):
     database = Path(str(home.env["DATABASE_URL"]).removeprefix("sqlite:///"))
     with immutable(database, Path(f"{database}-wal")):
         done = subprocess.run(
-            serve_command(f"--port={free_port()}"),
+            serve_command(f"--port={free_port()}", command=command),
             cwd=home.folder,
             env=home.env,
             capture_output=True,
