@@ -5,8 +5,9 @@ template from building a 100 MB string (`{{ 'a' * 10**8 }}`, `'a'|center(10**8)`
 `'{:>100000000}'.format(1)`, a `~` or `+` repeated in a loop) or looping a billion times. Here
 every number a template multiplies, raises or passes to a call or a filter is bounded, as is
 every width in a format string; every string or list a `~`, `+` or `*` builds is at most
-MAX_OUTPUT long; every `for` loop (over anything) and `range` draws on one budget of
-iterations per rendering; and the renderer (`rendering._run`) stops at MAX_OUTPUT characters.
+MAX_OUTPUT long; every `for` loop (over anything), `range` and every call (a macro,
+a recursive `loop(...)`, a method) draws on one budget of steps per rendering; and the
+renderer (`rendering._run`) stops at MAX_OUTPUT characters.
 Each refusal is a SecurityError, which the editor shows as "unsafe operation blocked". What
 no bound here can catch (a construct not foreseen), the editor's worker process stops by time
 and memory (sending/render_pool.py).
@@ -31,7 +32,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, safe_range
 MAX_OUTPUT = 100_000  # characters of one rendering: a long email is about 10,000
 MAX_NUMBER = 100_000  # the largest count a template may multiply by, pad to or pass on
 MAX_POWER_BITS = 256
-MAX_ITERATIONS = 10_000  # `range` items of one rendering, nested loops counted together
+MAX_ITERATIONS = 10_000  # loop items and calls of one rendering, nested ones counted together
 
 _budget: ContextVar[list[int]] = ContextVar("template_iteration_budget")
 
@@ -100,6 +101,8 @@ class LimitedSandbox(ImmutableSandboxedEnvironment):
         _check_numbers(args, kwargs)
         if __obj is safe_range:
             return _counted(safe_range(*args))
+        if getattr(__obj, "__func__", None) is not LimitedSandbox.counted_loop:
+            _spend("calls and loops")  # a macro or `loop(...)` calling itself twice per level
         return _check_length(super().call(__context, __obj, *args, **kwargs))
 
 
@@ -113,13 +116,18 @@ def end_budget(token: object) -> None:
 
 
 def _counted(items: Any) -> Iterator[Any]:
-    budget = _budget.get(None)
     for item in items:
-        if budget is not None:
-            budget[0] -= 1
-            if budget[0] < 0:
-                raise SecurityError(f"loops ran past {MAX_ITERATIONS} iterations")
+        _spend("loops")
         yield item
+
+
+def _spend(what: str) -> None:
+    """One step of the rendering's budget: loop iterations and calls draw on the same one."""
+    budget = _budget.get(None)
+    if budget is not None:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise SecurityError(f"{what} ran past {MAX_ITERATIONS} steps")
 
 
 def _check_repeat(left: Any, right: Any) -> None:

@@ -29,6 +29,11 @@ EMAIL = (
         "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
         "{% for i in range(60000) %}{{ 'xx' }}{% endfor %}",
         "{% set s = 'a'*50000 %}{{ s }}{{ s }}{{ s }}",
+        # a million calls, each cheap: 40 s of work before calls drew on the budget
+        "{% macro f(n) %}{% if n < 20 %}{{ f(n+1) }}{{ f(n+1) }}{% endif %}{% endmacro %}"
+        "{{ f(0) }}",
+        "{% for x in [[1, 1]] recursive %}{% if loop.depth < 20 %}{{ loop([x, x]) }}{% endif %}"
+        "{% endfor %}",
     ],
 )
 def test_huge_output_or_work_is_refused_as_a_problem(source: str) -> None:
