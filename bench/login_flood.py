@@ -1,12 +1,13 @@
-"""/healthz during a login flood: password hashing must not hold up the requests every other
-page, webhook and API call needs.
+"""/healthz and a signed STOP webhook during a login flood: password hashing must not hold up
+the requests every other page, webhook and API call needs.
 
 Starts `aftercare web` as its own process on a temporary SQLite database (or an empty
 PostgreSQL schema given by --postgres), with the production argon2 parameters, then has
 --clients threads post logins for ever new emails from ever new addresses (X-Forwarded-For,
 which uvicorn trusts from loopback, so no per-address limit spares a hash) for --seconds,
-while /healthz is timed every 0.2 s. Prints the health check's median and worst, and how the
-logins were answered.
+while /healthz and a signed inbound STOP (Twilio's webhook, a new MessageSid each time) are
+timed in turn every 0.2 s. Prints each one's median and worst, and how the logins were
+answered. Twilio gives up on a webhook after 15 s.
 
     .venv/bin/python bench/login_flood.py [--clients 60] [--seconds 20] [--postgres URL]
 
@@ -39,9 +40,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+from twilio.request_validator import RequestValidator
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 COUNTER = itertools.count()
+TWILIO_TOKEN = "bench-twilio-auth-token"
+INBOUND = "/webhooks/twilio/inbound"
 
 
 def free_port() -> int:
@@ -65,6 +69,23 @@ def flood(base: str, stop: threading.Event, answers: collections.Counter[int]) -
                 answers[0] += 1
 
 
+def timed_stop(base: str, n: int) -> float:
+    """A signed STOP from a number of its own, as Twilio posts it; seconds until answered."""
+    form = {"MessageSid": f"SMbench{n:024d}", "From": f"+1310555{n % 10_000:04d}",
+            "To": "+18773376424", "Body": "STOP"}  # fmt: skip
+    signature = RequestValidator(TWILIO_TOKEN).compute_signature(base + INBOUND, form)
+    started = time.monotonic()
+    answer = httpx.post(base + INBOUND, data=form, headers={"X-Twilio-Signature": signature},
+                        timeout=60)  # fmt: skip
+    assert answer.status_code == 200, answer.status_code
+    return time.monotonic() - started
+
+
+def report(name: str, took: list[float]) -> None:
+    print(f"{name}: {len(took)} requests, median {statistics.median(took) * 1000:.0f} ms,"
+          f" worst {max(took) * 1000:.0f} ms")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=60)
@@ -75,7 +96,9 @@ def main() -> None:
     url = args.postgres or f"sqlite:///{folder / 'aftercare.db'}"
     port = free_port()
     env = {**os.environ, "DATABASE_URL": url, "OUTBOX_FILE": str(folder / "o.jsonl")}
-    env |= {"LOG_LEVEL": "WARNING"}
+    env |= {"LOG_LEVEL": "WARNING", "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}
+    env |= {"TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+            "TWILIO_FROM_NUMBER": "+18773376424"}  # fmt: skip
     aftercare = [sys.executable, "-m", "reminders"]
     subprocess.run([*aftercare, "init"], cwd=folder, env=env, check=True, capture_output=True)
     server = subprocess.Popen(
@@ -98,6 +121,7 @@ def main() -> None:
         stop = threading.Event()
         answers: collections.Counter[int] = collections.Counter()
         took: list[float] = []
+        stops: list[float] = []
         with ThreadPoolExecutor(args.clients) as clients:
             for _ in range(args.clients):
                 clients.submit(flood, base, stop, answers)
@@ -108,13 +132,15 @@ def main() -> None:
                 httpx.get(f"{base}/healthz", timeout=60)
                 took.append(time.monotonic() - started)
                 time.sleep(0.2)
+                stops.append(timed_stop(base, len(stops)))
+                time.sleep(0.2)
             stop.set()
     finally:
         server.terminate()
         server.wait(timeout=30)
     print(f"{args.clients} clients flooding /login for {args.seconds:.0f} s ({url.split(':')[0]})")
-    print(f"/healthz: {len(took)} checks, median {statistics.median(took) * 1000:.0f} ms,")
-    print(f"  worst {max(took) * 1000:.0f} ms")
+    report("/healthz", took)
+    report("signed STOP webhook", stops)
     print(f"logins answered: {dict(sorted(answers.items()))} (0: no answer)")
 
 
