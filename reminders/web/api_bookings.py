@@ -1,9 +1,12 @@
-"""`POST /api/v1/bookings`: a practice system says the patient booked their next session.
+"""`POST /api/v1/bookings`: a practice system says the patient booked their next session;
+`DELETE /api/v1/bookings/{external_id}`: the appointment was cancelled.
 
 As Cal.com's webhook does for a booking page: the booking follows the patient's newest
 session that is not voided, and skips that session's pending follow-up prompts in the same
 transaction. `external_id` names the appointment within the caller's API key, so a repeat
-changes nothing (200, `unchanged`) and a new `starts_at` moves it (200, `moved`).
+changes nothing (200, `unchanged`) and a new `starts_at` moves it (200, `moved`). A
+cancellation plans again the prompts the booking skipped that are still on time, as Cal.com's
+cancellation does; cancelling twice changes nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
@@ -30,7 +34,7 @@ from reminders.store.patients import patient_by_id, patient_with_phone
 from reminders.web import plans_of, run_db, settings_of
 from reminders.web.api_auth import Caller
 from reminders.web.api_errors import InvalidRequest, field_errors
-from reminders.web.api_models import BookingCreated, BookingRequest
+from reminders.web.api_models import BookingCancelled, BookingCreated, BookingRequest
 from reminders.web.api_sessions import RESPONSES as SESSION_RESPONSES
 from reminders.web.api_sessions import read_json
 
@@ -133,6 +137,41 @@ async def create_booking(request: Request, caller: Caller) -> JSONResponse:
     log.info("api key %d: booking %s answered %d", caller.key_id, body.external_id,
              answer.status_code)  # fmt: skip
     return answer
+
+
+CANCEL_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **{code: answer for code, answer in SESSION_RESPONSES.items() if code in (401, 503)},
+    200: {"model": BookingCancelled, "description": "Cancelled (or cancelled before)."},
+    404: {"description": "No booking with this external_id was made with this API key."},
+}
+
+
+@router.delete(
+    PATH + "/{external_id}",
+    response_model=BookingCancelled,
+    responses=CANCEL_RESPONSES,
+    summary="Cancel the patient's next appointment",
+)
+async def cancel_booking(request: Request, caller: Caller, external_id: str) -> JSONResponse:
+    """Cancel a booking this API key made: the follow-up prompts it skipped that are still
+    before their deadline are planned again. Cancelling twice changes nothing."""
+    work = partial(_cancel, caller=caller, external_id=external_id)
+    answer = await run_db(request, work)
+    log.info("api key %d: booking cancellation answered %d", caller.key_id, answer.status_code)
+    return answer
+
+
+def _cancel(
+    session: Session, now: datetime, *, caller: ApiCaller, external_id: str
+) -> JSONResponse:
+    booking = bookings.find_booking(session, bookings.api_source(caller.key_id), external_id)
+    if booking is None:
+        detail = {"detail": "no booking with this external_id was made with this API key"}
+        return JSONResponse(detail, status_code=404)
+    change = bookings.cancel(session, booking, now, actor=caller.actor)
+    cancelled = BookingCancelled(booking_id=booking.id or 0, result=change.kind,
+                                 prompts_replanned=change.replanned)  # fmt: skip
+    return JSONResponse(cancelled.model_dump(mode="json"))
 
 
 def _parse(raw: bytes) -> BookingRequest:

@@ -198,3 +198,12 @@ class BookingCreated(BaseModel):
     prompts_skipped: int = Field(
         description='Follow-up prompts ("book your next session") this booking skipped.'
     )
+
+
+class BookingCancelled(BaseModel):
+    booking_id: int
+    result: str = Field(description="cancelled, or unchanged (it was cancelled before).")
+    prompts_replanned: int = Field(
+        description="Follow-up prompts the booking had skipped that are planned again: those"
+        " still before their deadline, unless another booking of the session stands."
+    )

@@ -1,6 +1,7 @@
 """`POST /api/v1/bookings` over HTTP, on SQLite and PostgreSQL: the API key, the patient by id
 or phone, idempotency by external_id, the follow-up prompts skipped with the booking, every
-refusal a 422 naming its field with nothing written, and the OpenAPI description."""
+refusal a 422 naming its field with nothing written, a cancellation by the key that booked
+(`DELETE`), and the OpenAPI description."""
 
 from __future__ import annotations
 
@@ -164,6 +165,33 @@ def test_a_patient_without_a_live_session_cannot_book(client, engine, key, maria
     assert answer.json()["errors"] == {"phone": "the patient has no session on file to book after"}
 
 
+def cancel(client, key: str | None, external_id: str = "appt-20931"):
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return client.delete(f"{URL}/{external_id}", headers=headers)
+
+
+def test_a_cancellation_plans_the_prompts_again_once(client, engine, key, maria):
+    _patient_id, session_id = maria
+    booking_id = post(client, key).json()["booking_id"]
+    answer = cancel(client, key)
+    assert (answer.status_code, answer.json()) == (
+        200, {"booking_id": booking_id, "result": "cancelled", "prompts_replanned": 2})  # fmt: skip
+    assert prompt_statuses(engine, session_id) == PENDING
+    again = cancel(client, key)
+    assert again.json() == {"booking_id": booking_id, "result": "unchanged",
+                            "prompts_replanned": 0}  # fmt: skip
+    assert bookings(engine)[0].status == "cancelled"
+
+
+def test_only_the_key_that_booked_can_cancel(client, engine, key, maria):
+    _patient_id, session_id = maria
+    post(client, key)
+    assert cancel(client, None).status_code == 401
+    assert cancel(client, new_key(engine, "Second PMS")).status_code == 404
+    assert cancel(client, key, "appt-unknown").status_code == 404
+    assert prompt_statuses(engine, session_id) == BOOKED
+
+
 def test_openapi_describes_bookings(client):
     schema = client.get("/api/v1/openapi.json").json()
     operation = schema["paths"]["/bookings"]["post"]
@@ -174,6 +202,8 @@ def test_openapi_describes_bookings(client):
     assert all(field.get("description") for field in fields.values())
     assert {"200", "201", "401", "422", "503"} <= set(operation["responses"])
     assert operation["security"] == [{"ApiKey": []}]
+    cancelling = schema["paths"]["/bookings/{external_id}"]["delete"]
+    assert {"200", "401", "404"} <= set(cancelling["responses"])
     page = client.get("/api/v1/docs").text
     assert "<code>POST /api/v1/bookings</code>" in page
     assert "<code>external_id</code>" in page
