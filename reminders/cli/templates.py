@@ -19,7 +19,7 @@ templates_app = typer.Typer(help="List and preview message templates.", no_args_
 
 @templates_app.command(name="list")
 def list_templates() -> None:
-    """Every template of every care plan: which version is in use, default or edited."""
+    """Every template of every care plan, its care page's too: which version is in use."""
     from rich.console import Console
     from rich.table import Table
 
@@ -122,14 +122,22 @@ def _plan_of(plans: CarePlans, step: str) -> str:
 
 
 def _all_keys(plans: CarePlans) -> list[TemplateKey]:
+    """Each plan's messages, then its care page (the page behind every text's link)."""
+    from reminders.rules.care_page import PAGE_CHANNEL, PAGE_STEP
     from reminders.rules.rendering import TemplateKey
 
     return [
-        TemplateKey(plan.name, step.template_step, channel, language)
+        key
         for plan in plans.plans.values()
-        for step in plan.steps
-        for channel in step.channels
-        for language in ("en", "es")
+        for key in (
+            *(
+                TemplateKey(plan.name, step.template_step, channel, language)
+                for step in plan.steps
+                for channel in step.channels
+                for language in ("en", "es")
+            ),
+            *(TemplateKey(plan.name, PAGE_STEP, PAGE_CHANNEL, lang) for lang in ("en", "es")),
+        )
     ]
 
 

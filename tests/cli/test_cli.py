@@ -272,6 +272,8 @@ def test_init_is_safe_to_run_again(aftercare):
 def test_templates_list_and_preview(aftercare):
     listing = aftercare("templates", "list")
     assert "restriction_day_1" in listing and "database v1" in listing
+    pages = [line for line in listing.splitlines() if "care_page" in line]
+    assert len(pages) == 6 and all("database v1" in line for line in pages)  # 3 plans x en, es
     preview = aftercare("templates", "preview", "restriction_day_1")
     assert "Fine Touch Dermatology" in preview and "GSM-7" in preview
     email = aftercare("templates", "preview", "laser/aftercare", "--channel", "email")
