@@ -64,6 +64,14 @@ def thread(
     return sorted(entries, key=lambda e: (e.at, e.ours))  # at the same moment, theirs first
 
 
+def number_thread(
+    replies: Sequence[Reply], zone: ZoneInfo, pages: Sequence[PageSeen] = ()
+) -> list[ThreadEntry]:
+    """A number no patient has: its texts and who was paged about them (we never text it)."""
+    entries = [_theirs(reply, zone) for reply in replies] + [_page(p, zone) for p in pages]
+    return sorted(entries, key=lambda e: (e.at, e.ours))
+
+
 def _shown(message: OutboxMessage) -> bool:
     if is_page(message.purpose):  # went to staff, not to the patient: shown as a page
         return False
