@@ -6,7 +6,7 @@ from typing import Any
 
 import uvicorn
 
-from reminders.cli.common import fail, settings
+from reminders.cli.common import fail, say_warnings, settings
 from reminders.cli.users import announce_first_admin_link
 from reminders.logs import configure_logging
 from reminders.settings import SettingsError
@@ -30,6 +30,7 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     """Serve the web app; with no account yet, first print the link to create the first admin."""
     loaded = settings()
     configure_logging(loaded.log_level)
+    say_warnings(loaded)  # `aftercare serve` logs them as its daemon starts
     try:
         app = create_app(loaded)
     except SettingsError as exc:
