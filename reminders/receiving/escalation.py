@@ -30,6 +30,7 @@ from reminders.store.urgent_pages import (
     attempt_sent_as,
     failed_pages,
     give_up,
+    not_given_up,
     note_attempt,
     note_due,
     overdue_urgent,
@@ -91,14 +92,15 @@ def _page_next(session: Session, now: datetime, *, zone: ZoneInfo, base_url: str
         reply = session.get_one(Reply, failed.reply_id)
         found = next_contact(session, failed.tried, now, zone)
         if found is None:
-            give_up(session, failed.reply_id, now)
-            log.warning("reply %d: every page failed and nobody else is listed", reply.id)
+            if give_up(session, failed.reply_id, now):
+                log.warning("reply %d: every page failed and nobody else is listed", reply.id)
             continue
         contact, on_call = found
         channel = _channel_of(contact)
         if not note_attempt(session, failed.reply_id, failed.next_seq, contact=contact,
                             on_call=on_call, channel=channel, now=now):  # fmt: skip
             continue  # another daemon tried the next contact
+        not_given_up(session, failed.reply_id)
         message = _queue_page(session, reply, contact, now, base_url)
         attempt_sent_as(session, failed.reply_id, failed.next_seq, message.id or 0)
         paged += 1

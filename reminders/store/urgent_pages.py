@@ -112,7 +112,8 @@ class FailedPage:
 
 
 def failed_pages(session: Session) -> list[FailedPage]:
-    """Urgent replies still waiting whose latest page failed for good, not given up on."""
+    """Urgent replies still waiting whose latest page failed for good (given up on or not: a
+    contact listed since is tried)."""
     latest = (
         sa.select(col(PageAttempt.reply_id), sa.func.max(col(PageAttempt.seq)).label("seq"))
         .group_by(col(PageAttempt.reply_id))
@@ -132,7 +133,6 @@ def failed_pages(session: Session) -> list[FailedPage]:
         .where(
             col(OutboxMessage.status).in_(FAILED_FOR_GOOD),
             col(Reply.read_at).is_(None),
-            col(UrgentPage.gave_up_at).is_(None),
         )
         .order_by(col(PageAttempt.reply_id))
     )
@@ -147,15 +147,26 @@ def failed_pages(session: Session) -> list[FailedPage]:
     ]
 
 
-def give_up(session: Session, reply_id: int, now: datetime) -> None:
-    """Every contact was tried and failed: shown red until someone answers the reply."""
+def give_up(session: Session, reply_id: int, now: datetime) -> bool:
+    """Every contact was tried and failed: shown red until someone answers the reply, or a
+    contact listed since is paged. True the first time."""
+    return _set_given_up(session, reply_id, now)
+
+
+def not_given_up(session: Session, reply_id: int) -> None:
+    """A contact listed since everyone failed is being paged: no longer red."""
+    _set_given_up(session, reply_id, None)
+
+
+def _set_given_up(session: Session, reply_id: int, at: datetime | None) -> bool:
+    was = col(UrgentPage.gave_up_at).is_(None) if at else col(UrgentPage.gave_up_at).is_not(None)
     statement = (
         sa.update(UrgentPage)
-        .where(col(UrgentPage.reply_id) == reply_id, col(UrgentPage.gave_up_at).is_(None))
-        .values(gave_up_at=now)
+        .where(col(UrgentPage.reply_id) == reply_id, was)
+        .values(gave_up_at=at)
         .execution_options(synchronize_session=False)
     )
-    session.execute(statement)
+    return bool(session.execute(statement).rowcount)  # type: ignore[attr-defined]
 
 
 # -- what staff see -------------------------------------------------------------------------

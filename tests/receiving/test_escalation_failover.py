@@ -136,6 +136,11 @@ def test_a_failed_page_pages_the_next_contact_once_then_gives_up(runtime):
     with session_scope(runtime.engine) as session:
         assert stuck(session, due).unpaged_urgent == 1
         assert pages_of(session, enrolled.patient_id)[-1].gave_up
+    # Someone added to the list since is paged, and it is no longer red.
+    contact(runtime, "Dr Late", "always", phone="+13105550104")
+    assert run(runtime, due + timedelta(minutes=5)) == 1
+    assert pages(runtime)[-1].recipient == "+13105550104"
+    assert unreached(runtime, due + timedelta(minutes=5))[0] == 0
 
 
 def test_the_page_names_the_inbox_without_a_public_address(runtime):
