@@ -16,6 +16,7 @@ from reminders.receiving.escalation import PAGE_TEXT_NO_LINK, page_overdue
 from reminders.rules.on_call import parse_hours
 from reminders.runtime import Runtime, health_thresholds
 from reminders.sending.channels.base import ChannelError
+from reminders.sending.receipts import StatusCallback, apply_status_callback
 from reminders.store.dashboard import stuck
 from reminders.store.db import session_scope
 from reminders.store.health import read_health
@@ -141,6 +142,25 @@ def test_a_failed_page_pages_the_next_contact_once_then_gives_up(runtime):
     assert run(runtime, due + timedelta(minutes=5)) == 1
     assert pages(runtime)[-1].recipient == "+13105550104"
     assert unreached(runtime, due + timedelta(minutes=5))[0] == 0
+
+
+def test_a_page_the_carrier_could_not_deliver_pages_the_next_contact_at_once(runtime):
+    """Twilio's "undelivered 30003" would resend a patient's text once, ten minutes on; a page's
+    next try is the next contact, now."""
+    contact(runtime, "Dr Night", "always", phone=NIGHT)
+    contact(runtime, "Dr Backup", "always", phone=BACKUP)
+    urgent(runtime, STRANGER, None)
+    due = WROTE + timedelta(minutes=15)
+    assert run(runtime, due) == 1
+    dispatch(runtime, due, refuse=set())
+    [page] = pages(runtime)
+    assert page.status == "sent" and page.provider_id
+    receipt = StatusCallback(page.provider_id, "undelivered", "30003")
+    with session_scope(runtime.engine) as session:
+        apply_status_callback(session, page.id or 0, receipt, due + timedelta(minutes=1))
+    assert pages(runtime)[0].status == "undelivered"  # not pending again for a resend
+    assert run(runtime, due + timedelta(minutes=2)) == 1
+    assert [p.recipient for p in pages(runtime)] == [NIGHT, BACKUP]
 
 
 def test_the_page_names_the_inbox_without_a_public_address(runtime):
