@@ -145,8 +145,8 @@ def test_a_failed_page_pages_the_next_contact_once_then_gives_up(runtime):
 
 
 def test_a_page_the_carrier_could_not_deliver_pages_the_next_contact_at_once(runtime):
-    """Twilio's "undelivered 30003" would resend a patient's text once, ten minutes on; a page's
-    next try is the next contact, now."""
+    """Twilio's "undelivered 30008" (temporary) would resend a patient's text once, ten
+    minutes on; a page's next try is the next contact, now."""
     contact(runtime, "Dr Night", "always", phone=NIGHT)
     contact(runtime, "Dr Backup", "always", phone=BACKUP)
     urgent(runtime, STRANGER, None)
@@ -155,7 +155,7 @@ def test_a_page_the_carrier_could_not_deliver_pages_the_next_contact_at_once(run
     dispatch(runtime, due, refuse=set())
     [page] = pages(runtime)
     assert page.status == "sent" and page.provider_id
-    receipt = StatusCallback(page.provider_id, "undelivered", "30003")
+    receipt = StatusCallback(page.provider_id, "undelivered", "30008")
     with session_scope(runtime.engine) as session:
         apply_status_callback(session, page.id or 0, receipt, due + timedelta(minutes=1))
     assert pages(runtime)[0].status == "undelivered"  # not pending again for a resend
