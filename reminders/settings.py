@@ -189,6 +189,11 @@ class Settings(BaseSettings):
             notes.append(
                 "PUBLIC_BASE_URL or SECRET_KEY is not set: texts and emails carry no care link"
             )
+        if (real or self.aftercare_env == "production") and not self.public_base_url:
+            notes.append(
+                "PUBLIC_BASE_URL is not set: pages to the contact on call cannot link to the"
+                ' urgent text (they say "open Aftercare\'s inbox"), nor texts to the care page'
+            )
         return notes
 
     def web_app_problem(self) -> str | None:

@@ -39,6 +39,12 @@ def settings() -> Settings:
         fail(str(exc), 2)
 
 
+def say_warnings(loaded: Settings) -> None:
+    """Settings that work but lose something (Settings.warnings), one line each on stderr."""
+    for warning in loaded.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+
+
 _opened: list[Runtime] = []
 
 

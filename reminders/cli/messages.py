@@ -87,7 +87,7 @@ def _forecast(rt: Runtime, rows: Sequence[OutboxMessage]) -> dict[int | None, Ex
     from reminders.store.db import session_scope
 
     planned = (m for m in rows if m.status == Status.PENDING and m.channel == ChannelKind.SMS)
-    patients = {m.patient_id for m in planned}
+    patients = {m.patient_id for m in planned if m.patient_id is not None}
     if not patients:
         return {}
     with session_scope(rt.engine) as session:

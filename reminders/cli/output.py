@@ -195,7 +195,7 @@ def _print_message_table(
             when = _expected_words(forecast, tz)
         shown.add_row(
             str(row.id),
-            str(row.session_id),
+            str(row.session_id or "-"),  # "-": a page about a number no patient has
             row.step,
             row.channel,
             row.status,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from reminders.cli.common import JsonFlag, fail, settings
+from reminders.cli.common import JsonFlag, fail, say_warnings, settings
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -33,6 +33,7 @@ def status_command(as_json: JsonFlag = False) -> None:
     due a page while nobody is on call), 2 when the database cannot be asked.
     """
     loaded = settings()
+    say_warnings(loaded)  # on stderr: `--json` output stays JSON
     health = _read(loaded)
     if as_json:
         typer.echo(json.dumps(health_json(health), indent=2))

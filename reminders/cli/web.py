@@ -6,7 +6,7 @@ from typing import Any
 
 import uvicorn
 
-from reminders.cli.common import fail, settings
+from reminders.cli.common import fail, say_warnings, settings
 from reminders.cli.users import announce_first_admin_link
 from reminders.clock import utcnow
 from reminders.logs import configure_logging
@@ -33,6 +33,7 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     A database `init` has not prepared, or one that takes no writes, stops it at once."""
     loaded = settings()
     configure_logging(loaded.log_level)
+    say_warnings(loaded)  # `aftercare serve` logs them as its daemon starts
     try:
         check_database(loaded.database_url)
         app = create_app(loaded)

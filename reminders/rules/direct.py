@@ -25,6 +25,15 @@ class Purpose(StrEnum):
     ON_CALL_PAGE = "on_call_page"
 
 
+# How the timeline's history names each purpose ("queued: a page to the contact on call").
+PURPOSE_WORDS = {
+    Purpose.STAFF_REPLY: "a staff reply",
+    Purpose.CARE_CODE: "a care-page code",
+    Purpose.OPT_OUT_CONFIRMATION: "the opt-out's confirmation",
+    Purpose.ON_CALL_PAGE: "a page to the contact on call",
+}
+
+
 def direct_step(purpose: Purpose) -> str:
     """A step name of its own for each direct message: `staff_reply-3f9a1c0d2b7e`."""
     return f"{purpose}-{secrets.token_hex(6)}"

@@ -11,7 +11,7 @@ Stored as text, e.g. "always" or "mon 18:00-08:00; sat 00:00-00:00".
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
 from typing import TypeVar
@@ -107,6 +107,22 @@ def span_from_form(day: int, start: str, end: str) -> Span | None:
 def on_call(contacts: Sequence[tuple[T, Hours]], moment: datetime, zone: ZoneInfo) -> T | None:
     """The first contact (in the order given) whose hours cover the moment; None: nobody."""
     return next((contact for contact, hours in contacts if hours.covers(moment, zone)), None)
+
+
+def next_to_page(
+    contacts: Sequence[tuple[T, Hours]],
+    tried: Collection[T],
+    moment: datetime,
+    zone: ZoneInfo,
+) -> tuple[T, bool] | None:
+    """After a failed page: the next contact not tried yet, those on call at the moment first
+    (in the order given), then anyone else listed; with whether they are on call. None:
+    everyone has been tried."""
+    fresh = [(contact, hours) for contact, hours in contacts if contact not in tried]
+    covering = on_call(fresh, moment, zone)
+    if covering is not None:
+        return covering, True
+    return (fresh[0][0], False) if fresh else None
 
 
 def _clock(text: str, where: str = "") -> time:

@@ -18,11 +18,12 @@ from reminders.rules.direct import confirms_opt_out, is_direct, is_page
 from reminders.rules.send_plan import Placement
 from reminders.rules.timing import local_day_bounds, window_close, zone_or
 from reminders.settings import Settings
+from reminders.store.models import Patient, TreatmentSession
 from reminders.store.send_history import SendHistory, read_send_history
 
 if TYPE_CHECKING:
     from reminders.store.db import Session
-    from reminders.store.models import OutboxMessage, Patient, TreatmentSession
+    from reminders.store.models import OutboxMessage
 
 
 def zone(patient: Patient, settings: Settings) -> ZoneInfo:
@@ -35,6 +36,25 @@ def address(message: OutboxMessage, patient: Patient) -> str | None:
     return message.recipient if is_page(message.purpose) else patient.address(message.channel)
 
 
+def parties(
+    message: OutboxMessage,
+    sessions: Mapping[int, TreatmentSession],
+    patients: Mapping[int, Patient],
+) -> tuple[TreatmentSession, Patient]:
+    """The message's session and patient. A page about a number no patient has (rules.direct:
+    no patient, no session) gets blank stand-ins, never stored: a page's facts read nothing of
+    the patient but the zone, which is then the clinic's."""
+    if message.patient_id is None or message.session_id is None:
+        assert is_page(message.purpose), f"message {message.id} has no patient"
+        blank = TreatmentSession(patient_id=0, treatment="", completed_at=message.due_at)
+        return blank, Patient(name="")
+    return sessions[message.session_id], patients[message.patient_id]
+
+
+def _patient(message: OutboxMessage, patients: Mapping[int, Patient]) -> Patient:
+    return patients[message.patient_id] if message.patient_id is not None else Patient(name="")
+
+
 def read_history(
     session: Session,
     messages: Sequence[OutboxMessage],
@@ -44,12 +64,12 @@ def read_history(
 ) -> SendHistory:
     """The send history of a chunk's messages, read once for all of them."""
     sms = [m for m in messages if m.channel == ChannelKind.SMS]
-    days = [local_day_bounds(now, zone(patients[m.patient_id], settings)) for m in sms]
+    days = [local_day_bounds(now, zone(_patient(m, patients), settings)) for m in sms]
     return read_send_history(
         session,
-        patient_ids=[m.patient_id for m in sms],
-        numbers=[patients[m.patient_id].phone or "" for m in sms],
-        addresses=[(m.channel, address(m, patients[m.patient_id]) or "") for m in messages],
+        patient_ids=[m.patient_id for m in sms if m.patient_id is not None],
+        numbers=[_patient(m, patients).phone or "" for m in sms],
+        addresses=[(m.channel, address(m, _patient(m, patients)) or "") for m in messages],
         sms_since=min((start for start, _ in days), default=now),
         sms_until=max((end for _, end in days), default=now),
     )

@@ -148,13 +148,13 @@ class Preparer:
             elif message.channel in self.batch.paused:
                 prepared.append(None)
             else:
-                treatment, patient = sessions[message.session_id], patients[message.patient_id]
+                treatment, patient = facts.parties(message, sessions, patients)
                 prepared.append(self._decide_and_reserve(session, message, treatment, patient, day))
         return prepared
 
     def _pending(self, session: Session, messages: Sequence[OutboxMessage]) -> PendingRows:
         return pending_sms(
-            session, {m.patient_id for m in messages if m.channel == ChannelKind.SMS}
+            session, {m.patient_id or 0 for m in messages if m.channel == ChannelKind.SMS}
         )
 
     def _decide_and_reserve(
@@ -182,7 +182,7 @@ class Preparer:
         """Where the patient's send plan puts this SMS among their others still to go."""
         if message.channel != ChannelKind.SMS or is_direct(message.plan):
             return None, None  # a direct message is outside the daily cap: not planned
-        rows = [m for m in day.pending.get(message.patient_id, []) if unsent(m)]
+        rows = [m for m in day.pending.get(message.patient_id or 0, []) if unsent(m)]
         if message not in rows:
             rows.append(message)
         texts = SmsTexts(session, self.settings, self.batch.plans, patient, self.batch.sources)
@@ -206,11 +206,11 @@ class Preparer:
                     return Outcome.lease_lost(message_id)
                 if message.channel in self.batch.paused:
                     return None
-                treatment = treatments(session, {message.session_id})[message.session_id]
+                sessions = treatments(session, {message.session_id})
                 patients = lock_patients(session, {message.patient_id})
                 history = facts.read_history(session, [message], patients, now, self.settings)
                 day = _Day(now, history, self._pending(session, [message]))
-                patient = patients[message.patient_id]
+                treatment, patient = facts.parties(message, sessions, patients)
                 return self._decide_and_reserve(session, message, treatment, patient, day)
         except Exception as exc:  # one bad row must never stop the loop
             return self.on_error(message_id, exc)
@@ -225,9 +225,9 @@ class Preparer:
     ) -> tuple[TreatmentSession, Patient, SendHistory, Outcome | None]:
         """Decide on what the database says now, the patient locked; a skip, deferral or hold
         is applied and returned as the outcome, which is None when the message may go."""
-        treatment = treatments(session, {message.session_id})[message.session_id]
+        sessions = treatments(session, {message.session_id})
         patients = lock_patients(session, {message.patient_id})
-        patient = patients[message.patient_id]
+        treatment, patient = facts.parties(message, sessions, patients)
         history = facts.read_history(session, [message], patients, now, self.settings)
         told = facts.facts(message, treatment, patient, now, history, self.settings)
         return treatment, patient, history, self._apply(session, message, decide(told), now)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from reminders.rules.direct import is_page
 from reminders.rules.lifecycle import ALLOWED, Status
 from reminders.sending.channels.twilio.errors import classify_delivery_error, describe_twilio_code
 from reminders.sending.channels.twilio.statuses import EARLY_STATUSES, FINAL_STATUSES
@@ -183,7 +184,7 @@ def _apply_move(
                          actor=ACTOR)  # fmt: skip
     if move.to in FAILED:
         apply_side_effects(session, message, classify_delivery_error(code), now, ACTOR)
-    if move.resend:
+    if move.resend and not is_page(message.purpose):  # a page's next try is the next contact
         _schedule_resend(session, message, code or "", now)
     elif move.to in FAILED:  # for good: steps that rode in its text go on their own
         moves.release_parts(session, message, now, actor=ACTOR)

@@ -51,6 +51,7 @@ class SmsTexts:
         return self._texts[key]
 
     def _compose(self, message: OutboxMessage) -> str | None:
+        assert message.session_id is not None  # a plan's message (a page is not planned)
         if message.session_id not in self._sessions:
             self._sessions.update(treatments(self.session, {message.session_id}))
         try:

@@ -274,14 +274,17 @@ def still_ours(
     return ours
 
 
-def lock_patients(session: Session, ids: Collection[int]) -> dict[int, Patient]:
+def lock_patients(session: Session, ids: Collection[int | None]) -> dict[int, Patient]:
     """Serialize cap decisions per patient across workers, in id order so that two workers'
-    chunks cannot deadlock (SQLite: BEGIN IMMEDIATE serializes them anyway)."""
-    query = select(Patient).where(col(Patient.id).in_(sorted(ids))).order_by(col(Patient.id))
+    chunks cannot deadlock (SQLite: BEGIN IMMEDIATE serializes them anyway). None (a page
+    about a number no patient has) is no patient."""
+    known = sorted(i for i in ids if i is not None)
+    query = select(Patient).where(col(Patient.id).in_(known)).order_by(col(Patient.id))
     return {p.id: p for p in session.exec(query.with_for_update()) if p.id is not None}
 
 
-def treatments(session: Session, ids: Collection[int]) -> dict[int, TreatmentSession]:
+def treatments(session: Session, ids: Collection[int | None]) -> dict[int, TreatmentSession]:
     """The sessions the claimed messages belong to (voided or not), read with them."""
-    query = select(TreatmentSession).where(col(TreatmentSession.id).in_(sorted(ids)))
+    known = sorted(i for i in ids if i is not None)
+    query = select(TreatmentSession).where(col(TreatmentSession.id).in_(known))
     return {t.id: t for t in session.exec(query) if t.id is not None}

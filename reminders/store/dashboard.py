@@ -85,7 +85,7 @@ class Stuck:
     oldest_overdue: datetime | None
     urgent_replies: int = 0  # urgent texts from patients nobody has answered yet
     oldest_urgent: datetime | None = None
-    unpaged_urgent: int = 0  # of those, due a page while nobody was on call
+    unpaged_urgent: int = 0  # of those, reaching nobody: nobody on call, or every page failed
 
     @property
     def anything(self) -> bool:

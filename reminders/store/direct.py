@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from reminders.rules.channel_kinds import ChannelKind
-from reminders.rules.direct import DIRECT_PLAN, Purpose, direct_step
+from reminders.rules.direct import DIRECT_PLAN, PURPOSE_WORDS, Purpose, direct_step
 from reminders.rules.lifecycle import Status
 from reminders.store import history
 from reminders.store.models import OutboxMessage
@@ -20,8 +20,8 @@ from reminders.store.models import OutboxMessage
 def queue_direct(
     session: Session,
     *,
-    patient_id: int,
-    session_id: int,
+    patient_id: int | None,
+    session_id: int | None,
     channel: ChannelKind,
     body: str,
     purpose: Purpose,
@@ -35,7 +35,10 @@ def queue_direct(
     """A pending message due now with its words fixed; `at_once` lets it go outside the send
     window (a code the patient just asked for, an answer to a text of the last hour).
     Direct messages never take nor count against the daily SMS cap. `recipient` is for a page
-    to staff (rules.direct.is_page): its address, not the patient's."""
+    to staff (rules.direct.is_page): its address, not the patient's; only a page may belong
+    to no patient and no session (it is about a number no patient has)."""
+    if patient_id is None or session_id is None:
+        assert purpose == Purpose.ON_CALL_PAGE and recipient, "only a page belongs to nobody"
     message = OutboxMessage(
         session_id=session_id,
         patient_id=patient_id,
@@ -55,6 +58,8 @@ def queue_direct(
     )
     session.add(message)
     session.flush()
-    entry = history.Entry(message.id or 0, None, Status.PENDING, f"queued ({purpose})", now, actor)
+    entry = history.Entry(
+        message.id or 0, None, Status.PENDING, f"queued: {PURPOSE_WORDS[purpose]}", now, actor
+    )
     history.append(session, [entry])
     return message

@@ -56,7 +56,7 @@ class Health:
     unknown: Stuckable  # outcomes awaiting reconcile
     held_receipts: Stuckable  # receipts that overtook their send, waiting for it to be recorded
     expired_leases: Stuckable  # claims whose worker stopped renewing them
-    unpaged_urgent: int = 0  # urgent replies waiting whose page was due with nobody on call
+    unpaged_urgent: int = 0  # urgent replies waiting that reached nobody (or every page failed)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -136,8 +136,8 @@ def problems(health: Health) -> list[str]:
         found.append(f"{health.expired_leases.stuck} lease(s) expired over {after} ago")
     if health.unpaged_urgent:
         found.append(
-            f"{health.unpaged_urgent} urgent reply(ies) due a page, and nobody is on call:"
-            " add someone at /admin/on-call"
+            f"{health.unpaged_urgent} urgent reply(ies) due a page, and nobody is on call"
+            " (or every page failed): add someone at /admin/on-call"
         )
     return found
 

@@ -119,6 +119,19 @@ def replies_of(session: Session, patient_id: int) -> Sequence[Reply]:
     return session.exec(query.order_by(col(Reply.received_at), col(Reply.id))).all()
 
 
+def number_replies(session: Session, reply_id: int) -> tuple[str, Sequence[Reply]] | None:
+    """A number no patient has, found by one of its texts (a link carries no number), and
+    every text from it that no patient's, oldest first; None when that text is a patient's."""
+    reply = session.get(Reply, reply_id)
+    if reply is None or reply.patient_id is not None:
+        return None
+    query = select(Reply).where(
+        col(Reply.patient_id).is_(None), col(Reply.from_address) == reply.from_address
+    )
+    found = session.exec(query.order_by(col(Reply.received_at), col(Reply.id))).all()
+    return reply.from_address, found
+
+
 def assignee_of(session: Session, patient_id: int) -> str | None:
     conversation = session.get(Conversation, patient_id)
     return conversation.assigned_to if conversation else None

@@ -106,8 +106,8 @@ class OutboxMessage(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    session_id: int = Field(foreign_key="treatment_session.id", index=True)
-    patient_id: int = Field(foreign_key="patient.id")
+    session_id: int | None = Field(foreign_key="treatment_session.id", index=True)
+    patient_id: int | None = Field(foreign_key="patient.id")
     plan: str = Field(max_length=40)
     step: str = Field(max_length=60)
     channel: str = Field(max_length=10)  # sms | email
@@ -371,4 +371,8 @@ from reminders.store.api_tables import ApiKey, IdempotencyRecord  # noqa: E402, 
 from reminders.store.booking_tables import Booking  # noqa: E402, F401
 from reminders.store.care_link_tables import CareLink  # noqa: E402, F401
 from reminders.store.conversation_tables import Conversation, SavedReply  # noqa: E402, F401
-from reminders.store.on_call_tables import OnCallContact, UrgentPage  # noqa: E402, F401
+from reminders.store.on_call_tables import (  # noqa: E402, F401
+    OnCallContact,
+    PageAttempt,
+    UrgentPage,
+)

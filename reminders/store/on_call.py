@@ -6,14 +6,14 @@ number or an email address. Who covers a moment is read by rules.on_call.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
 from reminders.rules.channel_kinds import ChannelKind
-from reminders.rules.on_call import BadHours, Hours, on_call, parse_hours
+from reminders.rules.on_call import BadHours, Hours, next_to_page, on_call, parse_hours
 from reminders.store.audit import record
 from reminders.store.models import OnCallContact
 
@@ -76,6 +76,23 @@ def remove_contact(session: Session, contact_id: int, *, actor: str, now: dateti
 
 def on_call_now(session: Session, moment: datetime, zone: ZoneInfo) -> OnCallContact | None:
     """The contact to page at `moment`; None when nobody is on call (or nobody reachable)."""
+    return on_call(_reachable(session), moment, zone)
+
+
+def next_contact(
+    session: Session, tried: Collection[int | None], moment: datetime, zone: ZoneInfo
+) -> tuple[OnCallContact, bool] | None:
+    """After a failed page, whom to try next (rules.on_call.next_to_page), with whether they
+    are on call; None when every reachable contact was tried."""
+    by_id = {contact.id: (contact, hours) for contact, hours in _reachable(session)}
+    found = next_to_page(
+        [(contact_id, hours) for contact_id, (_, hours) in by_id.items()], tried, moment, zone
+    )
+    return None if found is None else (by_id[found[0]][0], found[1])
+
+
+def _reachable(session: Session) -> list[tuple[OnCallContact, Hours]]:
+    """Contacts with a phone or an email, and hours that read."""
     readable = []
     for contact in contacts(session):
         try:
@@ -84,7 +101,7 @@ def on_call_now(session: Session, moment: datetime, zone: ZoneInfo) -> OnCallCon
             continue
         if contact.phone or contact.email:
             readable.append((contact, hours))
-    return on_call(readable, moment, zone)
+    return readable
 
 
 def _audit(

@@ -41,3 +41,22 @@ class UrgentPage(SQLModel, table=True):
     contact_name: str | None = Field(default=None, max_length=100)  # as it was when paged
     channel: str | None = Field(default=None, max_length=10)
     message_id: int | None = Field(default=None, foreign_key="outbox_message.id")
+    # Every contact tried failed and nobody else is listed: red until someone answers it.
+    gave_up_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class PageAttempt(SQLModel, table=True):
+    """One page about an urgent reply: the first (seq 1) and each next contact tried after a
+    page failed. (reply, seq) is the key, so two daemons trying the next contact at once send
+    one page between them."""
+
+    __tablename__ = "page_attempt"
+
+    reply_id: int = Field(primary_key=True, foreign_key="reply.id")
+    seq: int = Field(primary_key=True)
+    contact_id: int | None = None  # the contact may be removed since; the name is kept
+    contact_name: str = Field(max_length=100)
+    on_call: bool  # on call then, or only listed (tried once those on call had failed)
+    channel: str = Field(max_length=10)
+    message_id: int | None = Field(default=None, foreign_key="outbox_message.id")
+    paged_at: datetime = Field(sa_type=UTCDateTime)

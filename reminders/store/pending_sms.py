@@ -45,7 +45,7 @@ def pending_sms(session: Session, patient_ids: Collection[int]) -> dict[int, lis
     )
     by_patient: dict[int, list[OutboxMessage]] = defaultdict(list)
     for message in session.exec(query):
-        by_patient[message.patient_id].append(message)
+        by_patient[message.patient_id or 0].append(message)
     return dict(by_patient)
 
 

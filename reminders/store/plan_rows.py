@@ -79,11 +79,11 @@ def read_on_file(session: Session, patient_ids: Collection[int]) -> OnFile:
     pending: dict[int, list[OutboxMessage]] = defaultdict(list)
     query = select(OutboxMessage).where(theirs, OutboxMessage.status == Status.PENDING)
     for message in lock_in_order(session, query):
-        pending[message.session_id].append(message)
+        pending[message.session_id or 0].append(message)
     reached: dict[int, set[tuple[str, str]]] = defaultdict(set)
     steps = select(OutboxMessage.session_id, OutboxMessage.step, OutboxMessage.channel)
     for session_id, step, channel in session.exec(steps.where(theirs, _reached_patient())):
-        reached[session_id].add((step, channel))
+        reached[session_id or 0].add((step, channel))
     return OnFile(patients, sessions, pending, reached)
 
 

@@ -40,7 +40,9 @@ def resend_failed(
     """Return a failed message to pending, due now, audited; ResendRefused says why not."""
     query = select(OutboxMessage).where(OutboxMessage.id == message_id).with_for_update()
     message = session.exec(query).first() if 0 < message_id <= MAX_ID else None
-    if message is None or (patient_id is not None and message.patient_id != patient_id):
+    if message is None or message.patient_id is None:  # None: a page about a stranger's text
+        raise UnknownMessage(f"no message {message_id}")
+    if patient_id is not None and message.patient_id != patient_id:
         raise UnknownMessage(f"no message {message_id}")
     problem = resend_refusal(_facts(session, message, now))
     if problem is not None:

@@ -36,7 +36,7 @@ class SendHistory:
 
     def sms_sent_between(self, message: OutboxMessage, start: datetime, end: datetime) -> int:
         """SMS to the message's patient handed to the provider in [start, end), itself aside."""
-        sends = self.sms_sent_at.get(message.patient_id, {})
+        sends = self.sms_sent_at.get(message.patient_id or 0, {})
         return sum(1 for i, at in sends.items() if i != message.id and start <= at < end)
 
     def texted_before(self, message: OutboxMessage, number: str | None) -> bool:
@@ -50,7 +50,7 @@ class SendHistory:
         if message.channel != ChannelKind.SMS or message.id is None:
             return
         if not is_direct(message.plan):  # a direct message takes no slot of the daily cap
-            self.sms_sent_at.setdefault(message.patient_id, {})[message.id] = at
+            self.sms_sent_at.setdefault(message.patient_id or 0, {})[message.id] = at
         self.texted.setdefault(message.recipient or "", set()).add(message.id)
 
 

@@ -100,5 +100,5 @@ def _messages(session: Session, patient_id: int) -> dict[int, list[MessageEntry]
         by_message[event.message_id].append(event)
     by_session: dict[int, list[MessageEntry]] = defaultdict(list)
     for row in rows:
-        by_session[row.session_id].append(MessageEntry(row, by_message.get(row.id or 0, [])))
+        by_session[row.session_id or 0].append(MessageEntry(row, by_message.get(row.id or 0, [])))
     return by_session

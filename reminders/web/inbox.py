@@ -78,7 +78,7 @@ FormText = Annotated[str, Form()]
 
 @dataclass(frozen=True)
 class InboxItem:
-    href: str  # "" for a number no patient has
+    href: str  # a number no patient has: its thread, by its newest text
     who: str
     number: str  # masked
     waiting: int
@@ -336,7 +336,9 @@ def _back(patient_id: int, done: str) -> RedirectResponse:
 def _item(row: InboxRow, zone: ZoneInfo) -> InboxItem:
     since = row.oldest_waiting or row.last_at
     return InboxItem(
-        href=f"/inbox/{row.patient_id}" if row.patient_id else "",
+        href=f"/inbox/{row.patient_id}"
+        if row.patient_id
+        else f"/inbox/numbers/{row.last_reply_id}",
         who=row.name or "Unknown number",
         number=mask_phone(row.address),
         waiting=row.waiting,

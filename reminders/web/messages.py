@@ -69,7 +69,7 @@ async def messages_page(
         found = list_messages_for_staff(session, where, limit=LIMIT)
         plans = plans_in_words(session, defaults)
         return found, [
-            Row(item.message.patient_id, item.message.id or 0, item.patient_name,
+            Row(item.message.patient_id or 0, item.message.id or 0, item.patient_name,
                 plans.step_words(item.message.plan, item.message.step),
                 "SMS" if item.message.channel == ChannelKind.SMS else "Email",
                 local_time(item.message.due_at, tz), status_words(item.message.status))

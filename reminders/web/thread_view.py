@@ -14,10 +14,11 @@ from zoneinfo import ZoneInfo
 
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.direct import is_direct, is_page
+from reminders.rules.lifecycle import Status, status_words
 from reminders.rules.stop_wishes import WishDecision
 from reminders.store.models import OutboxMessage, Reply
 from reminders.store.timeline import MessageEntry, Timeline
-from reminders.store.urgent_pages import PageSeen
+from reminders.store.urgent_pages import FAILED_FOR_GOOD, PageSeen
 from reminders.web.timeline_view import MessageRow, local_time, message_row
 
 WISH_WORDS = {
@@ -61,6 +62,14 @@ def thread(
     entries += [_theirs(reply, zone) for reply in replies]
     entries += [_page(page, zone) for page in pages]
     return sorted(entries, key=lambda e: (e.at, e.ours))  # at the same moment, theirs first
+
+
+def number_thread(
+    replies: Sequence[Reply], zone: ZoneInfo, pages: Sequence[PageSeen] = ()
+) -> list[ThreadEntry]:
+    """A number no patient has: its texts and who was paged about them (we never text it)."""
+    entries = [_theirs(reply, zone) for reply in replies] + [_page(p, zone) for p in pages]
+    return sorted(entries, key=lambda e: (e.at, e.ours))
 
 
 def _shown(message: OutboxMessage) -> bool:
@@ -109,13 +118,29 @@ def _theirs(reply: Reply, zone: ZoneInfo) -> ThreadEntry:
     )
 
 
-def _page(page: PageSeen, zone: ZoneInfo) -> ThreadEntry:
-    """Who was paged about an urgent text and when, or that nobody was on call to page."""
-    if page.paged_at is None:
-        return ThreadEntry(at=page.due_at, when=local_time(page.due_at, zone), ours=True,
-                           by="On call", body="An urgent text was due a page: nobody was on call.",
-                           status="nobody paged", tone="problem", why="")  # fmt: skip
+def page_words(page: PageSeen, zone: ZoneInfo) -> str:
+    """A page in words: "Paged Dr Lee (on call) by SMS at 02:14 PST", or that nobody was."""
+    if page.gave_up:
+        return "Every contact paged failed, and nobody else is listed: nobody was told."
+    if page.contact_name is None:
+        return "An urgent text was due a page: nobody was on call."
     way = "SMS" if page.channel == ChannelKind.SMS else "email"
-    return ThreadEntry(at=page.paged_at, when=local_time(page.paged_at, zone), ours=True,
-                       by="On call", body=f"Paged {page.contact_name} by {way}.",
-                       status="paged", tone="ok", why="")  # fmt: skip
+    role = "on call" if page.on_call else "listed, not on call"
+    at = page.at.astimezone(zone).strftime("%H:%M %Z")
+    return f"Paged {page.contact_name} ({role}) by {way} at {at}."
+
+
+def _page(page: PageSeen, zone: ZoneInfo) -> ThreadEntry:
+    """Who was paged about an urgent text, when, and whether the page failed."""
+    if page.contact_name is None:
+        status, tone = ("nobody told" if page.gave_up else "nobody paged"), "problem"
+    elif page.status in FAILED_FOR_GOOD:
+        status, tone = (
+            f"page {status_words(page.status or '')}: the next contact is tried",
+            "problem",
+        )
+    else:
+        status, tone = status_words(page.status or Status.PENDING), "ok"
+    return ThreadEntry(at=page.at, when=local_time(page.at, zone), ours=True, by="On call",
+                       body=page_words(page, zone), status=status, tone=tone,
+                       why="")  # fmt: skip

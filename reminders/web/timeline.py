@@ -9,7 +9,8 @@ the timeline with the reason. Log lines name ids only: no names, numbers or mess
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 from typing import Annotated, TypeVar
@@ -33,13 +34,13 @@ from reminders.store.opt_outs import opt_in, opt_out
 from reminders.store.pauses import UnknownPatient, pause_patient, resume_patient
 from reminders.store.resend import ResendRefused, UnknownMessage, resend_failed
 from reminders.store.timeline import Timeline, patient_timeline
-from reminders.store.urgent_pages import pages_of
+from reminders.store.urgent_pages import PageSeen, pages_of
 from reminders.store.web_sessions import SignedIn
 from reminders.web import plans_of, run_db, settings_of
 from reminders.web.auth import CurrentUser, SessionCsrf
 from reminders.web.pages import render, sentence
-from reminders.web.thread_view import thread
-from reminders.web.timeline_view import actors, patient_page
+from reminders.web.thread_view import page_words, thread
+from reminders.web.timeline_view import PatientPage, actors, patient_page
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/patients/{patient_id:int}", dependencies=[SessionCsrf])
@@ -237,10 +238,11 @@ async def _page(
         messages = [m.message for entry in timeline.sessions for m in entry.messages]
         planned = planned_messages(session, timeline.patient, messages, plans, now, settings)
         warnings = _warnings(session, timeline, enrolled, now, planned, clinic_tz)
-        page = patient_page(timeline, now, clinic_tz, plans, people, planned)
         zone = zone_or(timeline.patient.timezone, clinic_tz)  # the page's times are the patient's
-        entries = thread(timeline, replies_of(session, patient_id), now, zone,
-                         pages_of(session, patient_id))  # fmt: skip
+        pages = pages_of(session, patient_id)
+        page = patient_page(timeline, now, clinic_tz, plans, people, planned)
+        page = _pages_in_words(page, pages, zone)
+        entries = thread(timeline, replies_of(session, patient_id), now, zone, pages)
         return page, warnings, entries
 
     loaded = await run_db(request, load)
@@ -259,6 +261,19 @@ async def _page(
         "error": sentence(error) if error else None,
     }
     return render(request, "timeline.html", context, status=status)
+
+
+def _pages_in_words(page: PatientPage, pages: Sequence[PageSeen], zone: ZoneInfo) -> PatientPage:
+    """A page to the contact on call named in words on the timeline ("Paged Dr Lee (on call)
+    by SMS at 02:14 PST"), not by its step code."""
+    words = {p.message_id: page_words(p, zone) for p in pages if p.message_id is not None}
+    if not words:
+        return page
+    sessions = [
+        replace(row, messages=[replace(m, step=words.get(m.id, m.step)) for m in row.messages])
+        for row in page.sessions
+    ]
+    return replace(page, sessions=sessions)
 
 
 def _warnings(

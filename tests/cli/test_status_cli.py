@@ -186,3 +186,16 @@ def test_an_urgent_reply_due_a_page_with_nobody_on_call_is_a_problem(aftercare, 
     assert "Urgent replies unpaged, nobody on call: 1" in result.output
     assert "urgent reply(ies) due a page, and nobody is on call" in result.output
     assert json.loads(status(aftercare, "--json").stdout)["urgent_unpaged_nobody_on_call"] == 1
+
+
+def test_a_production_setup_without_a_public_address_says_so_on_stderr(aftercare):
+    """A page's link would be relative: said in one line at start, and the JSON stays JSON."""
+    aftercare.env |= {"AFTERCARE_ENV": "production", "CLINIC_NAME": "Sunset Veins",
+                      "CLINIC_PHONE": "+1 310 555 0100"}  # fmt: skip
+    result = status(aftercare, "--json")
+    [line] = [x for x in result.stderr.splitlines() if "PUBLIC_BASE_URL" in x]
+    assert line.startswith("warning: PUBLIC_BASE_URL is not set: pages to the contact on call")
+    assert "open Aftercare's inbox" in line
+    assert json.loads(result.stdout)["workers_alive"] == 0
+    aftercare.env["PUBLIC_BASE_URL"] = "https://aftercare.example"
+    assert "PUBLIC_BASE_URL" not in status(aftercare).stderr

@@ -7,7 +7,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from reminders.rules.on_call import BadHours, Span, hours_of, on_call, parse_hours, span_from_form
+from reminders.rules.on_call import (
+    BadHours,
+    Span,
+    hours_of,
+    next_to_page,
+    on_call,
+    parse_hours,
+    span_from_form,
+)
 
 LA = ZoneInfo("America/Los_Angeles")
 
@@ -88,3 +96,15 @@ def test_a_form_row_needs_both_ends_or_neither():
         span_from_form(2, "noon", "13:00")
     with pytest.raises(BadHours):
         hours_of([])
+
+
+def test_after_a_failed_page_those_on_call_come_first_then_anyone_listed_once_each():
+    tuesday_night = at(2026, 12, 1, 2, 0)
+    listed = [
+        ("night", parse_hours("mon 18:00-08:00")),
+        ("day", parse_hours("tue 08:00-18:00")),
+        ("backup", parse_hours("always")),
+    ]
+    assert next_to_page(listed, {"night"}, tuesday_night, LA) == ("backup", True)
+    assert next_to_page(listed, {"night", "backup"}, tuesday_night, LA) == ("day", False)
+    assert next_to_page(listed, {"night", "backup", "day"}, tuesday_night, LA) is None

@@ -34,7 +34,7 @@ def page(runtime: Runtime, enrolled, channel: ChannelKind, recipient: str) -> in
             patient_id=enrolled.patient_id,
             session_id=enrolled.session_id,
             channel=channel,
-            body=page_text(BASE, enrolled.patient_id),
+            body=page_text(BASE, enrolled.patient_id, 1),
             subject=None if channel == ChannelKind.SMS else PAGE_SUBJECT,
             purpose=Purpose.ON_CALL_PAGE,
             now=NIGHT,
@@ -103,7 +103,7 @@ def test_an_email_page_goes_to_the_contact_as_written_without_the_patients_foote
     make_dispatcher(runtime, lambda: NIGHT, email=email).run_once()
     [sent] = [m for m in email.sent if m.message_id == message_id]
     assert sent.to == STAFF_EMAIL and sent.subject == PAGE_SUBJECT
-    assert sent.body == page_text(BASE, enrolled.patient_id)
+    assert sent.body == page_text(BASE, enrolled.patient_id, 1)
     assert sent.html is None and MARIA_EMAIL not in sent.body
 
 

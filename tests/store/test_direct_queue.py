@@ -41,7 +41,7 @@ def test_a_queued_direct_message_is_pending_now_with_its_words_and_one_entry(run
     assert (stored.status, stored.due_at, stored.body) == ("pending", NOW, "Your code is 481516.")
     assert stored.not_after == NOW + timedelta(minutes=10)
     assert stored.attempts == 0 and stored.sent_at is None
-    assert entries == [(None, "pending", "queued (care_code)", "care-page")]
+    assert entries == [(None, "pending", "queued: a care-page code", "care-page")]
 
 
 def test_plan_rows_are_not_direct_and_not_at_once(runtime):

@@ -9,14 +9,14 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from reminders.planning.planner import enroll_and_plan
 from reminders.planning.validation import EnrollmentForm, validate
 from reminders.store.api_keys import create_api_key
 from reminders.store.db import session_scope
 from reminders.store.defaults import load_care_plans
-from reminders.store.models import OutboxMessage
+from reminders.store.models import OutboxMessage, Reply
 from reminders.store.opt_outs import opt_out
 from reminders.store.replies import store_reply
 
@@ -29,6 +29,7 @@ PHONE, EMAIL = "+13105550142", "maria.guadalupe.fernandez-castellanos@example.co
 class Seeded:
     patient_id: int
     session_id: int
+    number_reply_id: int  # an urgent text from a number no patient has
 
 
 def seed_clinic(engine: Engine, now: datetime) -> Seeded:
@@ -49,6 +50,10 @@ def seed_clinic(engine: Engine, now: datetime) -> Seeded:
         store_reply(session, sid="SM" + "1" * 32, sender=PHONE, patient_id=done.patient_id,
                     body="Is it normal that the bruise is turning yellow-green on day 3?",
                     urgent=False, now=now)  # fmt: skip
+        store_reply(session, sid="SM" + "2" * 32, sender="+13105550177", patient_id=None,
+                    body="Who is this? My arm is swelling and hot since the injection",
+                    urgent=True, now=now)  # fmt: skip
+        stranger = session.exec(select(Reply.id).where(col(Reply.patient_id).is_(None))).one()
         create_api_key(session, label="Practice management system (front desk)",
                        actor="ana@example.com", now=now)  # fmt: skip
-    return Seeded(done.patient_id, done.session_id)
+    return Seeded(done.patient_id, done.session_id, stranger)

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.browser
 SIZES = ["laptop", "tablet", "phone"]
 
 
-def pages(patient_id: int) -> dict[str, str]:
+def pages(patient_id: int, number_reply_id: int) -> dict[str, str]:
     """name -> path: every page staff or an admin opens."""
     return {
         "dashboard": "/",
@@ -37,6 +37,7 @@ def pages(patient_id: int) -> dict[str, str]:
         "patients": "/patients?q=Mar",
         "patient": f"/patients/{patient_id}",
         "inbox": "/inbox?show=all",
+        "number-thread": f"/inbox/numbers/{number_reply_id}",
         "saved-replies": "/admin/saved-replies",
         "templates": "/admin/templates",
         "template-sms": "/admin/templates/sclerotherapy/restriction_day_1/sms/en",
@@ -66,7 +67,7 @@ def test_every_page_fits_the_window(page: Page, site: Site, screenshot) -> None:
     log_in(page, site.admin, site.password)
     expect(page).to_have_url(site.base_url + "/")
     expect_styled(page)
-    for name, path in pages(seeded.patient_id).items():
+    for name, path in pages(seeded.patient_id, seeded.number_reply_id).items():
         response = page.goto(path)
         assert response is not None and response.status == 200, (name, path)
         check(page, screenshot, name)

@@ -20,8 +20,20 @@ def test_providers_without_public_url_or_secret_are_warned_about():
         "PUBLIC_BASE_URL is not set",
         "PUBLIC_BASE_URL or SECRET_KEY is not set",
         "PUBLIC_BASE_URL or SECRET_KEY is not set",
+        "PUBLIC_BASE_URL is not set",
     ]
-    assert "care link" in settings.warnings[-1]
+    assert "care link" in settings.warnings[-2]
+    assert "open Aftercare's inbox" in settings.warnings[-1]
+
+
+def test_production_without_a_public_address_is_warned_about_even_on_console_channels():
+    clinic = {"clinic_name": "Sunset Veins", "clinic_phone": "+1 310 555 0100"}
+    settings = Settings(_env_file=None, aftercare_env="production", **clinic)  # type: ignore[call-arg]
+    [warning] = settings.warnings
+    assert warning.startswith("PUBLIC_BASE_URL is not set: pages to the contact on call")
+    there = Settings(_env_file=None, aftercare_env="production",  # type: ignore[call-arg]
+                     public_base_url="https://aftercare.example", **clinic)  # fmt: skip
+    assert there.warnings == []
 
 
 def test_console_channels_need_nothing_more():

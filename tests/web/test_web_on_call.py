@@ -177,6 +177,9 @@ def test_the_thread_shows_who_was_paged_and_when(admin, staff, runtime):
     patient = _urgent_text(runtime)
     _escalate(runtime)
     thread = staff.get(f"/inbox/{patient}").text
-    assert "Paged Dr Night by SMS." in thread and "On call · Mon 30 Nov 2026, 19:15 PST" in thread
+    said = "Paged Dr Night (on call) by SMS at 19:15 PST."
+    assert said in thread and "On call · Mon 30 Nov 2026, 19:15 PST" in thread
     assert "an urgent patient reply is waiting" not in thread  # the page is not shown as sent
     assert "nobody-on-call" not in staff.get("/").text
+    timeline = staff.get(f"/patients/{patient}").text  # the page's row, in words
+    assert said in timeline and "on_call_page" not in timeline and "On call page" not in timeline
