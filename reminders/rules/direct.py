@@ -23,6 +23,9 @@ class Purpose(StrEnum):
     # A page to the staff member on call about an urgent reply (receiving.escalation): kept on
     # the patient's row, but addressed to the contact's own number or email, set when queued.
     ON_CALL_PAGE = "on_call_page"
+    # "Send me a test" from the template editor: the sample patient's message, addressed to the
+    # admin's own phone or email (set when queued), kept on the test sends' holder patient.
+    TEST_SEND = "test_send"
 
 
 def direct_step(purpose: Purpose) -> str:
@@ -41,6 +44,6 @@ def confirms_opt_out(purpose: str | None) -> bool:
 
 
 def is_page(purpose: str | None) -> bool:
-    """A page to staff: its address is its preset recipient, and the patient's consent, pause,
+    """A page or a test send to staff: its address is its preset recipient, and the patient's consent, pause,
     opt-outs and "Reply STOP" line do not apply to it (an opt-out of the staff number does)."""
-    return purpose == Purpose.ON_CALL_PAGE
+    return purpose in (Purpose.ON_CALL_PAGE, Purpose.TEST_SEND)
