@@ -14,17 +14,19 @@ import sqlmodel
 from alembic import op
 
 
-revision: str = '0023'
-down_revision: str | None = '0016'
+revision: str = "0023"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('app_user', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('phone', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True))
+    with op.batch_alter_table("app_user", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("phone", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True)
+        )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('app_user', schema=None) as batch_op:
-        batch_op.drop_column('phone')
+    with op.batch_alter_table("app_user", schema=None) as batch_op:
+        batch_op.drop_column("phone")

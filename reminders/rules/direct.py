@@ -44,6 +44,7 @@ def confirms_opt_out(purpose: str | None) -> bool:
 
 
 def is_page(purpose: str | None) -> bool:
-    """A page or a test send to staff: its address is its preset recipient, and the patient's consent, pause,
-    opt-outs and "Reply STOP" line do not apply to it (an opt-out of the staff number does)."""
+    """A page or a test send to staff: its address is its preset recipient, and the patient's
+    consent, pause, opt-outs and "Reply STOP" line do not apply to it (an opt-out of the staff
+    number does)."""
     return purpose in (Purpose.ON_CALL_PAGE, Purpose.TEST_SEND)

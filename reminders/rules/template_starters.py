@@ -21,7 +21,11 @@ _SMS = {
     ),
 }
 _EMAIL = {
-    "en": ("A note about your care from {{ clinic_name }}", "Hi {{ first_name }},", "Warm regards,"),
+    "en": (
+        "A note about your care from {{ clinic_name }}",
+        "Hi {{ first_name }},",
+        "Warm regards,",
+    ),
     "es": ("Una nota sobre su cuidado de {{ clinic_name }}", "Hola {{ first_name }}:", "Saludos,"),
 }
 _EMAIL_SHAPE = """{{% block subject %}}{subject}{{% endblock %}}
@@ -46,7 +50,8 @@ _EMAIL_SHAPE = """{{% block subject %}}{subject}{{% endblock %}}
 <body style="font-family: Arial, Helvetica, sans-serif; line-height: 1.5; color: #222222;">
 <p>{greeting}</p>
 <p>(Write the message here.)</p>
-{{% if care_link %}}<p>{care_link} <a href="{{{{ care_link }}}}">{{{{ care_link }}}}</a></p>{{% endif %}}
+{{% if care_link %}}<p>{care_link}
+<a href="{{{{ care_link }}}}">{{{{ care_link }}}}</a></p>{{% endif %}}
 <p>{closing}<br>{{{{ clinic_name }}}}<br>{{{{ clinic_phone }}}}</p>
 </body>
 </html>

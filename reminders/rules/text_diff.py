@@ -21,7 +21,7 @@ class Change(StrEnum):
 
 @dataclass(frozen=True)
 class Part:
-    """A run of a changed line's words: kept, removed (only in the old) or added (only in the new)."""
+    """A run of a changed line's words: kept, removed (only in the old), added (only in the new)."""
 
     text: str
     change: Change

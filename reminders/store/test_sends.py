@@ -1,4 +1,4 @@
-""""Send me a test": the editor's preview queued through the outbox to the admin's own address.
+""" "Send me a test": the editor's preview queued through the outbox to the admin's own address.
 
 An outbox row belongs to a patient and a session, and a test goes to no patient: it is kept on
 one holder patient and session made for test sends (no phone, no email, never planned), with
@@ -54,8 +54,15 @@ def set_own_phone(
     user.phone = phone
     session.add(user)
     detail = "set" if phone else "cleared"
-    record(session, actor=actor, action="user_phone", entity="user", entity_id=user.id,
-           now=now, detail=detail)
+    record(
+        session,
+        actor=actor,
+        action="user_phone",
+        entity="user",
+        entity_id=user.id,
+        now=now,
+        detail=detail,
+    )
     return True
 
 
