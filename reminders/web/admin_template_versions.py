@@ -49,6 +49,9 @@ async def compare(
         f" {plans_of(request).step_words(key.plan, key.step)}",
         "history": history,
         "when": partial(local_time, tz=settings_of(request).timezone),
+        "old": None,
+        "new": None,
+        "diff": None,
     }
     if chosen is None or chosen[0] not in by_version or chosen[1] not in by_version:
         error = (
