@@ -41,11 +41,15 @@ class TextDiff:
 
     @property
     def added(self) -> int:
-        return sum(line.change in (Change.ADDED, Change.CHANGED) for line in self.lines)
+        return sum(line.change == Change.ADDED for line in self.lines)
 
     @property
     def removed(self) -> int:
-        return sum(line.change in (Change.REMOVED, Change.CHANGED) for line in self.lines)
+        return sum(line.change == Change.REMOVED for line in self.lines)
+
+    @property
+    def changed(self) -> int:
+        return sum(line.change == Change.CHANGED for line in self.lines)
 
     @property
     def same(self) -> bool:

@@ -11,11 +11,15 @@ def changes(old: str, new: str) -> list[tuple[str, int | None, int | None]]:
 
 def test_the_same_text_is_all_kept_lines():
     diff = diff_texts("a\nb", "a\nb")
-    assert diff.same and (diff.added, diff.removed) == (0, 0)
+    assert diff.same and (diff.added, diff.removed, diff.changed) == (0, 0, 0)
     assert changes("a\nb", "a\nb") == [("same", 1, 1), ("same", 2, 2)]
 
 
 def test_an_added_and_a_removed_line_are_numbered_on_their_side():
+    assert (diff_texts("a\nb\nc", "a\nc\nd").added, diff_texts("a\nb\nc", "a\nc\nd").removed) == (
+        1,
+        1,
+    )
     assert changes("a\nb\nc", "a\nc\nd") == [
         ("same", 1, 1),
         ("removed", 2, None),
@@ -33,7 +37,7 @@ def test_a_line_edited_in_place_says_which_words_went_and_came():
         Part("today.", Change.REMOVED),
         Part("soon.", Change.ADDED),
     )
-    assert (diff.added, diff.removed) == (1, 1)
+    assert (diff.added, diff.removed, diff.changed) == (0, 0, 1)
 
 
 def test_the_parts_of_a_changed_line_join_back_into_each_version():
