@@ -258,7 +258,7 @@ def _template_problems(missing: dict[str, str], fields: dict[str, StepFields]) -
     """A channel no template exists for would fail every message of it: refused."""
     return {
         f"{step}.channels": f"there is no {channel} template for this step"
-        f" ({missing[f'{step}.{channel}']}): write one (the link above) before choosing {channel}"
+        f" ({missing[f'{step}.{channel}']}): write one before choosing {channel}"
         for step, typed in fields.items()
         for channel in typed.channels
         if f"{step}.{channel}" in missing
