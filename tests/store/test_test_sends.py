@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.direct import Purpose
 from reminders.runtime import Runtime
+from reminders.store.dashboard import first_steps
 from reminders.store.db import session_scope
 from reminders.store.models import AuditEvent, OutboxMessage, Patient, TreatmentSession, User
 from reminders.store.test_sends import (
@@ -75,6 +76,8 @@ def test_a_test_is_queued_for_the_admins_own_phone_on_the_holder_and_audited(run
     named = "template=sclerotherapy/aftercare/sms/en channel=sms"
     assert details == [f"{named} message={first}", f"{named} message={second}"]
     assert not any(PHONE in d or "Maria" in d for d in details)
+    with Session(runtime.engine) as session:
+        assert first_steps(session)[0] is False  # an empty install still says "enroll first"
 
 
 def test_five_an_hour_then_refused_until_the_hour_has_passed(runtime, admin_id):
