@@ -23,6 +23,9 @@ class Purpose(StrEnum):
     # A page to the staff member on call about an urgent reply (receiving.escalation): kept on
     # the patient's row, but addressed to the contact's own number or email, set when queued.
     ON_CALL_PAGE = "on_call_page"
+    # "Send me a test" from the template editor: the sample patient's message, addressed to the
+    # admin's own phone or email (set when queued), kept on the test sends' holder patient.
+    TEST_SEND = "test_send"
 
 
 # How the timeline's history names each purpose ("queued: a page to the contact on call").
@@ -50,6 +53,7 @@ def confirms_opt_out(purpose: str | None) -> bool:
 
 
 def is_page(purpose: str | None) -> bool:
-    """A page to staff: its address is its preset recipient, and the patient's consent, pause,
-    opt-outs and "Reply STOP" line do not apply to it (an opt-out of the staff number does)."""
-    return purpose == Purpose.ON_CALL_PAGE
+    """A page or a test send to staff: its address is its preset recipient, and the patient's
+    consent, pause, opt-outs and "Reply STOP" line do not apply to it (an opt-out of the staff
+    number does)."""
+    return purpose in (Purpose.ON_CALL_PAGE, Purpose.TEST_SEND)

@@ -7,6 +7,8 @@ as typed so a refused form comes back as it was sent, with each problem beside i
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -137,3 +139,63 @@ def _number(text: str, what: str, kind: type[int] | type[float]) -> int | float:
     except ValueError:
         example = "a whole number such as 3" if kind is int else "a number such as 2 or 1.5"
         raise ValueError(f"{what} must be {example}, not {cleaned!r}") from None
+
+
+# -- steps added and removed --------------------------------------------------------------------
+
+STEP_KINDS = ("clinical", "follow_up")  # a care message, or a "book your next session" prompt
+LONGEST_LABEL = 80
+_NAME_PART = re.compile(r"[^a-z0-9]+")
+
+
+@dataclass(frozen=True)
+class NewStepFields:
+    """The "Add a step" form as typed; `name` is made from the label."""
+
+    label: str
+    send: OffsetFields
+    not_after: OffsetFields
+    channels: tuple[str, ...]
+    kind: str = "clinical"
+
+
+def step_name(label: str) -> str:
+    """'Week 2 check-in' -> 'week_2_check_in': the step's code name and its templates' name."""
+    folded = unicodedata.normalize("NFKD", label).encode("ascii", "ignore").decode().lower()
+    return _NAME_PART.sub("_", folded).strip("_")[:40].strip("_")
+
+
+def add_step(plan: Plan, fields: NewStepFields) -> Plan:
+    """The plan with a new last step made from the form; PlanEditRefused with every problem,
+    keyed "new.<field>" (label, send, not_after, channels, kind)."""
+    problems: dict[str, str] = {}
+    label = " ".join(fields.label.split())
+    name = step_name(label)
+    if not label:
+        problems["label"] = "enter what staff will read for the step, such as Week 2 check-in"
+    elif len(label) > LONGEST_LABEL:
+        problems["label"] = f"at most {LONGEST_LABEL} characters"
+    elif not name or not name[0].isalpha():
+        problems["label"] = "start the label with a letter, such as Week 2 check-in"
+    elif any(step.name == name or step.shown_as == label for step in plan.steps):
+        problems["label"] = f"the plan has a step called {label!r} already: choose another label"
+    if fields.kind not in STEP_KINDS:
+        problems["kind"] = "choose clinical or follow-up"
+    draft = StepFields(name, fields.send, fields.not_after, fields.channels)
+    placeholder = Step(name or "new", "", AfterHours(0), None, ())
+    step, step_problems = _edited(placeholder, draft)
+    problems |= step_problems
+    if problems:
+        raise PlanEditRefused({f"new.{field}": text for field, text in problems.items()})
+    added = replace(step, label=label, follow_up=fields.kind == "follow_up")
+    return replace(plan, steps=(*plan.steps, added), version=None)
+
+
+def remove_step(plan: Plan, name: str) -> Plan:
+    """The plan without the step; a plan keeps at least one step."""
+    if all(step.name != name for step in plan.steps):
+        raise PlanEditRefused({"form": "that step is not in the plan any more; reload the page"})
+    if len(plan.steps) == 1:
+        raise PlanEditRefused({"form": "a plan keeps at least one step: add another first"})
+    kept = tuple(step for step in plan.steps if step.name != name)
+    return replace(plan, steps=kept, version=None)

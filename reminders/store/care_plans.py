@@ -89,9 +89,16 @@ def plan_history(session: Session, plan: str) -> list[CarePlanRevision]:
 
 
 def save_plan(
-    session: Session, plan: Plan, *, actor: str, now: datetime, changed: Sequence[str] = ()
+    session: Session,
+    plan: Plan,
+    *,
+    actor: str,
+    now: datetime,
+    changed: Sequence[str] = (),
+    action: str = "care_plan_save",
 ) -> CarePlanRevision:
-    """An admin's edit as the plan's next version, audited `care_plan_save` with the steps changed.
+    """An admin's edit as the plan's next version, audited `action` with the steps changed
+    (`care_plan_save`; `care_plan_add_step` or `care_plan_remove_step` for a step gained or lost).
 
     Two admins saving at once both aim at the same version: the unique key refuses the second,
     whose transaction is then run again (the web's unit of work) and gets the next one.
@@ -100,7 +107,7 @@ def save_plan(
     detail = f"plan={plan.name}, version={revision.version}"
     if changed:
         detail += f", steps={','.join(changed)}"
-    _audit(session, "care_plan_save", revision, actor, now, detail)
+    _audit(session, action, revision, actor, now, detail)
     return revision
 
 

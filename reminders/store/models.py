@@ -325,6 +325,7 @@ class User(SQLModel, table=True):
     password_hash: str = Field(max_length=200)  # argon2id, with its own salt and parameters
     role: str = Field(max_length=10)  # staff | admin
     display_name: str | None = Field(default=None, max_length=100)  # "Ana Ruiz"; else the email
+    phone: str | None = Field(default=None, max_length=20)  # E.164, their own: "Send me a test"
     created_at: datetime = Field(sa_type=UTCDateTime)
     created_by: str | None = Field(default=None, max_length=100)
     disabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

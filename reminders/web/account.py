@@ -43,14 +43,18 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/account", dependencies=[SessionCsrf])
 reset_router = APIRouter(prefix="/reset", dependencies=[PreSessionCsrf])
 NO_REFERRER = {"Referrer-Policy": "no-referrer"}  # a reset link is a secret
-DONE = {"name": "Your name is saved.", "password": "Your password is changed."}
+DONE = {
+    "name": "Your name is saved.",
+    "password": "Your password is changed.",
+    "phone": "Your phone number is saved.",
+}
 
 FormText = Annotated[str, Form()]
 
 
 @router.get("")
 async def account_page(request: Request, user: CurrentUser, done: str = "") -> HTMLResponse:
-    return await _page(request, user, notice=DONE.get(done))
+    return await account_form(request, user, notice=DONE.get(done))
 
 
 @router.post("/name", response_model=None)
@@ -59,7 +63,9 @@ async def save_name(request: Request, user: CurrentUser, name: FormText = "") ->
     try:
         await run_db(request, work)
     except AccountError as exc:
-        return await _page(request, user, problems={"name": exc}, typed_name=name, status=400)
+        return await account_form(
+            request, user, problems={"name": exc}, typed_name=name, status=400
+        )
     return RedirectResponse("/account?done=name", status_code=303)
 
 
@@ -74,14 +80,14 @@ async def save_password(
     try:
         _check_new(password, password_again)
     except AccountError as exc:
-        return await _page(request, user, problems={"password": exc}, status=400)
+        return await account_form(request, user, problems={"password": exc}, status=400)
     stored = await run_db(request, lambda session, _now: _hash_of(session, user.user_id))
     ok, _ = await with_passwords(
         request, lambda passwords: check_password_hash(passwords, current, stored)
     )
     if not ok:
         wrong = AccountError("that is not your current password")
-        return await _page(request, user, problems={"current": wrong}, status=400)
+        return await account_form(request, user, problems={"current": wrong}, status=400)
     new_hash = await with_passwords(request, lambda passwords: passwords.hash(password))
     await run_db(
         request, lambda session, now: change_password(session, user.user_id, new_hash, now)
@@ -104,13 +110,14 @@ def _hash_of(session: Session, user_id: int) -> str:
     return session.get_one(User, user_id).password_hash
 
 
-async def _page(
+async def account_form(
     request: Request,
     user: SignedIn,
     *,
     notice: str | None = None,
     problems: dict[str, Exception] | None = None,
     typed_name: str | None = None,
+    typed_phone: str | None = None,
     status: int = 200,
 ) -> HTMLResponse:
     account = await run_db(request, lambda session, _now: session.get_one(User, user.user_id))
@@ -119,6 +126,7 @@ async def _page(
         "csrf_token": user.csrf_token,
         "name": account.display_name or "" if typed_name is None else typed_name,
         "email": account.email,
+        "phone": account.phone or "" if typed_phone is None else typed_phone,
         "notice": notice,
         "problems": {key: sentence(str(exc)) for key, exc in (problems or {}).items()},
     }

@@ -62,6 +62,10 @@ DONE = {
     "saved": "Saved as a new version: sessions enrolled from now on follow it.",
     "restored": "Restored as a new version: sessions enrolled from now on follow it.",
     "unchanged": "Nothing was changed, so no new version was saved.",
+    "step_added": "Step added as a new version: sessions enrolled from now on get it;"
+    " sessions already enrolled keep their messages.",
+    "step_removed": "Step removed as a new version: sessions enrolled from now on do not get"
+    " it; sessions already enrolled keep their messages.",
 }
 CHECKED_LANGUAGE = "en"  # every message falls back to the English template
 
@@ -300,6 +304,7 @@ def _edit_form(
         "kinds": KINDS,
         "problems": {key: sentence(text) for key, text in problems.items()},
         "history": editing.history,
+        "missing": editing.missing,
         "base_version": plan.version or 0,
         "error": error or ("Correct the fields marked below." if problems else None),
         "notice": notice,
