@@ -34,6 +34,7 @@ PURPOSE_WORDS = {
     Purpose.CARE_CODE: "a care-page code",
     Purpose.OPT_OUT_CONFIRMATION: "the opt-out's confirmation",
     Purpose.ON_CALL_PAGE: "a page to the contact on call",
+    Purpose.TEST_SEND: "a test of a template, to the admin's own address",
 }
 
 

@@ -26,7 +26,6 @@ from reminders.store.models import (
     WorkerHeartbeat,
 )
 from reminders.store.queries import _of_replaced_session
-from reminders.store.test_sends import HOLDER_TREATMENT
 from reminders.store.urgent_pages import unpaged_count
 
 # A pending message this late was not sent when due: the daemon is down or falling behind.
@@ -213,9 +212,6 @@ def stuck(session: Session, now: datetime) -> Stuck:
 def first_steps(session: Session) -> tuple[bool, int]:
     """(whether any session was ever enrolled, how many accounts can log in): what an empty
     install's dashboard asks to do first."""
-    treatments = sa.select(col(TreatmentSession.id)).where(
-        col(TreatmentSession.treatment) != HOLDER_TREATMENT  # test sends' holder: not care
-    )
-    enrolled = session.execute(treatments.limit(1)).first() is not None
+    enrolled = session.execute(sa.select(col(TreatmentSession.id)).limit(1)).first() is not None
     active = sa.select(sa.func.count()).select_from(User).where(col(User.disabled_at).is_(None))
     return enrolled, int(session.execute(active).scalar_one())

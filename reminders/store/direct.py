@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from reminders.rules.channel_kinds import ChannelKind
-from reminders.rules.direct import DIRECT_PLAN, PURPOSE_WORDS, Purpose, direct_step
+from reminders.rules.direct import DIRECT_PLAN, PURPOSE_WORDS, Purpose, direct_step, is_page
 from reminders.rules.lifecycle import Status
 from reminders.store import history
 from reminders.store.models import OutboxMessage
@@ -35,10 +35,10 @@ def queue_direct(
     """A pending message due now with its words fixed; `at_once` lets it go outside the send
     window (a code the patient just asked for, an answer to a text of the last hour).
     Direct messages never take nor count against the daily SMS cap. `recipient` is for a page
-    to staff (rules.direct.is_page): its address, not the patient's; only a page may belong
-    to no patient and no session (it is about a number no patient has)."""
+    to staff or a test send (rules.direct.is_page): its address, not the patient's; only those
+    may belong to no patient and no session (a number no patient has, an admin's own test)."""
     if patient_id is None or session_id is None:
-        assert purpose == Purpose.ON_CALL_PAGE and recipient, "only a page belongs to nobody"
+        assert is_page(purpose) and recipient, "only a page or a test send belongs to nobody"
     message = OutboxMessage(
         session_id=session_id,
         patient_id=patient_id,

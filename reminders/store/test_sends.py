@@ -1,9 +1,8 @@
 """ "Send me a test": the editor's preview queued through the outbox to the admin's own address.
 
-An outbox row belongs to a patient and a session, and a test goes to no patient: it is kept on
-one holder patient and session made for test sends (no phone, no email, never planned), with
-its address preset as a page to staff's is (`rules.direct.is_page`), so the patient's consent,
-opt-out marks and pause never apply and the admin's own opt-out does. Each is audited
+A test goes to no patient: like a page about a number no patient has, its outbox row belongs
+to no patient and no session, with its address preset (`rules.direct.is_page`), so no
+patient's consent, opt-out marks or pause apply and the admin's own opt-out does. Each is audited
 `template_test_send`; those audit rows are the rate limit's count.
 """
 
@@ -19,10 +18,8 @@ from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.direct import Purpose
 from reminders.store.audit import record
 from reminders.store.direct import queue_direct
-from reminders.store.models import AuditEvent, OutboxMessage, Patient, TreatmentSession, User
+from reminders.store.models import AuditEvent, OutboxMessage, User
 
-HOLDER_NAME = "Test sends to staff (not a patient)"
-HOLDER_TREATMENT = "test-send"
 ACTION = "template_test_send"
 PER_HOUR = 5  # each admin's tests an hour: enough to try a few edits, not a way to spam
 
@@ -100,11 +97,10 @@ def queue_test_send(
         raise SendTestRefused(
             f"you have sent {limit} tests in the last hour, the most allowed: try again later"
         )
-    patient_id, session_id = _holder(session, now)
     message = queue_direct(
         session,
-        patient_id=patient_id,
-        session_id=session_id,
+        patient_id=None,
+        session_id=None,
         channel=channel,
         body=body,
         subject=subject,
@@ -130,39 +126,6 @@ def queue_test_send(
 
 
 def recent_test_sends(session: Session, *, limit: int = 20) -> list[OutboxMessage]:
-    """The newest test sends, newest first (for tests and the holder's page)."""
+    """The newest test sends, newest first."""
     query = select(OutboxMessage).where(col(OutboxMessage.purpose) == Purpose.TEST_SEND)
     return list(session.exec(query.order_by(col(OutboxMessage.id).desc()).limit(limit)))
-
-
-def _holder(session: Session, now: datetime) -> tuple[int, int]:
-    """The holder patient and session, made the first time (planned already, so the planner
-    never takes the session for a treatment)."""
-    found = session.exec(
-        select(TreatmentSession.patient_id, TreatmentSession.id)
-        .join(Patient, col(Patient.id) == col(TreatmentSession.patient_id))
-        .where(
-            col(Patient.name) == HOLDER_NAME,
-            col(TreatmentSession.treatment) == HOLDER_TREATMENT,
-        )
-        .order_by(col(TreatmentSession.id))
-        .limit(1)
-    ).first()
-    if found is not None and found[1] is not None:
-        return found[0], found[1]
-    patient = Patient(name=HOLDER_NAME, sms_consent=False, email_consent=False, created_at=now)
-    session.add(patient)
-    session.flush()
-    assert patient.id is not None
-    holder = TreatmentSession(
-        patient_id=patient.id,
-        treatment=HOLDER_TREATMENT,
-        completed_at=now,
-        enrolled_by="test sends",
-        planned_at=now,
-        created_at=now,
-    )
-    session.add(holder)
-    session.flush()
-    assert holder.id is not None
-    return patient.id, holder.id
