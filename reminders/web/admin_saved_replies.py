@@ -52,7 +52,7 @@ async def add(
         problems["title"] = f"A title of 1 to {TITLE_MAX} characters."
     if language not in LANGUAGES:
         problems["language"] = "English or Spanish."
-    if found := problem_with(body, Clinic(settings.clinic_name, settings.clinic_phone)):
+    if found := problem_with(body, Clinic.from_settings(settings)):
         problems["body"] = found
     if problems:
         typed = {"title": title, "language": language, "body": body}
