@@ -131,6 +131,7 @@ def test_admins_edit_one_in_place_checked_and_audited_without_the_text(admin, st
         "saved_reply_edited", ADMIN, saved_id,
     )  # fmt: skip
     assert all("llámenos" not in (e.detail or "").lower() for e in events)
+    assert "changed a saved reply (Spanish)" in admin.get("/admin/audit").text
     assert admin.post(f"{PAGE}/{saved_id + 1}", data=edited).status_code == 404
     assert admin.get(f"{PAGE}/{saved_id + 1}").status_code == 404
     assert staff.get(f"{PAGE}/{saved_id}").status_code == 403
