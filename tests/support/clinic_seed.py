@@ -14,11 +14,13 @@ from sqlmodel import select
 from reminders.planning.planner import enroll_and_plan
 from reminders.planning.validation import EnrollmentForm, validate
 from reminders.store.api_keys import create_api_key
+from reminders.store.automatic_answers import keep_answer
 from reminders.store.db import session_scope
 from reminders.store.defaults import load_care_plans
 from reminders.store.models import OutboxMessage
 from reminders.store.opt_outs import opt_out
 from reminders.store.replies import store_reply
+from reminders.store.saved_replies import add_saved_reply
 
 CLINIC = ZoneInfo("America/Los_Angeles")
 NAME = "María Guadalupe Fernández-Castellanos"
@@ -29,6 +31,7 @@ PHONE, EMAIL = "+13105550142", "maria.guadalupe.fernandez-castellanos@example.co
 class Seeded:
     patient_id: int
     session_id: int
+    saved_reply_id: int
 
 
 def seed_clinic(engine: Engine, now: datetime) -> Seeded:
@@ -49,6 +52,13 @@ def seed_clinic(engine: Engine, now: datetime) -> Seeded:
         store_reply(session, sid="SM" + "1" * 32, sender=PHONE, patient_id=done.patient_id,
                     body="Is it normal that the bruise is turning yellow-green on day 3?",
                     urgent=False, now=now)  # fmt: skip
+        keep_answer(session, sid="SM" + "2" * 32, patient_id=done.patient_id, kind="help",
+                    body="Mensajes de cuidado de Fine Touch Dermatology. ¿Preguntas? Llame al "
+                    "877-337-6424. Responda STOP para darse de baja.", now=now)  # fmt: skip
+        saved = add_saved_reply(session, language="es", title="Moretones: es normal los primeros"
+                                " días, llámenos si empeoran", body="Hola {{ first_name }}, es "
+                                "normal. Llámenos al {{ clinic_phone }} si empeora.",
+                                actor="ana@example.com", now=now)  # fmt: skip
         create_api_key(session, label="Practice management system (front desk)",
                        actor="ana@example.com", now=now)  # fmt: skip
-    return Seeded(done.patient_id, done.session_id)
+    return Seeded(done.patient_id, done.session_id, saved.id or 0)

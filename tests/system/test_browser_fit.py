@@ -29,7 +29,7 @@ pytestmark = pytest.mark.browser
 SIZES = ["laptop", "tablet", "phone"]
 
 
-def pages(patient_id: int) -> dict[str, str]:
+def pages(patient_id: int, saved_reply_id: int) -> dict[str, str]:
     """name -> path: every page staff or an admin opens."""
     return {
         "dashboard": "/",
@@ -38,9 +38,11 @@ def pages(patient_id: int) -> dict[str, str]:
         "patient": f"/patients/{patient_id}",
         "inbox": "/inbox?show=all",
         "saved-replies": "/admin/saved-replies",
+        "saved-reply-edit": f"/admin/saved-replies/{saved_reply_id}",
         "templates": "/admin/templates",
         "template-sms": "/admin/templates/sclerotherapy/restriction_day_1/sms/en",
         "template-email": "/admin/templates/sclerotherapy/aftercare/email/es",
+        "template-answer": "/admin/templates/answers/help/sms/es",
         "care-plans": "/admin/care-plans",
         "care-plan": "/admin/care-plans/sclerotherapy",
         "users": "/admin/users",
@@ -66,7 +68,7 @@ def test_every_page_fits_the_window(page: Page, site: Site, screenshot) -> None:
     log_in(page, site.admin, site.password)
     expect(page).to_have_url(site.base_url + "/")
     expect_styled(page)
-    for name, path in pages(seeded.patient_id).items():
+    for name, path in pages(seeded.patient_id, seeded.saved_reply_id).items():
         response = page.goto(path)
         assert response is not None and response.status == 200, (name, path)
         check(page, screenshot, name)
