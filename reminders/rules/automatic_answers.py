@@ -28,6 +28,8 @@ ANSWER_WORDS = {
     AnswerKind.OPT_OUT: "Opt-out confirmation",
 }
 
+ANSWER_ORDER = {str(kind): n for n, kind in enumerate(AnswerKind)}  # as staff list them
+
 BUILT_IN = {
     AnswerKind.HELP: {
         "en": "{name} aftercare messages. Questions? Call us at {phone}. Reply STOP to opt out.",

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from reminders.rules.automatic_answers import ANSWER_WORDS, answer_kind, is_answer
+from reminders.rules.automatic_answers import ANSWER_ORDER, ANSWER_WORDS, answer_kind, is_answer
 from reminders.rules.care_page import PAGE_CHANNEL
 from reminders.rules.care_plans import CHANNELS, CarePlans
 from reminders.rules.channel_kinds import ChannelKind
@@ -109,7 +109,10 @@ async def templates_page(request: Request, admin: AdminUser) -> HTMLResponse:
         "user": admin,
         "csrf_token": admin.csrf_token,
         "rows": [row for row in rows if not is_answer(row.key.plan)],
-        "answers": [row for row in rows if is_answer(row.key.plan)],
+        "answers": sorted(
+            (row for row in rows if is_answer(row.key.plan)),
+            key=lambda row: (ANSWER_ORDER.get(row.key.step, 9), row.key.language),
+        ),
         "answer_words": ANSWER_WORDS,
         "plans": plans,
         "when": _when(request),
@@ -316,6 +319,7 @@ async def _editor_page(
             sample_context(key.channel, key.language, clinic, answer=is_answer(key.plan))
         ),
         "max_source": MAX_SOURCE,
+        "answer": is_answer(key.plan),
         "when": _when(request),
         "notice": notice,
         "error": error,

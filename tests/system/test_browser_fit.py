@@ -37,6 +37,7 @@ def pages(patient_id: int, saved_reply_id: int) -> dict[str, str]:
         "patients": "/patients?q=Mar",
         "patient": f"/patients/{patient_id}",
         "inbox": "/inbox?show=all",
+        "thread": f"/inbox/{patient_id}",
         "saved-replies": "/admin/saved-replies",
         "saved-reply-edit": f"/admin/saved-replies/{saved_reply_id}",
         "templates": "/admin/templates",
