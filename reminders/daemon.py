@@ -121,7 +121,7 @@ class Daemon:
         on call about urgent replies nobody answered in time."""
         if not self.stop.is_set():
             settings = self.runtime.settings
-            clinic = Clinic(settings.clinic_name, settings.clinic_phone)
+            clinic = Clinic.from_settings(settings)
             with session_scope(self.runtime.engine) as session:
                 applied = apply_overdue(session, utcnow(), zone=settings.timezone, clinic=clinic)
             if applied:

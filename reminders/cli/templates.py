@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from reminders.cli.common import fail, runtime
+from reminders.rules.automatic_answers import ANSWERS_GROUP
 from reminders.rules.channel_kinds import ChannelKind
 
 if TYPE_CHECKING:
@@ -19,7 +20,8 @@ templates_app = typer.Typer(help="List and preview message templates.", no_args_
 
 @templates_app.command(name="list")
 def list_templates() -> None:
-    """Every template of every care plan, its care page's too: which version is in use."""
+    """Every template of every care plan, its care page's, and the automatic answers: which
+    version is in use, default or edited."""
     from rich.console import Console
     from rich.table import Table
 
@@ -50,7 +52,9 @@ def preview(
     step: Annotated[
         str,
         typer.Argument(
-            metavar="STEP", help="STEP or PLAN/STEP, e.g. aftercare or laser/aftercare."
+            metavar="STEP",
+            help="STEP or PLAN/STEP, e.g. aftercare or laser/aftercare; answers/help, "
+            "answers/urgent or answers/opt_out for an automatic answer.",
         ),
     ],
     channel: Annotated[str, typer.Option(help="sms or email.")] = ChannelKind.SMS,
@@ -64,6 +68,9 @@ def preview(
 
     rt = runtime()
     plans = rt.care_plans()
+    if step.startswith(f"{ANSWERS_GROUP}/"):
+        _preview_answer(step.split("/", 1)[1], language)
+        return
     try:
         plan = _plan_of(plans, step)
     except LookupError as exc:
@@ -88,6 +95,22 @@ def preview(
         clinic = ClinicInfo.from_settings(rt.settings)
         body, html = add_email_footer(body, html, clinic, language, "patient@example.com")
     _show(body, subject, html, segments, channel)
+
+
+def _preview_answer(kind_name: str, language: str) -> None:
+    """An automatic answer as a text would get it now (the built-in words if it cannot be used)."""
+    from reminders.receiving.answers import Clinic, answer_text
+    from reminders.rules.automatic_answers import answer_kind
+    from reminders.rules.sms_segments import sms_shape
+    from reminders.store.db import Session
+
+    kind = answer_kind(kind_name)
+    if kind is None:
+        fail(f"no automatic answer {kind_name!r}; answers: help, urgent, opt_out")
+    rt = runtime()
+    with Session(rt.engine) as session:
+        body = answer_text(session, kind, Clinic.from_settings(rt.settings), language)
+    _show(body, None, None, sms_shape(body).segments, ChannelKind.SMS)
 
 
 def _show(
@@ -122,10 +145,17 @@ def _plan_of(plans: CarePlans, step: str) -> str:
 
 
 def _all_keys(plans: CarePlans) -> list[TemplateKey]:
-    """Each plan's messages, then its care page (the page behind every text's link)."""
+    """Each plan's messages, then its care page (the page behind every text's link); last,
+    the automatic answers."""
+    from reminders.rules.automatic_answers import AnswerKind
     from reminders.rules.care_page import PAGE_CHANNEL, PAGE_STEP
     from reminders.rules.rendering import TemplateKey
 
+    answers = [
+        TemplateKey(ANSWERS_GROUP, kind, ChannelKind.SMS, language)
+        for kind in AnswerKind
+        for language in ("en", "es")
+    ]
     return [
         key
         for plan in plans.plans.values()
@@ -138,7 +168,7 @@ def _all_keys(plans: CarePlans) -> list[TemplateKey]:
             ),
             *(TemplateKey(plan.name, PAGE_STEP, PAGE_CHANNEL, lang) for lang in ("en", "es")),
         )
-    ]
+    ] + answers
 
 
 def _cells(key: TemplateKey) -> tuple[str, str, str, str]:

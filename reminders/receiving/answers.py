@@ -1,49 +1,58 @@
-"""The texts Aftercare answers a patient's text with, in the patient's language.
+"""The words Aftercare answers a patient's text with, from the admins' templates.
 
-Answers are SMS too: GSM-7 only (no á, í, ó, ú), so each stays one segment. Twilio answers
-its own opt-out and opt-in words itself (rules.keywords.TWILIO_STOP_WORDS); Aftercare
-answers HELP, an urgent reply, and every other way of saying stop, once.
+HELP, an urgent text and an opt-out Twilio does not confirm itself are each answered with the
+newest version of `answers/<kind>.sms.<language>` (rules.automatic_answers), as admins edit it
+at /admin/templates, else the file default. An answer must never fail: a template that is
+missing or does not render gives way to the built-in words, with a warning that names the
+template and the problem, never the patient.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from pathlib import Path
 
-LANGUAGES = ("en", "es")
+from reminders.rules.automatic_answers import (
+    ANSWERS_GROUP,
+    LANGUAGES,
+    AnswerKind,
+    answer_context,
+    built_in,
+    language_of,
+)
+from reminders.rules.channel_kinds import ChannelKind
+from reminders.rules.rendering import TemplateKey, TemplateProblem, render_sms
+from reminders.settings import PROJECT_ROOT, Settings
+from reminders.store.db import Session
+from reminders.store.templates import TemplateMissing, find_template
 
-HELP_TEXT = {
-    "en": "{name} aftercare messages. Questions? Call us at {phone}. Reply STOP to opt out.",
-    "es": "Mensajes de cuidado de {name}. ¿Preguntas? Llame al {phone}. "
-    "Responda STOP para darse de baja.",
-}
-URGENT_TEXT = {
-    "en": "{name}: If this is an emergency, call 911. Otherwise please call us at {phone}.",
-    "es": "{name}: Si es una emergencia, llame al 911. Si no, llame al {phone}.",
-}
-OPT_OUT_TEXT = {
-    "en": "{name}: You will get no more texts from us. Reply START to get them again.",
-    "es": "{name}: Ya no recibira mas mensajes nuestros. Responda START para recibirlos de nuevo.",
-}
+__all__ = ["LANGUAGES", "AnswerKind", "Clinic", "answer_text", "language_of"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Clinic:
     name: str
     phone: str
+    templates_dir: Path = PROJECT_ROOT / "templates"  # where the file defaults are
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Clinic:
+        return cls(settings.clinic_name, settings.clinic_phone, settings.templates_dir)
 
 
-def language_of(language: str | None) -> str:
-    """The patient's language when we write it, else English (a stranger, an unknown one)."""
-    return language if language in LANGUAGES else "en"
-
-
-def help_text(clinic: Clinic, language: str | None) -> str:
-    return HELP_TEXT[language_of(language)].format(name=clinic.name, phone=clinic.phone)
-
-
-def urgent_text(clinic: Clinic, language: str | None) -> str:
-    return URGENT_TEXT[language_of(language)].format(name=clinic.name, phone=clinic.phone)
-
-
-def opt_out_text(clinic: Clinic, language: str | None) -> str:
-    return OPT_OUT_TEXT[language_of(language)].format(name=clinic.name)
+def answer_text(session: Session, kind: AnswerKind, clinic: Clinic, language: str | None) -> str:
+    """The answer's words in the patient's language (Spanish falls back to English, then to
+    the built-in words)."""
+    key = TemplateKey(ANSWERS_GROUP, kind, ChannelKind.SMS, language_of(language))
+    try:
+        found = find_template(session, clinic.templates_dir, key)
+        return render_sms(found.source, answer_context(clinic.name, clinic.phone)).body
+    except (TemplateMissing, TemplateProblem) as problem:
+        log.warning(
+            "answer template %s/%s sms %s cannot be used, the built-in words go instead: %s",
+            key.plan, key.step, key.language, problem,
+        )  # fmt: skip
+    return built_in(kind, language, clinic.name, clinic.phone)

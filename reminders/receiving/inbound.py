@@ -11,10 +11,11 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from reminders.receiving.answers import Clinic, help_text, opt_out_text, urgent_text
+from reminders.receiving.answers import AnswerKind, Clinic, answer_text
 from reminders.rules.keyword_order import acts, lifts
 from reminders.rules.keywords import Inbound, Kind, classify
 from reminders.rules.stop_wishes import reads_as_stop_wish
+from reminders.store.automatic_answers import answer_given, keep_answer
 from reminders.store.db import Session
 from reminders.store.inbound import (
     claim,
@@ -60,7 +61,7 @@ def handle_inbound(
     record = claim(session, sms.sid, inbound.kind, now)
     if record.handled_at is not None:
         log.info("inbound %s: %s again, already %s", sms.sid, inbound.kind, record.outcome)
-        return answer(session, sms, inbound, record.outcome, clinic)
+        return answer(session, sms, inbound, record.outcome, clinic, now)
     wish = False
     if inbound.kind in (Kind.STOP, Kind.START):
         outcome = keyword(session, sms.sender, record, now)
@@ -83,25 +84,42 @@ def handle_inbound(
     finish(session, record, outcome, now)
     flags = (" (urgent)" if inbound.urgent else "") + (" (likely opt-out)" if wish else "")
     log.info("inbound %s: %s%s, %s", sms.sid, inbound.kind, flags, outcome)
-    return answer(session, sms, inbound, outcome, clinic)
+    return answer(session, sms, inbound, outcome, clinic, now)
 
 
 def answer(
-    session: Session, sms: InboundSms, inbound: Inbound, outcome: str | None, clinic: Clinic
+    session: Session,
+    sms: InboundSms,
+    inbound: Inbound,
+    outcome: str | None,
+    clinic: Clinic,
+    now: datetime,
 ) -> str | None:
     """The answer to a text, the same each time it comes. Twilio answers its own STOP and
     START words; Aftercare answers HELP, urgent replies and the other ways of saying stop
-    (unless a newer START had already won), in the patient's language."""
-    confirm = inbound.kind == Kind.STOP and inbound.we_confirm and outcome != SUPERSEDED
-    if not (confirm or inbound.kind == Kind.HELP or inbound.urgent):
+    (unless a newer START had already won), in the patient's language, from the admins'
+    templates. A patient's answer is kept for their thread, and given again on a retry."""
+    kind = answer_kind(inbound, outcome)
+    if kind is None:
         return None
+    given = answer_given(session, sms.sid)
+    if given is not None:
+        return given.body
     patient = patient_with_phone(session, sms.sender)
-    language = patient.language if patient else None
-    if confirm:
-        return opt_out_text(clinic, language)
+    text = answer_text(session, kind, clinic, patient.language if patient else None)
+    if patient is not None and patient.id is not None:
+        keep_answer(session, sid=sms.sid, patient_id=patient.id, kind=kind, body=text, now=now)
+    return text
+
+
+def answer_kind(inbound: Inbound, outcome: str | None) -> AnswerKind | None:
+    """Which answer a text gets, if any."""
+    if inbound.kind == Kind.STOP:
+        confirm = inbound.we_confirm and outcome != SUPERSEDED
+        return AnswerKind.OPT_OUT if confirm else None
     if inbound.kind == Kind.HELP:
-        return help_text(clinic, language)
-    return urgent_text(clinic, language)
+        return AnswerKind.HELP
+    return AnswerKind.URGENT if inbound.urgent else None
 
 
 def keyword(session: Session, phone: str, record: InboundMessage, now: datetime) -> str:

@@ -14,7 +14,7 @@ import logging
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from reminders.receiving.answers import Clinic, opt_out_text
+from reminders.receiving.answers import AnswerKind, Clinic, answer_text
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.direct import Purpose
 from reminders.rules.stop_wishes import WishDecision, applies, decide_by
@@ -88,7 +88,7 @@ def _confirm(session: Session, reply: Reply, *, actor: str, now: datetime, clini
         patient_id=patient.id,
         session_id=treatment.id,
         channel=ChannelKind.SMS,
-        body=opt_out_text(clinic, patient.language),
+        body=answer_text(session, AnswerKind.OPT_OUT, clinic, patient.language),
         purpose=Purpose.OPT_OUT_CONFIRMATION,
         now=now,
         at_once=True,

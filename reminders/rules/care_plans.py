@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from reminders.rules.automatic_answers import is_answer
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.timing import AfterHours, Offset, parse_offset, resolve
 
@@ -167,6 +168,8 @@ def parse_plan(name: str, body: object, version: int | None = None) -> Plan:
     """One plan's table (as in the file, or as `plan_definition` wrote it), checked."""
     if not isinstance(body, Mapping):
         raise CarePlanError(f"plan {name} must be a table")
+    if is_answer(name):
+        raise CarePlanError(f"plan {name}: the name is the automatic answers' templates' own")
     steps = tuple(_step(name, item) for item in _list(body.get("steps"), f"plan {name}: steps"))
     names = [step.name for step in steps]
     if len(set(names)) != len(names):

@@ -8,8 +8,9 @@ footer. The patient is a sample one (`rules.rendering.SAMPLE_CONTEXT`), never a 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from reminders.rules.automatic_answers import answer_context
 from reminders.rules.care_links import care_url
 from reminders.rules.care_page import PAGE_CHANNEL, sample_page_context
 from reminders.rules.channel_kinds import ChannelKind
@@ -19,6 +20,7 @@ from reminders.rules.rendering import (
     TemplateProblem,
     length_warnings,
     render_page,
+    render_sms,
 )
 from reminders.rules.sms_privacy import privacy_warning
 from reminders.rules.sms_segments import SmsShape, character_name, non_gsm7_characters, sms_shape
@@ -80,9 +82,14 @@ def sample_patient(language: str) -> Patient:
     return Patient(name=str(SAMPLE_CONTEXT["first_name"]), language=language, email=SAMPLE_ADDRESS)
 
 
-def sample_context(channel: str, language: str, clinic: ClinicInfo) -> dict[str, object]:
+def sample_context(
+    channel: str, language: str, clinic: ClinicInfo, *, answer: bool = False
+) -> dict[str, object]:
     """What a template of `channel` may use, with the sample patient's values; a care page's
-    is the sample patient's page the day after their session, in the clinic's words."""
+    is the sample patient's page the day after their session, in the clinic's words; an
+    automatic answer's (rules.automatic_answers) the clinic's name and phone alone."""
+    if answer:
+        return dict(answer_context(clinic.name, clinic.phone))
     if channel == PAGE_CHANNEL:
         clinic_words = {"clinic_name": clinic.name, "clinic_phone": clinic.phone}
         return sample_page_context(language, {**SAMPLE_CONTEXT, **clinic_words})
@@ -92,12 +99,17 @@ def sample_context(channel: str, language: str, clinic: ClinicInfo) -> dict[str,
     return message_context(sample_patient(language), treatment, clinic, channel, link, SAMPLE_REF)
 
 
-def preview(source: str, *, channel: str, language: str, clinic: ClinicInfo) -> Preview:
-    """Render `source` for the sample patient as the composer would; a problem is not raised."""
+def preview(
+    source: str, *, channel: str, language: str, clinic: ClinicInfo, answer: bool = False
+) -> Preview:
+    """Render `source` for the sample patient as the composer would (an automatic answer as
+    the webhook would); a problem is not raised."""
     if len(source) > MAX_SOURCE:
         problem = f"the template is {len(source):,} characters; at most {MAX_SOURCE:,}"
         return Preview(channel, problem=problem)
-    context = sample_context(channel, language, clinic)
+    context = sample_context(channel, language, clinic, answer=answer)
+    if answer:
+        return _answer(source, context, clinic)
     if channel == PAGE_CHANNEL:
         try:
             return Preview(channel, html=render_page(source, context))
@@ -122,12 +134,14 @@ def check_for_save(
     language: str,
     clinic: ClinicInfo,
     treatment_names: tuple[str, ...],
+    answer: bool = False,
 ) -> Preview:
     """The sample preview, then the same template for varied patients (names short, long and
     accented, with and without email, each care plan's treatment): the first that fails is
-    the problem, naming the patient it failed for; else the sample preview."""
-    shown = preview(source, channel=channel, language=language, clinic=clinic)
-    if not shown.ok:
+    the problem, naming the patient it failed for; else the sample preview. An automatic
+    answer knows no patient: the clinic's own values are all it renders with."""
+    shown = preview(source, channel=channel, language=language, clinic=clinic, answer=answer)
+    if not shown.ok or answer:
         return shown
     for name, address, treatment in _varied(treatment_names):
         try:
@@ -173,6 +187,21 @@ def _sms(body: str, language: str, clinic: ClinicInfo) -> Preview:
         forcing_ucs2=tuple(character_name(ch) for ch in non_gsm7_characters(body)),
         warnings=tuple(warnings),
     )
+
+
+def _answer(source: str, context: dict[str, object], clinic: ClinicInfo) -> Preview:
+    """An automatic answer: an SMS with no first-text STOP line added (HELP carries its own,
+    an opt-out's confirmation must not), best kept to one segment."""
+    try:
+        body = render_sms(source, context).body
+    except TemplateProblem as problem:
+        return Preview(ChannelKind.SMS, problem=str(problem))
+    shown = _sms(body, "en", clinic)
+    if shown.shape is not None and shown.shape.segments > 1:
+        segments = shown.shape.segments
+        longer = f"an automatic answer of {segments} segments: one is cheaper and arrives whole"
+        shown = replace(shown, warnings=(*shown.warnings, longer))
+    return replace(shown, first_text_shape=None)
 
 
 def _hint(problem: str, context: dict[str, object]) -> str | None:

@@ -368,6 +368,7 @@ class SetupToken(SQLModel, table=True):
 
 # Tables kept in modules of their own, registered with the others when models is imported.
 from reminders.store.account_tables import PasswordReset  # noqa: E402, F401
+from reminders.store.answer_tables import AutomaticAnswer  # noqa: E402, F401
 from reminders.store.api_tables import ApiKey, IdempotencyRecord  # noqa: E402, F401
 from reminders.store.booking_tables import Booking  # noqa: E402, F401
 from reminders.store.care_link_tables import CareLink  # noqa: E402, F401

@@ -38,6 +38,28 @@ def add_saved_reply(
     return saved
 
 
+def edit_saved_reply(
+    session: Session,
+    reply_id: int,
+    *,
+    language: str,
+    title: str,
+    body: str,
+    actor: str,
+    now: datetime,
+) -> bool:
+    """Changed in place (a reply inserted earlier was copied into the thread, so no text a
+    patient got changes); False when there is no such reply in use."""
+    saved = saved_reply(session, reply_id)
+    if saved is None:
+        return False
+    saved.language, saved.title, saved.body = language, title, body
+    session.add(saved)
+    record(session, actor=actor, action="saved_reply_edited", entity="saved_reply",
+           entity_id=reply_id, now=now, detail=f"language={language}")  # fmt: skip
+    return True
+
+
 def retire_saved_reply(session: Session, reply_id: int, *, actor: str, now: datetime) -> bool:
     """False when there is no such reply in use."""
     saved = saved_reply(session, reply_id)

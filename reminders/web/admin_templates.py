@@ -19,8 +19,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from reminders.rules.automatic_answers import ANSWER_ORDER, ANSWER_WORDS, answer_kind, is_answer
 from reminders.rules.care_page import PAGE_CHANNEL
 from reminders.rules.care_plans import CHANNELS, CarePlans
+from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.rendering import TEMPLATE_NAME_PART, TemplateKey
 from reminders.sending.composer import ClinicInfo
 from reminders.sending.preview import (
@@ -66,6 +68,8 @@ def template_key(plan: str, step: str, channel: str, language: str) -> TemplateK
     could be none is a 404, not an error."""
     parts = (plan, step, channel, language)
     known = channel in (*CHANNELS, PAGE_CHANNEL)
+    if is_answer(plan):  # the automatic answers: SMS only, one of their kinds
+        known = channel == ChannelKind.SMS and answer_kind(step) is not None
     if not known or not all(TEMPLATE_NAME_PART.match(part) for part in parts):
         raise HTTPException(404)
     return TemplateKey(*parts)
@@ -104,7 +108,12 @@ async def templates_page(request: Request, admin: AdminUser) -> HTMLResponse:
     context = {
         "user": admin,
         "csrf_token": admin.csrf_token,
-        "rows": rows,
+        "rows": [row for row in rows if not is_answer(row.key.plan)],
+        "answers": sorted(
+            (row for row in rows if is_answer(row.key.plan)),
+            key=lambda row: (ANSWER_ORDER.get(row.key.step, 9), row.key.language),
+        ),
+        "answer_words": ANSWER_WORDS,
         "plans": plans,
         "when": _when(request),
     }
@@ -124,6 +133,8 @@ async def editor(
 
 def _title(plans: CarePlans, key: TemplateKey) -> str:
     """'Sclerotherapy: Day 1 restrictions': the editor's heading in staff's words."""
+    if (kind := answer_kind(key.step)) is not None and is_answer(key.plan):
+        return f"Automatic answers: {ANSWER_WORDS[kind]}"
     return f"{plans.plan_words(key.plan)}: {plans.step_words(key.plan, key.step)}"
 
 
@@ -304,8 +315,11 @@ async def _editor_page(
         "base_version": editing.version or "",
         "in_use": editing.history[0] if editing.history else None,
         "history": editing.history,
-        "variables": sorted(sample_context(key.channel, key.language, clinic)),
+        "variables": sorted(
+            sample_context(key.channel, key.language, clinic, answer=is_answer(key.plan))
+        ),
         "max_source": MAX_SOURCE,
+        "answer": is_answer(key.plan),
         "when": _when(request),
         "notice": notice,
         "error": error,
@@ -331,6 +345,7 @@ async def _preview(
     clinic = ClinicInfo.from_settings(settings_of(request))
     pool: RenderPool = request.app.state.render_pool
     job = {"channel": key.channel, "language": key.language, "clinic": clinic}
+    job["answer"] = is_answer(key.plan)  # an automatic answer: the clinic's values alone
     if for_save:
         plans = plans_of(request).plans.values()
         job["treatment_names"] = tuple(sorted({n for p in plans for n in p.treatments.values()}))

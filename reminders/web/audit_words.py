@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from reminders.rules.automatic_answers import ANSWER_WORDS, answer_kind, is_answer
 from reminders.rules.care_plans import CarePlans, name_in_words
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.store.audit_subjects import Named, Subjects
@@ -196,12 +197,17 @@ def _template(verb: str) -> Callable[[AuditEvent, Context], list[Part]]:
             return [Part(f" {verb} a message template ({row.detail or row.entity_id})")]
         step = c.plans.step_words(found.plan, found.step)
         kind = MESSAGE_WORDS.get(found.channel, "message")
+        plan = c.plans.plan_words(found.plan)
+        if is_answer(found.plan):  # no care plan's: "the English SMS “HELP answer” (...)"
+            answer = answer_kind(found.step)
+            step = ANSWER_WORDS[answer] if answer is not None else step
+            plan = "automatic answer"
         language = LANGUAGE_WORDS.get(found.language, found.language)
         href = f"/admin/templates/{found.plan}/{found.step}/{found.channel}/{found.language}"
         restored = _detail(row).get("restored_from")
         earlier = f" version {restored} of" if restored else ""
         return [Part(f" {verb}{earlier} "),
-                Part(f"the {language} {kind} “{step}” ({c.plans.plan_words(found.plan)})", href),
+                Part(f"the {language} {kind} “{step}” ({plan})", href),
                 Part(f", now version {found.version}")]  # fmt: skip
 
     return words
@@ -223,6 +229,14 @@ def _api_key(verb: str) -> Callable[[AuditEvent, Context], list[Part]]:
     def words(row: AuditEvent, c: Context) -> list[Part]:
         label = c.subjects.api_keys.get(row.entity_id or 0, f"number {row.entity_id}")
         return [Part(f" {verb} the API key "), Part(f"“{label}”", "/admin/api-keys")]
+
+    return words
+
+
+def _saved_reply(verb: str) -> Callable[[AuditEvent, Context], list[Part]]:
+    def words(row: AuditEvent, _c: Context) -> list[Part]:
+        language = LANGUAGE_WORDS.get(_detail(row).get("language", ""), "")
+        return [Part(f" {verb} a saved reply" + (f" ({language})" if language else ""))]
 
     return words
 
@@ -266,6 +280,9 @@ ACTIONS: dict[str, Callable[[AuditEvent, Context], list[Part]]] = {
     "user_phone": lambda _row, _c: [Part(" changed their own phone number")],
     "api_key_create": _api_key("created"),
     "api_key_revoke": _api_key("revoked"),
+    "saved_reply_added": _saved_reply("added"),
+    "saved_reply_edited": _saved_reply("changed"),
+    "saved_reply_retired": _saved_reply("retired"),
 }
 # The filter's choice of actions, in words.
 ACTION_CHOICES = {
@@ -297,6 +314,9 @@ ACTION_CHOICES = {
     "user_phone": "Changed their phone number",
     "api_key_create": "Created an API key",
     "api_key_revoke": "Revoked an API key",
+    "saved_reply_added": "Added a saved reply",
+    "saved_reply_edited": "Changed a saved reply",
+    "saved_reply_retired": "Retired a saved reply",
     "patient_normalize": "Tidied a patient's details",
     "patient_create": "Added a patient",
     "patient_update": "Changed a patient's details",

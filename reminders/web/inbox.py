@@ -28,6 +28,7 @@ from reminders.rules.staff_replies import MAX_CHARACTERS
 from reminders.rules.stop_wishes import WishDecision
 from reminders.rules.zone_names import zone_words
 from reminders.store.accounts import actor_of, list_users
+from reminders.store.automatic_answers import answers_to
 from reminders.store.db import MAX_ID, Session
 from reminders.store.inbox import (
     InboxRow,
@@ -176,7 +177,14 @@ async def _thread_page(
         )
         return {
             "patient": timeline.patient,
-            "entries": thread(timeline, replies, now, zone, pages_of(session, patient_id)),
+            "entries": thread(
+                timeline,
+                replies,
+                now,
+                zone,
+                pages_of(session, patient_id),
+                answers_to(session, patient_id),
+            ),
             "assigned": assignee_of(session, patient_id),
             "staff": staff,
             "reply": form,
@@ -220,7 +228,7 @@ async def insert_saved(
     else the whole page (without script the Insert button still works)."""
     _real(patient_id)
     settings = settings_of(request)
-    clinic = Clinic(settings.clinic_name, settings.clinic_phone)
+    clinic = Clinic.from_settings(settings)
 
     def work(session: Session, _now: datetime) -> tuple[Patient | None, str | None]:
         patient = session.get(Patient, patient_id)
@@ -301,7 +309,7 @@ async def stop_wish(
         raise HTTPException(400, "decision must be opt_out or not_opt_out")
     actor = actor_of(user.email)
     settings = settings_of(request)
-    clinic = Clinic(settings.clinic_name, settings.clinic_phone)
+    clinic = Clinic.from_settings(settings)
 
     def work(session: Session, now: datetime) -> tuple[bool, int | None]:
         made = decide(session, reply_id, WishDecision(decision), actor=actor, now=now,

@@ -2,7 +2,9 @@
 
 Pure: the store's `Timeline` and the patient's replies in, plain rows out for the template.
 Only texts appear (a reply comes by SMS); a message shows once it was sent, or at once when
-staff wrote it (a direct message waiting for the dispatcher), each with its status.
+staff wrote it (a direct message waiting for the dispatcher), each with its status. The words
+a text was answered with at once (HELP, urgent, an opt-out's confirmation) show as
+"Automatic answer", as does an opt-out's confirmation queued through the outbox.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from reminders.rules.automatic_answers import AnswerKind
 from reminders.rules.channel_kinds import ChannelKind
-from reminders.rules.direct import is_direct, is_page
+from reminders.rules.direct import confirms_opt_out, is_direct, is_page
 from reminders.rules.lifecycle import Status, status_words
 from reminders.rules.stop_wishes import WishDecision
-from reminders.store.models import OutboxMessage, Reply
+from reminders.store.models import AutomaticAnswer, OutboxMessage, Reply
 from reminders.store.timeline import MessageEntry, Timeline
 from reminders.store.urgent_pages import FAILED_FOR_GOOD, PageSeen
 from reminders.web.timeline_view import MessageRow, local_time, message_row
@@ -25,6 +28,12 @@ WISH_WORDS = {
     WishDecision.OPT_OUT: "treated as an opt-out by {by}",
     WishDecision.NOT_OPT_OUT: "not an opt-out, said {by}",
     WishDecision.AUTO_OPT_OUT: "applied as an opt-out: nobody decided within 2 business days",
+}
+AUTOMATIC = "Automatic answer"
+ANSWERED = {
+    AnswerKind.HELP: "answered HELP",
+    AnswerKind.URGENT: "answered an urgent text",
+    AnswerKind.OPT_OUT: "confirmed the opt-out",
 }
 
 
@@ -50,8 +59,10 @@ def thread(
     now: datetime,
     zone: ZoneInfo,
     pages: Sequence[PageSeen] = (),
+    answers: Sequence[AutomaticAnswer] = (),
 ) -> list[ThreadEntry]:
-    """Oldest first, as a conversation reads; with who was paged about an urgent text."""
+    """Oldest first, as a conversation reads; with who was paged about an urgent text, and
+    what we answered at once."""
     paused = timeline.patient.paused_at is not None
     entries = [
         _ours(entry, message_row(entry, now, zone, paused=paused), zone)
@@ -61,6 +72,7 @@ def thread(
     ]
     entries += [_theirs(reply, zone) for reply in replies]
     entries += [_page(page, zone) for page in pages]
+    entries += [_answer(answer, zone) for answer in answers]
     return sorted(entries, key=lambda e: (e.at, e.ours))  # at the same moment, theirs first
 
 
@@ -84,11 +96,12 @@ def _ours(entry: MessageEntry, row: MessageRow, zone: ZoneInfo) -> ThreadEntry:
     message = entry.message
     at = message.created_at if is_direct(message.plan) else (message.sent_at or message.created_at)
     by = entry.events[0].actor if is_direct(message.plan) and entry.events else None
+    said = f"{by} answered" if by else "We sent"
     return ThreadEntry(
         at=at,
         when=local_time(at, zone),
         ours=True,
-        by=f"{by} answered" if by else "We sent",
+        by=AUTOMATIC if confirms_opt_out(message.purpose) else said,
         body=message.body or "",
         status=row.status,
         tone=row.tone,
@@ -143,4 +156,12 @@ def _page(page: PageSeen, zone: ZoneInfo) -> ThreadEntry:
         status, tone = status_words(page.status or Status.PENDING), "ok"
     return ThreadEntry(at=page.at, when=local_time(page.at, zone), ours=True, by="On call",
                        body=page_words(page, zone), status=status, tone=tone,
+                       why="")  # fmt: skip
+
+
+def _answer(answer: AutomaticAnswer, zone: ZoneInfo) -> ThreadEntry:
+    """The words a text was answered with at once, in the webhook's own answer."""
+    return ThreadEntry(at=answer.answered_at, when=local_time(answer.answered_at, zone),
+                       ours=True, by=AUTOMATIC, body=answer.body,
+                       status=ANSWERED.get(AnswerKind(answer.kind), "answered"), tone="ok",
                        why="")  # fmt: skip

@@ -26,6 +26,7 @@ from reminders.rules.timing import zone_or
 from reminders.sending.forecast import Planned, planned_messages
 from reminders.store.accounts import actor_of
 from reminders.store.audit_subjects import names_of
+from reminders.store.automatic_answers import answers_to
 from reminders.store.care_plans import plans_in_words
 from reminders.store.db import MAX_ID, Session
 from reminders.store.inbox import replies_of
@@ -239,10 +240,10 @@ async def _page(
         planned = planned_messages(session, timeline.patient, messages, plans, now, settings)
         warnings = _warnings(session, timeline, enrolled, now, planned, clinic_tz)
         zone = zone_or(timeline.patient.timezone, clinic_tz)  # the page's times are the patient's
-        pages = pages_of(session, patient_id)
+        replies, pages = replies_of(session, patient_id), pages_of(session, patient_id)
         page = patient_page(timeline, now, clinic_tz, plans, people, planned)
         page = _pages_in_words(page, pages, zone)
-        entries = thread(timeline, replies_of(session, patient_id), now, zone, pages)
+        entries = thread(timeline, replies, now, zone, pages, answers_to(session, patient_id))
         return page, warnings, entries
 
     loaded = await run_db(request, load)

@@ -72,7 +72,7 @@ async def inbound(request: Request) -> Response:
         _present_key(params, "Body").replace("\x00", "\ufffd"),  # PostgreSQL text has no NUL
     )
     settings = settings_of(request)
-    clinic = Clinic(settings.clinic_name, settings.clinic_phone)
+    clinic = Clinic.from_settings(settings)
     # First arrival, committed on its own (see receiving.inbound.note_first_arrival).
     await run_db(request, partial(note_first_arrival, sms=sms))
     answer = await run_db(request, partial(handle_inbound, sms=sms, clinic=clinic))

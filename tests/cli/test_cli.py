@@ -279,6 +279,10 @@ def test_templates_list_and_preview(aftercare):
     email = aftercare("templates", "preview", "laser/aftercare", "--channel", "email")
     assert "Subject:" in email and "<html" in email.lower()
     assert "several plans" in aftercare("templates", "preview", "aftercare", ok=False)
+    assert "answers" in listing and "opt_out" in listing  # the automatic answers too
+    answer = aftercare("templates", "preview", "answers/help", "--language", "es")
+    assert "Mensajes de cuidado de Fine Touch Dermatology" in answer and "1 segment(s)" in answer
+    assert "no automatic answer" in aftercare("templates", "preview", "answers/bye", ok=False)
 
 
 def test_bad_settings_are_reported_by_name(aftercare):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from reminders.rules.automatic_answers import ANSWERS_GROUP, AnswerKind
 from reminders.rules.care_page import sample_page_context
 from reminders.rules.rendering import (
     SAMPLE_CONTEXT,
@@ -46,6 +47,9 @@ def _expected_keys() -> list[TemplateKey]:
 
 
 EXPECTED = _expected_keys()
+ANSWER_KEYS = [
+    TemplateKey(ANSWERS_GROUP, kind, "sms", lang) for kind in AnswerKind for lang in LANGUAGES
+]
 SMS_KEYS = [key for key in EXPECTED if key.channel == "sms"]
 EMAIL_KEYS = [key for key in EXPECTED if key.channel == "email"]
 PAGE_KEYS = [key for key in EXPECTED if key.channel == "page"]
@@ -79,9 +83,9 @@ def test_every_step_channel_and_language_has_a_default_template(key: TemplateKey
     assert path.is_file(), f"missing default template {path.relative_to(ROOT)}"
 
 
-def test_every_template_file_belongs_to_a_plan_step() -> None:
+def test_every_template_file_belongs_to_a_plan_step_or_is_an_automatic_answer() -> None:
     found = [key for key, _ in iter_default_templates(TEMPLATES)]
-    assert sorted(found, key=_id) == sorted(EXPECTED, key=_id)
+    assert sorted(found, key=_id) == sorted(EXPECTED + ANSWER_KEYS, key=_id)
     stray = [
         path.relative_to(ROOT)
         for path in TEMPLATES.rglob("*")

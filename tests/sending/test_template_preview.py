@@ -59,3 +59,20 @@ def test_a_care_page_preview_is_the_sample_patients_page_the_day_after():
     shown = preview("<p>{{ first_name }}: {{ ends(hours=72) }}</p>", channel="page",
                     language="es", clinic=CLINIC)  # fmt: skip
     assert shown.ok and shown.html == "<p>Maria: termina el lunes a las 14:30</p>"
+
+
+def test_an_automatic_answer_knows_only_the_clinic_and_gets_no_stop_line():
+    shown = preview("{{ clinic_name }}: call {{ clinic_phone }}.", channel="sms", language="en",
+                    clinic=CLINIC, answer=True)  # fmt: skip
+    assert shown.body == "Fine Touch Dermatology: call 877-337-6424."
+    assert shown.first_text_shape is None and shown.warnings == ()
+    refused = preview("Hi {{ first_name }}", channel="sms", language="en", clinic=CLINIC,
+                      answer=True)  # fmt: skip
+    assert refused.problem is not None and "first_name" in refused.problem
+
+
+def test_an_automatic_answer_past_one_segment_is_warned_about():
+    shown = preview("{{ clinic_name }} " + "x" * 150, channel="sms", language="es",
+                    clinic=CLINIC, answer=True)  # fmt: skip
+    assert shown.shape is not None and shown.shape.segments == 2
+    assert any("automatic answer of 2 segments" in warning for warning in shown.warnings)

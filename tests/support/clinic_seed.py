@@ -14,11 +14,13 @@ from sqlmodel import col, select
 from reminders.planning.planner import enroll_and_plan
 from reminders.planning.validation import EnrollmentForm, validate
 from reminders.store.api_keys import create_api_key
+from reminders.store.automatic_answers import keep_answer
 from reminders.store.db import session_scope
 from reminders.store.defaults import load_care_plans
 from reminders.store.models import OutboxMessage, Reply
 from reminders.store.opt_outs import opt_out
 from reminders.store.replies import store_reply
+from reminders.store.saved_replies import add_saved_reply
 
 CLINIC = ZoneInfo("America/Los_Angeles")
 NAME = "María Guadalupe Fernández-Castellanos"
@@ -30,6 +32,7 @@ class Seeded:
     patient_id: int
     session_id: int
     number_reply_id: int  # an urgent text from a number no patient has
+    saved_reply_id: int
 
 
 def seed_clinic(engine: Engine, now: datetime) -> Seeded:
@@ -54,6 +57,13 @@ def seed_clinic(engine: Engine, now: datetime) -> Seeded:
                     body="Who is this? My arm is swelling and hot since the injection",
                     urgent=True, now=now)  # fmt: skip
         stranger = session.exec(select(Reply.id).where(col(Reply.patient_id).is_(None))).one()
+        keep_answer(session, sid="SM" + "3" * 32, patient_id=done.patient_id, kind="help",
+                    body="Mensajes de cuidado de Fine Touch Dermatology. ¿Preguntas? Llame al "
+                    "877-337-6424. Responda STOP para darse de baja.", now=now)  # fmt: skip
+        saved = add_saved_reply(session, language="es", title="Moretones: es normal los primeros"
+                                " días, llámenos si empeoran", body="Hola {{ first_name }}, es "
+                                "normal. Llámenos al {{ clinic_phone }} si empeora.",
+                                actor="ana@example.com", now=now)  # fmt: skip
         create_api_key(session, label="Practice management system (front desk)",
                        actor="ana@example.com", now=now)  # fmt: skip
-    return Seeded(done.patient_id, done.session_id, stranger)
+    return Seeded(done.patient_id, done.session_id, stranger, saved.id or 0)

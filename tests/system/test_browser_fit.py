@@ -29,7 +29,7 @@ pytestmark = pytest.mark.browser
 SIZES = ["laptop", "tablet", "phone"]
 
 
-def pages(patient_id: int, number_reply_id: int) -> dict[str, str]:
+def pages(patient_id: int, number_reply_id: int, saved_reply_id: int) -> dict[str, str]:
     """name -> path: every page staff or an admin opens."""
     return {
         "dashboard": "/",
@@ -37,11 +37,14 @@ def pages(patient_id: int, number_reply_id: int) -> dict[str, str]:
         "patients": "/patients?q=Mar",
         "patient": f"/patients/{patient_id}",
         "inbox": "/inbox?show=all",
+        "thread": f"/inbox/{patient_id}",
         "number-thread": f"/inbox/numbers/{number_reply_id}",
         "saved-replies": "/admin/saved-replies",
+        "saved-reply-edit": f"/admin/saved-replies/{saved_reply_id}",
         "templates": "/admin/templates",
         "template-sms": "/admin/templates/sclerotherapy/restriction_day_1/sms/en",
         "template-email": "/admin/templates/sclerotherapy/aftercare/email/es",
+        "template-answer": "/admin/templates/answers/help/sms/es",
         "care-plans": "/admin/care-plans",
         "care-plan": "/admin/care-plans/sclerotherapy",
         "care-plan-add-step": "/admin/care-plans/sclerotherapy/steps/new",
@@ -70,7 +73,9 @@ def test_every_page_fits_the_window(page: Page, site: Site, screenshot) -> None:
     log_in(page, site.admin, site.password)
     expect(page).to_have_url(site.base_url + "/")
     expect_styled(page)
-    for name, path in pages(seeded.patient_id, seeded.number_reply_id).items():
+    for name, path in pages(
+        seeded.patient_id, seeded.number_reply_id, seeded.saved_reply_id
+    ).items():
         response = page.goto(path)
         assert response is not None and response.status == 200, (name, path)
         check(page, screenshot, name)

@@ -241,4 +241,7 @@ def test_the_patients_page_shows_the_thread(staff, texts):
     conversation = page.split('id="conversation-title"', 1)[1].split("<h2>Contact</h2>", 1)[0]
     assert f'<a href="/inbox/{texts["maria"]}">Open the conversation to answer</a>' in conversation
     assert conversation.index(THANKS) < conversation.index(URGENT)
-    assert "Texts sent and received (2)" in conversation and WHO not in conversation
+    # The urgent text was answered at once (911): that answer is the thread's third entry.
+    assert conversation.index(URGENT) < conversation.index("Automatic answer")
+    assert "call 911" in conversation.split("Automatic answer", 1)[1]
+    assert "Texts sent and received (3)" in conversation and WHO not in conversation

@@ -103,6 +103,45 @@ def test_a_bad_saved_reply_is_refused_beside_its_field(admin, runtime, title, bo
         assert session.exec(select(SavedReply)).all() == []
 
 
+def test_admins_edit_one_in_place_checked_and_audited_without_the_text(admin, staff, runtime):
+    add(admin, "Call us", CALL_US)
+    with Session(runtime.engine) as session:
+        saved_id = session.exec(select(SavedReply.id)).one()
+    page = admin.get(PAGE).text
+    assert f'href="{PAGE}/{saved_id}#saved-form"' in page and 'aria-label="Edit Call us"' in page
+    form = admin.get(f"{PAGE}/{saved_id}").text
+    assert "Edit a saved reply" in form and f'action="{PAGE}/{saved_id}"' in form
+    assert 'value="Call us"' in form and f">{CALL_US}</textarea>" in form  # its text, to change
+    token = csrf_of(form)
+    bad = {"csrf_token": token, "title": "Call", "language": "en", "body": "Hi {{ ssn }}"}
+    refused = admin.post(f"{PAGE}/{saved_id}", data=bad)
+    assert refused.status_code == 400 and 'id="body-problem"' in refused.text
+    assert "Edit a saved reply" in refused.text  # still editing, what they typed kept
+    new = "Hola {{ first_name }}, llámenos al {{ clinic_phone }}."
+    edited = {"csrf_token": token, "title": "Llámenos", "language": "es", "body": new}
+    response = admin.post(f"{PAGE}/{saved_id}", data=edited)
+    assert (response.status_code, response.headers["location"]) == (303, f"{PAGE}?done=edited")
+    assert "Saved reply changed." in admin.get(response.headers["location"]).text
+    with Session(runtime.engine) as session:
+        saved = session.get(SavedReply, saved_id)
+        assert saved is not None
+        assert (saved.title, saved.language, saved.body) == ("Llámenos", "es", new)
+        events = session.exec(select(AuditEvent).where(AuditEvent.entity == "saved_reply")).all()
+    assert [(e.action, e.actor, e.entity_id) for e in events][-1] == (
+        "saved_reply_edited", ADMIN, saved_id,
+    )  # fmt: skip
+    assert all("llámenos" not in (e.detail or "").lower() for e in events)
+    assert "changed a saved reply (Spanish)" in admin.get("/admin/audit").text
+    assert admin.post(f"{PAGE}/{saved_id + 1}", data=edited).status_code == 404
+    assert admin.get(f"{PAGE}/{saved_id + 1}").status_code == 404
+    assert staff.get(f"{PAGE}/{saved_id}").status_code == 403
+    staff_token = csrf_of(staff.get("/inbox").text)  # their own: refused for the role
+    assert (
+        staff.post(f"{PAGE}/{saved_id}", data={**edited, "csrf_token": staff_token}).status_code
+        == 403
+    )
+
+
 def test_staff_may_not_keep_saved_replies(staff):
     assert staff.get(PAGE).status_code == 403
 

@@ -106,6 +106,8 @@ def test_treat_as_opt_out_stops_texts_and_confirms_once(staff, runtime, wish):
     thread = staff.get(response.headers["location"]).text
     assert "Treated as an opt-out" in thread and f"treated as an opt-out by {STAFF}" in thread
     assert "opted out of texts" in thread  # the answer box is refused now
+    confirmed = thread.split("Automatic answer", 1)[1].split("</li>", 1)[0]  # not staff's words
+    assert "You will get no more texts from us" in confirmed
     again = decide(staff, patient_id, reply_id, "not_opt_out")
     assert again.headers["location"].endswith("done=decided")
     assert opted_out(runtime) and len(confirmations(runtime)) == 1
