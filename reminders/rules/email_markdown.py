@@ -16,6 +16,7 @@ import re
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -37,6 +38,7 @@ TEXT_WIDTH = 78  # the plain text part's lines, as the hand-wrapped templates ha
 
 _COMMENT = re.compile(r"\A\s*(\{#.*?#\})[ \t]*\n?", re.DOTALL)
 _URL = re.compile(r"https?://[^\s<>\\`]+\Z")
+_URL_START = re.compile(r"\s*(?:> )*\s*https?://")
 _PUNCTUATION = re.compile(r"[!-/:-@\[-`{-~]")  # every ASCII punctuation character
 _LIST_LINE = re.compile(r"\s*(?:[-*+]|\d+[.)])\s")
 _BLOCK = r"\{%-?\s*block\s+NAME\s*-?%\}(.*?)\{%-?\s*endblock(?:\s+NAME)?\s*-?%\}"
@@ -150,12 +152,13 @@ def _inline(children: Sequence[Token]) -> str:
             parts.append(child.content)
         elif child.type in ("softbreak", "hardbreak"):
             parts.append("\n")
-        elif child.type == "link_open":
-            links.append((str(child.attrGet("href") or ""), len(parts)))
+        elif child.type == "link_open":  # an autolink's words are its address already
+            href = "" if child.markup == "autolink" else str(child.attrGet("href") or "")
+            links.append((href, len(parts)))
         elif child.type == "link_close" and links:
             href, start = links.pop()
             words = "".join(parts[start:]).strip()
-            if href and words not in (href, href.removeprefix("mailto:")):
+            if href and words not in (href, unquote(href), href.removeprefix("mailto:")):
                 parts.append(f" ({href})")
     return "".join(parts)
 
@@ -167,7 +170,7 @@ def _wrapped(text: str, quote: str, first: str) -> list[str]:
     hang = " " * len(first)
     for n, line in enumerate(text.split("\n")):
         start = first if n == 0 else hang
-        out += textwrap.wrap(
+        wrapped = textwrap.wrap(
             line,
             width=TEXT_WIDTH,
             initial_indent=quote + start,
@@ -175,6 +178,11 @@ def _wrapped(text: str, quote: str, first: str) -> list[str]:
             break_long_words=False,
             break_on_hyphens=False,
         ) or [(quote + start).rstrip()]
+        for part in wrapped:  # an address stays beside the words that introduce it
+            if out and len(wrapped) > 1 and part is not wrapped[0] and _URL_START.match(part):
+                out[-1] = f"{out[-1]} {part.strip()}"
+            else:
+                out.append(part)
     return out
 
 
@@ -196,10 +204,12 @@ def _unwrapped(lines: list[str], wrapped_at: int = 60) -> str:
     """A paragraph's lines, each long one joined to the next unless that one starts a list
     item or is a template tag."""
     out: list[str] = []
+    previous = ""
     for line in lines:
-        joins = out and len(out[-1]) >= wrapped_at and not out[-1].rstrip().endswith("%}")
+        joins = out and len(previous) >= wrapped_at and not previous.rstrip().endswith("%}")
         if joins and not _LIST_LINE.match(line) and not line.lstrip().startswith("{%"):
             out[-1] = f"{out[-1].rstrip()} {line.strip()}"
         else:
             out.append(line.rstrip())
+        previous = line
     return "\n".join(out)
