@@ -71,7 +71,7 @@ def test_a_placeholder_value_reads_as_typed_and_adds_no_markup(name: str) -> Non
     assert email.text.startswith(f"Hi {name},\n")
     assert email.subject == f"Hello {name}"
     body = email.html.split("<body", 1)[1]
-    assert "evil.example" not in body.split('href="', 1)[0] or 'href="https://evil' not in body
+    assert 'href="https://evil' not in body
     for tag in ("<img", "<h1", "<ol", "<em", "<code"):
         assert tag not in body
     assert body.count("<li>") == 2  # only the body's own list
