@@ -187,6 +187,8 @@ def render_email(
         return _markdown_email(source, context, language)
     text_template = _compile(source, html=False)
     missing = [name for name in EMAIL_BLOCKS if name not in text_template.blocks]
+    if len(missing) == len(EMAIL_BLOCKS):
+        raise TemplateProblem("the email needs a first line 'Subject: ...', then its text")
     if missing:
         raise TemplateProblem(f"the email template lacks the block(s): {', '.join(missing)}")
     html_template = _compile(source, html=True)

@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from reminders.rules.care_page import PAGE_CHANNEL
 from reminders.rules.care_plans import CHANNELS, CarePlans
+from reminders.rules.placeholders import placeholders
 from reminders.rules.rendering import TEMPLATE_NAME_PART, TemplateKey
 from reminders.sending.composer import ClinicInfo
 from reminders.sending.preview import (
@@ -47,6 +48,13 @@ from reminders.store.web_sessions import SignedIn
 from reminders.web import plans_of, run_db, settings_of
 from reminders.web.auth import AdminUser, SessionCsrf
 from reminders.web.pages import local_time, render, sentence
+from reminders.web.template_form import (
+    CONVERTED,
+    form_of,
+    framed_email,
+    typed_source,
+    with_comment,
+)
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/admin/templates", dependencies=[SessionCsrf])
@@ -54,6 +62,7 @@ KEY = "/{plan}/{step}/{channel}/{language}"
 DONE = {"saved": "Saved: new messages use this version.", "restored": "Restored as a new version."}
 
 FormText = Annotated[str, Form()]
+Subject = Annotated[str | None, Form()]  # an email's Subject field; absent for other forms
 BUSY = "other previews are being rendered just now: try again in a moment"
 TOO_SLOW = (
     "the template took longer than the time allowed ({limit:g} s) to render and was stopped:"
@@ -117,9 +126,13 @@ async def editor(
     admin: AdminUser,
     key: PathKey,
     done: str = "",
+    convert: str = "",
 ) -> HTMLResponse:
+    """`?convert=1`: an email in the older form shown converted, for the admin to check."""
     editing = await run_db(request, partial(_editing, templates_dir=_dir(request), key=key))
-    return await _editor_page(request, admin, key, editing, notice=DONE.get(done))
+    return await _editor_page(
+        request, admin, key, editing, notice=DONE.get(done), convert=convert == "1"
+    )
 
 
 def _title(plans: CarePlans, key: TemplateKey) -> str:
@@ -133,9 +146,10 @@ async def preview_fragment(
     admin: AdminUser,
     key: PathKey,
     source: FormText = "",
+    subject: Subject = None,
 ) -> HTMLResponse:
     """The preview region's new content as the admin types; nothing is read or written."""
-    shown = await _preview(request, key, _typed(source))
+    shown = await _preview(request, key, typed_source(source, subject))
     return render(request, "_template_preview.html", _shown(shown))
 
 
@@ -146,8 +160,9 @@ async def save(
     key: PathKey,
     source: FormText = "",
     base_version: FormText = "",
+    subject: Subject = None,
 ) -> Response:
-    text = _typed(source)
+    text = typed_source(source, subject)
     try:
         work = partial(
             _save,
@@ -161,7 +176,7 @@ async def save(
         version = await run_db(request, work)
     except NotSaved as refused:
         editing = await run_db(request, partial(_editing, templates_dir=_dir(request), key=key))
-        typed = Editing(text, editing.version, editing.history)  # what they typed is kept
+        typed = Editing(with_comment(editing.source, text), editing.version, editing.history)
         return await _editor_page(
             request, admin, key, typed, error=str(refused), status=refused.status
         )
@@ -227,10 +242,12 @@ def _save(
     actor: str,
     expected: int | None,
 ) -> int:
-    if current_source(session, templates_dir, key) is None:
+    found = current_source(session, templates_dir, key)
+    if found is None:
         raise HTTPException(404)
     if checked.problem is not None:
         raise NotSaved(f"Not saved: {_sentence(checked.problem)}", 400)
+    source = with_comment(found.source, source)  # the developers' comment stays, unseen
     try:
         row = add_revision(session, key, source, actor=actor, now=now, expected_version=expected)
     except EditConflict as conflict:
@@ -292,24 +309,30 @@ async def _editor_page(
     notice: str | None = None,
     error: str | None = None,
     status: int = 200,
+    convert: bool = False,
 ) -> HTMLResponse:
     clinic = ClinicInfo.from_settings(settings_of(request))
+    form = form_of(key.channel, editing.source, convert=convert)
+    typed = typed_source(form.body, form.subject if form.kind == "markdown" else None)
+    names = sample_context(key.channel, key.language, clinic)
     context = {
         "user": admin,
         "csrf_token": admin.csrf_token,
         "key": key,
         "title": _title(plans_of(request), key),
         "path": _path(key),
-        "source": editing.source,
+        "form": form,
+        "source": form.body,
         "base_version": editing.version or "",
         "in_use": editing.history[0] if editing.history else None,
         "history": editing.history,
-        "variables": sorted(sample_context(key.channel, key.language, clinic)),
+        "variables": sorted(names),
+        "placeholders": placeholders(names),
         "max_source": MAX_SOURCE,
         "when": _when(request),
-        "notice": notice,
+        "notice": CONVERTED if form.converted else notice,
         "error": error,
-        **_shown(await _preview(request, key, editing.source)),
+        **_shown(await _preview(request, key, typed)),
     }
     return render(request, "template_editor.html", context, status=status)
 
@@ -318,6 +341,7 @@ def _shown(shown: Preview) -> dict[str, Any]:
     """The preview fragment's values: the rendering, and its problem and warnings as sentences."""
     return {
         "preview": shown,
+        "framed": framed_email(shown.html) if shown.channel == "email" and shown.html else "",
         "problem": _sentence(shown.problem) if shown.problem else None,
         "warnings": [_sentence(warning) for warning in shown.warnings],
     }
@@ -340,11 +364,6 @@ async def _preview(
         return Preview(key.channel, problem=BUSY)
     except RenderTimeout:
         return Preview(key.channel, problem=TOO_SLOW.format(limit=pool.time_limit))
-
-
-def _typed(source: str) -> str:
-    """Browsers send a textarea's line breaks as CRLF; templates are stored with LF."""
-    return source.replace("\r\n", "\n")
 
 
 def _version_of(value: str) -> int | None:

@@ -192,7 +192,8 @@ def test_htmx_is_served_from_this_site_and_the_page_keeps_its_strict_csp(admin):
 
 def test_the_email_editor_says_how_an_email_template_is_laid_out(admin):
     page = admin.get(EMAIL).text
-    assert "An email has three blocks: <code>subject</code>" in page
+    assert '<label for="subject">Subject</label>' in page
+    assert "a link is <code>[words](https://…)</code>" in page
     assert "<code>{{ treatment_name }}</code>" in page  # emails may name it
     assert "<code>{{ treatment_name }}</code>" not in admin.get(DAY_1).text  # SMS may not
 
@@ -302,7 +303,7 @@ def test_the_email_preview_shows_subject_text_and_the_footer_the_send_adds(admin
 def test_an_email_without_its_blocks_is_a_problem(admin):
     token = csrf_of(admin.get(EMAIL).text)
     fragment = preview_of(admin, token, "Hola {{ first_name }}", path=EMAIL)
-    assert "The email template lacks the block(s): subject, text, html" in fragment
+    assert "The email needs a first line &#39;Subject: ...&#39;, then its text" in fragment
 
 
 @pytest.mark.parametrize("sent", [None, "", "forged-token"])
