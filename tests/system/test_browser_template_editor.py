@@ -23,7 +23,8 @@ def test_placeholders_insert_at_the_cursor_and_both_previews_fit_every_size(
 ) -> None:
     page.goto("/login")
     log_in(page, site.admin, site.password)
-    page.goto(EMAIL)
+    # The first preview spawns the render pool's worker process, slow on a loaded machine.
+    page.goto(EMAIL, timeout=30_000)
     subject = page.get_by_label("Subject", exact=True)
     expect(subject).to_have_value("Your aftercare instructions from {{ clinic_name }}")
     text = page.get_by_label("Email text", exact=True)
