@@ -341,7 +341,7 @@ def _shown(shown: Preview) -> dict[str, Any]:
     """The preview fragment's values: the rendering, and its problem and warnings as sentences."""
     return {
         "preview": shown,
-        "framed": framed_email(shown.html) if shown.channel == "email" and shown.html else "",
+        "framed": framed_email(shown.html),  # used by an email's preview
         "problem": _sentence(shown.problem) if shown.problem else None,
         "warnings": [_sentence(warning) for warning in shown.warnings],
     }

@@ -75,9 +75,11 @@ def with_comment(stored: str, typed: str) -> str:
     return f"{comment}\n{typed}"
 
 
-def framed_email(html: str) -> str:
+def framed_email(html: str | None) -> str:
     """The email's HTML for the preview's sandboxed frame: its inline styles, which the CSP
     would refuse (each refusal an error in the console), swapped for a stylesheet it allows."""
+    if not html:
+        return ""
     html = _STYLE_ATTRIBUTE.sub("", html)
     at = html.find("<head>")
     if at == -1:

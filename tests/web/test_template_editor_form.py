@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from sqlmodel import Session, col, select
@@ -13,15 +14,27 @@ from sqlmodel import Session, col, select
 from reminders.runtime import Runtime
 from reminders.store.models import TemplateRevision
 from reminders.web.app import create_app
-from tests.support.web_accounts import FAST_PASSWORDS, MovableClock, TestClient, csrf_of, make_user
-from tests.web.test_web_templates import ADMIN, DAY_1, EMAIL, NOW, signed_in
+from tests.support.web_accounts import (
+    FAST_PASSWORDS,
+    MovableClock,
+    TestClient,
+    csrf_of,
+    log_in,
+    make_user,
+)
+
+NOW = datetime(2026, 11, 20, 22, 35, tzinfo=UTC)
+ADMIN = "ana@example.com"
+DAY_1 = "/admin/templates/sclerotherapy/restriction_day_1/sms/en"
+EMAIL = "/admin/templates/sclerotherapy/what_is_normal/email/es"
 
 
 @pytest.fixture
 def admin(runtime: Runtime, clock: MovableClock) -> Iterator[TestClient]:
     make_user(runtime.engine, ADMIN, "admin", now=NOW)
     app = create_app(runtime.settings, runtime.engine, clock=clock, passwords=FAST_PASSWORDS)
-    with signed_in(app, ADMIN) as client:
+    with TestClient(app, follow_redirects=False) as client:
+        assert log_in(client, ADMIN).status_code == 303
         yield client
 
 
