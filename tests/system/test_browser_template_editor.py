@@ -54,6 +54,8 @@ def test_placeholders_insert_at_the_cursor_and_both_previews_fit_every_size(
             page.goto(path)
             shown = page.frame_locator("#preview-frame") if name == "email" else page
             expect(shown.get_by_text("Fine Touch Dermatology").first).to_be_visible()
+            page.locator("#preview").scroll_into_view_if_needed()  # a frame off screen is
+            # left unpainted in a full-page picture
             expect_no_sideways_scroll(page)
             screenshot(page, f"{name}-{size}")
         expect(page.locator("#preview-body")).to_contain_text("Fine Touch Dermatology")
