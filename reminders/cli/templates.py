@@ -88,7 +88,7 @@ def preview(
     with Session(rt.engine) as session:
         try:
             found = find_template(session, rt.settings.templates_dir, key)
-            body, subject, html, segments = render(channel, found.source, context)
+            body, subject, html, segments = render(channel, found.source, context, language)
         except (TemplateMissing, TemplateProblem) as exc:
             fail(str(exc))
     if channel == ChannelKind.EMAIL:

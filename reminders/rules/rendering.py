@@ -19,6 +19,13 @@ from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 
 from reminders.rules.channel_kinds import ChannelKind
+from reminders.rules.email_markdown import (
+    email_html,
+    email_text,
+    is_markdown_email,
+    markdown_value,
+    split_email,
+)
 from reminders.rules.sandbox import MAX_OUTPUT, LimitedSandbox, end_budget, start_budget
 from reminders.rules.sms_segments import (
     SmsShape,
@@ -87,26 +94,33 @@ class RenderedEmail:
     html: str
 
 
-def _environment(*, autoescape: bool) -> LimitedSandbox:
+def _environment(
+    *, autoescape: bool, finalize: Callable[[object], str] | None = None
+) -> LimitedSandbox:
     return LimitedSandbox(
         autoescape=autoescape,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=finalize,
     )
 
 
-# Autoescape is fixed when a template is compiled, so an email is compiled twice: once for
-# the subject and text blocks (plain text, never escaped) and once for the html block.
-_TEXT_ENV = _environment(autoescape=False)
-_HTML_ENV = _environment(autoescape=True)
+# Autoescape is fixed when a template is compiled, so an older email is compiled twice: once
+# for the subject and text blocks (plain text, never escaped) and once for the html block. A
+# Markdown body has each value escaped for Markdown instead (email_markdown.markdown_value).
+_ENVIRONMENTS = {
+    "text": _environment(autoescape=False),
+    "html": _environment(autoescape=True),
+    "markdown": _environment(autoescape=False, finalize=markdown_value),
+}
 
 
 @lru_cache(maxsize=256)
-def _compile(source: str, *, html: bool) -> Template:
+def _compile(source: str, *, html: bool = False, kind: str = "") -> Template:
     """Compile once per distinct source: the dispatcher renders the same few templates often."""
     try:
-        return (_HTML_ENV if html else _TEXT_ENV).from_string(source)
+        return _ENVIRONMENTS[kind or ("html" if html else "text")].from_string(source)
     except TemplateSyntaxError as exc:
         raise TemplateProblem(f"syntax error: {exc.message}", exc.lineno) from exc
 
@@ -164,10 +178,17 @@ def render_sms(source: str, context: Mapping[str, object]) -> RenderedSms:
     return RenderedSms(body, sms_shape(body))
 
 
-def render_email(source: str, context: Mapping[str, object]) -> RenderedEmail:
-    """Render the subject, text and html blocks of one email template with the same context."""
+def render_email(
+    source: str, context: Mapping[str, object], *, language: str = "en"
+) -> RenderedEmail:
+    """Render one email template: a Subject line and a Markdown body (`rules.email_markdown`),
+    or the older form's subject, text and html blocks, with the same context."""
+    if is_markdown_email(source):
+        return _markdown_email(source, context, language)
     text_template = _compile(source, html=False)
     missing = [name for name in EMAIL_BLOCKS if name not in text_template.blocks]
+    if len(missing) == len(EMAIL_BLOCKS):
+        raise TemplateProblem("the email needs a first line 'Subject: ...', then its text")
     if missing:
         raise TemplateProblem(f"the email template lacks the block(s): {', '.join(missing)}")
     html_template = _compile(source, html=True)
@@ -187,6 +208,23 @@ def render_email(source: str, context: Mapping[str, object]) -> RenderedEmail:
     return RenderedEmail(**parts)
 
 
+def _markdown_email(source: str, context: Mapping[str, object], language: str) -> RenderedEmail:
+    """The subject as plain text; the body's placeholders filled as Markdown, then both parts
+    made from it. A problem's line number is the body's own, as the editor shows the body."""
+    parts = split_email(source)
+    subject_template = _compile(parts.subject)
+    subject = _run(subject_template, subject_template.root_render_func, context).strip()
+    if not subject:
+        raise TemplateProblem("the subject is empty")
+    if "\n" in subject or "\r" in subject:
+        raise TemplateProblem("the subject renders more than one line")
+    body_template = _compile(parts.body, kind="markdown")
+    markdown = _run(body_template, body_template.root_render_func, context).strip()
+    if not markdown:
+        raise TemplateProblem("the email's text is empty")
+    return RenderedEmail(subject, email_text(markdown), email_html(markdown, subject, language))
+
+
 def render_page(source: str, context: Mapping[str, object]) -> str:
     """Render a care page template: an HTML fragment, escaped like an email's html block."""
     template = _compile(source, html=True)
@@ -200,11 +238,13 @@ def check_template(
     source: str,
     channel: ChannelKind,
     context: Mapping[str, object] = SAMPLE_CONTEXT,
+    *,
+    language: str = "en",
 ) -> list[str]:
     """Problems and warnings for an admin's editor; an empty list means the template is fine."""
     try:
         if channel == ChannelKind.EMAIL:
-            render_email(source, context)
+            render_email(source, context, language=language)
             return []
         if channel != ChannelKind.SMS:
             raise ValueError(f"unknown channel {channel!r}")

@@ -86,13 +86,14 @@ def message_context(
 
 
 def render(
-    channel: str, source: str, context: Mapping[str, object]
+    channel: str, source: str, context: Mapping[str, object], language: str = "en"
 ) -> tuple[str, str | None, str | None, int | None]:
-    """Render one channel's template; raises rendering.TemplateProblem on a bad template."""
+    """Render one channel's template; raises rendering.TemplateProblem on a bad template.
+    `language` is the email's HTML `lang`."""
     if channel == ChannelKind.SMS:
         sms = render_sms(source, context)
         return sms.body, None, None, sms.shape.segments
-    email = render_email(source, context)
+    email = render_email(source, context, language=language)
     return email.text, email.subject, email.html, None
 
 
@@ -131,7 +132,7 @@ def compose(
     wants_ref = clinic.booking_url is not None and "booking_link" in found.source
     ref = booking_ref_of(session, treatment) if wants_ref else None
     context = message_context(patient, treatment_name, clinic, channel, link, ref)
-    body, subject, html, segments = render(channel, found.source, context)
+    body, subject, html, segments = render(channel, found.source, context, patient.language)
     if channel == ChannelKind.SMS and first_text:
         body = with_opt_out_line(body, patient.language)
         segments = sms_shape(body).segments

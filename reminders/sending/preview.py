@@ -116,7 +116,7 @@ def preview(
         except TemplateProblem as problem:
             return Preview(channel, problem=str(problem))
     try:
-        body, subject, html, _segments = render(channel, source, context)
+        body, subject, html, _segments = render(channel, source, context, language)
         if channel == ChannelKind.EMAIL:
             check_subject(subject)
     except TemplateProblem as problem:
@@ -151,7 +151,8 @@ def check_for_save(
                 render_page(source, sample_page_context(language, {**page, **varied}))
             else:
                 patient = Patient(name=name, language=language, email=address)
-                render(channel, source, message_context(patient, treatment, clinic, channel))
+                context = message_context(patient, treatment, clinic, channel)
+                render(channel, source, context, language)
         except TemplateProblem as problem:
             who = f"a patient named {name!r}" + ("" if address else " without an email")
             return Preview(channel, problem=f"for {who} ({treatment}): {problem}")

@@ -109,9 +109,10 @@ def _check_default(templates_dir: Path, key: TemplateKey, source: str) -> None:
     try:
         if key.channel == PAGE_CHANNEL:
             render_page(source, sample_page_context(key.language, SAMPLE_CONTEXT))
+        elif key.channel == ChannelKind.SMS:
+            render_sms(source, SAMPLE_CONTEXT)
         else:
-            render = render_sms if key.channel == ChannelKind.SMS else render_email
-            render(source, SAMPLE_CONTEXT)
+            render_email(source, SAMPLE_CONTEXT, language=key.language)
     except TemplateProblem as problem:
         path = default_template_path(templates_dir, key.plan, key.step, key.channel, key.language)
         raise InvalidDefaultTemplate(f"{path}: {problem}") from None

@@ -23,6 +23,7 @@ from reminders.rules.automatic_answers import ANSWER_ORDER, ANSWER_WORDS, answer
 from reminders.rules.care_page import PAGE_CHANNEL
 from reminders.rules.care_plans import CHANNELS, CarePlans
 from reminders.rules.channel_kinds import ChannelKind
+from reminders.rules.placeholders import placeholders
 from reminders.rules.rendering import TEMPLATE_NAME_PART, TemplateKey
 from reminders.sending.composer import ClinicInfo
 from reminders.sending.preview import (
@@ -42,13 +43,20 @@ from reminders.store.templates import (
     add_revision,
     current_source,
     list_templates,
-    revision,
     revisions,
 )
 from reminders.store.web_sessions import SignedIn
 from reminders.web import plans_of, run_db, settings_of
 from reminders.web.auth import AdminUser, SessionCsrf
 from reminders.web.pages import local_time, render, sentence
+from reminders.web.template_form import (
+    CONVERTED,
+    form_of,
+    framed_email,
+    typed_source,
+    with_comment,
+)
+from reminders.web.template_restores import NotSaved, add_restored, restorable
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/admin/templates", dependencies=[SessionCsrf])
@@ -56,6 +64,7 @@ KEY = "/{plan}/{step}/{channel}/{language}"
 DONE = {"saved": "Saved: new messages use this version.", "restored": "Restored as a new version."}
 
 FormText = Annotated[str, Form()]
+Subject = Annotated[str | None, Form()]  # an email's Subject field; absent for other forms
 BUSY = "other previews are being rendered just now: try again in a moment"
 TOO_SLOW = (
     "the template took longer than the time allowed ({limit:g} s) to render and was stopped:"
@@ -76,14 +85,6 @@ def template_key(plan: str, step: str, channel: str, language: str) -> TemplateK
 
 
 PathKey = Annotated[TemplateKey, Depends(template_key)]
-
-
-class NotSaved(Exception):
-    """A save or restore refused: the sentence is for the admin, `status` is the answer's."""
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass(frozen=True)
@@ -126,9 +127,13 @@ async def editor(
     admin: AdminUser,
     key: PathKey,
     done: str = "",
+    convert: str = "",
 ) -> HTMLResponse:
+    """`?convert=1`: an email in the older form shown converted, for the admin to check."""
     editing = await run_db(request, partial(_editing, templates_dir=_dir(request), key=key))
-    return await _editor_page(request, admin, key, editing, notice=DONE.get(done))
+    return await _editor_page(
+        request, admin, key, editing, notice=DONE.get(done), convert=convert == "1"
+    )
 
 
 def _title(plans: CarePlans, key: TemplateKey) -> str:
@@ -144,9 +149,10 @@ async def preview_fragment(
     admin: AdminUser,
     key: PathKey,
     source: FormText = "",
+    subject: Subject = None,
 ) -> HTMLResponse:
     """The preview region's new content as the admin types; nothing is read or written."""
-    shown = await _preview(request, key, _typed(source))
+    shown = await _preview(request, key, typed_source(source, subject))
     return render(request, "_template_preview.html", _shown(shown))
 
 
@@ -157,8 +163,9 @@ async def save(
     key: PathKey,
     source: FormText = "",
     base_version: FormText = "",
+    subject: Subject = None,
 ) -> Response:
-    text = _typed(source)
+    text = typed_source(source, subject)
     try:
         work = partial(
             _save,
@@ -172,7 +179,7 @@ async def save(
         version = await run_db(request, work)
     except NotSaved as refused:
         editing = await run_db(request, partial(_editing, templates_dir=_dir(request), key=key))
-        typed = Editing(text, editing.version, editing.history)  # what they typed is kept
+        typed = Editing(with_comment(editing.source, text), editing.version, editing.history)
         return await _editor_page(
             request, admin, key, typed, error=str(refused), status=refused.status
         )
@@ -189,7 +196,7 @@ async def restore(
 ) -> Response:
     try:
         old = _version_of(version)
-        found = partial(_restorable, templates_dir=_dir(request), key=key, old=old)
+        found = partial(restorable, templates_dir=_dir(request), key=key, old=old)
         source, current = await run_db(request, found)
         checked = await _preview(request, key, source, for_save=True)  # off the event loop
         if checked.problem is not None:
@@ -198,7 +205,7 @@ async def restore(
                 400,
             )
         add = partial(
-            _add_restored,
+            add_restored,
             key=key,
             source=source,
             actor=actor_of(admin.email),
@@ -238,10 +245,12 @@ def _save(
     actor: str,
     expected: int | None,
 ) -> int:
-    if current_source(session, templates_dir, key) is None:
+    found = current_source(session, templates_dir, key)
+    if found is None:
         raise HTTPException(404)
     if checked.problem is not None:
         raise NotSaved(f"Not saved: {_sentence(checked.problem)}", 400)
+    source = with_comment(found.source, source)  # the developers' comment stays, unseen
     try:
         row = add_revision(session, key, source, actor=actor, now=now, expected_version=expected)
     except EditConflict as conflict:
@@ -250,43 +259,6 @@ def _save(
             " Your text is kept below; compare it with the history, then Save again to put it"
             " in use.",
             409,
-        ) from None
-    return row.version
-
-
-def _restorable(
-    session: Session, _now: datetime, *, templates_dir: Path, key: TemplateKey, old: int | None
-) -> tuple[str, int | None]:
-    """The old version's text and the version in use, or why it cannot be restored."""
-    found = current_source(session, templates_dir, key)
-    if found is None:
-        raise HTTPException(404)
-    earlier = revision(session, key, old) if old is not None else None
-    if earlier is None:
-        raise NotSaved(f"Not restored: there is no version {old or ''} of this template.", 404)
-    if earlier.version == found.version:
-        raise NotSaved(f"Version {old} is the one in use already.", 409)
-    return earlier.source, found.version
-
-
-def _add_restored(
-    session: Session,
-    now: datetime,
-    *,
-    key: TemplateKey,
-    source: str,
-    actor: str,
-    current: int | None,
-    old: int | None,
-) -> int:
-    """The old text as a new version, unless another was saved since it was checked."""
-    try:
-        row = add_revision(
-            session, key, source, actor=actor, now=now, expected_version=current, restored_from=old
-        )
-    except EditConflict as conflict:
-        raise NotSaved(
-            f"Not restored: version {conflict.newest} was saved meanwhile; try again.", 409
         ) from None
     return row.version
 
@@ -303,27 +275,31 @@ async def _editor_page(
     notice: str | None = None,
     error: str | None = None,
     status: int = 200,
+    convert: bool = False,
 ) -> HTMLResponse:
     clinic = ClinicInfo.from_settings(settings_of(request))
+    form = form_of(key.channel, editing.source, convert=convert)
+    typed = typed_source(form.body, form.subject if form.kind == "markdown" else None)
+    names = sample_context(key.channel, key.language, clinic, answer=is_answer(key.plan))
     context = {
         "user": admin,
         "csrf_token": admin.csrf_token,
         "key": key,
         "title": _title(plans_of(request), key),
         "path": _path(key),
-        "source": editing.source,
+        "form": form,
+        "source": form.body,
         "base_version": editing.version or "",
         "in_use": editing.history[0] if editing.history else None,
         "history": editing.history,
-        "variables": sorted(
-            sample_context(key.channel, key.language, clinic, answer=is_answer(key.plan))
-        ),
+        "variables": sorted(names),
+        "placeholders": placeholders(names),
         "max_source": MAX_SOURCE,
         "answer": is_answer(key.plan),
         "when": _when(request),
-        "notice": notice,
+        "notice": CONVERTED if form.converted else notice,
         "error": error,
-        **_shown(await _preview(request, key, editing.source)),
+        **_shown(await _preview(request, key, typed)),
     }
     return render(request, "template_editor.html", context, status=status)
 
@@ -332,6 +308,7 @@ def _shown(shown: Preview) -> dict[str, Any]:
     """The preview fragment's values: the rendering, and its problem and warnings as sentences."""
     return {
         "preview": shown,
+        "framed": framed_email(shown.html),  # used by an email's preview
         "problem": _sentence(shown.problem) if shown.problem else None,
         "warnings": [_sentence(warning) for warning in shown.warnings],
     }
@@ -355,11 +332,6 @@ async def _preview(
         return Preview(key.channel, problem=BUSY)
     except RenderTimeout:
         return Preview(key.channel, problem=TOO_SLOW.format(limit=pool.time_limit))
-
-
-def _typed(source: str) -> str:
-    """Browsers send a textarea's line breaks as CRLF; templates are stored with LF."""
-    return source.replace("\r\n", "\n")
 
 
 def _version_of(value: str) -> int | None:

@@ -126,7 +126,7 @@ def test_default_sms_reads_well_without_a_care_link(key: TemplateKey) -> None:
 
 @pytest.mark.parametrize("key", EMAIL_KEYS, ids=_id)
 def test_default_email_carries_the_care_link_in_both_parts(key: TemplateKey) -> None:
-    email = render_email(_source(key), SAMPLE_CONTEXT)
+    email = render_email(_source(key), SAMPLE_CONTEXT, language=key.language)
     link = str(SAMPLE_CONTEXT["care_link"])
     assert link in email.text
     assert f'<a href="{link}">{link}</a>' in email.html
@@ -165,14 +165,14 @@ def test_the_test_dose_sms_says_911(language: str) -> None:
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_the_test_dose_email_says_911(language: str) -> None:
     key = TemplateKey("test_dose", "watch_for_reaction", "email", language)
-    email = render_email(_source(key), SAMPLE_CONTEXT)
+    email = render_email(_source(key), SAMPLE_CONTEXT, language=key.language)
     assert "911" in email.text
     assert "911" in email.html
 
 
 @pytest.mark.parametrize("key", EMAIL_KEYS, ids=_id)
 def test_default_email_renders_and_signs_with_the_clinic(key: TemplateKey) -> None:
-    email = render_email(_source(key), SAMPLE_CONTEXT)
+    email = render_email(_source(key), SAMPLE_CONTEXT, language=key.language)
     assert email.subject
     assert "\n" not in email.subject
     assert email.text
@@ -193,7 +193,7 @@ def test_default_email_escapes_the_clinic_name_in_html_only(key: TemplateKey) ->
 
 @pytest.mark.parametrize("key", EMAIL_KEYS, ids=_id)
 def test_default_email_text_and_html_carry_the_same_phone_mentions(key: TemplateKey) -> None:
-    email = render_email(_source(key), SAMPLE_CONTEXT)
+    email = render_email(_source(key), SAMPLE_CONTEXT, language=key.language)
     assert email.text.count("877-337-6424") == email.html.count("877-337-6424")
     assert email.text.count("- ") == email.html.count("<li>")
 

@@ -50,7 +50,9 @@ def test_the_follow_up_email_links_to_the_booking_page_with_the_sessions_referen
     link = BOOKING_URL.replace("{ref}", ref)
     assert ref is not None and len(ref) == 16
     assert f"{words}: {link}" in message.body
-    assert f'<a href="{link}"' in (message.html or "") and words in (message.html or "")
+    # in the HTML part's href, as Markdown writes an address: its brackets percent-encoded
+    href = link.replace("[", "%5B").replace("]", "%5D")
+    assert f'<a href="{href}"' in (message.html or "") and words in (message.html or "")
 
 
 def test_no_reference_is_made_for_a_message_that_does_not_link(runtime):

@@ -7,6 +7,7 @@ import re
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlmodel import Session, col, select
@@ -31,6 +32,10 @@ ADMIN, STAFF = "ana@example.com", "bo@example.com"
 DAY_1 = "/admin/templates/sclerotherapy/restriction_day_1/sms/en"
 EMAIL = "/admin/templates/sclerotherapy/what_is_normal/email/es"
 SHORT = "Hi {{ first_name }}, {{ clinic_name }} here. Call {{ clinic_phone }}."
+# The day-1 file's leading comment, for developers: kept in front of what an admin saves.
+COMMENT = (
+    Path(__file__).resolve().parents[2] / "templates/sclerotherapy/restriction_day_1.sms.en.j2"
+).read_text(encoding="utf-8").split("#}", 1)[0] + "#}"
 
 
 @pytest.fixture
@@ -192,9 +197,11 @@ def test_htmx_is_served_from_this_site_and_the_page_keeps_its_strict_csp(admin):
 
 def test_the_email_editor_says_how_an_email_template_is_laid_out(admin):
     page = admin.get(EMAIL).text
-    assert "An email has three blocks: <code>subject</code>" in page
-    assert "<code>{{ treatment_name }}</code>" in page  # emails may name it
-    assert "<code>{{ treatment_name }}</code>" not in admin.get(DAY_1).text  # SMS may not
+    assert '<label for="subject">Subject</label>' in page
+    assert "a link is <code>[words](https://…)</code>" in page
+    button = 'data-insert="{{ treatment_name }}"'
+    assert button in page  # emails may name it
+    assert button not in admin.get(DAY_1).text  # SMS may not
 
 
 # -- the preview -------------------------------------------------------------------------------
@@ -302,7 +309,7 @@ def test_the_email_preview_shows_subject_text_and_the_footer_the_send_adds(admin
 def test_an_email_without_its_blocks_is_a_problem(admin):
     token = csrf_of(admin.get(EMAIL).text)
     fragment = preview_of(admin, token, "Hola {{ first_name }}", path=EMAIL)
-    assert "The email template lacks the block(s): subject, text, html" in fragment
+    assert "The email needs a first line &#39;Subject: ...&#39;, then its text" in fragment
 
 
 @pytest.mark.parametrize("sent", [None, "", "forged-token"])
@@ -325,7 +332,8 @@ def test_a_save_is_the_next_version_by_the_admin_and_is_audited_without_the_text
     latest = versions(runtime)[-1]
     assert (latest.version, latest.is_default, latest.created_by) == (2, False, ADMIN)
     assert latest.created_at == NOW + timedelta(minutes=10)
-    assert latest.source == SHORT + "\nSee you soon.\n"  # stored with LF, as the files are
+    # stored with LF, as the files are, after the developers' comment the form does not show
+    assert latest.source == f"{COMMENT}\n{SHORT}\nSee you soon.\n"
     [entry] = [a for a in audit(runtime.engine) if a.action == "template_save"]
     assert (entry.actor, entry.entity, entry.entity_id) == (ADMIN, "template_revision", latest.id)
     assert entry.detail == (
@@ -360,9 +368,9 @@ def test_a_save_over_a_version_someone_else_saved_meanwhile_is_refused_and_kept(
     assert "version 2 was saved since you opened this template" in response.text
     assert html.escape(typed, quote=False) in response.text
     assert 'name="base_version" value="2"' in response.text  # saving again is deliberate
-    assert [v.source for v in versions(runtime)][1:] == [SHORT]
+    assert [v.source for v in versions(runtime)][1:] == [f"{COMMENT}\n{SHORT}"]
     assert save(admin, token, typed, base_version=2).status_code == 303
-    assert versions(runtime)[-1].source == typed
+    assert versions(runtime)[-1].source == f"{COMMENT}\n{typed}"
 
 
 def test_a_non_number_base_version_is_a_clear_refusal(admin, token, runtime):
