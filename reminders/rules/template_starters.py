@@ -28,34 +28,19 @@ _EMAIL = {
     ),
     "es": ("Una nota sobre su cuidado de {{ clinic_name }}", "Hola {{ first_name }}:", "Saludos,"),
 }
-_EMAIL_SHAPE = """{{% block subject %}}{subject}{{% endblock %}}
+_EMAIL_SHAPE = """Subject: {subject}
 
-{{% block text %}}
 {greeting}
 
 (Write the message here.)
 
-{{% if care_link %}}{care_link}
+{{% if care_link %}}
+{care_link}
 {{{{ care_link }}}}
 
 {{% endif %}}{closing}
 {{{{ clinic_name }}}}
 {{{{ clinic_phone }}}}
-{{% endblock %}}
-
-{{% block html %}}
-<!DOCTYPE html>
-<html lang="{language}">
-<head><meta charset="utf-8"><title>{{{{ self.subject() }}}}</title></head>
-<body style="font-family: Arial, Helvetica, sans-serif; line-height: 1.5; color: #222222;">
-<p>{greeting}</p>
-<p>(Write the message here.)</p>
-{{% if care_link %}}<p>{care_link}
-<a href="{{{{ care_link }}}}">{{{{ care_link }}}}</a></p>{{% endif %}}
-<p>{closing}<br>{{{{ clinic_name }}}}<br>{{{{ clinic_phone }}}}</p>
-</body>
-</html>
-{{% endblock %}}
 """
 _CARE_LINK_WORDS = {"en": "Your care plan:", "es": "Su plan de cuidado:"}
 FALLBACK_LANGUAGE = "en"
@@ -78,7 +63,6 @@ def starter(channel: str, language: str) -> str:
         greeting=greeting,
         closing=closing,
         care_link=_CARE_LINK_WORDS[words],
-        language=language,
     )
 
 

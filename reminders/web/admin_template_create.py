@@ -32,6 +32,7 @@ from reminders.web.admin_template_test_send import rendered
 from reminders.web.admin_templates import KEY, PathKey
 from reminders.web.auth import AdminUser, SessionCsrf
 from reminders.web.pages import render, sentence
+from reminders.web.template_form import framed_email
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/admin/templates", dependencies=[SessionCsrf])
@@ -156,6 +157,7 @@ async def _form(
         "max_source": MAX_SOURCE,
         "error": error,
         "preview": shown,
+        "framed": framed_email(shown.html),  # the email's preview frame
         "problem": sentence(shown.problem.rstrip(".")) if shown.problem else None,
         "warnings": [sentence(warning.rstrip(".")) for warning in shown.warnings],
     }

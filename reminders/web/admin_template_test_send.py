@@ -27,9 +27,10 @@ from reminders.store.db import Session
 from reminders.store.models import User
 from reminders.store.test_sends import QueuedTest, SendTestRefused, queue_test_send
 from reminders.web import plans_of, run_db, settings_of
-from reminders.web.admin_templates import BUSY, KEY, TOO_SLOW, PathKey
+from reminders.web.admin_templates import BUSY, KEY, TOO_SLOW, PathKey, Subject
 from reminders.web.auth import AdminUser, SessionCsrf
 from reminders.web.pages import render, sentence
+from reminders.web.template_form import typed_source
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/admin/templates", dependencies=[SessionCsrf])
@@ -61,12 +62,14 @@ async def send_test(
     admin: AdminUser,
     key: PathKey,
     source: Annotated[str, Form()] = "",
+    subject: Subject = None,
 ) -> HTMLResponse:
     """Queue the preview of what is typed for the admin's own address; the answer is a
-    fragment for the editor (htmx), or a page of its own without scripts."""
+    fragment for the editor (htmx), or a page of its own without scripts. An email's Subject
+    field joins its text as the editor's Save joins them."""
     if key.channel not in (ChannelKind.SMS, ChannelKind.EMAIL):
         raise HTTPException(404)  # a care page is not sent
-    shown = await rendered(request, key, source.replace("\r\n", "\n"))
+    shown = await rendered(request, key, typed_source(source, subject))
     if shown.problem is not None:
         return _answer(request, admin, key, error=f"Not sent: {_words(shown.problem)}", status=400)
     work = partial(_queue, user_id=admin.user_id, key=key, shown=shown, actor=actor_of(admin.email))

@@ -118,8 +118,9 @@ def test_an_email_test_goes_to_the_login_email_marked_as_a_test(admin, runtime):
     source = html.unescape(
         page.split('name="source"', 1)[1].split(">", 1)[1].split("</textarea>")[0]
     )
-    answer = admin.post(f"{path}/test-send", data={"source": source, "csrf_token": csrf_of(page)},
-                        headers=HX)  # fmt: skip
+    subject = html.unescape(page.split('name="subject"', 1)[1].split('value="', 1)[1].split('"')[0])
+    form = {"subject": subject, "source": source, "csrf_token": csrf_of(page)}
+    answer = admin.post(f"{path}/test-send", data=form, headers=HX)
     assert f"Test sent to your email <strong>{ADMIN}</strong>" in answer.text
     (row,) = queued_tests(runtime)
     assert row.channel == "email" and row.subject is not None and row.subject.startswith("[Test] ")
@@ -174,7 +175,7 @@ def test_the_care_plan_links_a_missing_template_to_a_page_that_writes_it(admin, 
     assert f'href="{NO_EMAIL}/new"' in plan_page
     form = admin.get(f"{NO_EMAIL}/new")
     assert form.status_code == 200
-    assert "short starter text" in form.text and "{% block subject %}" in html.unescape(form.text)
+    assert "short starter text" in form.text and "Subject: " in html.unescape(form.text)
     token = csrf_of(form.text)
     refused = admin.post(
         f"{NO_EMAIL}/new", data={"source": "{% block text %}x", "csrf_token": token}
