@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.direct import DIRECT_PLAN
 from reminders.rules.lifecycle import Status
+from reminders.store.holds import not_held
 from reminders.store.models import OutboxMessage, TreatmentSession
 
 
@@ -40,6 +41,7 @@ def pending_sms(session: Session, patient_ids: Collection[int]) -> dict[int, lis
             col(OutboxMessage.plan) != DIRECT_PLAN,  # outside the daily cap: not planned
             sa.or_(col(OutboxMessage.status) == Status.PENDING, unsent),
             col(TreatmentSession.status) == "completed",
+            not_held(),  # a held message waits outside the plan until it is released
         )
         .order_by(col(OutboxMessage.due_at), col(OutboxMessage.id))
     )
