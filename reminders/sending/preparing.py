@@ -276,8 +276,8 @@ class Preparer:
             else:
                 composed = self._compose(session, message, treatment, patient, first_text)
         except (TemplateProblem, TemplateMissing) as exc:  # held until the template is fixed
-            return template_failed(session, message, patient, self.batch.plans, exc, now,
-                                   actor=self.worker_id)  # fmt: skip
+            return template_failed(session, message, patient, self.batch.plans,
+                                   self.batch.sources, exc, now, actor=self.worker_id)  # fmt: skip
         keyed = self.keyed(message.channel)
         # A keyed channel reserves once its connection is in hand (reserve_now); any other
         # now, which also takes today's SMS slot for the cap before the provider call.

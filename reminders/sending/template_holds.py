@@ -12,6 +12,7 @@ template an admin could fix: those fail as before.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,7 @@ from reminders.store.holds import hold_for_template
 if TYPE_CHECKING:
     from reminders.store.db import Session
     from reminders.store.models import OutboxMessage, Patient
+    from reminders.store.templates import TemplateSource
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,7 @@ def template_failed(
     message: OutboxMessage,
     patient: Patient,
     plans: CarePlans,
+    sources: Mapping[TemplateKey, TemplateSource],
     exc: Exception,
     now: datetime,
     *,
@@ -42,6 +45,8 @@ def template_failed(
     """Hold `message` for the template that failed to compose it (fail it when no template
     edit could help). The outcome and the log name the template and the error's class only."""
     key = _key(message, patient, plans)
+    if key is not None and key in sources:  # the one rendered: English, when a translation lacks
+        key = sources[key].key
     if key is None:
         fail(session, message, now, code="template", reason=str(exc), actor=actor)
         return outcome(message, DispatchResult.FAILED, f"template: {exc}", now)

@@ -41,23 +41,38 @@ UNSETTLED = (Status.PENDING, Status.SENDING, Status.UNKNOWN)
 
 @dataclass(frozen=True)
 class HeldGroup:
-    """Held messages counted by cause and, for a template, by the template (any language)."""
+    """Held messages counted by cause and, for a template, by the template."""
 
     cause: str
     plan: str | None
     step: str | None
     channel: str | None
+    language: str | None
     count: int
 
     @property
     def template(self) -> str:
-        """'asclera/day1 sms', as the editor lists it; '' for a restore."""
-        return f"{self.plan}/{self.step} {self.channel}" if self.cause == TEMPLATE else ""
+        """'sclerotherapy/day1 sms en'; '' for a restore."""
+        if self.cause != TEMPLATE:
+            return ""
+        return f"{self.plan}/{self.step} {self.channel} {self.language}"
+
+    @property
+    def editor(self) -> str:
+        """The template's page in the editor; '' for a restore."""
+        if self.cause != TEMPLATE:
+            return ""
+        return f"/admin/templates/{self.plan}/{self.step}/{self.channel}/{self.language}"
 
 
 def not_held() -> sa.ColumnElement[bool]:
     """A message no hold keeps back: what the claim and the overdue counts ask."""
     return col(OutboxMessage.id).not_in(sa.select(col(MessageHold.message_id)))
+
+
+def held() -> sa.ColumnElement[bool]:
+    """A message a hold keeps back: what `aftercare messages --held` and /messages list."""
+    return col(OutboxMessage.id).in_(sa.select(col(MessageHold.message_id)))
 
 
 def hold_for_template(
@@ -189,7 +204,7 @@ def _release(
 def held_groups(connection: Connection) -> list[HeldGroup]:
     """What is held and still pending, by cause and template, the most first."""
     keys = (col(MessageHold.cause), col(MessageHold.plan), col(MessageHold.step),
-            col(MessageHold.channel))  # fmt: skip
+            col(MessageHold.channel), col(MessageHold.language))  # fmt: skip
     query = (
         sa.select(*keys, sa.func.count())
         .join(OutboxMessage, col(OutboxMessage.id) == col(MessageHold.message_id))
@@ -200,5 +215,7 @@ def held_groups(connection: Connection) -> list[HeldGroup]:
     return [HeldGroup(*row) for row in connection.execute(query)]
 
 
-def is_held(session: Session, message_id: int) -> MessageHold | None:
-    return session.get(MessageHold, message_id)
+def restored_ids(session: Session) -> list[int]:
+    """The messages `hold_restored` held that still wait for staff's decision."""
+    query = select(MessageHold.message_id).where(col(MessageHold.cause) == RESTORE)
+    return sorted(session.exec(query).all())

@@ -79,7 +79,7 @@ def test_the_message_is_held_not_failed_and_not_claimed_again(runtime):
         health = read_health(connection, NOW, health_thresholds(runtime.settings))
     assert health.backlog == 0
     assert any(
-        "1 message(s) held: template sclerotherapy/aftercare sms fails" in p
+        "1 message(s) held: template sclerotherapy/aftercare sms en fails" in p
         for p in health.problems
     )
 

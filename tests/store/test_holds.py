@@ -84,7 +84,7 @@ def test_a_template_hold_is_pending_unclaimed_and_named_without_patient_data(eng
         )  # fmt: skip
         groups = holds.held_groups(session.connection())
     assert [(g.cause, g.template, g.count) for g in groups] == [
-        ("template", "sclerotherapy/aftercare sms", 1)
+        ("template", "sclerotherapy/aftercare sms es", 1)
     ]
     assert claim(engine, NOW + timedelta(seconds=30)) == []  # `other` is leased; `held` passed by
     reason = events(engine, held)[-1]
