@@ -16,17 +16,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
 from reminders.rules.lifecycle import SkipReason, Status
-from reminders.rules.rendering import TemplateKey
 from reminders.store import history, moves
 from reminders.store.audit import record
 from reminders.store.hold_tables import MessageHold
 from reminders.store.models import OutboxMessage
+
+if TYPE_CHECKING:  # not loaded at run time: it brings Jinja2, which `aftercare status` need not
+    from reminders.rules.rendering import TemplateKey
 
 TEMPLATE = "template"  # its template fails for this patient
 RESTORE = "restore"  # restored from a backup: it may have gone already
