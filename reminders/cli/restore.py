@@ -57,7 +57,7 @@ def restore_command(
         fail("name the backup FILE (or --hold-only after a pg_restore)")
     else:
         _restore(loaded, file, now)
-    _hold(now)
+    _hold(loaded, now, restored=not hold_only)
 
 
 def _restore(loaded: Settings, file: Path, now: datetime) -> None:
@@ -102,7 +102,25 @@ def _refuse_while_running(loaded: Settings, now: datetime) -> None:
         )
 
 
-def _hold(now: datetime) -> None:
+def _stop_copied_workers(loaded: Settings, now: datetime) -> None:
+    """The copy's heartbeats are of workers that ran when it was made: marked stopped, so
+    that neither `aftercare status` nor another restore takes them for a running daemon."""
+    from reminders.runtime import health_thresholds
+    from reminders.store.db import make_engine
+    from reminders.store.health import mark_stopped, read_workers
+
+    engine = make_engine(loaded.database_url)
+    try:
+        with engine.begin() as connection:
+            alive_within = health_thresholds(loaded).alive_within
+            for worker in read_workers(connection, now, alive_within):
+                if worker.stopped_at is None:
+                    mark_stopped(connection, worker.worker_id, now)
+    finally:
+        engine.dispose()
+
+
+def _hold(loaded: Settings, now: datetime, *, restored: bool) -> None:
     from reminders.runtime import SchemaMismatch, initialize
     from reminders.store.db import session_scope
     from reminders.store.holds import hold_restored
@@ -112,6 +130,8 @@ def _hold(now: datetime) -> None:
         initialize(rt, actor="restore", now=now)  # an older copy is upgraded, and checked
     except SchemaMismatch as exc:
         fail(f"{exc}; the restored database is not usable as it is (ask for help)")
+    if restored:
+        _stop_copied_workers(loaded, now)
     with session_scope(rt.engine) as session:
         held = hold_restored(session, now, actor=actor())
     if not held:

@@ -74,8 +74,12 @@ def not_held() -> sa.ColumnElement[bool]:
 
 
 def held() -> sa.ColumnElement[bool]:
-    """A message a hold keeps back: what `aftercare messages --held` and /messages list."""
-    return col(OutboxMessage.id).in_(sa.select(col(MessageHold.message_id)))
+    """A message a hold keeps back: what `aftercare messages --held` and /messages list (one
+    skipped meanwhile, by an opt-out or a void, is no longer waiting for anyone)."""
+    return sa.and_(
+        col(OutboxMessage.status) == Status.PENDING,
+        col(OutboxMessage.id).in_(sa.select(col(MessageHold.message_id))),
+    )
 
 
 def hold_for_template(
@@ -220,5 +224,9 @@ def held_groups(connection: Connection) -> list[HeldGroup]:
 
 def restored_ids(session: Session) -> list[int]:
     """The messages `hold_restored` held that still wait for staff's decision."""
-    query = select(MessageHold.message_id).where(col(MessageHold.cause) == RESTORE)
+    query = (
+        select(MessageHold.message_id)
+        .join(OutboxMessage, col(OutboxMessage.id) == col(MessageHold.message_id))
+        .where(col(MessageHold.cause) == RESTORE, col(OutboxMessage.status) == Status.PENDING)
+    )
     return sorted(session.exec(query).all())

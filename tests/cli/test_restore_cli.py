@@ -3,10 +3,13 @@ back and holds what may have gone since, so nothing is sent twice unless staff s
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
+from reminders.store.health import mark_stopped
 from tests.support.cli import Aftercare
 from tests.support.health import worker_seen
 
@@ -16,15 +19,20 @@ MARIA = ("--name", "Maria Lopez", "--phone", "3105550142", "--email", "maria@exa
          "--completed-at", "2026-06-16 10:30")  # fmt: skip
 
 
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+POSTGRES_ONLY = pytest.mark.parametrize(
+    "database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+
+
 def held_ids(aftercare: Aftercare) -> list[int]:
     listed = aftercare.json("messages", "--held")
     assert isinstance(listed, list)
     return [row["id"] for row in listed]
 
 
+@SQLITE_ONLY
 def test_a_restore_holds_what_may_have_gone_and_staff_decide(aftercare: Aftercare, tmp_path):
-    if not aftercare.database_url.startswith("sqlite"):
-        pytest.skip("SQLite's restore; PostgreSQL's is below")
     aftercare.now = NOW
     aftercare("enroll", *MARIA)
     aftercare("backup", str(tmp_path / "copy.db"))
@@ -55,9 +63,8 @@ def test_a_restore_holds_what_may_have_gone_and_staff_decide(aftercare: Aftercar
     assert "restored from a backup" not in aftercare.result("status").output
 
 
+@SQLITE_ONLY
 def test_a_restore_is_refused_while_a_daemon_runs(aftercare: Aftercare, tmp_path):
-    if not aftercare.database_url.startswith("sqlite"):
-        pytest.skip("SQLite only")
     aftercare.now = NOW
     aftercare("backup", str(tmp_path / "copy.db"))
     aftercare("enroll", *MARIA)
@@ -69,8 +76,6 @@ def test_a_restore_is_refused_while_a_daemon_runs(aftercare: Aftercare, tmp_path
 
 
 def worker_seen_now(aftercare: Aftercare) -> None:
-    import sqlalchemy as sa
-
     engine = sa.create_engine(aftercare.database_url)
     try:
         worker_seen(engine, "clinic-1:4242", aftercare.now - timedelta(seconds=3))
@@ -78,9 +83,8 @@ def worker_seen_now(aftercare: Aftercare) -> None:
         engine.dispose()
 
 
+@SQLITE_ONLY
 def test_a_backup_that_is_not_whole_or_not_ours_is_refused(aftercare: Aftercare, tmp_path):
-    if not aftercare.database_url.startswith("sqlite"):
-        pytest.skip("SQLite only")
     aftercare.now = NOW
     aftercare("enroll", *MARIA)
     junk = tmp_path / "junk.db"
@@ -88,17 +92,14 @@ def test_a_backup_that_is_not_whole_or_not_ours_is_refused(aftercare: Aftercare,
     refused = aftercare.result("restore", str(junk))
     assert refused.exit_code == 1 and "cannot be read as a SQLite database" in refused.stderr
     other = tmp_path / "other.db"
-    import sqlite3
-
     sqlite3.connect(other).execute("CREATE TABLE x (y)").connection.commit()
     refused = aftercare.result("restore", str(other))
     assert refused.exit_code == 1 and "not an Aftercare database" in refused.stderr
     assert aftercare.json("messages")  # the live data is untouched
 
 
+@POSTGRES_ONLY
 def test_postgresql_is_sent_to_pg_restore_and_then_holds(aftercare: Aftercare, tmp_path):
-    if aftercare.database_url.startswith("sqlite"):
-        pytest.skip("PostgreSQL only")
     aftercare.now = NOW
     aftercare("enroll", *MARIA)
     refused = aftercare.result("restore", str(tmp_path / "aftercare.dump"))
@@ -107,3 +108,19 @@ def test_postgresql_is_sent_to_pg_restore_and_then_holds(aftercare: Aftercare, t
     out = aftercare("restore", "--hold-only")
     assert "message(s) held" in out
     assert len(held_ids(aftercare)) >= 2
+
+
+@SQLITE_ONLY
+def test_the_copys_heartbeats_are_not_taken_for_a_running_daemon(aftercare: Aftercare, tmp_path):
+    aftercare.now = NOW
+    worker_seen_now(aftercare)  # the daemon ran when the backup was made...
+    aftercare("backup", str(tmp_path / "copy.db"))
+    engine = sa.create_engine(aftercare.database_url)
+    try:
+        with engine.begin() as connection:
+            mark_stopped(connection, "clinic-1:4242", aftercare.now)  # ...and was stopped
+    finally:
+        engine.dispose()
+    aftercare("restore", str(tmp_path / "copy.db"))
+    assert "Workers: 0 alive" in aftercare.result("status").output
+    aftercare("restore", str(tmp_path / "copy.db"))  # again: not refused
