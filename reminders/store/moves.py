@@ -121,8 +121,8 @@ def defer(
 
 def hold(session: Session, message: OutboxMessage, now: datetime, *, actor: str,
          reason: str) -> None:  # fmt: skip
-    """Claimed but not to go now (a pause, an address changed while it waited): pending again
-    as it was, no attempt spent."""
+    """Claimed (or of unknown outcome) but not to go now: a pause, an address changed while it
+    waited, a hold of `store.holds`. Pending again as it was, no attempt spent."""
     _pending_again(session, message, now, actor=actor, reason=reason, attempt_spent=False)
 
 
