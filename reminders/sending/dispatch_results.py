@@ -24,7 +24,7 @@ class DispatchResult(StrEnum):
 
     SENT = "sent"
     DEFERRED = "deferred"  # outside the send window or over the daily cap: `at` is when
-    HELD = "held"  # the patient is paused, or the address changed under it
+    HELD = "held"  # the patient is paused, the address changed, or its template fails for them
     SKIPPED = "skipped"
     FAILED = "failed"
     RETRY = "retry"  # a transient error: `at` is the retry
