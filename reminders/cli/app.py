@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from reminders.cli import backup, enroll, messages, pause, status
+from reminders.cli import backup, enroll, held, messages, pause, restore, status
 from reminders.cli.common import NowOption, actor, close_runtimes, fail, moment, runtime, settings
 from reminders.cli.templates import templates_app
 from reminders.cli.users import users_app
@@ -27,6 +27,9 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(templates_app, name="templates")
+app.add_typer(messages.messages_app, name="messages")
+messages.messages_app.command(name="release")(held.release_command)
+messages.messages_app.command(name="skip")(held.skip_command)
 app.add_typer(messages.replies_app, name="replies")
 app.add_typer(users_app, name="users")
 
@@ -180,10 +183,10 @@ def serve(
     serve_both(host, port, stop_asked=asked)
 
 
-app.command(name="messages")(messages.messages_command)
 app.command(name="reply")(messages.reply_command)
 app.command(name="status")(status.status_command)
 app.command(name="backup")(backup.backup_command)
+app.command(name="restore")(restore.restore_command)
 
 
 @app.command()

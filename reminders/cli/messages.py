@@ -22,7 +22,15 @@ if TYPE_CHECKING:
 DEFAULT_LIMIT = 200
 
 
+messages_app = typer.Typer(
+    help="The outbox; `release` and `skip` decide on held messages.",
+    invoke_without_command=True,
+)
+
+
+@messages_app.callback()
 def messages_command(
+    ctx: typer.Context,
     session: Annotated[int | None, typer.Option("--session", help="Only this session.")] = None,
     patient: Annotated[int | None, typer.Option("--patient", help="Only this patient.")] = None,
     status: Annotated[str | None, typer.Option("--status", help="Only this status.")] = None,
@@ -48,13 +56,19 @@ def messages_command(
     show_all: Annotated[
         bool, typer.Option("--all", help="Include the messages of replaced sessions.")
     ] = False,
+    held: Annotated[
+        bool, typer.Option("--held", help="Only held ones (a failing template, a restore).")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """The outbox: what was sent, what is due, what was skipped or failed, and why.
 
     Times are each patient's own; `--json` gives UTC. Sessions entered again replace the
-    earlier entry, whose messages are left out unless `--all`.
+    earlier entry, whose messages are left out unless `--all`. `aftercare messages release
+    ID` and `aftercare messages skip ID` decide on a held message.
     """
+    if ctx.invoked_subcommand is not None:
+        return
     from reminders.cli import output as out
     from reminders.store.queries import MessageFilter, page_messages
 
@@ -66,7 +80,8 @@ def messages_command(
     before = _bound("--until", until, out.parse_before, clinic_tz)
     if start and before and start >= before:
         fail(f"--since {since!r} is not before --until {until!r}")
-    where = MessageFilter(session, patient, status, start, before, include_replaced=show_all)
+    where = MessageFilter(session, patient, status, start, before, include_replaced=show_all,
+                          held=held)  # fmt: skip
     page = page_messages(rt.engine, where, limit=limit)
     if as_json:
         expected = _forecast(rt, [row.message for row in page.rows])

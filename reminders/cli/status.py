@@ -1,8 +1,9 @@
 """`aftercare status`: is anything sending, what waits, what is stuck. For people and monitors.
 
 Exit codes: 0 all well; 1 something needs a person (no worker alive, a send of unknown
-outcome, a held receipt or an expired lease older than STUCK_AFTER_SECONDS, or an urgent reply
-due a page while nobody is on call), listed under
+outcome, a held receipt or an expired lease older than STUCK_AFTER_SECONDS, an urgent reply
+due a page while nobody is on call, or messages held: a template that fails for some patients,
+or restored from a backup and waiting for a decision), listed under
 "Problems"; 2 the question could not be asked (bad settings, a database that is unreachable
 or not initialised). A backlog alone is no problem: a morning burst waits on the SMS rate.
 """
@@ -30,7 +31,8 @@ def status_command(as_json: JsonFlag = False) -> None:
 
     Exits 0 when all is well, 1 when a problem is listed (no worker alive; a send of unknown
     outcome, a held receipt or an expired lease older than STUCK_AFTER_SECONDS; an urgent reply
-    due a page while nobody is on call), 2 when the database cannot be asked.
+    due a page while nobody is on call; messages held for a failing template or after a
+    restore), 2 when the database cannot be asked.
     """
     loaded = settings()
     say_warnings(loaded)  # on stderr: `--json` output stays JSON
@@ -92,6 +94,10 @@ def health_json(health: Health) -> dict[str, object]:
         "expired_leases": health.expired_leases.total,
         "stuck_expired_leases": health.expired_leases.stuck,
         "urgent_unpaged_nobody_on_call": health.unpaged_urgent,
+        "held": [
+            {"cause": group.cause, "template": group.template or None, "count": group.count}
+            for group in health.held
+        ],
         "alive_within_seconds": health.thresholds.alive_within.total_seconds(),
         "stuck_after_seconds": health.thresholds.stuck_after.total_seconds(),
         "problems": health.problems,
@@ -119,6 +125,8 @@ def print_health(health: Health, tz: ZoneInfo) -> None:
         typer.echo(f"{label}: {_stuckable(counted, after)}")
     if health.unpaged_urgent:
         typer.echo(f"Urgent replies unpaged, nobody on call: {health.unpaged_urgent}")
+    if health.held:
+        typer.echo(f"Held messages: {sum(group.count for group in health.held)}")
     if health.problems:
         typer.echo("Problems:")
         for problem in health.problems:

@@ -28,6 +28,7 @@ class SkipReason(StrEnum):
     TRIAL = "trial"  # TRIAL_MODE and the number is not on TRIAL_ALLOWED_NUMBERS
     COMBINED = "combined"  # its text went inside another step's SMS (combined_into_id)
     BOOKED = "booked"  # a follow-up prompt made moot: the patient booked the next session
+    STAFF = "staff_decision"  # held (a restore from a backup), and staff chose not to send it
 
 
 ALLOWED: dict[Status, frozenset[Status]] = {
@@ -88,6 +89,7 @@ SKIP_WORDS: dict[str, str] = {
     SkipReason.TRIAL: "trial mode: the number is not on the allowed list",
     SkipReason.COMBINED: "sent inside another step's text (the daily SMS limit)",
     SkipReason.BOOKED: "the patient booked their next session",
+    SkipReason.STAFF: "staff chose not to send it",
 }
 
 

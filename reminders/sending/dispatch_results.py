@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from reminders.sending.channels.base import OutgoingMessage
 
 if TYPE_CHECKING:
+    from reminders.sending.composer import Composed
     from reminders.store.models import OutboxMessage
 
 
@@ -23,7 +24,7 @@ class DispatchResult(StrEnum):
 
     SENT = "sent"
     DEFERRED = "deferred"  # outside the send window or over the daily cap: `at` is when
-    HELD = "held"  # the patient is paused, or the address changed under it
+    HELD = "held"  # the patient is paused, the address changed, or its template fails for them
     SKIPPED = "skipped"
     FAILED = "failed"
     RETRY = "retry"  # a transient error: `at` is the retry
@@ -100,3 +101,26 @@ def went_cleanly(report: DispatchReport) -> bool:
 
 def outcome(message: OutboxMessage, result: DispatchResult, detail: str, at: datetime) -> Outcome:
     return Outcome(message.id or 0, message.step, message.channel, result, str(detail), at)
+
+
+def outgoing(
+    message: OutboxMessage,
+    composed: Composed,
+    now: datetime,
+    expires_at: datetime | None,
+    key: str | None,
+) -> OutgoingMessage:
+    """What the channel is handed: the reserved message as composed."""
+    return OutgoingMessage(
+        message_id=message.id or 0,
+        channel=message.channel,
+        to=message.recipient or "",
+        body=composed.body,
+        step=message.step,
+        sent_at=now,
+        subject=composed.subject,
+        html=composed.html,
+        segments=composed.segments,
+        expires_at=expires_at,
+        key=key,
+    )

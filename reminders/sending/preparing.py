@@ -27,8 +27,13 @@ from reminders.rules.timing import local_day_bounds
 from reminders.sending import facts
 from reminders.sending.channels.base import Channel, OutgoingMessage
 from reminders.sending.composer import ClinicInfo, Composed, compose, compose_direct
-from reminders.sending.dispatch_results import DispatchResult, Outcome, Prepared, outcome
-from reminders.sending.outcomes import fail
+from reminders.sending.dispatch_results import (
+    DispatchResult,
+    Outcome,
+    Prepared,
+    outcome,
+    outgoing,
+)
 from reminders.sending.sms_plans import (
     Folded,
     SmsTexts,
@@ -37,11 +42,13 @@ from reminders.sending.sms_plans import (
     plan_patient,
     unsent,
 )
+from reminders.sending.template_holds import template_failed
 from reminders.settings import Settings
 from reminders.store import moves
 from reminders.store.claims import lock_patients, still_ours, treatments
+from reminders.store.combined_parts import parts_of
 from reminders.store.db import session_scope
-from reminders.store.pending_sms import parts_of, pending_sms
+from reminders.store.pending_sms import pending_sms
 from reminders.store.send_history import SendHistory
 from reminders.store.templates import TemplateMissing, TemplateSource
 
@@ -269,9 +276,9 @@ class Preparer:
                                                 folded, now)  # fmt: skip
             else:
                 composed = self._compose(session, message, treatment, patient, first_text)
-        except (TemplateProblem, TemplateMissing) as exc:
-            fail(session, message, now, code="template", reason=str(exc), actor=self.worker_id)
-            return outcome(message, DispatchResult.FAILED, f"template: {exc}", now)
+        except (TemplateProblem, TemplateMissing) as exc:  # held until the template is fixed
+            return template_failed(session, message, patient, self.batch.plans,
+                                   self.batch.sources, exc, now, actor=self.worker_id)  # fmt: skip
         keyed = self.keyed(message.channel)
         # A keyed channel reserves once its connection is in hand (reserve_now); any other
         # now, which also takes today's SMS slot for the cap before the provider call.
@@ -283,7 +290,7 @@ class Preparer:
             history.note_reserved(message, now)
         key = message.provider_id if keyed else None  # the key of an earlier attempt, if any
         expires = facts.expires_at(message, patient, now, self.settings)
-        return _outgoing(message, composed, now, expires, key)
+        return outgoing(message, composed, now, expires, key)
 
     def _compose_folded(
         self,
@@ -370,25 +377,3 @@ class Preparer:
         reason = "held (the address changed while it waited): composed again"
         moves.hold(session, message, now, actor=self.worker_id, reason=reason)
         return outcome(message, DispatchResult.HELD, "address changed", now)
-
-
-def _outgoing(
-    message: OutboxMessage,
-    composed: Composed,
-    now: datetime,
-    expires_at: datetime | None,
-    key: str | None,
-) -> OutgoingMessage:
-    return OutgoingMessage(
-        message_id=message.id or 0,
-        channel=message.channel,
-        to=message.recipient or "",
-        body=composed.body,
-        step=message.step,
-        sent_at=now,
-        subject=composed.subject,
-        html=composed.html,
-        segments=composed.segments,
-        expires_at=expires_at,
-        key=key,
-    )

@@ -95,7 +95,7 @@ def unsent(message: OutboxMessage) -> bool:
 
 
 def in_text_order(carrier: OutboxMessage, parts: Sequence[OutboxMessage]) -> list[OutboxMessage]:
-    """A combined text's parts after its carrier: by due time, as `pending_sms.parts_of`."""
+    """A combined text's parts after its carrier: by due time, as `combined_parts.parts_of`."""
     return sorted(parts, key=lambda m: (m.due_at, m.id or 0))
 
 

@@ -20,6 +20,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from reminders.rules.direct import Purpose
 from reminders.rules.lifecycle import Status, check_transition
 from reminders.store import history
+from reminders.store.holds import not_held
 from reminders.store.models import OutboxMessage, Patient, TreatmentSession
 
 
@@ -49,7 +50,8 @@ def claim_due(
 
 
 def _due_pending(now: datetime) -> sa.ColumnElement[bool]:
-    """Due and pending, for a patient not paused (a page to staff goes all the same)."""
+    """Due and pending, for a patient not paused (a page to staff goes all the same), and not
+    held (`store.holds`)."""
     paused = select(Patient.id).where(col(Patient.paused_at).is_not(None))
     return sa.and_(
         col(OutboxMessage.status) == Status.PENDING,
@@ -58,6 +60,7 @@ def _due_pending(now: datetime) -> sa.ColumnElement[bool]:
             col(OutboxMessage.patient_id).not_in(paused),
             col(OutboxMessage.purpose) == Purpose.ON_CALL_PAGE,
         ),
+        not_held(),
     )
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col, select
 
 from reminders.rules.lifecycle import Status
+from reminders.store.holds import HeldGroup, held_groups, not_held
 from reminders.store.models import (
     OptOut,
     OutboxMessage,
@@ -86,6 +87,7 @@ class Stuck:
     urgent_replies: int = 0  # urgent texts from patients nobody has answered yet
     oldest_urgent: datetime | None = None
     unpaged_urgent: int = 0  # of those, reaching nobody: nobody on call, or every page failed
+    held: tuple[HeldGroup, ...] = ()  # held until a template is fixed or staff decide
 
     @property
     def anything(self) -> bool:
@@ -96,6 +98,7 @@ class Stuck:
             or self.overdue
             or self.urgent_replies
             or self.unpaged_urgent
+            or self.held
         )
 
 
@@ -186,7 +189,7 @@ def stuck(session: Session, now: datetime) -> Stuck:
     def count(*where: sa.ColumnElement[bool]) -> int:
         return int(session.execute(sa.select(sa.func.count()).where(*where)).scalar_one())
 
-    late = (status == Status.PENDING, col(OutboxMessage.due_at) < now - OVERDUE_AFTER)
+    late = (status == Status.PENDING, col(OutboxMessage.due_at) < now - OVERDUE_AFTER, not_held())
     overdue, oldest = session.execute(
         sa.select(sa.func.count(), sa.func.min(col(OutboxMessage.due_at))).where(*late)
     ).one()
@@ -206,6 +209,7 @@ def stuck(session: Session, now: datetime) -> Stuck:
         urgent_replies=urgent,
         oldest_urgent=oldest_urgent,
         unpaged_urgent=unpaged_count(session.connection()),
+        held=tuple(held_groups(session.connection())),
     )
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import col
 
 from reminders.rules.lifecycle import Status
+from reminders.store.holds import TEMPLATE, HeldGroup, held_groups, not_held
 from reminders.store.models import OutboxMessage, WorkerHeartbeat
 from reminders.store.urgent_pages import unpaged_count
 
@@ -57,6 +58,7 @@ class Health:
     held_receipts: Stuckable  # receipts that overtook their send, waiting for it to be recorded
     expired_leases: Stuckable  # claims whose worker stopped renewing them
     unpaged_urgent: int = 0  # urgent replies waiting that reached nobody (or every page failed)
+    held: Sequence[HeldGroup] = ()  # held until a template is fixed or staff decide
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -117,6 +119,7 @@ def read_health(connection: Connection, now: datetime, thresholds: Thresholds) -
             col(OutboxMessage.lease_expires_at) < now,
         ),
         unpaged_urgent=unpaged_count(connection),
+        held=held_groups(connection),
     )
     health.problems.extend(problems(health))
     return health
@@ -139,7 +142,22 @@ def problems(health: Health) -> list[str]:
             f"{health.unpaged_urgent} urgent reply(ies) due a page, and nobody is on call"
             " (or every page failed): add someone at /admin/on-call"
         )
+    for group in health.held:
+        found.append(held_problem(group))
     return found
+
+
+def held_problem(group: HeldGroup) -> str:
+    """A hold in an operator's words, with what to do about it."""
+    if group.cause == TEMPLATE:
+        return (
+            f"{group.count} message(s) held: template {group.template} fails for some"
+            " patients; fix it at /admin/templates and they go"
+        )
+    return (
+        f"{group.count} message(s) restored from a backup need a decision:"
+        " `aftercare messages --held`, then `aftercare messages release ID` or `skip ID`"
+    )
 
 
 def read_workers(connection: Connection, now: datetime, alive_within: timedelta) -> list[Worker]:
@@ -166,7 +184,7 @@ def freshest_heartbeat(connection: Connection) -> datetime | None:
 
 def _backlog(connection: Connection, now: datetime) -> tuple[int, datetime | None]:
     query = sa.select(sa.func.count(), sa.func.min(col(OutboxMessage.due_at))).where(
-        col(OutboxMessage.status) == Status.PENDING, col(OutboxMessage.due_at) <= now
+        col(OutboxMessage.status) == Status.PENDING, col(OutboxMessage.due_at) <= now, not_held()
     )
     count, oldest = connection.execute(query).one()
     return int(count), oldest

@@ -1,5 +1,5 @@
 """The messages a dashboard figure counts, listed for staff: by status, channel, the local day
-they are due or were sent, or overdue; one page of them with their patients' names, and how
+they are due or were sent, overdue, or held; one page of them with their patients' names, and how
 many there are. Sessions entered again are left out, as the dashboard leaves them out."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from reminders.store import holds
 from reminders.store.models import OutboxMessage, Patient
 from reminders.store.queries import _of_replaced_session
 
@@ -25,6 +26,7 @@ class ListFilter:
     due_before: datetime | None = None
     sent_since: datetime | None = None  # sent (or, never sent, last changed) in this span
     sent_before: datetime | None = None
+    held: bool | None = None  # True: only those held (store.holds); False: none of them
 
 
 @dataclass(frozen=True)
@@ -69,4 +71,6 @@ def _conditions(where: ListFilter) -> list[sa.ColumnElement[bool]]:
         conditions.append(moment >= where.sent_since)
     if where.sent_before is not None:
         conditions.append(moment < where.sent_before)
+    if where.held is not None:
+        conditions.append(holds.held() if where.held else holds.not_held())
     return conditions

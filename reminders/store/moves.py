@@ -17,9 +17,9 @@ from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.lifecycle import IllegalTransition, SkipReason, Status, check_transition
 from reminders.rules.timing import is_expired
 from reminders.store import history
+from reminders.store.combined_parts import parts_of
 from reminders.store.held_receipts import Held, take_held
 from reminders.store.models import OutboxMessage
-from reminders.store.pending_sms import parts_of
 
 ERROR_LENGTH = 500  # outbox_message.error_reason
 
@@ -125,8 +125,8 @@ def defer(
 
 def hold(session: Session, message: OutboxMessage, now: datetime, *, actor: str,
          reason: str) -> None:  # fmt: skip
-    """Claimed but not to go now (a pause, an address changed while it waited): pending again
-    as it was, no attempt spent."""
+    """Claimed (or of unknown outcome) but not to go now: a pause, an address changed while it
+    waited, a hold of `store.holds`. Pending again as it was, no attempt spent."""
     _pending_again(session, message, now, actor=actor, reason=reason, attempt_spent=False)
 
 

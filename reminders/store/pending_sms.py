@@ -1,4 +1,4 @@
-"""The SMS a patient is still to get, read for `rules.send_plan`, and a carrier's parts.
+"""The SMS a patient is still to get, read for `rules.send_plan`.
 
 The dispatcher plans a patient's day from these rows (which go, which wait, which ride in
 another's text) and the forecast (enrollment, the timeline) plans from the same ones, so both
@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.direct import DIRECT_PLAN
 from reminders.rules.lifecycle import Status
+from reminders.store.holds import not_held
 from reminders.store.models import OutboxMessage, TreatmentSession
 
 
@@ -40,6 +41,7 @@ def pending_sms(session: Session, patient_ids: Collection[int]) -> dict[int, lis
             col(OutboxMessage.plan) != DIRECT_PLAN,  # outside the daily cap: not planned
             sa.or_(col(OutboxMessage.status) == Status.PENDING, unsent),
             col(TreatmentSession.status) == "completed",
+            not_held(),  # a held message waits outside the plan until it is released
         )
         .order_by(col(OutboxMessage.due_at), col(OutboxMessage.id))
     )
@@ -47,9 +49,3 @@ def pending_sms(session: Session, patient_ids: Collection[int]) -> dict[int, lis
     for message in session.exec(query):
         by_patient[message.patient_id or 0].append(message)
     return dict(by_patient)
-
-
-def parts_of(session: Session, carrier_id: int) -> list[OutboxMessage]:
-    """The messages combined into `carrier_id`'s text, as its text orders them: by due time."""
-    query = select(OutboxMessage).where(col(OutboxMessage.combined_into_id) == carrier_id)
-    return list(session.exec(query.order_by(col(OutboxMessage.due_at), col(OutboxMessage.id))))

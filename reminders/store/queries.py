@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from reminders.store import holds
 from reminders.store.models import OutboxMessage, Patient, Reply, TreatmentSession
 
 
@@ -23,6 +24,7 @@ class MessageFilter:
     since: datetime | None = None
     before: datetime | None = None
     include_replaced: bool = False
+    held: bool = False  # only those held (store.holds)
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,8 @@ def _conditions(where: MessageFilter) -> list[sa.ColumnElement[bool]]:
         conditions.append(col(OutboxMessage.patient_id) == where.patient_id)
     if where.status is not None:
         conditions.append(col(OutboxMessage.status) == where.status)
+    if where.held:
+        conditions.append(holds.held())
     if where.since is not None:
         conditions.append(col(OutboxMessage.due_at) >= where.since)
     if where.before is not None:

@@ -27,6 +27,7 @@ from reminders.rules.rendering import (
 )
 from reminders.store.audit import record
 from reminders.store.defaults import default_template_path, iter_default_templates
+from reminders.store.holds import release_template
 from reminders.store.models import TemplateRevision
 
 FALLBACK_LANGUAGE = "en"
@@ -189,7 +190,8 @@ def add_revision(
     """An admin's text as the next version, audited; `expected_version` is the one they edited.
 
     The caller has checked that the source renders. The audit names the key and the versions,
-    never the text.
+    never the text. Messages held because the template failed for their patient go again
+    (`store.holds`).
     """
     newest = newest_revision(session, key)
     newest_version = newest.version if newest is not None else None
@@ -221,6 +223,7 @@ def add_revision(
         now=now,
         detail=detail,
     )
+    release_template(session, key, now, actor=actor)
     return row
 
 

@@ -144,14 +144,19 @@ def _opt(verb: str) -> Callable[[AuditEvent, Context], list[Part]]:
     return words
 
 
-def _resend(row: AuditEvent, c: Context) -> list[Part]:
-    found = c.subjects.messages.get(row.entity_id or 0)
-    if found is None:
-        return [Part(f" asked for message {row.entity_id} to be sent again")]
-    step = c.plans.step_words(found.plan, found.step)
-    kind = MESSAGE_WORDS.get(found.channel, "message")
-    to = _patient(found, anchor=f"#message-{row.entity_id}")
-    return [Part(f" asked for the “{step}” {kind} to "), to, Part(" to be sent again")]
+def _message(verb: str, after: str) -> Callable[[AuditEvent, Context], list[Part]]:
+    """'asked for the “Day 1” text to Maria Lopez to be sent again', and the like."""
+
+    def words(row: AuditEvent, c: Context) -> list[Part]:
+        found = c.subjects.messages.get(row.entity_id or 0)
+        if found is None:
+            return [Part(f" {verb} message {row.entity_id}{after}")]
+        step = c.plans.step_words(found.plan, found.step)
+        kind = MESSAGE_WORDS.get(found.channel, "message")
+        to = _patient(found, anchor=f"#message-{row.entity_id}")
+        return [Part(f" {verb} the “{step}” {kind} to "), to, Part(after)]
+
+    return words
 
 
 def _reply(row: AuditEvent, c: Context) -> list[Part]:
@@ -258,7 +263,9 @@ ACTIONS: dict[str, Callable[[AuditEvent, Context], list[Part]]] = {
     "patient_update": _patient_changed,
     "opt_out": _opt("opted out of"),
     "opt_in": _opt("opted back in to"),
-    "message_resend": _resend,
+    "message_resend": _message("asked for", " to be sent again"),
+    "message_release": _message("released", ", which was held"),
+    "message_skip": _message("chose not to send", ", which was held"),
     "reply_handled": _reply,
     "user_added": _user_added,
     "user_disabled": _simple_user("disabled the account of"),
@@ -293,6 +300,8 @@ ACTION_CHOICES = {
     "opt_out": "Recorded an opt-out",
     "opt_in": "Recorded an opt-in",
     "message_resend": "Sent a message again",
+    "message_release": "Released a held message",
+    "message_skip": "Skipped a held message",
     "reply_handled": "Handled a reply",
     "user_added": "Added a user",
     "user_disabled": "Disabled a user",

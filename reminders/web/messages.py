@@ -2,13 +2,14 @@
 
 The filter is a GET query (a link the dashboard writes): `status`, `channel`, `day` (the
 clinic's local day a message is due), `sent_day` (the day it was sent, or failed) and
-`overdue=1` (planned, and more than a quarter of an hour late). Each row links to the message
-on its patient's page.
+`overdue=1` (planned, and more than a quarter of an hour late; held ones apart), `held=1`
+(held for a failing template or after a restore). Each row links to the message on its
+patient's page.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -55,11 +56,15 @@ async def messages_page(
     day: str = "",
     sent_day: str = "",
     overdue: str = "",
+    held: str = "",
 ) -> HTMLResponse:
     tz = settings_of(request).timezone
     context: dict[str, object] = {"user": user, "csrf_token": user.csrf_token}
     try:
         where, title = _read(status, channel, day, sent_day, overdue == "1", tz, request)
+        if held == "1":  # held for a template or after a restore (the dashboard links here)
+            where = replace(where, held=True)
+            title = "Held messages" if title == "All messages" else f"{title} (held)"
     except BadFilter as exc:
         context |= {"error": str(exc), "title": "Messages", "rows": [], "total": 0}
         return render(request, "messages.html", context, status=400)
@@ -102,7 +107,8 @@ def _read(
         now: datetime = request.app.state.clock()
         before = min(filter(None, (before, now - OVERDUE_AFTER)))
         status = Status.PENDING
-    where = ListFilter(status or None, channel or None, due[0], before, sent[0], sent[1])
+    where = ListFilter(status or None, channel or None, due[0], before, sent[0], sent[1],
+                       held=False if overdue else None)  # fmt: skip
     words = [status_words(status).capitalize() if status else "All"]
     words.append(CHANNEL_WORDS.get(channel, "messages"))
     if overdue:

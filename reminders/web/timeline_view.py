@@ -323,6 +323,8 @@ def _pending_why(
     for reason, words in WAITING.items():
         if last.startswith(f"deferred ({reason})"):
             return words
+    if last.startswith("held: "):  # store.holds: a failing template, or a restore
+        return last.removeprefix("held: ")
     if last.startswith("transient error"):
         return f"retrying after an error: {message.error_reason or 'no reason given'}"
     if last.startswith("account problem"):

@@ -10,11 +10,15 @@ import time
 from datetime import timedelta
 
 import pytest
+from sqlmodel import select
 
 from reminders.cli.status import ago
 from reminders.receiving.escalation import page_overdue
+from reminders.rules.rendering import TemplateKey
 from reminders.store.db import session_scope
 from reminders.store.health import mark_stopped
+from reminders.store.holds import hold_for_template
+from reminders.store.models import OutboxMessage
 from reminders.store.replies import store_reply
 from tests.support.daemon_home import Home, start_daemon, stop
 from tests.support.factories import MARIA_PHONE, enroll_patient
@@ -199,3 +203,25 @@ def test_a_production_setup_without_a_public_address_says_so_on_stderr(aftercare
     assert json.loads(result.stdout)["workers_alive"] == 0
     aftercare.env["PUBLIC_BASE_URL"] = "https://aftercare.example"
     assert "PUBLIC_BASE_URL" not in status(aftercare).stderr
+
+
+def test_a_message_held_for_its_template_is_a_problem(aftercare, runtime):
+    worker_seen(runtime.engine, "clinic-1:4242", aftercare.now)
+    now = aftercare.now
+    enroll_patient(runtime, completed_at=now - timedelta(hours=1), now=now)
+    key = TemplateKey("sclerotherapy", "aftercare", "sms", "en")
+    with session_scope(runtime.engine) as session:
+        message = session.exec(select(OutboxMessage).where(OutboxMessage.channel == "sms")).first()
+        assert message is not None
+        hold_for_template(session, message, key, "ZeroDivisionError", now, actor="w1")
+    result = status(aftercare)
+    assert result.exit_code == 1, result.output
+    assert "Held messages: 1" in result.output
+    assert (
+        "1 message(s) held: template sclerotherapy/aftercare sms en fails for some patients;"
+        " fix it at /admin/templates and they go"
+    ) in result.output
+    report = json.loads(status(aftercare, "--json").stdout)
+    assert report["held"] == [
+        {"cause": "template", "template": "sclerotherapy/aftercare sms en", "count": 1}
+    ]

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import random
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlmodel import select
 
+from reminders.rules.rendering import TemplateKey
 from reminders.store.db import session_scope
-from reminders.store.models import OptOut, WorkerHeartbeat
-from tests.support.browser import Site, expect_styled, log_in
+from reminders.store.holds import hold_for_template, hold_restored
+from reminders.store.models import OptOut, OutboxMessage, WorkerHeartbeat
+from tests.support.browser import (
+    VIEWPORTS,
+    Site,
+    expect_no_sideways_scroll,
+    expect_styled,
+    log_in,
+)
 from tests.support.outbox_rows import OutboxRows
 
 pytestmark = pytest.mark.browser
@@ -69,3 +79,33 @@ def test_an_empty_dashboard_says_no_daemon_has_run(page: Page, site: Site, scree
     expect(page.get_by_role("alert")).to_contain_text("Sending: off")
     expect(page.get_by_text("Nothing stuck.")).to_be_visible()
     screenshot(page, "empty")
+
+
+def test_held_messages_are_red_and_lead_to_the_template(page: Page, site: Site, screenshot) -> None:
+    """Messages held for a failing template and after a restore, at three sizes; an admin
+    follows the alert to the template's editor."""
+    now = datetime.now(UTC)
+    rows = OutboxRows(site.engine, now=now - timedelta(days=1))
+    rows.add("pending", now - timedelta(hours=2), count=3)
+    with session_scope(site.engine) as session:
+        session.add(WorkerHeartbeat(worker_id="clinic-host:4242", seen_at=now))
+        waiting = session.exec(select(OutboxMessage)).all()
+        key = TemplateKey("sclerotherapy", "aftercare", "sms", "en")
+        for message in waiting[:2]:
+            hold_for_template(session, message, key, "ZeroDivisionError", now, actor="w1")
+    with session_scope(site.engine) as session:
+        hold_restored(session, now, actor="restore")
+    page.goto("/")
+    log_in(page, site.admin, site.password)
+    alert = page.get_by_role(
+        "link", name="2 messages held: template sclerotherapy/aftercare sms en"
+    )
+    expect(alert).to_be_visible()
+    expect(page.get_by_text("1 message restored from a backup needs a decision")).to_be_visible()
+    for size in ("laptop", "tablet", "phone"):
+        page.set_viewport_size(VIEWPORTS[size])  # type: ignore[arg-type]
+        expect_no_sideways_scroll(page)
+        screenshot(page, f"held-{size}")
+    alert.click()
+    expect(page).to_have_url(re.compile(r"/admin/templates/sclerotherapy/aftercare/sms/en$"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Sclerotherapy")

@@ -11,8 +11,10 @@ import pytest
 from sqlmodel import Session, select
 
 from reminders.runtime import Runtime
+from reminders.store import holds
 from reminders.store.audit import record
 from reminders.store.db import session_scope
+from reminders.store.holds import hold_restored
 from reminders.store.models import TreatmentSession
 from reminders.web.app import create_app
 from tests.support.factories import enroll_patient
@@ -86,3 +88,17 @@ def test_what_staff_did_on_a_patients_page_reads_as_sentences_with_links(app, ru
     assert f"added [{STAFF}](/admin/users) as staff." in " ".join(said)
     assert f"added [Maria López]{patient}) as a patient." in " ".join(said)
     assert "treatment_session" not in " ".join(said)
+
+
+def test_held_messages_released_or_skipped_read_as_sentences(app, runtime):
+    maria = enroll_patient(runtime, completed_at=COMPLETED, now=NOW, name="Maria López")
+    with session_scope(runtime.engine) as session:
+        assert hold_restored(session, NOW + timedelta(days=400), actor="restore") >= 2
+        first, second = sorted(holds.restored_ids(session))[:2]
+        assert holds.release(session, [first], NOW, actor="cli") == [first]
+        assert holds.skip_held(session, [second], NOW, actor="cli") == [second]
+    said = " ".join(sentences(signed_in(app, ADMIN).get("/admin/audit").text))
+    patient = f"(/patients/{maria.patient_id}"
+    released = f"released the “Aftercare instructions” text to [Maria López]{patient}#message-"
+    assert f"{released}{first}), which was held." in said
+    assert "chose not to send the “" in said and f"#message-{second}), which was held" in said

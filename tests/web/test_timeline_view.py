@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from reminders.store.defaults import load_care_plans
+from reminders.store.holds import RESTORED_WORDS
 from reminders.store.models import MessageEvent, OutboxMessage, Patient, TreatmentSession
 from reminders.store.timeline import MessageEntry, SessionEntry, Timeline
 from reminders.web.timeline_view import MessageRow, local_time, patient_page
@@ -16,6 +17,8 @@ LA = ZoneInfo("America/Los_Angeles")
 PLANS = load_care_plans()
 NOW = datetime(2026, 11, 21, 18, 0, tzinfo=UTC)  # Sat 10:00 PST
 DUE = datetime(2026, 11, 21, 17, 0, tzinfo=UTC)
+
+HELD_WORDS = "fails for this patient (ZeroDivisionError); it goes once an admin saves it fixed"
 
 
 def event(reason: str, to: str = "pending", came_from: str | None = "sending") -> MessageEvent:
@@ -189,6 +192,19 @@ def test_steps_and_treatments_read_in_staff_words():
             "past its deadline: waiting for tomorrow (one text a day) would have made it too late",
         ),
         ({"status": "skipped", "error_reason": "something new"}, (), "skipped", "something new"),
+        (
+            {},
+            (event(f"held: the sms template sclerotherapy/day1 (en) {HELD_WORDS}"),),
+            "planned",
+            f"the sms template sclerotherapy/day1 (en) {HELD_WORDS}",
+        ),
+        ({}, (event(RESTORED_WORDS),), "planned", RESTORED_WORDS.removeprefix("held: ")),
+        (
+            {"status": "skipped", "error_reason": "staff_decision"},
+            (),
+            "skipped",
+            "staff chose not to send it",
+        ),
         (
             {"status": "skipped", "error_reason": "booked"},
             (event("booked: booked for Tue 12 Jan 10:00", to="skipped", came_from="pending"),),

@@ -10,13 +10,15 @@ from xml.etree import ElementTree
 
 import pytest
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
+from reminders.rules.rendering import TemplateKey
 from reminders.runtime import Runtime
 from reminders.settings import Settings
+from reminders.store import holds
 from reminders.store.dashboard import Outcomes
 from reminders.store.db import session_scope
-from reminders.store.models import OptOut, WorkerHeartbeat
+from reminders.store.models import OptOut, OutboxMessage, WorkerHeartbeat
 from reminders.store.opt_outs import opt_out
 from reminders.web.app import create_app
 from reminders.web.charts import integer_ticks
@@ -364,3 +366,26 @@ def test_the_page_title_is_words_and_the_bookings_table_is_shown_once(staff):
     html = dashboard(staff)
     assert "<title>Dashboard · Aftercare</title>" in html
     assert html.count('id="bookings-heading"') == 1
+
+
+def test_held_messages_are_red_and_listed_apart_from_the_overdue(staff, rows, engine):
+    rows.add("pending", NOW - timedelta(hours=3), count=4)
+    with session_scope(engine) as session:
+        messages = session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all()
+        key = TemplateKey("sclerotherapy", "day1", "sms", "en")
+        for message in messages[:2]:
+            holds.hold_for_template(session, message, key, "ZeroDivisionError", NOW, actor="w1")
+    with session_scope(engine) as session:
+        assert holds.hold_restored(session, NOW, actor="restore") == 2
+    html = dashboard(staff)
+    assert (
+        '<li class="urgent held-template"><strong>2</strong> messages held: template'
+        " sclerotherapy/day1 sms en fails for some patients. They go once an admin saves"
+    ) in html  # staff read it; only an admin gets the editor's link
+    assert (
+        '<a href="/messages?held=1"><strong>2</strong> messages restored from a backup need a'
+        " decision</a>"
+    ) in html
+    assert "overdue" not in html  # held, not late
+    assert listed_rows(staff, "/messages?held=1") == 4
+    assert listed_rows(staff, "/messages?overdue=1") == 0
