@@ -319,3 +319,10 @@ def _on_wall_clock(raw: str, wall: datetime, tz: ZoneInfo) -> tuple[datetime, st
         f"{wall:%Y-%m-%d %H:%M} happens twice in {tz.key} (the clocks go back): taken as"
         f" {first:%H:%M %Z} (the first of the two); for the second, give {second}"
     )
+
+
+# The readers a patient's details edit shares with enrollment (planning/patient_edit.py).
+Problems = _Problems
+read_name = _name
+read_language = _language
+read_zone = _zone

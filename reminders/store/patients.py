@@ -2,10 +2,11 @@
 newest first.
 
 Staff at the desk type what they remember: 'lopez' for 'María López', 'López Maria' (each word
-anywhere in the name, in any order), 'maria@example', '(310) 555-0142', or '0142'. A page is two statements: the page with the count of all matches (one scan of the
-names) and each patient's latest session looked up in the index on `patient_id`; then that
-session's treatment for the page's patients. No index helps a substring of a folded name:
-each search reads every name, which a clinic's few thousand patients allow (see
+anywhere in the name, in any order), 'maria@example', '(310) 555-0142', or '0142'. A page
+is two statements: the page with the count of all matches (one scan of the names) and each
+patient's latest session looked up in the index on `patient_id`; then that session's
+treatment for the page's patients. No index helps a substring of a folded name: each search
+reads every name, which a clinic's few thousand patients allow (see
 bench/patient_search.py)."""
 
 from __future__ import annotations
