@@ -272,7 +272,7 @@ def _choose(resolution: _Resolution, enrollment: Enrollment) -> Someone | None:
                 f" {holder.line}, with a different name)"
             )
         return holder
-    return choose_patient(enrollment, holder, chosen)
+    return choose_patient(enrollment, [holder] if holder is not None else [], chosen)
 
 
 def _unchanged(resolution: _Resolution, patient: Someone, enrollment: Enrollment) -> bool:

@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from reminders.store.batches import insert_rows, rows_where_in
 from reminders.store.db import MAX_ID, FoldedName
-from reminders.store.models import Patient, TreatmentSession
+from reminders.store.models import OutboxMessage, Patient, TreatmentSession
 
 
 @dataclass(frozen=True)
@@ -167,10 +167,39 @@ def _treatments(
 # -- the look-ups and writes of enrollment ----------------------------------------------------
 
 
+def patients_with_phone(session: Session, phone: str) -> list[Patient]:
+    """Every patient with this number (E.164), first enrolled first: two people may share
+    one phone (a parent and a child)."""
+    query = select(Patient).where(Patient.phone == phone.strip()).order_by(col(Patient.id))
+    return list(session.exec(query))
+
+
+def names_on_phones(session: Session, phones: Iterable[str]) -> dict[str, list[tuple[int, str]]]:
+    """Each number's patients, (id, name) first enrolled first, a chunk of numbers per query:
+    the inbox names everyone on a shared phone."""
+    found: dict[str, list[tuple[int, str]]] = {}
+    for patient in sorted(patients_with_phones(session, phones), key=lambda p: p.id or 0):
+        if patient.phone is not None and patient.id is not None:
+            found.setdefault(patient.phone, []).append((patient.id, patient.name))
+    return found
+
+
 def patient_with_phone(session: Session, phone: str) -> Patient | None:
-    """The patient whose number (E.164) this is, if any: a number identifies one patient
-    (enrollment's look-up, and an inbound text's sender)."""
-    return session.exec(select(Patient).where(Patient.phone == phone.strip())).first()
+    """The one patient a text from this number is about (an inbound text's sender, a
+    booking's attendee): of those sharing it, the one last texted at it, else the first."""
+    holders = patients_with_phone(session, phone)
+    if len(holders) < 2:
+        return holders[0] if holders else None
+    last_sent = (
+        sa.select(col(OutboxMessage.patient_id))
+        .where(col(OutboxMessage.patient_id).in_([p.id for p in holders]))
+        .where(col(OutboxMessage.recipient) == phone.strip())
+        .where(col(OutboxMessage.sent_at).is_not(None))
+        .order_by(col(OutboxMessage.sent_at).desc(), col(OutboxMessage.id).desc())
+        .limit(1)
+    )
+    texted = session.execute(last_sent).scalar_one_or_none()
+    return next((p for p in holders if p.id == texted), holders[0])
 
 
 def patient_by_id(session: Session, patient_id: int) -> Patient | None:

@@ -36,6 +36,7 @@ def pages(patient_id: int) -> dict[str, str]:
         "enroll": "/enroll",
         "patients": "/patients?q=Mar",
         "patient": f"/patients/{patient_id}",
+        "patient-edit": f"/patients/{patient_id}/edit",
         "inbox": "/inbox?show=all",
         "saved-replies": "/admin/saved-replies",
         "templates": "/admin/templates",
