@@ -5,8 +5,10 @@ Name, phone, email, date of birth, language and time zone are each checked as th
 checks them (a number is stored as E.164, and one whose kind cannot take texts is refused
 while the patient takes texts). Pending messages follow a new phone or email by themselves:
 the address is read when a message is sent (`sending.facts.address`), never stored before.
-A new time zone moves the pending messages of the care plan: each step's time is placed again
-in the new zone, as the planner places it (`Step.due_at`), through `moves.retime`.
+A number on file for someone else is taken only when staff say the two share the phone (a
+parent and a child). A new time zone moves the pending messages of the care plan: each step's
+time is placed again in the new zone, as the planner places it (`Step.due_at`), through
+`moves.retime`.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class DetailsForm:
     date_of_birth: str = ""
     language: str = "en"
     timezone: str = ""  # "": the clinic's zone
+    shared_phone: bool = False  # the new number is on file for someone else: they share it
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ class Edited:
     changed: tuple[str, ...] = ()  # fields changed, in the form's order
     retimed: int = 0  # pending messages placed again in the new zone
     problems: dict[str, str] = field(default_factory=dict)  # by field; nothing was written
+    sharing_asked: bool = False  # the number is someone else's: staff may say they share it
 
 
 class UnknownPatient(LookupError):
@@ -99,22 +103,20 @@ def edit_details(
         raise UnknownPatient(f"no patient {patient_id}")
     try:
         values = read_details(form, sms=patient.sms_consent, region=region, now=now)
-        _require_own_number(session, patient, values["phone"])
     except InvalidEnrollment as exc:
         return Edited(problems=dict(exc.by_field or {exc.field or "form": str(exc)}))
+    others = [
+        p for p in patients_with_phones(session, [str(values["phone"])]) if p.id != patient.id
+    ]
+    if others and not form.shared_phone and values["phone"] != patient.phone:
+        names = ", ".join(f"{p.name} (patient {p.id})" for p in others)
+        problem = f"this number is on file for {names}: say if they share this phone"
+        return Edited(problems={"phone": problem}, sharing_asked=True)
     before = readable_zone(patient.timezone) or clinic_tz
     changed = change_details(session, patient, values, actor=actor, now=now)
     after = readable_zone(patient.timezone) or clinic_tz
     moved = _retime(session, patient, plans, after, actor, now) if after.key != before.key else 0
     return Edited(tuple(changed), moved)
-
-
-def _require_own_number(session: Session, patient: Patient, phone: object) -> None:
-    others = [p for p in patients_with_phones(session, [str(phone)]) if p.id != patient.id]
-    if others:
-        raise InvalidEnrollment(
-            f"that number is on file for patient {others[0].id}, {others[0].name}", "phone"
-        )
 
 
 def _retime(

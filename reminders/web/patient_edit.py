@@ -72,8 +72,10 @@ async def save(
     date_of_birth: FormText = "",
     language: FormText = "en",
     timezone: FormText = "",
+    shared_phone: Annotated[str | None, Form()] = None,
 ) -> Response:
-    typed = DetailsForm(name, phone, email, date_of_birth, language, timezone)
+    typed = DetailsForm(name, phone, email, date_of_birth, language, timezone,
+                        shared_phone=shared_phone is not None)  # fmt: skip
     settings, defaults = settings_of(request), plans_of(request)
 
     def work(session: Session, now: datetime) -> tuple[str, Edited]:
@@ -88,7 +90,9 @@ async def save(
     except UnknownPatient:
         raise HTTPException(status_code=404) from None
     if edited.problems:
-        return _page(request, user, patient_id, shown_name, typed, edited.problems, status=400)
+        status = 409 if edited.sharing_asked else 400
+        return _page(request, user, patient_id, shown_name, typed, edited.problems,
+                     status=status, ask=edited.sharing_asked)  # fmt: skip
     log.info("patient %d: details changed by user %d (%s; %d message(s) re-timed)", patient_id,
              user.user_id, ", ".join(edited.changed) or "nothing", edited.retimed)  # fmt: skip
     what = "edited" if edited.changed else "unchanged"
@@ -119,6 +123,7 @@ def _page(
     problems: dict[str, str] | None = None,
     *,
     status: int = 200,
+    ask: bool = False,
 ) -> HTMLResponse:
     settings = settings_of(request)
     shown = {key: sentence(text.rstrip(".")) for key, text in (problems or {}).items()}
@@ -135,6 +140,7 @@ def _page(
         "languages": [(code, LANGUAGE_NAMES.get(code, code)) for code in LANGUAGES],
         "zones": zone_choices(settings.timezone.key, zone_names()),
         "clinic_zone": settings.timezone.key,
+        "ask_sharing": ask,  # "They share this phone" offered under the number
     }
     return render(request, "patient_edit.html", context, status=status)
 

@@ -108,7 +108,11 @@ def test_bad_details_are_refused_by_field_and_nothing_is_written(runtime, maria)
     assert edits(runtime) == []
 
 
-def test_another_patients_number_is_refused(runtime, maria):
-    enroll_patient(runtime, completed_at=COMPLETED, now=NOW, name="Ana Ruiz", phone=OTHER_PHONE)
+def test_another_patients_number_is_taken_only_when_staff_say_they_share_it(runtime, maria):
+    ana = enroll_patient(runtime, completed_at=COMPLETED, now=NOW, name="Ana Ruiz",
+                         phone=OTHER_PHONE).patient_id  # fmt: skip
     edited = edit(runtime, maria, form(phone=OTHER_PHONE))
-    assert "on file for patient" in edited.problems["phone"]
+    assert edited.sharing_asked and edited.changed == ()
+    assert f"on file for Ana Ruiz (patient {ana}): say if they share" in edited.problems["phone"]
+    shared = edit(runtime, maria, form(phone=OTHER_PHONE, shared_phone=True))  # type: ignore[arg-type]
+    assert shared.changed == ("phone",)

@@ -72,6 +72,17 @@ def test_bad_details_are_shown_under_their_fields_and_nothing_is_saved(app, mari
     assert same.headers["location"] == f"/patients/{maria}?done=unchanged"
 
 
+def test_a_number_on_file_for_someone_else_is_kept_for_both_when_they_share_it(app, runtime, maria):
+    enroll_patient(runtime, completed_at=COMPLETED, now=NOW, name="Ana Ruiz", phone="+13105550199")
+    staff = signed_in(app, STAFF)
+    asked = save(staff, maria, phone="+13105550199")
+    assert asked.status_code == 409
+    assert "say if they share this phone" in help_of(asked.text, "phone")
+    assert 'name="shared_phone" type="checkbox"' in asked.text
+    shared = save(staff, maria, phone="+13105550199", shared_phone="yes")
+    assert shared.status_code == 303
+
+
 def test_an_unknown_patient_is_not_found(app):
     staff = signed_in(app, STAFF)
     assert staff.get("/patients/999/edit").status_code == 404
