@@ -412,7 +412,7 @@ def test_openapi_describes_the_endpoint_and_only_the_api(client):
     fields = body["properties"]
     assert set(fields) == {
         "name", "phone", "treatment", "completed_at", "email", "timezone", "language",
-        "no_sms", "no_email", "patient_id", "date_of_birth",
+        "no_sms", "no_email", "patient_id", "date_of_birth", "shared_phone",
     }  # fmt: skip
     assert set(body["required"]) == {"name", "phone", "treatment", "completed_at"}
     assert all(field.get("description") for field in fields.values())
