@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -64,6 +65,22 @@ def enroll_command(
             help="Enroll for this existing patient (its name and phone may be corrected).",
         ),
     ] = None,
+    same_person: Annotated[
+        bool,
+        typer.Option(
+            "--same-person",
+            help="The phone is on file under another name, and it is that patient: enroll"
+            " for them (their name on file becomes NAME).",
+        ),
+    ] = False,
+    shared_phone: Annotated[
+        bool,
+        typer.Option(
+            "--shared-phone",
+            help="The phone is on file under another name, and it is someone else sharing it"
+            " (a parent and a child): a patient of their own on the same number.",
+        ),
+    ] = False,
     now: NowOption = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -71,6 +88,8 @@ def enroll_command(
     from reminders.cli import output as out
     from reminders.planning.validation import EnrollmentForm
 
+    if same_person and shared_phone:
+        fail("--same-person and --shared-phone answer one question: give one of them")
     rt = runtime()
     form = EnrollmentForm(
         name,
@@ -84,8 +103,9 @@ def enroll_command(
         email_ok=not no_email,
         patient_id=patient,
         date_of_birth=date_of_birth,
+        shared_phone=shared_phone,
     )
-    result, enrolled, patient_row = _enroll(rt, form, moment(now, rt))
+    result, enrolled, patient_row = _enroll(rt, form, moment(now, rt), same_person=same_person)
     if as_json:
         enrolled_json = out.enrolled_json(
             enrolled, result.messages, result.warnings, result.expected
@@ -98,9 +118,11 @@ def enroll_command(
 
 
 def _enroll(
-    rt: Runtime, form: EnrollmentForm, now: datetime
+    rt: Runtime, form: EnrollmentForm, now: datetime, *, same_person: bool = False
 ) -> tuple[EnrollResult, Enrolled, Patient]:
     """Validate, write and plan in one transaction; bad input is one line and writes nothing.
+
+    `same_person`: a number on file under another name is that patient's (one of them only).
 
     Without --timezone, the completion time is read in the zone of the patient on file
     (the one the planner will use), else in the clinic's.
@@ -115,8 +137,20 @@ def _enroll(
                 forecaster(settings))  # fmt: skip
     with session_scope(rt.engine) as session:
         result = enroll_patient(session, form, desk, actor=actor(), now=now)
-        if result.other_patient is not None:
-            hint = f"if it is the same person, add --patient {result.other_patient.id}"
+        other = result.other_patient
+        if other is not None and same_person and len(result.sharers) <= 1:
+            form = replace(form, patient_id=other.id)
+            result = enroll_patient(session, form, desk, actor=actor(), now=now)
+            other = result.other_patient
+        if other is not None:
+            ids = ", ".join(f"{p.id} ({p.name})" for p in result.sharers) or str(other.id)
+            hint = (
+                f"if it is the same person, add --patient {other.id} (or --same-person);"
+                " if someone else shares this phone, add --shared-phone"
+            )
+            if len(result.sharers) > 1:
+                hint = f"it is on file for {ids}: name the same person with --patient ID, or"
+                hint += " add --shared-phone"
             fail(f"{result.problem}; {hint}")
         if result.enrolled is None or result.patient is None:
             fail(result.problem)

@@ -158,9 +158,8 @@ def unlock(email: EmailArgument) -> None:
     """Clear an account's failed logins from every address, so it may log in again at once."""
     from reminders.clock import utcnow
     from reminders.store.accounts import AccountError, find_user, normalize_email
-    from reminders.store.audit import record
     from reminders.store.db import session_scope
-    from reminders.store.web_sessions import clear_account_locks
+    from reminders.store.web_sessions import unlock_account
 
     try:
         address = normalize_email(email)
@@ -168,12 +167,9 @@ def unlock(email: EmailArgument) -> None:
         fail(str(exc))
     rt = runtime()
     with session_scope(rt.engine) as db:
-        cleared = clear_account_locks(db, address)
         user = find_user(db, address)
-        if cleared:
-            record(db, actor=actor(), action="login_unlocked", entity="user",
-                   entity_id=user.id if user else None, now=utcnow(),
-                   detail=f"{cleared} address(es) cleared")  # fmt: skip
+        cleared = unlock_account(db, address, user_id=user.id if user else None,
+                                 actor=actor(), now=utcnow())  # fmt: skip
     if not cleared:
         typer.echo(f"{address} had no failed logins to clear.")
         return

@@ -122,6 +122,7 @@ class _Resolution:
     by_phone: dict[str, Someone]
     by_id: dict[int, Patient]
     current: dict[SessionKey, tuple[str, datetime]]  # the session each key would replace
+    shared: dict[str, list[Patient]] = field(default_factory=dict)  # numbers several share
     writes: list[_Write] = field(default_factory=list)
     unchanged: int = 0
     errors: list[RowNote] = field(default_factory=list)
@@ -180,12 +181,14 @@ def _resolve(
 ) -> _Resolution:
     """Each row's patient and whether it changes anything; patients changed in memory only."""
     phones = {e.phone for _, e in rows}
-    by_phone: dict[str, Someone] = {
-        p.phone: p for p in patients_with_phones(session, phones) if p.phone
-    }
+    on_file = sorted(patients_with_phones(session, phones), key=lambda p: p.id or 0)
+    by_phone: dict[str, Someone] = {p.phone: p for p in on_file if p.phone}
+    shared: dict[str, list[Patient]] = {}
+    for patient in on_file:
+        shared.setdefault(patient.phone or "", []).append(patient)
     ids = {e.patient_id for _, e in rows if e.patient_id is not None}
     by_id = {p.id: p for p in patients_by_ids(session, ids) if p.id is not None}
-    resolution = _Resolution(plans, clinic_tz, by_phone, by_id, {})
+    resolution = _Resolution(plans, clinic_tz, by_phone, by_id, {}, shared)
     _load_current_sessions(session, resolution)
     for line, enrollment in rows:
         try:
@@ -272,7 +275,10 @@ def _choose(resolution: _Resolution, enrollment: Enrollment) -> Someone | None:
                 f" {holder.line}, with a different name)"
             )
         return holder
-    return choose_patient(enrollment, holder, chosen)
+    sharers = resolution.shared.get(enrollment.phone, [])
+    if any(h is holder for h in sharers):  # on file, perhaps with others: the same name's
+        return choose_patient(enrollment, sharers, chosen)
+    return choose_patient(enrollment, [holder] if holder is not None else [], chosen)
 
 
 def _unchanged(resolution: _Resolution, patient: Someone, enrollment: Enrollment) -> bool:

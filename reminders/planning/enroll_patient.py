@@ -37,6 +37,7 @@ from reminders.rules.send_plan import Expected
 from reminders.rules.timing import zone_or
 from reminders.store.care_plans import current_plans
 from reminders.store.models import OutboxMessage, Patient
+from reminders.store.patients import patients_with_phone
 from reminders.store.sessions import messages_of_session
 
 if TYPE_CHECKING:
@@ -77,6 +78,7 @@ class EnrollResult:
     problem: str = ""  # the first problem, in one line (the CLI's error)
     problems: Mapping[str, str] = field(default_factory=dict)  # by field (validation.FIELDS)
     other_patient: Patient | None = None  # the number's patient, under another name
+    sharers: tuple[Patient, ...] = ()  # everyone on file with that number: the question's choices
     expected: Mapping[int, Expected] = field(default_factory=dict)  # planned SMS, by message id
 
     @property
@@ -150,10 +152,13 @@ def _forecast(
 
 
 def _refusal(session: Session, exc: InvalidEnrollment, problems: Mapping[str, str]) -> EnrollResult:
-    other = None
+    other: Patient | None = None
+    sharers: tuple[Patient, ...] = ()
     if isinstance(exc, PhoneOfAnotherPatient):
         other = session.get_one(Patient, exc.patient_id)
-    return EnrollResult(problem=str(exc), problems=dict(problems), other_patient=other)
+        sharers = tuple(patients_with_phone(session, exc.phone))
+    return EnrollResult(problem=str(exc), problems=dict(problems), other_patient=other,
+                        sharers=sharers)  # fmt: skip
 
 
 # -- a file's rows ------------------------------------------------------------------------------

@@ -1,12 +1,15 @@
 """Writing a validated enrollment: the patient on file, the session, voiding one.
 
-A phone number identifies a patient: a different name on a known number is refused (another
-person would take over that patient's record) unless staff name the patient by id; a changed
-email address is never replaced silently.
+A phone number and a name identify a patient. A different name on a known number is refused
+with a question (another person would take over that patient's record): the same person
+(staff name the patient by id, and the name on file is corrected), or someone else sharing
+the phone (`shared_phone`: a patient of their own on the same number). A changed email
+address is never replaced silently.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Protocol
@@ -29,7 +32,7 @@ from reminders.rules.timing import readable_zone
 from reminders.store.audit import record
 from reminders.store.models import Patient, TreatmentSession
 from reminders.store.moves import skip
-from reminders.store.patients import patient_by_id, patient_with_phone
+from reminders.store.patients import patient_by_id, patients_with_phone
 from reminders.store.sessions import lock_pending_of_session
 
 if TYPE_CHECKING:
@@ -67,9 +70,9 @@ def normalize_contact(session: Session, patient: Patient, region: str, now: date
 
 
 def _check_phone_free(session: Session, patient: Patient, phone: str | None) -> None:
-    found = patient_with_phone(session, phone) if phone is not None else None
-    holder = found.id if found is not None else None
-    if holder is not None and holder != patient.id:
+    found = patients_with_phone(session, phone) if phone is not None else []
+    holder = next((p.id for p in found if p.id != patient.id), None)
+    if holder is not None:
         raise InvalidEnrollment(f"patient phone is the number of another patient ({holder})")
 
 
@@ -155,30 +158,34 @@ def same_name(left: str, right: str) -> bool:
 
 
 def _existing_patient(session: Session, enrollment: Enrollment) -> Patient | None:
-    """The patient this enrollment is for: the one named by id, else the one with the phone."""
-    holder = patient_with_phone(session, enrollment.phone)
+    """The patient this enrollment is for: the one named by id, else the one with the phone
+    and the name."""
+    holders = patients_with_phone(session, enrollment.phone)
     chosen = (
         None if enrollment.patient_id is None else patient_by_id(session, enrollment.patient_id)
     )
-    return choose_patient(enrollment, holder, chosen)
+    return choose_patient(enrollment, holders, chosen)
 
 
 def choose_patient(
-    enrollment: Enrollment, holder: Patient | None, chosen: Patient | None
+    enrollment: Enrollment, holders: Sequence[Patient], chosen: Patient | None
 ) -> Patient | None:
     """The rule apart from the look-ups, which an import makes for all its rows at once.
 
-    `holder` has the enrollment's phone number; `chosen` is the patient named by id, if any.
+    `holders` have the enrollment's phone number; `chosen` is the patient named by id, if any.
+    None: a new patient (a first one on the number, or one sharing it).
     """
     if enrollment.patient_id is None:
-        if holder is not None and not same_name(holder.name, enrollment.name):
-            raise PhoneOfAnotherPatient(enrollment.phone, holder.id or 0)
-        return holder
+        same = next((h for h in holders if same_name(h.name, enrollment.name)), None)
+        if same is None and holders and not enrollment.shared_phone:
+            raise PhoneOfAnotherPatient(enrollment.phone, holders[0].id or 0)
+        return same
     if chosen is None:
         raise InvalidEnrollment(f"there is no patient {enrollment.patient_id}", "patient")
-    if holder is not None and holder.id != chosen.id:
+    others = [h for h in holders if h.id != chosen.id]
+    if others and len(others) == len(holders) and not enrollment.shared_phone:
         raise InvalidEnrollment(
-            f"phone number {enrollment.phone} belongs to patient {holder.id},"
+            f"phone number {enrollment.phone} belongs to patient {others[0].id},"
             f" not patient {chosen.id}",
             "phone",
         )
@@ -195,8 +202,8 @@ def patient_on_file(session: Session, form: EnrollmentForm, region: str) -> Pati
         phone = parse_phone(form.phone, region)
     except InvalidEnrollment:
         return None
-    holder = patient_with_phone(session, phone)
-    return holder if holder is not None and same_name(holder.name, form.name) else None
+    holders = patients_with_phone(session, phone)
+    return next((h for h in holders if same_name(h.name, form.name)), None)
 
 
 def _write_patient(

@@ -18,13 +18,15 @@ class InvalidEnrollment(ValueError):
 
 
 class PhoneOfAnotherPatient(InvalidEnrollment):
-    """The number is on file for a patient with another name; each front end says how to
-    enroll for that patient if it is the same person (`--patient`, a `patient_id` column)."""
+    """The number is on file for a patient with another name: the question each front end
+    asks, "Same person, or someone else sharing this phone?" (the form's choice, the CLI's
+    `--same-person` / `--shared-phone`, the API's `patient_id` / `shared_phone`)."""
 
     def __init__(self, phone: str, patient_id: int) -> None:
         super().__init__(
             f"phone number {phone} belongs to another patient (patient {patient_id},"
-            " with a different name)",
+            " with a different name): the same person, or someone else sharing this phone?",
             "phone",
         )
+        self.phone = phone
         self.patient_id = patient_id

@@ -58,6 +58,7 @@ class EnrollmentForm:
     email_ok: bool = True
     patient_id: int | None = None  # an existing patient, named explicitly
     date_of_birth: str | None = None  # YYYY-MM-DD; None or blank: what is on file is kept
+    shared_phone: bool = False  # a new patient on a number on file for someone else
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class Enrollment:
     patient_id: int | None = None
     notes: tuple[str, ...] = ()  # what staff must hear about how the input was read
     date_of_birth: date | None = None
+    shared_phone: bool = False  # another person shares the number: a patient of their own
 
 
 def validate(
@@ -125,6 +127,7 @@ def validate(
         patient_id=form.patient_id,
         notes=(note,) if note else (),
         date_of_birth=born,
+        shared_phone=form.shared_phone,
     )
 
 
@@ -319,3 +322,10 @@ def _on_wall_clock(raw: str, wall: datetime, tz: ZoneInfo) -> tuple[datetime, st
         f"{wall:%Y-%m-%d %H:%M} happens twice in {tz.key} (the clocks go back): taken as"
         f" {first:%H:%M %Z} (the first of the two); for the second, give {second}"
     )
+
+
+# The readers a patient's details edit shares with enrollment (planning/patient_edit.py).
+Problems = _Problems
+read_name = _name
+read_language = _language
+read_zone = _zone

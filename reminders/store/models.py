@@ -27,7 +27,8 @@ class Patient(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=200)
-    phone: str | None = Field(default=None, max_length=20, unique=True)  # E.164
+    # E.164; not unique: two people may share one phone (a parent and a child), see opt_outs
+    phone: str | None = Field(default=None, max_length=20, index=True)
     email: str | None = Field(default=None, max_length=320)
     timezone: str | None = Field(default=None, max_length=64)  # None: the clinic's zone
     language: str = Field(default="en", max_length=5, sa_column_kwargs={"server_default": "en"})

@@ -394,3 +394,23 @@ def replan_unbooked(
         _errors(message, None, None)
         moved += 1
     return moved
+
+
+def retime(
+    session: Session,
+    message: OutboxMessage,
+    due_at: datetime,
+    not_after: datetime | None,
+    now: datetime,
+    *,
+    actor: str,
+    reason: str,
+) -> None:
+    """A pending message planned again at another moment (the patient's time zone changed):
+    its send time and deadline replaced, still pending, noted on its timeline."""
+    if message.status != Status.PENDING:
+        raise IllegalTransition(f"only a pending message is re-timed, not a {message.status} one")
+    history.note(session, message, now, reason, actor)
+    message.due_at, message.not_after = due_at, not_after
+    message.updated_at = now
+    session.add(message)

@@ -1,10 +1,12 @@
-"""Finding a patient: by a piece of the name, by the phone or a few of its digits, newest first.
+"""Finding a patient: by pieces of the name or email, by the phone or a few of its digits,
+newest first.
 
-Staff at the desk type what they remember: 'lopez' for 'María López', '(310) 555-0142', or
-'0142'. A page is two statements: the page with the count of all matches (one scan of the
-names) and each patient's latest session looked up in the index on `patient_id`; then that
-session's treatment for the page's patients. No index helps a substring of a folded name:
-each search reads every name, which a clinic's few thousand patients allow (see
+Staff at the desk type what they remember: 'lopez' for 'María López', 'López Maria' (each word
+anywhere in the name, in any order), 'maria@example', '(310) 555-0142', or '0142'. A page
+is two statements: the page with the count of all matches (one scan of the names) and each
+patient's latest session looked up in the index on `patient_id`; then that session's
+treatment for the page's patients. No index helps a substring of a folded name: each search
+reads every name, which a clinic's few thousand patients allow (see
 bench/patient_search.py)."""
 
 from __future__ import annotations
@@ -19,14 +21,14 @@ from sqlmodel import Session, col, select
 
 from reminders.store.batches import insert_rows, rows_where_in
 from reminders.store.db import MAX_ID, FoldedName
-from reminders.store.models import Patient, TreatmentSession
+from reminders.store.models import OutboxMessage, Patient, TreatmentSession
 
 
 @dataclass(frozen=True)
 class PatientSearch:
     """What to look for; an empty search lists every patient."""
 
-    name: str = ""  # a piece of the name, matched without regard to case or accents
+    name: str = ""  # words each in the name (without regard to case or accents) or the email
     phone: str | None = None  # a whole E.164 number
     digits: str = ""  # ASCII digits found anywhere in the stored number
 
@@ -90,9 +92,8 @@ def _count(session: Session, where: list[sa.ColumnElement[bool]]) -> int:
 
 def _conditions(search: PatientSearch) -> list[sa.ColumnElement[bool]]:
     conditions: list[sa.ColumnElement[bool]] = []
-    if search.name.strip():
-        pattern = sa.literal("%") + FoldedName(sa.literal(_escaped(search.name))) + "%"
-        conditions.append(FoldedName(col(Patient.name)).like(pattern, escape="\\"))
+    for word in search.name.split():
+        conditions.append(_in_name_or_email(word))
     by_phone = []
     if search.phone:
         by_phone.append(col(Patient.phone) == search.phone)
@@ -101,6 +102,18 @@ def _conditions(search: PatientSearch) -> list[sa.ColumnElement[bool]]:
     if by_phone:
         conditions.append(sa.or_(*by_phone))
     return conditions
+
+
+def _in_name_or_email(word: str) -> sa.ColumnElement[bool]:
+    """One typed word, anywhere in the folded name or the (lower-case) email address.
+
+    Each word is folded in SQL as the names are (PostgreSQL's fold and `fold_name` agree on
+    the accents staff type), so 'López Maria' finds 'María López' on either database."""
+    pattern = sa.literal("%") + FoldedName(sa.literal(_escaped(word))) + "%"
+    in_name = FoldedName(col(Patient.name)).like(pattern, escape="\\")
+    email = sa.literal("%") + sa.func.lower(sa.literal(_escaped(word))) + "%"
+    in_email = sa.func.lower(col(Patient.email)).like(email, escape="\\")
+    return sa.or_(in_name, in_email)
 
 
 def _escaped(text: str) -> str:
@@ -154,10 +167,39 @@ def _treatments(
 # -- the look-ups and writes of enrollment ----------------------------------------------------
 
 
+def patients_with_phone(session: Session, phone: str) -> list[Patient]:
+    """Every patient with this number (E.164), first enrolled first: two people may share
+    one phone (a parent and a child)."""
+    query = select(Patient).where(Patient.phone == phone.strip()).order_by(col(Patient.id))
+    return list(session.exec(query))
+
+
+def names_on_phones(session: Session, phones: Iterable[str]) -> dict[str, list[tuple[int, str]]]:
+    """Each number's patients, (id, name) first enrolled first, a chunk of numbers per query:
+    the inbox names everyone on a shared phone."""
+    found: dict[str, list[tuple[int, str]]] = {}
+    for patient in sorted(patients_with_phones(session, phones), key=lambda p: p.id or 0):
+        if patient.phone is not None and patient.id is not None:
+            found.setdefault(patient.phone, []).append((patient.id, patient.name))
+    return found
+
+
 def patient_with_phone(session: Session, phone: str) -> Patient | None:
-    """The patient whose number (E.164) this is, if any: a number identifies one patient
-    (enrollment's look-up, and an inbound text's sender)."""
-    return session.exec(select(Patient).where(Patient.phone == phone.strip())).first()
+    """The one patient a text from this number is about (an inbound text's sender, a
+    booking's attendee): of those sharing it, the one last texted at it, else the first."""
+    holders = patients_with_phone(session, phone)
+    if len(holders) < 2:
+        return holders[0] if holders else None
+    last_sent = (
+        sa.select(col(OutboxMessage.patient_id))
+        .where(col(OutboxMessage.patient_id).in_([p.id for p in holders]))
+        .where(col(OutboxMessage.recipient) == phone.strip())
+        .where(col(OutboxMessage.sent_at).is_not(None))
+        .order_by(col(OutboxMessage.sent_at).desc(), col(OutboxMessage.id).desc())
+        .limit(1)
+    )
+    texted = session.execute(last_sent).scalar_one_or_none()
+    return next((p for p in holders if p.id == texted), holders[0])
 
 
 def patient_by_id(session: Session, patient_id: int) -> Patient | None:

@@ -9,6 +9,7 @@ after IDLE without a request, or LIFETIME after login, whichever comes first.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,6 +27,7 @@ from reminders.rules.login_throttle import (
     wait_before_next,
 )
 from reminders.store.accounts import digest
+from reminders.store.audit import record
 from reminders.store.models import LoginThrottle, User, WebSession
 
 LIFETIME = timedelta(hours=12)  # a clinic day
@@ -198,3 +200,29 @@ def clear_account_locks(session: Session, email: str) -> int:
         sa.delete(LoginThrottle).where(col(LoginThrottle.key_hash).startswith(prefix))
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def unlock_account(
+    session: Session, email: str, *, user_id: int | None, actor: str, now: datetime
+) -> int:
+    """An admin's unlock (the page's button, `aftercare users unlock`): the email's failed
+    logins cleared, audited when there were any; how many addresses it was counted for."""
+    cleared = clear_account_locks(session, email)
+    if cleared:
+        record(session, actor=actor, action="login_unlocked", entity="user", entity_id=user_id,
+               now=now, detail=f"{cleared} address(es) cleared")  # fmt: skip
+    return cleared
+
+
+def locked_emails(session: Session, emails: Iterable[str], now: datetime) -> set[str]:
+    """Which of these accounts a login lock stops now, from any address (the users page's
+    "Locked" and its button): a look-up per account, as an admin's list is short."""
+    locked = set()
+    for email in emails:
+        prefix = digest(f"login:{email}")[:32]
+        query = select(LoginThrottle.key_hash).where(
+            col(LoginThrottle.key_hash).startswith(prefix), col(LoginThrottle.locked_until) > now
+        )
+        if session.exec(query.limit(1)).first() is not None:
+            locked.add(email)
+    return locked

@@ -1,4 +1,5 @@
-"""`/admin/users`: admins list the accounts, add one, disable one, change a role.
+"""`/admin/users`: admins list the accounts, add one, disable one, change a role, clear a
+login lock.
 
 Each change is a POST carrying the session's CSRF token, is audited with the admin as actor,
 and answers with a redirect back to the list (so a reload repeats nothing). The last active
@@ -36,7 +37,7 @@ from reminders.store.password_resets import (
     enable_user,
     issue_reset,
 )
-from reminders.store.web_sessions import SignedIn
+from reminders.store.web_sessions import SignedIn, locked_emails, unlock_account
 from reminders.web import run_db, settings_of
 from reminders.web.auth import AdminUser, SessionCsrf, with_passwords
 from reminders.web.pages import local_time, render, sentence
@@ -50,6 +51,8 @@ DONE = {
     "enabled": "User enabled: they can log in again with their password (or a reset link).",
     "already_enabled": "That user was not disabled.",
     "role": "Role changed.",
+    "unlocked": "Login lock cleared: they can log in again at once.",
+    "not_locked": "That user had no failed logins to clear.",
 }
 LAST_ADMIN = "there must be at least one active admin"
 NO_STORE = {"Referrer-Policy": "no-referrer"}  # the page carries a reset link: a secret
@@ -122,6 +125,18 @@ async def enable(request: Request, admin: AdminUser, user_id: int) -> Response:
     return _done("enabled" if changed else "already_enabled")
 
 
+@router.post("/{user_id}/unlock", response_model=None)
+async def unlock(request: Request, admin: AdminUser, user_id: int) -> Response:
+    """What `aftercare users unlock` does: the account's failed logins forgotten, audited."""
+    work = partial(_unlock, user_id=user_id, actor=actor_of(admin.email))
+    try:
+        cleared = await run_db(request, work)
+    except AccountError as exc:
+        return await _page(request, admin, error=exc, status=_status(exc))
+    log.info("login lock of user %d cleared by user %d", user_id, admin.user_id)
+    return _done("unlocked" if cleared else "not_locked")
+
+
 @router.post("/{user_id}/reset-link", response_model=None)
 async def reset_link(request: Request, admin: AdminUser, user_id: int) -> Response:
     """The link is in this answer only: shown once, never stored but as its hash."""
@@ -179,6 +194,11 @@ def _enable(session: Session, now: datetime, *, user_id: int, actor: str) -> boo
     return enable_user(session, _user(session, user_id), actor=actor, now=now)
 
 
+def _unlock(session: Session, now: datetime, *, user_id: int, actor: str) -> int:
+    user = _user(session, user_id)
+    return unlock_account(session, user.email, user_id=user.id, actor=actor, now=now)
+
+
 def _reset(
     session: Session, now: datetime, *, user_id: int, actor: str
 ) -> tuple[str, str, datetime]:
@@ -219,7 +239,13 @@ def _user(session: Session, user_id: int) -> User:
 # -- answers ----------------------------------------------------------------------------------
 
 
-def _row(user: User) -> dict[str, object]:
+def _rows(session: Session, now: datetime) -> list[dict[str, object]]:
+    users = list_users(session)
+    locked = locked_emails(session, [u.email for u in users if u.disabled_at is None], now)
+    return [_row(u, u.email in locked) for u in users]
+
+
+def _row(user: User, locked: bool) -> dict[str, object]:
     """What the page shows of an account (never its password hash)."""
     return {
         "id": user.id,
@@ -227,6 +253,7 @@ def _row(user: User) -> dict[str, object]:
         "name": user.display_name or "",
         "role": user.role,
         "active": user.disabled_at is None,
+        "locked": locked,  # too many failed logins: refused for now, from every address
         "last_login_at": user.last_login_at,
     }
 
@@ -252,7 +279,7 @@ async def _page(
     reset: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    users = await run_db(request, lambda session, _now: [_row(u) for u in list_users(session)])
+    users = await run_db(request, _rows)
     context = {
         "user": admin,
         "csrf_token": admin.csrf_token,

@@ -51,8 +51,9 @@ class SessionRequest(BaseModel):
     )
     phone: Text = Field(
         description="Mobile number: E.164, or national numbers of DEFAULT_PHONE_REGION."
-        " It identifies the patient: a number on file under another name is refused unless"
-        " `patient_id` names that patient.",
+        " With the name it identifies the patient: a number on file under another name is"
+        " refused unless `patient_id` names that patient (the same person) or `shared_phone`"
+        " says someone else shares it.",
         examples=["+13105550142", "(310) 555-0142"],
     )
     treatment: Text = Field(
@@ -92,6 +93,11 @@ class SessionRequest(BaseModel):
         le=2**31 - 1,  # patient.id is an INTEGER on PostgreSQL
         description="Enroll for this patient on file (whose name and phone may be corrected).",
     )
+    shared_phone: bool = Field(
+        False,
+        description="true: the phone is on file under another name and this is someone else"
+        " sharing it (a parent and a child): a patient of their own on the same number.",
+    )
 
     def form(self) -> EnrollmentForm:
         return EnrollmentForm(
@@ -106,6 +112,7 @@ class SessionRequest(BaseModel):
             email_ok=not self.no_email,
             patient_id=self.patient_id,
             date_of_birth=self.date_of_birth,
+            shared_phone=self.shared_phone,
         )
 
 

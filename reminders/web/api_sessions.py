@@ -183,7 +183,10 @@ class Enroller:
         result = enroll_patient(session, body.form(), self.desk, actor=self.caller.actor,
                                 now=now, also_refused=_offset_problem(body))  # fmt: skip
         if result.other_patient is not None:
-            hint = f"; if it is the same person, send patient_id {result.other_patient.id}"
+            hint = (
+                f"; if it is the same person, send patient_id {result.other_patient.id};"
+                " if someone else shares this phone, send shared_phone true"
+            )
             raise InvalidRequest({"phone": f"{result.problem}{hint}"})
         if result.enrolled is None:
             raise InvalidRequest(dict(result.problems))

@@ -126,6 +126,17 @@ def _patient_changed(row: AuditEvent, c: Context) -> list[Part]:
             Part(f" {changed or 'details'}")]  # fmt: skip
 
 
+EDITED_FIELDS = {"name": "the name", "phone": "the phone number", "email": "the email address",
+                 "date_of_birth": "the date of birth", "language": "the language",
+                 "timezone": "the time zone"}  # fmt: skip
+
+
+def _patient_edited(row: AuditEvent, c: Context) -> list[Part]:
+    """One field per row, named, never its values (they are patient data)."""
+    what = EDITED_FIELDS.get(row.detail or "", "the details")
+    return [Part(f" changed {what} of "), _patient(c.subjects.patients.get(row.entity_id or 0))]
+
+
 def _normalize(row: AuditEvent, c: Context) -> list[Part]:
     changed = (row.detail or "").removeprefix("normalized:").strip()
     return [Part(" put "), _patient(c.subjects.patients.get(row.entity_id or 0), True),
@@ -261,6 +272,7 @@ ACTIONS: dict[str, Callable[[AuditEvent, Context], list[Part]]] = {
     "patient_normalize": _normalize,
     "patient_create": _patient_added,
     "patient_update": _patient_changed,
+    "patient_edit": _patient_edited,
     "opt_out": _opt("opted out of"),
     "opt_in": _opt("opted back in to"),
     "message_resend": _message("asked for", " to be sent again"),
@@ -270,6 +282,7 @@ ACTIONS: dict[str, Callable[[AuditEvent, Context], list[Part]]] = {
     "user_added": _user_added,
     "user_disabled": _simple_user("disabled the account of"),
     "user_enabled": _simple_user("enabled the account of"),
+    "login_unlocked": _simple_user("cleared the login lock of"),
     "password_reset_issued": _simple_user("made a one-time password reset link for"),
     "password_reset_used": lambda _row, _c: [Part(" set a new password through a reset link")],
     "password_changed": lambda _row, _c: [Part(" changed their password")],
@@ -306,6 +319,7 @@ ACTION_CHOICES = {
     "user_added": "Added a user",
     "user_disabled": "Disabled a user",
     "user_enabled": "Enabled a user",
+    "login_unlocked": "Cleared a login lock",
     "password_reset_issued": "Made a password reset link",
     "password_reset_used": "Used a password reset link",
     "password_changed": "Changed their password",
@@ -329,4 +343,5 @@ ACTION_CHOICES = {
     "patient_normalize": "Tidied a patient's details",
     "patient_create": "Added a patient",
     "patient_update": "Changed a patient's details",
+    "patient_edit": "Edited a patient's details",
 }

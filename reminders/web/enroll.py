@@ -15,6 +15,7 @@ same moment there) before anything is written, so what staff see is what is read
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache, partial
@@ -76,6 +77,7 @@ class Typed:
     send_texts: bool = True
     send_emails: bool = True
     patient_id: str = ""  # an existing patient, chosen from an offer
+    phone_owner: str = ""  # the answer to the shared phone's question: "same-ID" or "shared"
     birth_month: str = ""  # the "Date of birth" group: three boxes a phone's keypad fills
     birth_day: str = ""
     birth_year: str = ""
@@ -103,7 +105,7 @@ class Shown:
     typed: Typed
     problems: dict[str, str] = field(default_factory=dict)  # by field (LAYOUT)
     notes: dict[str, str] = field(default_factory=dict)
-    offer: Someone | None = None  # the patient on file with this phone
+    offer: tuple[Someone, ...] = ()  # the patients on file with this phone, another name
     chosen: Someone | None = None  # the patient this session is for
     status: int = 400
 
@@ -139,6 +141,7 @@ async def enroll(
     send_texts: Checkbox = None,
     send_emails: Checkbox = None,
     patient_id: FormText = "",
+    phone_owner: FormText = "",
     birth_month: FormText = "",
     birth_day: FormText = "",
     birth_year: FormText = "",
@@ -155,6 +158,7 @@ async def enroll(
         send_texts=send_texts is not None,
         send_emails=send_emails is not None,
         patient_id=patient_id,
+        phone_owner=phone_owner,
         birth_month=birth_month,
         birth_day=birth_day,
         birth_year=birth_year,
@@ -190,7 +194,7 @@ def _enroll(session: Session, now: datetime, *, typed: Typed, desk: Desk, actor:
         session, form, desk, actor=actor, now=now, on_file=on_file, check_only=bool(notes)
     )
     if result.other_patient is not None:
-        raise _offer(shown, result.other_patient, now)
+        raise _offer(shown, result.other_patient, result.sharers, now)
     if result.refused:
         problems = dict(result.problems) or {"form": result.problem}
         raise NotEnrolled(Shown(shown, problems, notes, chosen=chosen))
@@ -200,7 +204,9 @@ def _enroll(session: Session, now: datetime, *, typed: Typed, desk: Desk, actor:
 
 
 def _patient_id(typed: Typed) -> int | None:
-    raw = typed.patient_id.strip()
+    """The patient named: chosen earlier, or "the same person as" one sharing the phone."""
+    owner = typed.phone_owner.strip()
+    raw = owner.removeprefix("same-") if owner.startswith("same-") else typed.patient_id.strip()
     if not raw:
         return None
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
@@ -221,6 +227,7 @@ def _form(typed: Typed, patient_id: int | None, timezone: str | None) -> Enrollm
         email_ok=typed.send_emails,
         patient_id=patient_id,
         date_of_birth=typed.date_of_birth,
+        shared_phone=typed.phone_owner.strip() == "shared",
     )
 
 
@@ -254,13 +261,20 @@ def _zone_note(patient: Patient | None) -> dict[str, str]:
     }
 
 
-def _offer(typed: Typed, holder: Patient, now: datetime) -> NotEnrolled:
-    """The phone is another name's: offer that patient, the form shown in their zone."""
+def _offer(typed: Typed, holder: Patient, sharers: Sequence[Patient], now: datetime) -> NotEnrolled:
+    """The phone is another name's: ask "Same person, or someone else sharing this phone?",
+    each patient on it a choice, the form shown in the first one's zone."""
     shown = _in_zone(typed, holder.timezone, now)
     notes = _zone_note(holder) if shown is not typed else {}
-    problem = f"A patient with this phone already exists: {holder.name}"
-    offer = Someone(holder.id or 0, holder.name)
+    everyone = [p for p in sharers if p.id is not None] or [holder]
+    problem = f"This phone is on file for {_names(everyone)}"
+    offer = tuple(Someone(p.id or 0, p.name) for p in everyone)
     return NotEnrolled(Shown(shown, {"phone": problem}, notes, offer=offer, status=409))
+
+
+def _names(patients: Sequence[Patient]) -> str:
+    names = [p.name for p in patients]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 # -- the page ---------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ CSRF token, audited with the staff member; it answers with a redirect and a noti
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
@@ -41,6 +42,7 @@ from reminders.store.inbox import (
     stranger_answered,
 )
 from reminders.store.models import Patient, Reply
+from reminders.store.patients import names_on_phones
 from reminders.store.saved_replies import saved_replies, saved_reply
 from reminders.store.stop_wishes import NotAWish
 from reminders.store.timeline import patient_timeline
@@ -55,6 +57,7 @@ from reminders.web.timeline_view import local_time
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/inbox", dependencies=[SessionCsrf])
+Sharing = dict[str, list[tuple[int, str]]]  # each number's patients: (id, name)
 old_router = APIRouter(dependencies=[SessionCsrf])
 
 SHOWN = 200
@@ -103,13 +106,16 @@ async def inbox_page(
     if show not in set(Show):
         raise HTTPException(400, "show must be one of: " + ", ".join(Show))
     chosen, zone = Show(show), settings_of(request).timezone
-    rows = await run_db(
-        request, lambda s, _now: inbox(s, chosen, me=actor_of(user.email), limit=SHOWN)
-    )
+
+    def load(session: Session, _now: datetime) -> tuple[Sequence[InboxRow], Sharing]:
+        rows = inbox(session, chosen, me=actor_of(user.email), limit=SHOWN)
+        return rows, names_on_phones(session, {r.address for r in rows if r.patient_id})
+
+    rows, sharing = await run_db(request, load)
     context = {
         "user": user,
         "csrf_token": user.csrf_token,
-        "items": [_item(row, zone) for row in rows],
+        "items": [_item(row, zone, sharing) for row in rows],
         "filters": FILTERS,
         "show": chosen,
         "more": len(rows) >= SHOWN,
@@ -175,8 +181,11 @@ async def _thread_page(
             clinic_zone=zone,
             window=settings.send_window,
         )
+        phone = timeline.patient.phone
+        on_phone = names_on_phones(session, [phone]).get(phone, []) if phone else []
         return {
             "patient": timeline.patient,
+            "sharing": [(pid, name) for pid, name in on_phone if pid != patient_id],
             "entries": thread(
                 timeline,
                 replies,
@@ -341,13 +350,18 @@ def _back(patient_id: int, done: str) -> RedirectResponse:
     return RedirectResponse(f"/inbox/{patient_id}?done={done}", status_code=303)
 
 
-def _item(row: InboxRow, zone: ZoneInfo) -> InboxItem:
+def _item(row: InboxRow, zone: ZoneInfo, sharing: Sharing) -> InboxItem:
+    """A shared phone's conversation names everyone on it: the text may be from any of them."""
     since = row.oldest_waiting or row.last_at
+    others = [name for pid, name in sharing.get(row.address, ()) if pid != row.patient_id]
+    who = row.name or "Unknown number"
+    if row.patient_id and others:
+        who += f" (phone shared with {', '.join(others)})"
     return InboxItem(
         href=f"/inbox/{row.patient_id}"
         if row.patient_id
         else f"/inbox/numbers/{row.last_reply_id}",
-        who=row.name or "Unknown number",
+        who=who,
         number=mask_phone(row.address),
         waiting=row.waiting,
         urgent=row.urgent,

@@ -40,6 +40,7 @@ from reminders.store.web_sessions import SignedIn
 from reminders.web import plans_of, run_db, settings_of
 from reminders.web.auth import CurrentUser, SessionCsrf
 from reminders.web.pages import render, sentence
+from reminders.web.patient_edit import changed_words
 from reminders.web.thread_view import page_words, thread
 from reminders.web.timeline_view import PatientPage, actors, patient_page
 
@@ -62,6 +63,7 @@ DONE = {
     "opted_in": "Opted back in: messages the opt-out skipped that are still timely are planned"
     " again.",
     "no_opt_out": "There was no opt-out on that channel.",
+    "unchanged": "Nothing to save: the details were already as typed.",
 }
 CHANNEL_WORDS: dict[str, str] = {
     ChannelKind.SMS: "phone number",
@@ -77,10 +79,18 @@ class Refused(ValueError):
 
 @router.get("")
 async def timeline_page(
-    request: Request, user: CurrentUser, patient_id: int, done: str = "", enrolled: int = 0
+    request: Request,
+    user: CurrentUser,
+    patient_id: int,
+    done: str = "",
+    enrolled: int = 0,
+    changed: str = "",
+    retimed: int = 0,
 ) -> HTMLResponse:
-    """`enrolled` (the enroll form's redirect) adds what staff must hear about that session."""
-    return await _page(request, user, patient_id, notice=DONE.get(done), enrolled=enrolled)
+    """`enrolled` (the enroll form's redirect) adds what staff must hear about that session;
+    `changed` (the edit form's) says which details were saved."""
+    notice = changed_words(changed, retimed) if done == "edited" else DONE.get(done)
+    return await _page(request, user, patient_id, notice=notice, enrolled=enrolled)
 
 
 @router.post("/pause", response_model=None)

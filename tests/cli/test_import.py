@@ -240,3 +240,24 @@ def test_a_date_of_birth_column_is_stored_and_a_bad_one_names_its_line(runtime, 
     )
     errors = import_csv(runtime, path, actor="staff", now=NOW)
     assert len(errors) == 1 and errors[0][0] == 2 and "before 1900" in errors[0][1]
+
+
+def test_a_shared_phone_on_file_takes_each_row_to_the_patient_of_its_name(
+    runtime, capsys, tmp_path
+):
+    """Two patients share the number (enrolled with the question answered): an import row
+    for either is theirs, not a question; a third name is still asked about."""
+    from tests.support.factories import enroll_patient
+
+    at = datetime(2026, 6, 1, 17, 0, tzinfo=UTC)
+    maria = enroll_patient(runtime, completed_at=at, now=NOW, phone="+13105550142").patient_id
+    sofia = enroll_patient(runtime, completed_at=at, now=NOW, name="Sofia Lopez", email=None,
+                           phone="+13105550142", shared_phone=True).patient_id  # fmt: skip
+    sofia_row = "Sofia Lopez,3105550142,,laser,2026-06-02 10:00,es\n"
+    maria_row = MARIA.replace("2026-06-01 10:00", "2026-06-02 11:00")
+    run_import(runtime, write(tmp_path, sofia_row, maria_row), capsys)
+    mine = {s.patient_id for s in sessions(runtime) if s.completed_at.day == 2}
+    assert mine == {maria, sofia} and counts(runtime)["Patient"] == 2
+    third = write(tmp_path, "Ana Lopez,3105550142,,laser,2026-06-02 12:00,es\n")
+    [(line, problem)] = import_csv(runtime, third, actor="staff", now=NOW)
+    assert line == 2 and "someone else sharing this phone" in problem

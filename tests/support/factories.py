@@ -34,6 +34,7 @@ def enroll_patient(
     plan: bool = True,
     patient_id: int | None = None,
     date_of_birth: str | None = None,
+    shared_phone: bool = False,
 ) -> Enrolled:
     """Enroll (and by default plan) a session completed at the given aware moment.
 
@@ -51,6 +52,7 @@ def enroll_patient(
         email_ok=email_ok,
         patient_id=patient_id,
         date_of_birth=date_of_birth,
+        shared_phone=shared_phone,
     )
     settings = runtime.settings
     plans = runtime.care_plans()  # as the CLI reads them: once, the newest revisions

@@ -36,6 +36,7 @@ def pages(patient_id: int, number_reply_id: int, saved_reply_id: int) -> dict[st
         "enroll": "/enroll",
         "patients": "/patients?q=Mar",
         "patient": f"/patients/{patient_id}",
+        "patient-edit": f"/patients/{patient_id}/edit",
         "inbox": "/inbox?show=all",
         "thread": f"/inbox/{patient_id}",
         "number-thread": f"/inbox/numbers/{number_reply_id}",

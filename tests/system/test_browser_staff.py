@@ -163,7 +163,7 @@ def test_staff_find_the_patient_then_pause_them_from_the_timeline(
     timeline = page.url.split("?")[0]  # the search links to the page itself
 
     follow_nav(page, "Patients")
-    page.get_by_role("searchbox", name="Name or phone").fill("fernández")
+    page.get_by_role("searchbox", name="Name, email or phone").fill("fernández")
     page.get_by_role("button", name="Search").click()
     expect(page).to_have_url(re.compile(r"/patients\?q="))
     expect(page.get_by_text("Patients matching “fernández”")).to_be_visible()

@@ -193,6 +193,20 @@ def test_another_name_on_a_known_phone_is_refused_unless_patient_id_names_the_pa
         assert [p.name for p in session.exec(select(Patient))] == ["Ana Ruiz"]
 
 
+def test_someone_sharing_a_known_phone_is_a_patient_of_their_own_with_shared_phone(
+    client, engine, key
+):
+    maria = post(client, key).json()
+    child = {**MARIA, "name": "Sofia Lopez", "completed_at": "2026-11-03T02:00:00-08:00"}
+    assert "send shared_phone true" in post(client, key, child).json()["errors"]["phone"]
+    shared = post(client, key, {**child, "shared_phone": True})
+    assert shared.status_code == 201
+    assert shared.json()["patient_id"] != maria["patient_id"]
+    with session_scope(engine) as session:
+        assert {(p.name, p.phone) for p in session.exec(select(Patient))} == {
+            ("Maria Lopez", "+13105550142"), ("Sofia Lopez", "+13105550142")}  # fmt: skip
+
+
 def test_warnings_say_which_messages_will_not_go(client, key):
     body = {k: v for k, v in MARIA.items() if k != "email"}
     answer = post(client, key, body).json()
@@ -398,7 +412,7 @@ def test_openapi_describes_the_endpoint_and_only_the_api(client):
     fields = body["properties"]
     assert set(fields) == {
         "name", "phone", "treatment", "completed_at", "email", "timezone", "language",
-        "no_sms", "no_email", "patient_id", "date_of_birth",
+        "no_sms", "no_email", "patient_id", "date_of_birth", "shared_phone",
     }  # fmt: skip
     assert set(body["required"]) == {"name", "phone", "treatment", "completed_at"}
     assert all(field.get("description") for field in fields.values())

@@ -277,22 +277,21 @@ def test_the_same_name_on_a_known_phone_is_that_patient_again(engine, staff):
 
 
 @on_both
-def test_a_phone_on_file_under_another_name_is_offered_then_enrolled_for_that_patient(
-    engine, staff
-):
+def test_a_phone_on_file_under_another_name_asks_same_person_or_someone_sharing_it(engine, staff):
     assert post(staff).status_code == 303
     before = counts(engine)
     offered = post(staff, name="Maria Lopez Ruiz", treatment="laser")
     assert offered.status_code == 409
     html = offered.text
-    assert_refused_beside(html, "phone", "A patient with this phone already exists: Maria Lopez")
-    offer = '<button type="submit" name="patient_id" value="1" class="secondary">'
-    assert f"{offer}Enroll this session for Maria Lopez</button>" in html
-    # Enter in a field presses the first button: it must be plain Enroll, not the offer
-    assert html.index('<button type="submit">Enroll</button>') < html.index(offer)
+    assert_refused_beside(html, "phone", "This phone is on file for Maria Lopez")
+    assert "<legend>Same person, or someone else sharing this phone?</legend>" in html
+    assert 'type="radio" name="phone_owner" value="same-1"' in html
+    assert 'type="radio" name="phone_owner" value="shared"' in html
     assert value_of(html, "f-name") == "Maria Lopez Ruiz"
     assert counts(engine) == before
-    chosen = post(staff, name="Maria Lopez Ruiz", treatment="laser", patient_id="1")
+    again = post(staff, name="Maria Lopez Ruiz", treatment="laser")  # no choice: asked again
+    assert again.status_code == 409 and counts(engine) == before
+    chosen = post(staff, name="Maria Lopez Ruiz", treatment="laser", phone_owner="same-1")
     assert (chosen.status_code, chosen.headers["location"]) == (303, "/patients/1?enrolled=2")
     [maria] = patients(engine)  # no duplicate
     assert maria.name == "Maria Lopez Ruiz"  # as with --patient: the name is corrected
@@ -302,12 +301,26 @@ def test_a_phone_on_file_under_another_name_is_offered_then_enrolled_for_that_pa
     assert (update.actor, update.entity_id, update.detail) == (STAFF, 1, "changed: name")
 
 
+@on_both
+def test_someone_else_sharing_the_phone_becomes_a_patient_of_their_own(engine, staff):
+    assert post(staff).status_code == 303
+    shared = post(staff, name="Sofia Lopez", treatment="laser", phone_owner="shared")
+    assert (shared.status_code, shared.headers["location"]) == (303, "/patients/2?enrolled=2")
+    assert [(p.name, p.phone) for p in patients(engine)] == [
+        ("Maria Lopez", "+13105550142"), ("Sofia Lopez", "+13105550142")]  # fmt: skip
+    third = post(staff, name="Ana Lopez", treatment="laser").text  # both are offered now
+    assert "This phone is on file for Maria Lopez and Sofia Lopez" in third
+    assert 'value="same-1"' in third and 'value="same-2"' in third
+    again = post(staff, name="sofía lópez", treatment="asclera")  # her name: no question
+    assert again.headers["location"] == "/patients/2?enrolled=3"
+
+
 def test_a_chosen_patient_is_named_on_the_form_when_it_comes_back(staff):
     post(staff)
     html = post(staff, name="Ana Ruiz", patient_id="1", email="ana@").text
     assert "For patient <strong>Maria Lopez</strong> (no. 1)" in html
     assert '<input type="hidden" name="patient_id" value="1">' in html
-    assert 'name="patient_id" value="1" class="secondary"' not in html  # no second offer
+    assert 'name="phone_owner"' not in html  # no second question
 
 
 def enroll_in_new_york(staff) -> None:

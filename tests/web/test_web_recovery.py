@@ -163,3 +163,42 @@ def test_the_patients_page_names_staff_by_their_display_name(app, engine):
     page = f"/patients/{rows.patient_id}"
     assert post(bo, f"{page}/pause", page).status_code == 303
     assert "by Bo Chen: nothing is sent" in bo.get(page).text
+
+
+def test_an_admin_clears_a_login_lock_from_the_users_page(app, engine, clock):
+    """Locked out after wrong passwords, a user is marked so; one click lets them in again."""
+    for _ in range(10):  # spaced past each wait, so every one counts
+        log_in(client_of(app), STAFF, "not the password")
+        clock.advance(seconds=61)
+    assert log_in(client_of(app), STAFF).status_code != 303  # locked, even with the password
+    ana = signed_in(app, ADMIN)
+    page = ana.get("/admin/users").text
+    assert "active, locked out after failed logins" in page
+    bo = user_id(engine, STAFF)
+    assert f'action="/admin/users/{bo}/unlock"' in page
+    done = post(ana, f"/admin/users/{bo}/unlock", "/admin/users")
+    assert done.headers["location"] == "/admin/users?done=unlocked"
+    assert "locked out" not in ana.get("/admin/users").text
+    assert log_in(client_of(app), STAFF).status_code == 303
+    again = post(ana, f"/admin/users/{bo}/unlock", "/admin/users")
+    assert again.headers["location"] == "/admin/users?done=not_locked"
+    assert [e.action for e in audit(engine)].count("login_unlocked") == 1
+    assert "cleared the login lock of" in ana.get("/admin/audit").text
+
+
+def test_role_changes_and_key_revocations_ask_first(app, engine):
+    """The role's choice and the key's revocation sit behind a confirmation, as disabling does."""
+    ana = signed_in(app, ADMIN)
+    page = ana.get("/admin/users").text
+    bo = user_id(engine, STAFF)
+    confirm = re.search(
+        rf'<details class="confirm">\s*<summary[^>]*>Change role</summary>\s*'
+        rf'<form method="post" action="/admin/users/{bo}/role">.*?Yes, change role',
+        page,
+        re.S,
+    )
+    assert confirm, "no confirmation around the role change"
+    assert post(ana, "/admin/api-keys", "/admin/api-keys", label="Front desk").status_code == 201
+    keys = ana.get("/admin/api-keys").text
+    assert re.search(r'<summary[^>]*>Revoke</summary>\s*<form method="post" '
+                     r'action="/admin/api-keys/\d+/revoke">.*?Yes, revoke', keys, re.S)  # fmt: skip
