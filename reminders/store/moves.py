@@ -343,6 +343,15 @@ def opted_back_in(session: Session, message: OutboxMessage, now: datetime, *, ac
     message.error_reason = None
 
 
+def restore_voided(session: Session, message: OutboxMessage, now: datetime, *, actor: str) -> None:
+    """Its session's void was undone: what the void skipped is pending again, due when it was
+    planned (a past due time: at once). Only a `voided` skip before its deadline comes back."""
+    if message.error_reason != SkipReason.VOIDED or is_expired(now, message.not_after):
+        raise IllegalTransition(f"message {message.id} was not skipped by a void in time")
+    transition(session, message, Status.PENDING, now, actor=actor, reason="session restored")
+    _errors(message, None, None)
+
+
 # -- a booking of the next session ----------------------------------------------------------
 
 
