@@ -2,13 +2,14 @@
 
 The filter is a GET query (a link the dashboard writes): `status`, `channel`, `day` (the
 clinic's local day a message is due), `sent_day` (the day it was sent, or failed) and
-`overdue=1` (planned, and more than a quarter of an hour late). Each row links to the message
-on its patient's page.
+`overdue=1` (planned, and more than a quarter of an hour late), `stuck=1` (being sent, past
+the lease of the worker that claimed it). Each row links to the message on its patient's page.
+`/messages/unplanned` lists the sessions that could not be planned, and why.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -21,7 +22,12 @@ from reminders.rules.timing import local_day_bounds
 from reminders.store.care_plans import plans_in_words
 from reminders.store.dashboard import OVERDUE_AFTER
 from reminders.store.db import Session
-from reminders.store.message_list import ListFilter, MessageList, list_messages_for_staff
+from reminders.store.message_list import (
+    ListFilter,
+    MessageList,
+    list_messages_for_staff,
+    unplanned_sessions,
+)
 from reminders.web import plans_of, run_db, settings_of
 from reminders.web.auth import CurrentUser, SessionCsrf
 from reminders.web.pages import local_time, render
@@ -55,11 +61,16 @@ async def messages_page(
     day: str = "",
     sent_day: str = "",
     overdue: str = "",
+    stuck: str = "",
 ) -> HTMLResponse:
     tz = settings_of(request).timezone
     context: dict[str, object] = {"user": user, "csrf_token": user.csrf_token}
     try:
         where, title = _read(status, channel, day, sent_day, overdue == "1", tz, request)
+        if stuck == "1":
+            where = replace(where, status=Status.SENDING,
+                            lease_expired_before=request.app.state.clock())  # fmt: skip
+            title = "Stuck sending (the worker that claimed them stopped)"
     except BadFilter as exc:
         context |= {"error": str(exc), "title": "Messages", "rows": [], "total": 0}
         return render(request, "messages.html", context, status=400)
@@ -79,6 +90,38 @@ async def messages_page(
     found, rows = await run_db(request, load)
     context |= {"title": title, "rows": rows, "total": found.total, "limit": LIMIT}
     return render(request, "messages.html", context)
+
+
+@dataclass(frozen=True)
+class UnplannedRow:
+    patient_id: int
+    session_id: int
+    patient: str
+    treatment: str
+    completed: str
+    reason: str
+
+
+@router.get("/unplanned")
+async def unplanned_page(request: Request, user: CurrentUser) -> HTMLResponse:
+    """The sessions the dashboard counts as "could not be planned": nothing goes for them."""
+    tz = settings_of(request).timezone
+    defaults = plans_of(request)
+
+    def load(session: Session, _now: datetime) -> tuple[list[UnplannedRow], int]:
+        found, total = unplanned_sessions(session, limit=LIMIT)
+        plans = plans_in_words(session, defaults)
+        return [
+            UnplannedRow(item.session.patient_id, item.session.id or 0, item.patient_name,
+                         plans.treatment_words(item.session.treatment),
+                         local_time(item.session.completed_at, tz), item.session.plan_error or "")
+            for item in found
+        ], total  # fmt: skip
+
+    rows, total = await run_db(request, load)
+    context = {"user": user, "csrf_token": user.csrf_token, "rows": rows, "total": total,
+               "title": "Sessions that could not be planned"}  # fmt: skip
+    return render(request, "unplanned.html", context)
 
 
 def _read(

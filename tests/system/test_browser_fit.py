@@ -49,6 +49,7 @@ def pages(patient_id: int) -> dict[str, str]:
         "api-docs": "/api/v1/docs",
         "account": "/account",
         "messages": "/messages?status=pending",
+        "unplanned": "/messages/unplanned",
     }
 
 
