@@ -371,4 +371,5 @@ from reminders.store.api_tables import ApiKey, IdempotencyRecord  # noqa: E402, 
 from reminders.store.booking_tables import Booking  # noqa: E402, F401
 from reminders.store.care_link_tables import CareLink  # noqa: E402, F401
 from reminders.store.conversation_tables import Conversation, SavedReply  # noqa: E402, F401
+from reminders.store.line_type_tables import PhoneLineType  # noqa: E402, F401
 from reminders.store.on_call_tables import OnCallContact, UrgentPage  # noqa: E402, F401
