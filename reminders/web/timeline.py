@@ -9,7 +9,7 @@ the timeline with the reason. Log lines name ids only: no names, numbers or mess
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import partial
 from typing import Annotated, TypeVar
@@ -23,6 +23,7 @@ from reminders.planning.restore import RestoreRefused, restore_session
 from reminders.planning.warnings import enrollment_warnings, forecast_notes
 from reminders.rules.care_plans import CarePlans
 from reminders.rules.channel_kinds import ChannelKind
+from reminders.rules.line_types import NOT_CHECKED
 from reminders.rules.timing import zone_or
 from reminders.sending.forecast import Planned, planned_messages
 from reminders.store.accounts import actor_of
@@ -78,10 +79,18 @@ class Refused(ValueError):
 
 @router.get("")
 async def timeline_page(
-    request: Request, user: CurrentUser, patient_id: int, done: str = "", enrolled: int = 0
+    request: Request,
+    user: CurrentUser,
+    patient_id: int,
+    done: str = "",
+    enrolled: int = 0,
+    line_type: str = "",
 ) -> HTMLResponse:
-    """`enrolled` (the enroll form's redirect) adds what staff must hear about that session."""
-    return await _page(request, user, patient_id, notice=DONE.get(done), enrolled=enrolled)
+    """`enrolled` (the enroll form's redirect) adds what staff must hear about that session;
+    `line_type=unchecked`, that Twilio Lookup did not answer for the phone."""
+    also = [NOT_CHECKED] if enrolled and line_type == "unchecked" else []
+    return await _page(request, user, patient_id, notice=DONE.get(done), enrolled=enrolled,
+                       also=also)  # fmt: skip
 
 
 @router.post("/pause", response_model=None)
@@ -260,6 +269,7 @@ async def _page(
     error: str | None = None,
     status: int = 200,
     enrolled: int = 0,
+    also: Sequence[str] = (),
 ) -> HTMLResponse:
     settings = settings_of(request)
     clinic_tz = settings.timezone
@@ -274,6 +284,8 @@ async def _page(
         messages = [m.message for entry in timeline.sessions for m in entry.messages]
         planned = planned_messages(session, timeline.patient, messages, plans, now, settings)
         warnings = _warnings(session, timeline, enrolled, now, planned, clinic_tz)
+        if warnings is not None:
+            warnings = [*also, *warnings]
         page = patient_page(timeline, now, clinic_tz, plans, people, planned)
         zone = zone_or(timeline.patient.timezone, clinic_tz)  # the page's times are the patient's
         entries = thread(timeline, replies_of(session, patient_id), now, zone,
