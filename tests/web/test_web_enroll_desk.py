@@ -72,12 +72,12 @@ def test_age_words(seconds, words):
 def test_the_form_says_how_long_ago_completed_at_was_set(staff, clock):
     page = staff.get("/enroll").text
     assert hidden(page, "rendered_at") == "2026-12-06T07:50:00+00:00"
-    assert 'data-age="0">set just now</small>' in page
+    assert 'data-age="0">set just now</span></small>' in page
     assert '<script src="/static/enroll.js" defer></script>' in page
     clock.advance(minutes=2)
     again = send(staff, page, name="")  # a problem: shown again, still its first moment
     assert again.status_code == 400
-    assert 'data-age="120">set 2 min ago</small>' in again.text
+    assert 'data-age="120">set 2 min ago</span></small>' in again.text
     assert staff.get("/static/enroll.js").status_code == 200
 
 
