@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -35,6 +36,12 @@ MARIA = {
     "send_texts": "yes",
     "send_emails": "yes",
 }
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite only: the restore and the lookup are tested on both databases in tests/planning."""
+    return f"sqlite:///{tmp_path / 'aftercare.db'}"
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
@@ -28,6 +29,12 @@ COMPLETED = datetime(2026, 11, 20, 22, 30, tzinfo=UTC)  # Fri 14:30 PST
 NOW = COMPLETED + timedelta(minutes=5)
 STAFF = "bo@example.com"
 ADMIN = "ana@example.com"
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite only: the restore and the lookup are tested on both databases in tests/planning."""
+    return f"sqlite:///{tmp_path / 'aftercare.db'}"
 
 
 @pytest.fixture
