@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     twilio_messaging_service_sid: str | None = None
     twilio_api_base: str = "https://api.twilio.com"
     twilio_timeout_seconds: float = Field(default=10, gt=0)
+    # Enrollment also asks Twilio Lookup (line type intelligence, paid per number) whether a
+    # number is a landline, toll-free, premium...; answers are kept per number for 30 days.
+    twilio_lookup: bool = False
     sms_validity_seconds: int = Field(default=14_400, ge=1, le=36_000)
     sms_max_per_second: float = Field(default=1.0, gt=0)
     send_concurrency: int = Field(default=8, ge=1, le=64)
@@ -238,6 +241,8 @@ class Settings(BaseSettings):
 
 
 def _twilio_problems(settings: Settings) -> list[str]:
+    if settings.twilio_lookup and not (settings.twilio_account_sid and settings.twilio_auth_token):
+        return ["TWILIO_LOOKUP needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN"]
     if settings.sms_provider != "twilio":
         return []
     problems = [

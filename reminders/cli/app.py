@@ -211,6 +211,33 @@ def void(
     typer.echo(f"Voided session {session_id}; {skipped} pending message(s) skipped.")
 
 
+@app.command(name="restore-session")
+def restore_session_command(
+    session_id: Annotated[
+        int, typer.Argument(metavar="SESSION_ID", help="The voided session to restore.")
+    ],
+) -> None:
+    """Undo a void within 24 hours: messages still before their deadline go again."""
+    from reminders.clock import utcnow
+    from reminders.planning.restore import RestoreRefused, restore_session
+    from reminders.store.db import session_scope
+    from reminders.store.models import TreatmentSession
+
+    rt = runtime()
+    plans = rt.care_plans()
+    with session_scope(rt.engine) as db:
+        treatment = db.get(TreatmentSession, session_id)
+        if treatment is None:
+            fail(f"no session {session_id}")
+        try:
+            restored = restore_session(
+                db, treatment, plans, rt.settings.timezone, actor=actor(), now=utcnow()
+            )
+        except RestoreRefused as exc:
+            fail(f"cannot restore: {exc}")
+    typer.echo(f"Restored session {session_id}; {restored} message(s) pending again.")
+
+
 app.command(name="pause")(pause.pause_command)
 app.command(name="resume")(pause.resume_command)
 

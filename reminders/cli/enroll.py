@@ -131,10 +131,11 @@ def _enroll(
     from reminders.store.db import session_scope
 
     settings = rt.settings
+    from reminders.sending.channels.factory import line_type_lookup_of
     from reminders.sending.forecast import forecaster
 
     desk = Desk(rt.default_plans, settings.timezone, settings.default_phone_region,
-                forecaster(settings))  # fmt: skip
+                forecaster(settings), line_type_lookup_of(settings))  # fmt: skip
     with session_scope(rt.engine) as session:
         result = enroll_patient(session, form, desk, actor=actor(), now=now)
         other = result.other_patient

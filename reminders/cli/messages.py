@@ -90,7 +90,7 @@ def messages_command(
         if len(page.rows) < page.total:  # stdout stays valid JSON for scripts
             typer.echo(f"note: first {len(page.rows)} of {page.total}; raise --limit", err=True)
         return
-    out.print_message_page(page, clinic_tz)
+    out.print_message_page(page, clinic_tz, rt.care_plans())
 
 
 def _forecast(rt: Runtime, rows: Sequence[OutboxMessage]) -> dict[int | None, Expected]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from functools import cache
 from typing import TYPE_CHECKING
@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # a listing loads neither enrollment nor the dispatcher (test
 
     from reminders.planning.enrollment import Enrolled
     from reminders.planning.planner import PlanReport
+    from reminders.rules.care_plans import CarePlans
     from reminders.rules.send_plan import Expected
     from reminders.sending.dispatcher import DispatchReport
     from reminders.store.models import OutboxMessage
@@ -160,11 +161,12 @@ def print_messages(rows: Sequence[OutboxMessage], tz: ZoneInfo) -> None:
     _print_message_table([(row, tz) for row in rows], f"Times in {tz.key}")
 
 
-def print_message_page(page: MessagePage, clinic_tz: ZoneInfo) -> None:
-    """Each row in its patient's own zone: a 09:00 text to New York reads 09:00 EST."""
+def print_message_page(page: MessagePage, clinic_tz: ZoneInfo, plans: CarePlans) -> None:
+    """Each row in its patient's own zone: a 09:00 text to New York reads 09:00 EST; each step
+    as staff read it ("Day 1 restrictions"; `--json` keeps the step's name for scripts)."""
     title = f"Times are patient-local ({clinic_tz.key} where none is on file)"
     pairs = [(row.message, zone_or(row.patient_timezone, clinic_tz)) for row in page.rows]
-    _print_message_table(pairs, title)
+    _print_message_table(pairs, title, words=plans.step_words)
     if len(page.rows) < page.total:
         console().print(
             f"Showing {len(page.rows)} of {page.total} messages; "
@@ -179,7 +181,10 @@ def _print_message_table(
     rows: Sequence[tuple[OutboxMessage, ZoneInfo]],
     title: str,
     expected: Mapping[int, Expected] | None = None,
+    *,
+    words: Callable[[str, str], str] | None = None,
 ) -> None:
+    """`words(plan, step)`: the step as staff read it; its code name without."""
     if not rows:
         console().print("No messages.")
         return
@@ -196,7 +201,7 @@ def _print_message_table(
         shown.add_row(
             str(row.id),
             str(row.session_id or "-"),  # "-": a page about a number no patient has
-            row.step,
+            words(row.plan, row.step) if words else row.step,
             row.channel,
             row.status,
             when,

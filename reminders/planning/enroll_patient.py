@@ -15,7 +15,7 @@ read and written a fixed number of times for the lot (one difference: see its do
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING
@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from reminders.planning.bulk import BulkReport, RowNote, RowsRefused, enroll_many
 from reminders.planning.enrollment import Enrolled, patient_on_file
+from reminders.planning.line_types import LineTypeLookup, check_line_type
 from reminders.planning.planner import enroll_and_plan
 from reminders.planning.validation import (
     Enrollment,
@@ -52,6 +53,7 @@ class Desk:
     clinic_tz: ZoneInfo
     region: str  # DEFAULT_PHONE_REGION: how national numbers are read
     forecast: Forecaster | None = None  # when each planned SMS will go (window, cap, deadlines)
+    line_types: LineTypeLookup | None = None  # Twilio Lookup, when TWILIO_LOOKUP is on
 
 
 def in_force(session: Session, desk: Desk) -> CarePlans:
@@ -116,6 +118,13 @@ def enroll_patient(
         return _refusal(session, exc, {**also, **exc.by_field})
     if also:
         return EnrollResult(problem=next(iter(also.values())), problems=also)
+    if desk.line_types is not None and enrollment.sms_consent:
+        try:
+            note = check_line_type(session, enrollment.phone, desk.line_types, now)
+        except InvalidEnrollment as exc:
+            return _refusal(session, exc, exc.by_field)
+        if note is not None:
+            enrollment = replace(enrollment, notes=(*enrollment.notes, note))
     if check_only:
         return EnrollResult()
     return _enroll(session, enrollment, plans, desk, actor=actor, now=now)

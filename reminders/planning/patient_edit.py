@@ -8,7 +8,7 @@ the address is read when a message is sent (`sending.facts.address`), never stor
 A number on file for someone else is taken only when staff say the two share the phone (a
 parent and a child). A new time zone moves the pending messages of the care plan: each step's
 time is placed again in the new zone, as the planner places it (`Step.due_at`), through
-`moves.retime`.
+`plan_moves.retime`.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ from reminders.planning.validation import (
 )
 from reminders.rules.care_plans import CarePlans
 from reminders.rules.timing import readable_zone
-from reminders.store.moves import retime
 from reminders.store.patient_details import change_details, pending_plan_messages
 from reminders.store.patients import patient_by_id, patients_with_phones
+from reminders.store.plan_moves import retime
 
 if TYPE_CHECKING:
     from reminders.store.db import Session

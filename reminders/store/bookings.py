@@ -1,8 +1,8 @@
 """Bookings of the next session: every write and read of them, and what they do to the prompts.
 
 A booking skips its session's pending follow-up prompts in the same transaction (reason
-`booked`, `moves.skip_booked`); a cancellation plans again those still before their deadline
-(`moves.replan_unbooked`), unless another booking of the session still stands. A booking is
+`booked`, `plan_moves.skip_booked`); a cancellation plans again those still before their deadline
+(`plan_moves.replan_unbooked`), unless another booking of the session still stands. A booking is
 named by its source and the id it has there, so Cal.com's retries and an API client's repeats
 change nothing the second time. The session's booking reference, the opaque value the booking
 link carries, is made here the first time a message or a page needs it.
@@ -27,7 +27,7 @@ from reminders.store.audit import record
 from reminders.store.booking_tables import Booking
 from reminders.store.claims import lock_in_order
 from reminders.store.models import OutboxMessage, Patient, TreatmentSession
-from reminders.store.moves import replan_unbooked, skip_booked
+from reminders.store.plan_moves import replan_unbooked, skip_booked
 from reminders.store.sessions import lock_pending_of_session
 
 CAL = "cal"

@@ -1,6 +1,7 @@
 """The messages a dashboard figure counts, listed for staff: by status, channel, the local day
-they are due or were sent, overdue, or held; one page of them with their patients' names, and how
-many there are. Sessions entered again are left out, as the dashboard leaves them out."""
+they are due or were sent, overdue, stuck sending, or held; one page of them with their
+patients' names, and how many there are. Sessions entered again are left out, as the dashboard
+leaves them out. Also the sessions it counts as "could not be planned"."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from reminders.store import holds
-from reminders.store.models import OutboxMessage, Patient
+from reminders.store.models import OutboxMessage, Patient, TreatmentSession
 from reminders.store.queries import _of_replaced_session
 
 
@@ -27,6 +28,15 @@ class ListFilter:
     sent_since: datetime | None = None  # sent (or, never sent, last changed) in this span
     sent_before: datetime | None = None
     held: bool | None = None  # True: only those held (store.holds); False: none of them
+    lease_expired_before: datetime | None = None  # stuck: claimed, and the claim ran out
+
+
+@dataclass(frozen=True)
+class Unplanned:
+    """A session the planner could not turn into messages, and why."""
+
+    session: TreatmentSession
+    patient_name: str
 
 
 @dataclass(frozen=True)
@@ -73,4 +83,25 @@ def _conditions(where: ListFilter) -> list[sa.ColumnElement[bool]]:
         conditions.append(moment < where.sent_before)
     if where.held is not None:
         conditions.append(holds.held() if where.held else holds.not_held())
+    if where.lease_expired_before is not None:
+        conditions.append(col(OutboxMessage.lease_expires_at) < where.lease_expired_before)
     return conditions
+
+
+def unplanned_sessions(session: Session, *, limit: int) -> tuple[list[Unplanned], int]:
+    """The sessions the dashboard counts as "could not be planned" (voided ones aside), newest
+    first, and how many there are: two statements."""
+    conditions = (
+        col(TreatmentSession.plan_error).is_not(None),
+        col(TreatmentSession.status) != "voided",
+    )
+    query = (
+        select(TreatmentSession, Patient.name)
+        .join(Patient, col(Patient.id) == col(TreatmentSession.patient_id))
+        .where(*conditions)
+        .order_by(col(TreatmentSession.completed_at).desc(), col(TreatmentSession.id).desc())
+        .limit(limit)
+    )
+    rows = [Unplanned(treatment, name) for treatment, name in session.exec(query).all()]
+    count = sa.select(sa.func.count()).select_from(TreatmentSession).where(*conditions)
+    return rows, int(session.execute(count).scalar_one())

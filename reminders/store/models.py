@@ -375,6 +375,7 @@ from reminders.store.booking_tables import Booking  # noqa: E402, F401
 from reminders.store.care_link_tables import CareLink  # noqa: E402, F401
 from reminders.store.conversation_tables import Conversation, SavedReply  # noqa: E402, F401
 from reminders.store.hold_tables import MessageHold  # noqa: E402, F401
+from reminders.store.line_type_tables import PhoneLineType  # noqa: E402, F401
 from reminders.store.on_call_tables import (  # noqa: E402, F401
     OnCallContact,
     PageAttempt,

@@ -8,14 +8,12 @@ are in `store.leases` and `store.claims`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
 from sqlmodel import Session
 
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.lifecycle import IllegalTransition, SkipReason, Status, check_transition
-from reminders.rules.timing import is_expired
 from reminders.store import history
 from reminders.store.combined_parts import parts_of
 from reminders.store.held_receipts import Held, take_held
@@ -365,52 +363,3 @@ def opted_back_in(session: Session, message: OutboxMessage, now: datetime, *, ac
     """What an opt-out skipped is pending again after the opt-in."""
     transition(session, message, Status.PENDING, now, actor=actor, reason="opted back in")
     message.error_reason = None
-
-
-# -- a booking of the next session ----------------------------------------------------------
-
-
-def skip_booked(
-    session: Session, messages: Sequence[OutboxMessage], booked_for: str, now: datetime, *,
-    actor: str,
-) -> int:  # fmt: skip
-    """The session's pending follow-up prompts made moot by a booking: skipped `booked`, each
-    entry saying when for ('booked for Tue 12 Jan 10:00'). The caller locked the rows."""
-    for message in messages:
-        skip(session, message, SkipReason.BOOKED, now, actor=actor, detail=booked_for)
-    return len(messages)
-
-
-def replan_unbooked(
-    session: Session, messages: Sequence[OutboxMessage], now: datetime, *, actor: str
-) -> int:
-    """The booking was cancelled: the prompts it skipped that are still before their deadline
-    are pending again, due when they were planned (a past due time: at once)."""
-    moved = 0
-    for message in messages:
-        if message.error_reason != SkipReason.BOOKED or is_expired(now, message.not_after):
-            continue
-        transition(session, message, Status.PENDING, now, actor=actor, reason="booking cancelled")
-        _errors(message, None, None)
-        moved += 1
-    return moved
-
-
-def retime(
-    session: Session,
-    message: OutboxMessage,
-    due_at: datetime,
-    not_after: datetime | None,
-    now: datetime,
-    *,
-    actor: str,
-    reason: str,
-) -> None:
-    """A pending message planned again at another moment (the patient's time zone changed):
-    its send time and deadline replaced, still pending, noted on its timeline."""
-    if message.status != Status.PENDING:
-        raise IllegalTransition(f"only a pending message is re-timed, not a {message.status} one")
-    history.note(session, message, now, reason, actor)
-    message.due_at, message.not_after = due_at, not_after
-    message.updated_at = now
-    session.add(message)

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from reminders.rules.channel_kinds import ChannelKind
-from reminders.rules.lifecycle import Status
+from reminders.rules.lifecycle import SkipReason, Status
 from reminders.store.batches import chunks, insert_rows, rows_where_in
 from reminders.store.claims import lock_in_order
 from reminders.store.models import OutboxMessage, Patient, TreatmentSession
@@ -60,6 +60,23 @@ def lock_pending_of_session(session: Session, session_id: int) -> Sequence[Outbo
         OutboxMessage.session_id == session_id, OutboxMessage.status == Status.PENDING
     )
     return lock_in_order(session, query)
+
+
+def lock_voided_of_session(session: Session, session_id: int) -> Sequence[OutboxMessage]:
+    """The session's messages its void skipped, locked in id order: what a restore may bring
+    back (the caller keeps those still before their deadline)."""
+    query = select(OutboxMessage).where(
+        OutboxMessage.session_id == session_id,
+        OutboxMessage.status == Status.SKIPPED,
+        OutboxMessage.error_reason == SkipReason.VOIDED,
+    )
+    return lock_in_order(session, query)
+
+
+def replacing_session(session: Session, session_id: int) -> int | None:
+    """The session entered again in this one's place, if any (the newest)."""
+    query = select(TreatmentSession.id).where(TreatmentSession.replaces_session_id == session_id)
+    return session.exec(query.order_by(col(TreatmentSession.id).desc())).first()
 
 
 def pending_counts(

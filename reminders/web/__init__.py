@@ -42,8 +42,13 @@ def desk_of(request: Request) -> Desk:
     from reminders.sending.forecast import forecaster
 
     settings = settings_of(request)
+    state = request.app.state
+    if not hasattr(state, "line_types"):  # one Twilio client for the app's lifetime
+        from reminders.sending.channels.factory import line_type_lookup_of
+
+        state.line_types = line_type_lookup_of(settings)
     return Desk(plans_of(request), settings.timezone, settings.default_phone_region,
-                forecaster(settings))  # fmt: skip
+                forecaster(settings), state.line_types)  # fmt: skip
 
 
 def now_of(request: Request) -> datetime:

@@ -105,6 +105,10 @@ def _void(row: AuditEvent, c: Context) -> list[Part]:
     return [*_session(row, c, "voided"), Part(why)]
 
 
+def _restore(row: AuditEvent, c: Context) -> list[Part]:
+    return [*_session(row, c, "restored"), Part(f" ({row.detail})" if row.detail else "")]
+
+
 def _paused(verb: str) -> Callable[[AuditEvent, Context], list[Part]]:
     def words(row: AuditEvent, c: Context) -> list[Part]:
         pending = _detail(row).get("pending", "")
@@ -267,6 +271,7 @@ def _unknown(row: AuditEvent) -> list[Part]:
 ACTIONS: dict[str, Callable[[AuditEvent, Context], list[Part]]] = {
     "enroll": _enroll,
     "void": _void,
+    "restore_session": _restore,
     "patient_paused": _paused("paused all messages to"),
     "patient_resumed": _paused("resumed messages to"),
     "patient_normalize": _normalize,
@@ -308,6 +313,7 @@ ACTIONS: dict[str, Callable[[AuditEvent, Context], list[Part]]] = {
 ACTION_CHOICES = {
     "enroll": "Enrolled a session",
     "void": "Voided a session",
+    "restore_session": "Restored a voided session",
     "patient_paused": "Paused a patient",
     "patient_resumed": "Resumed a patient",
     "opt_out": "Recorded an opt-out",

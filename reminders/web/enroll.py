@@ -34,6 +34,7 @@ from reminders.planning.validation import (
     parse_completed_at,
 )
 from reminders.rules.care_plans import CarePlans
+from reminders.rules.line_types import NOT_CHECKED
 from reminders.rules.timing import readable_zone
 from reminders.rules.zone_names import zone_choices
 from reminders.settings import Settings
@@ -42,6 +43,14 @@ from reminders.store.models import Patient
 from reminders.store.web_sessions import SignedIn
 from reminders.web import desk_of, now_of, run_db, settings_of
 from reminders.web.auth import CurrentUser, SessionCsrf
+from reminders.web.enroll_clock import (
+    WALL_CLOCK,
+    WrongDay,
+    age_seconds,
+    age_words,
+    rendered_now,
+    wrong_day,
+)
 from reminders.web.pages import render, sentence
 
 if TYPE_CHECKING:
@@ -50,7 +59,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/enroll", dependencies=[SessionCsrf])
 
-WALL_CLOCK = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends and shows
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish (español)"}
 # The fields in the order the page shows them: the first with a problem gets the focus.
 LAYOUT = ("patient", "name", "phone", "email", "date_of_birth", "treatment", "completed_at",
@@ -81,6 +89,7 @@ class Typed:
     birth_month: str = ""  # the "Date of birth" group: three boxes a phone's keypad fills
     birth_day: str = ""
     birth_year: str = ""
+    rendered_at: str = ""  # when the form was first shown (UTC): see enroll_clock
 
     @property
     def date_of_birth(self) -> str | None:
@@ -108,6 +117,7 @@ class Shown:
     offer: tuple[Someone, ...] = ()  # the patients on file with this phone, another name
     chosen: Someone | None = None  # the patient this session is for
     status: int = 400
+    confirm: WrongDay | None = None  # a form left open past midnight: "saved for yesterday?"
 
 
 class NotEnrolled(Exception):
@@ -121,8 +131,9 @@ class NotEnrolled(Exception):
 @router.get("")
 async def enroll_page(request: Request, user: CurrentUser) -> HTMLResponse:
     zone = settings_of(request).timezone
-    now = now_of(request).astimezone(zone).strftime(WALL_CLOCK)
-    typed = Typed(completed_at=now, timezone=zone.key, timezone_shown=zone.key)
+    now = now_of(request)
+    typed = Typed(completed_at=now.astimezone(zone).strftime(WALL_CLOCK), timezone=zone.key,
+                  timezone_shown=zone.key, rendered_at=rendered_now(now))  # fmt: skip
     return await _page(request, user, Shown(typed, status=200))
 
 
@@ -145,6 +156,8 @@ async def enroll(
     birth_month: FormText = "",
     birth_day: FormText = "",
     birth_year: FormText = "",
+    rendered_at: FormText = "",
+    confirm_day: FormText = "",
 ) -> Response:
     typed = Typed(
         name=name,
@@ -162,7 +175,12 @@ async def enroll(
         birth_month=birth_month,
         birth_day=birth_day,
         birth_year=birth_year,
+        rendered_at=rendered_at,
     )
+    clinic = settings_of(request).timezone
+    asked = wrong_day(rendered_at, completed_at, now_of(request), clinic, confirm_day)
+    if asked is not None:  # a form left open past midnight: nothing saved before staff say
+        return await _page(request, user, Shown(typed, confirm=asked, status=409))
     work = partial(_enroll, typed=typed, desk=desk_of(request), actor=actor_of(user.email))
     try:
         enrolled = await run_db(request, work)
@@ -174,8 +192,10 @@ async def enroll(
         enrolled.patient_id,
         user.user_id,
     )
+    unchecked = "&line_type=unchecked" if NOT_CHECKED in enrolled.notes else ""
     return RedirectResponse(
-        f"/patients/{enrolled.patient_id}?enrolled={enrolled.session_id}", status_code=303
+        f"/patients/{enrolled.patient_id}?enrolled={enrolled.session_id}{unchecked}",
+        status_code=303,
     )
 
 
@@ -284,6 +304,7 @@ async def _page(request: Request, user: SignedIn, state: Shown) -> HTMLResponse:
     settings = settings_of(request)
     plans = await run_db(request, partial(_in_force, desk=desk_of(request)))
     problems = {key: sentence(text.rstrip(".")) for key, text in state.problems.items()}
+    age = age_seconds(state.typed.rendered_at, now_of(request))
     context = {
         "user": user,
         "csrf_token": user.csrf_token,
@@ -296,6 +317,9 @@ async def _page(request: Request, user: SignedIn, state: Shown) -> HTMLResponse:
         ),
         "offer": state.offer,
         "chosen": state.chosen,
+        "confirm": state.confirm,
+        "age": age,
+        "age_words": age_words(age),
         "plans": _treatments(plans),
         "languages": [(code, LANGUAGE_NAMES.get(code, code)) for code in LANGUAGES],
         "zones": zone_choices(settings.timezone.key, zone_names()),

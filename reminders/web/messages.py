@@ -3,8 +3,9 @@
 The filter is a GET query (a link the dashboard writes): `status`, `channel`, `day` (the
 clinic's local day a message is due), `sent_day` (the day it was sent, or failed) and
 `overdue=1` (planned, and more than a quarter of an hour late; held ones apart), `held=1`
-(held for a failing template or after a restore). Each row links to the message on its
-patient's page.
+(held for a failing template or after a restore), `stuck=1` (being sent, past the lease of the
+worker that claimed it). Each row links to the message on its patient's page.
+`/messages/unplanned` lists the sessions that could not be planned, and why.
 """
 
 from __future__ import annotations
@@ -22,7 +23,12 @@ from reminders.rules.timing import local_day_bounds
 from reminders.store.care_plans import plans_in_words
 from reminders.store.dashboard import OVERDUE_AFTER
 from reminders.store.db import Session
-from reminders.store.message_list import ListFilter, MessageList, list_messages_for_staff
+from reminders.store.message_list import (
+    ListFilter,
+    MessageList,
+    list_messages_for_staff,
+    unplanned_sessions,
+)
 from reminders.web import plans_of, run_db, settings_of
 from reminders.web.auth import CurrentUser, SessionCsrf
 from reminders.web.pages import local_time, render
@@ -57,6 +63,7 @@ async def messages_page(
     sent_day: str = "",
     overdue: str = "",
     held: str = "",
+    stuck: str = "",
 ) -> HTMLResponse:
     tz = settings_of(request).timezone
     context: dict[str, object] = {"user": user, "csrf_token": user.csrf_token}
@@ -65,6 +72,10 @@ async def messages_page(
         if held == "1":  # held for a template or after a restore (the dashboard links here)
             where = replace(where, held=True)
             title = "Held messages" if title == "All messages" else f"{title} (held)"
+        if stuck == "1":
+            where = replace(where, status=Status.SENDING,
+                            lease_expired_before=request.app.state.clock())  # fmt: skip
+            title = "Stuck sending (the worker that claimed them stopped)"
     except BadFilter as exc:
         context |= {"error": str(exc), "title": "Messages", "rows": [], "total": 0}
         return render(request, "messages.html", context, status=400)
@@ -84,6 +95,38 @@ async def messages_page(
     found, rows = await run_db(request, load)
     context |= {"title": title, "rows": rows, "total": found.total, "limit": LIMIT}
     return render(request, "messages.html", context)
+
+
+@dataclass(frozen=True)
+class UnplannedRow:
+    patient_id: int
+    session_id: int
+    patient: str
+    treatment: str
+    completed: str
+    reason: str
+
+
+@router.get("/unplanned")
+async def unplanned_page(request: Request, user: CurrentUser) -> HTMLResponse:
+    """The sessions the dashboard counts as "could not be planned": nothing goes for them."""
+    tz = settings_of(request).timezone
+    defaults = plans_of(request)
+
+    def load(session: Session, _now: datetime) -> tuple[list[UnplannedRow], int]:
+        found, total = unplanned_sessions(session, limit=LIMIT)
+        plans = plans_in_words(session, defaults)
+        return [
+            UnplannedRow(item.session.patient_id, item.session.id or 0, item.patient_name,
+                         plans.treatment_words(item.session.treatment),
+                         local_time(item.session.completed_at, tz), item.session.plan_error or "")
+            for item in found
+        ], total  # fmt: skip
+
+    rows, total = await run_db(request, load)
+    context = {"user": user, "csrf_token": user.csrf_token, "rows": rows, "total": total,
+               "title": "Sessions that could not be planned"}  # fmt: skip
+    return render(request, "unplanned.html", context)
 
 
 def _read(

@@ -20,8 +20,11 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from reminders.planning.enrollment import void_session
+from reminders.planning.restore import RestoreRefused, restore_session
 from reminders.planning.warnings import enrollment_warnings, forecast_notes
+from reminders.rules.care_plans import CarePlans
 from reminders.rules.channel_kinds import ChannelKind
+from reminders.rules.line_types import NOT_CHECKED
 from reminders.rules.timing import zone_or
 from reminders.sending.forecast import Planned, planned_messages
 from reminders.store.accounts import actor_of
@@ -57,6 +60,7 @@ DONE = {
     "not_paused": "The patient was not paused.",
     "voided": "Session voided; its planned messages are skipped.",
     "already_voided": "That session was already voided.",
+    "restored": "Session restored; its messages still before their deadline are planned again.",
     "resent": "The message will be sent again at the next dispatch (texts within the send"
     " window and the daily limit).",
     "opted_out": "Opted out: planned messages on that channel are skipped.",
@@ -86,11 +90,15 @@ async def timeline_page(
     enrolled: int = 0,
     changed: str = "",
     retimed: int = 0,
+    line_type: str = "",
 ) -> HTMLResponse:
     """`enrolled` (the enroll form's redirect) adds what staff must hear about that session;
-    `changed` (the edit form's) says which details were saved."""
+    `changed` (the edit form's) says which details were saved; `line_type=unchecked`, that
+    Twilio Lookup did not answer for the phone."""
     notice = changed_words(changed, retimed) if done == "edited" else DONE.get(done)
-    return await _page(request, user, patient_id, notice=notice, enrolled=enrolled)
+    also = [NOT_CHECKED] if enrolled and line_type == "unchecked" else []
+    return await _page(request, user, patient_id, notice=notice, enrolled=enrolled,
+                       also=also)  # fmt: skip
 
 
 @router.post("/pause", response_model=None)
@@ -109,6 +117,19 @@ async def resume(request: Request, user: CurrentUser, patient_id: int) -> Respon
 async def void(request: Request, user: CurrentUser, patient_id: int, session_id: int) -> Response:
     voided = await _act(request, user, patient_id, partial(_void, session_id=session_id))
     return _done(patient_id, "voided" if voided else "already_voided")
+
+
+@router.post("/sessions/{session_id:int}/restore", response_model=None)
+async def restore(
+    request: Request, user: CurrentUser, patient_id: int, session_id: int
+) -> Response:
+    work = partial(_restore, session_id=session_id, plans=plans_of(request),
+                   clinic_tz=settings_of(request).timezone)  # fmt: skip
+    try:
+        await _act(request, user, patient_id, work)
+    except RestoreRefused as exc:
+        return await _page(request, user, patient_id, error=f"Not restored: {exc}", status=409)
+    return _done(patient_id, "restored")
 
 
 @router.post("/messages/{message_id:int}/resend", response_model=None)
@@ -173,16 +194,37 @@ def _resume(session: Session, now: datetime, *, patient: Patient, actor: str) ->
     return resume_patient(session, patient.id or 0, actor=actor, now=now).changed
 
 
-def _void(
-    session: Session, now: datetime, *, patient: Patient, actor: str, session_id: int
-) -> bool:
+def _treatment(session: Session, patient: Patient, session_id: int) -> TreatmentSession:
+    """One of the patient's sessions, else 404."""
     treatment = session.get(TreatmentSession, session_id) if session_id <= MAX_ID else None
     if treatment is None or treatment.patient_id != patient.id:
         raise _not_found()
+    return treatment
+
+
+def _void(
+    session: Session, now: datetime, *, patient: Patient, actor: str, session_id: int
+) -> bool:
+    treatment = _treatment(session, patient, session_id)
     if treatment.status == "voided":
         return False
     void_session(session, treatment, actor=actor, now=now, reason="voided by staff")
     return True
+
+
+def _restore(
+    session: Session,
+    now: datetime,
+    *,
+    patient: Patient,
+    actor: str,
+    session_id: int,
+    plans: CarePlans,
+    clinic_tz: ZoneInfo,
+) -> int:
+    treatment = _treatment(session, patient, session_id)
+    return restore_session(session, treatment, plans_in_words(session, plans), clinic_tz,
+                           actor=actor, now=now)  # fmt: skip
 
 
 def _resend(
@@ -235,6 +277,7 @@ async def _page(
     error: str | None = None,
     status: int = 200,
     enrolled: int = 0,
+    also: Sequence[str] = (),
 ) -> HTMLResponse:
     settings = settings_of(request)
     clinic_tz = settings.timezone
@@ -249,6 +292,8 @@ async def _page(
         messages = [m.message for entry in timeline.sessions for m in entry.messages]
         planned = planned_messages(session, timeline.patient, messages, plans, now, settings)
         warnings = _warnings(session, timeline, enrolled, now, planned, clinic_tz)
+        if warnings is not None:
+            warnings = [*also, *warnings]
         zone = zone_or(timeline.patient.timezone, clinic_tz)  # the page's times are the patient's
         replies, pages = replies_of(session, patient_id), pages_of(session, patient_id)
         page = patient_page(timeline, now, clinic_tz, plans, people, planned)

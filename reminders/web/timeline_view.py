@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from reminders.rules.care_plans import CarePlans
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.lifecycle import SkipReason, Status, skip_words, status_words
+from reminders.rules.restoring import within_restore_window
 from reminders.rules.send_plan import DAILY_CAP, CombinedWith, SendsAt, TooLate
 from reminders.rules.timing import is_expired, zone_or
 from reminders.rules.zone_names import zone_words
@@ -78,6 +79,7 @@ class SessionRow:
     enrolled_by: str
     voidable: bool
     messages: Sequence[MessageRow]
+    restorable: bool = False  # voided within 24 hours and not replaced by another entry
     care_page: str = ""  # "opened 2026-11-20 14:41 PST, last ...", "not opened yet", or ""
 
 
@@ -217,6 +219,9 @@ def _session(
         replaced_by=entry.replaced_by,
         enrolled_by=who(treatment.enrolled_by),
         voidable=treatment.status == "completed",
+        restorable=treatment.status == "voided"
+        and entry.replaced_by is None
+        and within_restore_window(treatment.voided_at, now),
         messages=[
             message_row(
                 m, now, tz, plans, who, paused=paused, planned=planned.get(m.message.id or 0)

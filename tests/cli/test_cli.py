@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from typer.testing import CliRunner
@@ -199,6 +199,25 @@ def test_void_skips_what_is_pending(aftercare):
     assert "already voided" in aftercare("void", str(enrolled["session_id"]))
     assert {r["error"] for r in aftercare.json("messages")} == {"voided"}
     aftercare("void", "999", ok=False)
+
+
+def test_restore_session_undoes_a_void_for_24_hours(aftercare):
+    enrolled = aftercare.json(
+        "enroll", "--name", "Maria Lopez", "--phone", "3105550142", "--treatment", "asclera",
+        "--completed-at", "2026-06-16 04:00",
+    )  # fmt: skip
+    session_id = str(enrolled["session_id"])
+    aftercare("void", session_id)
+    restored = aftercare("restore-session", session_id)
+    assert f"Restored session {session_id}; 11 message(s) pending again." in restored
+    assert {r["status"] for r in aftercare.json("messages")} == {"pending"}
+    assert "is not voided" in aftercare.result("restore-session", session_id).output
+    aftercare("void", session_id)
+    aftercare.now += timedelta(hours=25)
+    late = aftercare.result("restore-session", session_id)
+    assert late.exit_code == 1
+    assert "cannot restore: session" in late.output and "more than 24 hours ago" in late.output
+    aftercare("restore-session", "999", ok=False)
 
 
 def test_opt_out_stops_sms_and_opt_in_resumes(aftercare):

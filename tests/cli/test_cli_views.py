@@ -55,8 +55,9 @@ def test_messages_show_each_patients_own_time_and_zone(aftercare):
     new_york = enroll(aftercare, "Ana Ruiz", "+1 212 555 0199", "2026-01-10 10:00", *NEW_YORK)
     clinic = enroll(aftercare, "Maria Lopez", "3105550142", "2026-01-10 10:00")
     output = aftercare("messages")
-    assert "2026-01-11 09:00 EST" in row_of(output, "restriction_day_1", new_york["session_id"])
-    assert "2026-01-11 09:00 PST" in row_of(output, "restriction_day_1", clinic["session_id"])
+    assert "2026-01-11 09:00 EST" in row_of(output, "Day 1 restrictions", new_york["session_id"])
+    assert "2026-01-11 09:00 PST" in row_of(output, "Day 1 restrictions", clinic["session_id"])
+    assert "restriction_day_1" not in output  # steps as staff read them, not code names
     rows = aftercare.json("messages", "--session", str(new_york["session_id"]))
     day_1 = next(r for r in rows if r["step"] == "restriction_day_1")
     assert day_1["due_at"] == "2026-01-11T14:00:00Z"  # JSON stays UTC

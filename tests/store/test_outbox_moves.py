@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from reminders.rules import lifecycle
 from reminders.rules.lifecycle import ALLOWED, IllegalTransition, SkipReason, Status
-from reminders.store import claims, leases, moves
+from reminders.store import claims, leases, moves, plan_moves
 from reminders.store.db import session_scope
 from reminders.store.held_receipts import Held, hold_receipt
 from reminders.store.models import (
@@ -398,28 +398,37 @@ CASES: dict[str, Case] = {
     ),
     "skip_booked": Case(
         Status.PENDING,
-        lambda s, m: moves.skip_booked(s, [m], "booked for Tue 12 Jan 10:00", NOW, actor="cal"),
+        lambda s, m: plan_moves.skip_booked(
+            s, [m], "booked for Tue 12 Jan 10:00", NOW, actor="cal"
+        ),
         {"status": Status.SKIPPED, "error_reason": SkipReason.BOOKED, "due_at": EARLIER},
         entry=(Status.PENDING, Status.SKIPPED),
     ),
     "replan_unbooked": Case(
         Status.SKIPPED,
-        lambda s, m: moves.replan_unbooked(s, [m], NOW, actor="cal"),
+        lambda s, m: plan_moves.replan_unbooked(s, [m], NOW, actor="cal"),
         {"status": Status.PENDING, "error_reason": None, "due_at": EARLIER},
         before={"error_reason": SkipReason.BOOKED, "not_after": LATER},
         entry=(Status.SKIPPED, Status.PENDING),
     ),
     "replan_unbooked (past its deadline: stays skipped)": Case(
         Status.SKIPPED,
-        lambda s, m: moves.replan_unbooked(s, [m], NOW, actor="cal"),
+        lambda s, m: plan_moves.replan_unbooked(s, [m], NOW, actor="cal"),
         {"status": Status.SKIPPED, "error_reason": SkipReason.BOOKED},
         before={"error_reason": SkipReason.BOOKED, "not_after": EARLIER},
     ),
     "replan_unbooked (skipped for another reason: stays skipped)": Case(
         Status.SKIPPED,
-        lambda s, m: moves.replan_unbooked(s, [m], NOW, actor="cal"),
+        lambda s, m: plan_moves.replan_unbooked(s, [m], NOW, actor="cal"),
         {"status": Status.SKIPPED, "error_reason": SkipReason.OPTED_OUT},
         before={"error_reason": SkipReason.OPTED_OUT, "not_after": LATER},
+    ),
+    "restore_voided": Case(
+        Status.SKIPPED,
+        lambda s, m: plan_moves.restore_voided(s, m, NOW, actor="staff"),
+        {"status": Status.PENDING, "error_reason": None, "due_at": EARLIER},
+        before={"error_reason": SkipReason.VOIDED, "not_after": LATER},
+        entry=(Status.SKIPPED, Status.PENDING),
     ),
 }
 
@@ -434,6 +443,25 @@ def test_a_named_move_sets_every_field_it_owns(engine, name):
     assert {key: getattr(message, key) for key in case.expect} == case.expect
     expected = [] if case.entry is None else [case.entry]
     assert [(e.from_status, e.to_status) for e in events] == expected
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        {"error_reason": SkipReason.VOIDED, "not_after": EARLIER},  # past its deadline
+        {"error_reason": SkipReason.OPTED_OUT, "not_after": LATER},  # not the void's skip
+        {"error_reason": SkipReason.COMBINED, "not_after": None},
+    ],
+)
+def test_restore_voided_brings_back_only_a_timely_skip_of_a_void(engine, before):
+    message_id = add_message(engine, Status.SKIPPED, **before)
+    with pytest.raises(IllegalTransition), session_scope(engine) as session:
+        plan_moves.restore_voided(
+            session, session.get_one(OutboxMessage, message_id), NOW, actor="t"
+        )
+    message, events = read(engine, message_id)
+    kept = (Status.SKIPPED, before["error_reason"], [])
+    assert (message.status, message.error_reason, events) == kept
 
 
 def test_reserving_a_message_not_being_sent_is_refused(engine):

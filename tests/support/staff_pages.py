@@ -49,6 +49,6 @@ def value_of(html: str, field_id: str) -> str:
 
 def help_of(html: str, key: str) -> str:
     """The text under a field (its problem, note or hint)."""
-    found = re.search(rf'<small id="f-{key}-help"[^>]*>([^<]*)</small>', html)
+    found = re.search(rf'<small id="f-{key}-help"[^>]*>(.*?)</small>', html, re.DOTALL)
     assert found, f"nothing under {key}"
-    return markup.unescape(found.group(1))
+    return markup.unescape(re.sub(r"<[^>]+>", "", found.group(1)))  # "set 2 min ago" is a span

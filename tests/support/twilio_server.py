@@ -1,12 +1,13 @@
 """A loopback stand-in for Twilio's Messages API, for tests that drive the real twilio client.
 
 `FakeTwilio` speaks enough of `/2010-04-01/Accounts/{Sid}/Messages.json` for `messages.create`
-and `messages.list`: Basic auth, Twilio's JSON shapes and page format, `To` / `DateSent>`
-filters. Every request is recorded. Answers can be scripted per recipient number (always, or
-for its next calls), for the next calls, or for every call: a Twilio error body, a 5xx, a 429,
-added latency, a stalled answer (the message is created, the answer comes too late) or a
-dropped connection. Stalls end at shutdown, so a test
-never outlives its server by more than a moment.
+and `messages.list`, and of Lookup v2's `/v2/PhoneNumbers/{number}` for a number's line type
+(`line_types`, `mobile` unless set; `lookup_next` scripts failures): Basic auth, Twilio's
+JSON shapes and page format, `To` / `DateSent>` filters. Every request is recorded. Answers
+can be scripted per recipient number (always, or for its next calls), for the next calls, or
+for every call: a Twilio error body, a 5xx, a 429, added latency, a stalled answer (the
+message is created, the answer comes too late) or a dropped connection. Stalls end at
+shutdown, so a test never outlives its server by more than a moment.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qs, parse_qsl, unquote, urlencode, urlsplit
 
 ACCOUNT_SID = "AC" + "1" * 32
+LOOKUP_PATH = "/v2/PhoneNumbers/"
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 
 
@@ -89,11 +91,13 @@ class FakeTwilio:
     default: Reply = field(default_factory=Reply)  # for a call nothing else scripts
     requests: list[RecordedRequest] = field(default_factory=list)
     messages: list[dict[str, Any]] = field(default_factory=list)  # oldest first
+    line_types: dict[str, str] = field(default_factory=dict)  # Lookup's answers; else mobile
 
     def __post_init__(self) -> None:
         self._by_number: dict[str, Reply] = {}
         self._scripts: dict[str, deque[Reply]] = {}
         self._next: deque[Reply] = deque()
+        self._lookups: deque[Reply] = deque()
         self._lock = threading.Lock()
         self.stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
@@ -139,6 +143,27 @@ class FakeTwilio:
         """Answer the next create calls (whatever the number) these ways, in order."""
         with self._lock:
             self._next.extend(replies)
+
+    def lookup_next(self, *replies: Reply) -> None:
+        """Answer the next Lookup calls these ways (a 5xx, latency...), in order."""
+        with self._lock:
+            self._lookups.extend(replies)
+
+    def lookups(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path.startswith(LOOKUP_PATH)]
+
+    def lookup_reply(self) -> Reply | None:
+        with self._lock:
+            return self._lookups.popleft() if self._lookups else None
+
+    def line_type(self, number: str) -> dict[str, Any]:
+        """Lookup v2's answer with `line_type_intelligence`, as Twilio shapes it."""
+        kind = self.line_types.get(number, "mobile")
+        intelligence = {"error_code": None, "carrier_name": "Fake", "type": kind}
+        return {"calling_country_code": "1", "country_code": "US", "phone_number": number,
+                "national_format": number, "valid": True, "validation_errors": [],
+                "line_type_intelligence": intelligence,
+                "url": f"https://lookups.twilio.com{LOOKUP_PATH}{number}"}  # fmt: skip
 
     def created(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.method == "POST"]
@@ -247,9 +272,27 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         request = self._record()
+        if request.path.startswith(LOOKUP_PATH):
+            self._lookup(request)
+            return
         if self._refused(request):
             return
         self._answer(200, self.server.twilio.page(request.query))
+
+    def _lookup(self, request: RecordedRequest) -> None:
+        twilio = self.server.twilio
+        if not self._authorized(request):
+            return
+        reply = twilio.lookup_reply()
+        if reply is not None:
+            if (reply.delay and twilio.stopping.wait(reply.delay)) or reply.drop:
+                self.close_connection = True
+                return
+            if reply.status >= 300:
+                self._answer(reply.status, reply.error or {})
+                return
+        number = unquote(request.path.removeprefix(LOOKUP_PATH))
+        self._answer(200, twilio.line_type(number))
 
     def do_POST(self) -> None:
         request = self._record()
@@ -292,9 +335,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _refused(self, request: RecordedRequest) -> bool:
         """Twilio's answers to bad credentials (401, 20003) and to a foreign path (404, 20404)."""
         twilio = self.server.twilio
-        expected = base64.b64encode(f"{twilio.account_sid}:{twilio.auth_token}".encode()).decode()
-        if request.headers.get("Authorization") != f"Basic {expected}":
-            self._answer(401, twilio_error(401, 20003, "Authenticate").error)
+        if not self._authorized(request):
             return True
         if request.path != twilio.api_path:
             self._answer(
@@ -302,6 +343,15 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return True
         return False
+
+    def _authorized(self, request: RecordedRequest) -> bool:
+        """Basic auth with the account's SID and token, else Twilio's 401 (20003)."""
+        twilio = self.server.twilio
+        expected = base64.b64encode(f"{twilio.account_sid}:{twilio.auth_token}".encode()).decode()
+        if request.headers.get("Authorization") != f"Basic {expected}":
+            self._answer(401, twilio_error(401, 20003, "Authenticate").error)
+            return False
+        return True
 
     def _answer(self, status: int, payload: dict[str, Any] | None) -> None:
         data = json.dumps(payload).encode()

@@ -1,6 +1,7 @@
 """Actions that are hard to undo ask first, in a real browser: voiding a session, recording an
 opt-out, pausing a patient and disabling a user each open a question, and nothing changes
-until "Yes"; Cancel leaves everything as it was. At the laptop and phone sizes, the open
+until "Yes"; Cancel leaves everything as it was; a voided session's "Restore session" asks too
+and undoes the void. At the laptop and phone sizes, the open
 question fits and passes axe-core."""
 
 from __future__ import annotations
@@ -45,6 +46,13 @@ def test_void_opt_out_pause_and_disable_ask_before_they_act(
     page.get_by_role("button", name=f"Yes, void session {seeded.session_id}").click()
     expect(page.get_by_role("status")).to_contain_text("Session voided")
     assert status_of(site, seeded.session_id) == "voided"
+    page.get_by_role("button", name="Restore session").click()  # a void by mistake: for a day
+    expect(page.get_by_text("Its messages still before their deadline")).to_be_visible()
+    expect_actions_inside(page)
+    screenshot(page, "restore-asks")
+    page.get_by_role("button", name=f"Yes, restore session {seeded.session_id}").click()
+    expect(page.get_by_role("status")).to_contain_text("Session restored")
+    assert status_of(site, seeded.session_id) == "completed"
 
     page.get_by_role("button", name="Record opt-out").click()
     expect(page.get_by_text("asked for no more texts")).to_be_visible()

@@ -57,6 +57,7 @@ def pages(patient_id: int, number_reply_id: int, saved_reply_id: int) -> dict[st
         "api-docs": "/api/v1/docs",
         "account": "/account",
         "messages": "/messages?status=pending",
+        "unplanned": "/messages/unplanned",
     }
 
 

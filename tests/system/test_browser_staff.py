@@ -49,6 +49,8 @@ def fill_enroll_form(page: Page, *, phone: str, completed: datetime) -> None:
     page.get_by_label("Treatment", exact=True).select_option("asclera")
     page.get_by_label("Completed at", exact=True).fill(completed.strftime("%Y-%m-%dT%H:%M"))
     page.get_by_label("Time zone", exact=True).fill(ZONE)
+    page.get_by_label("Time zone", exact=True).blur()  # its suggestions closed, as a person
+    # closes them: on a phone, left open, they take the next tap (the Enroll button)
     page.get_by_label("Language", exact=True).select_option(label="Spanish (español)")
     page.get_by_label("Send texts", exact=True).check()
     page.get_by_label("Send emails", exact=True).check()

@@ -61,6 +61,7 @@ def test_production_needs_the_clinics_own_name_and_phone():
         ({"booking_url": "https://cal.com/finetouch"}, "BOOKING_URL: must contain {ref}"),
         ({"booking_url": "cal.com/x?metadata[aftercare]={ref}"}, "BOOKING_URL: must be an http"),
         ({"cal_webhook_secret": "short"}, "CAL_WEBHOOK_SECRET must be a random string"),
+        ({"twilio_lookup": True}, "TWILIO_LOOKUP needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN"),
     ],
 )
 def test_a_booking_setting_that_cannot_work_is_refused_by_name(values, problem):

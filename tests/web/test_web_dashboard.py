@@ -242,6 +242,7 @@ def test_nothing_stuck_is_said_plainly(staff, rows):
 def test_stuck_messages_and_sessions_are_listed(staff, rows, engine):
     rows.add("unknown", NOW - timedelta(hours=1), count=2)
     rows.add("sending", NOW - timedelta(hours=1), lease_expires_at=NOW - timedelta(seconds=1))
+    rows.add("sending", NOW - timedelta(hours=1), lease_expires_at=NOW + timedelta(minutes=1))
     rows.add("pending", NOW - timedelta(hours=3))
     rows.add("pending", NOW - timedelta(minutes=16))
     OutboxRows(engine, now=NOW, plan_error="no care plan for treatment 'botox'")
@@ -252,11 +253,16 @@ def test_stuck_messages_and_sessions_are_listed(staff, rows, engine):
     )
     assert "<strong>1</strong></a> message claimed by a worker that stopped" in html
     for link, listed in (("/messages?overdue=1", 2), ("/messages?status=unknown", 2),
-                         ("/messages?status=sending", 1)):  # fmt: skip
-        assert f'<a href="{link}">' in html
+                         ("/messages?stuck=1", 1), ("/messages?status=sending", 2)):  # fmt: skip
+        if "status=sending" not in link:  # every message being sent: not what is stuck
+            assert f'<a href="{link}">' in html
         assert listed_rows(staff, link) == listed, link
-    assert "<strong>1</strong> session that could not be planned" in html
+    assert '<a href="/messages/unplanned"><strong>1</strong></a> session that could not' in html
     assert "botox" not in html  # counts only, here
+    unplanned = staff.get("/messages/unplanned").text
+    assert "Sessions that could not be planned" in unplanned
+    assert "no care plan for treatment &#39;botox&#39;" in unplanned
+    assert listed_rows(staff, "/messages/unplanned") == 1
 
 
 def test_a_voided_sessions_plan_error_is_not_stuck(staff, engine):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
 from reminders.rules.channel_kinds import ChannelKind
@@ -44,3 +45,12 @@ def _email(settings: Settings, console: ConsoleChannel) -> Channel:
 
         return SmtpChannel(settings)
     return console
+
+
+def line_type_lookup_of(settings: Settings) -> Callable[[str], str] | None:
+    """Twilio Lookup for enrollment when TWILIO_LOOKUP is on (the SDK loaded only then)."""
+    if not settings.twilio_lookup:
+        return None
+    from reminders.sending.channels.twilio.line_types import line_type_lookup
+
+    return line_type_lookup(settings)
