@@ -24,7 +24,7 @@ class Purpose(StrEnum):
     # the patient's row, but addressed to the contact's own number or email, set when queued.
     ON_CALL_PAGE = "on_call_page"
     # "Send me a test" from the template editor: the sample patient's message, addressed to the
-    # admin's own phone or email (set when queued), kept on the test sends' holder patient.
+    # admin's own phone or email (set when queued), on no patient's row.
     TEST_SEND = "test_send"
 
 
