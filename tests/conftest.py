@@ -22,10 +22,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from reminders.runtime import Runtime, migrate
+from reminders.runtime import Runtime
 from reminders.settings import Settings
 from reminders.store.care_plans import load_default_plans
-from reminders.store.db import make_engine, session_scope
+from reminders.store.db import session_scope
 from reminders.store.defaults import load_care_plans
 from reminders.store.templates import load_defaults
 from tests.support.browser import (  # noqa: F401  (fixtures of the browser tests)
@@ -37,6 +37,7 @@ from tests.support.browser import (  # noqa: F401  (fixtures of the browser test
 )
 from tests.support.cli import Aftercare
 from tests.support.daemon_home import Home, prepare_home
+from tests.support.fast_schema import migrated_engine
 from tests.support.postgres import postgres_schema_url
 from tests.support.settings import make_settings
 
@@ -62,9 +63,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def engine(settings: Settings) -> Iterator[Engine]:
-    engine = make_engine(settings.database_url)
-    migrate(engine)
+def engine(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    engine = migrated_engine(settings.database_url, tmp_path_factory.getbasetemp())
     yield engine
     engine.dispose()
 

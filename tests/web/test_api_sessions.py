@@ -405,7 +405,7 @@ def test_logs_name_ids_never_the_patient(client, key, caplog):
 
 def test_openapi_describes_the_endpoint_and_only_the_api(client):
     schema = client.get("/api/v1/openapi.json").json()
-    assert list(schema["paths"]) == ["/sessions", "/bookings"]
+    assert list(schema["paths"]) == ["/sessions", "/bookings", "/bookings/{external_id}"]
     assert schema["servers"] == [{"url": "/api/v1"}]
     operation = schema["paths"]["/sessions"]["post"]
     body = operation["requestBody"]["content"]["application/json"]["schema"]

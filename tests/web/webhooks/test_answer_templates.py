@@ -41,7 +41,8 @@ def test_an_admin_edits_the_help_answer_and_a_help_text_gets_the_new_words(admin
     editor = admin.get(HELP_EN).text
     assert "<h1>Automatic answers: HELP answer</h1>" in editor
     assert re.search(r'<dd id="segments">1</dd>', editor)  # the shipped words: one segment
-    assert "clinic_phone" in editor and "first_name" not in editor  # no patient to name
+    assert 'data-insert="{{ clinic_phone }}"' in editor  # the clinic's placeholders
+    assert 'data-insert="{{ first_name }}"' not in editor  # no patient to name
     token = csrf_of(editor)
     form = {"csrf_token": token, "source": "Hi {{ first_name }}"}
     refused = admin.post(f"{HELP_EN}/preview", data=form)
