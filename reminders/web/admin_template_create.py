@@ -28,8 +28,7 @@ from reminders.store.care_plans import plans_in_words
 from reminders.store.db import Session
 from reminders.store.templates import EditConflict, add_revision, current_source
 from reminders.web import plans_of, run_db, settings_of
-from reminders.web.admin_template_test_send import rendered
-from reminders.web.admin_templates import KEY, PathKey
+from reminders.web.admin_templates import KEY, PathKey, rendered
 from reminders.web.auth import AdminUser, SessionCsrf
 from reminders.web.pages import render, sentence
 from reminders.web.template_form import framed_email

@@ -19,15 +19,13 @@ from fastapi.responses import HTMLResponse
 
 from reminders.rules.channel_kinds import ChannelKind
 from reminders.rules.rendering import TemplateKey
-from reminders.sending.composer import ClinicInfo
-from reminders.sending.preview import Preview, check_for_save, preview
-from reminders.sending.render_pool import RenderBusy, RenderPool, RenderTimeout
+from reminders.sending.preview import Preview
 from reminders.store.accounts import actor_of
 from reminders.store.db import Session
 from reminders.store.models import User
 from reminders.store.test_sends import QueuedTest, SendTestRefused, queue_test_send
-from reminders.web import plans_of, run_db, settings_of
-from reminders.web.admin_templates import BUSY, KEY, TOO_SLOW, PathKey, Subject
+from reminders.web import run_db
+from reminders.web.admin_templates import KEY, PathKey, Subject, rendered
 from reminders.web.auth import AdminUser, SessionCsrf
 from reminders.web.pages import render, sentence
 from reminders.web.template_form import typed_source
@@ -35,25 +33,6 @@ from reminders.web.template_form import typed_source
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/admin/templates", dependencies=[SessionCsrf])
 TEST_SUBJECT = "[Test] {subject}"  # an email test says so in the inbox
-
-
-async def rendered(
-    request: Request, key: TemplateKey, source: str, *, for_save: bool = False
-) -> Preview:
-    """The editor's rendering in a worker process with a time limit (sending/render_pool.py);
-    `for_save` is the save check, for varied patients."""
-    clinic = ClinicInfo.from_settings(settings_of(request))
-    pool: RenderPool = request.app.state.render_pool
-    job = {"channel": key.channel, "language": key.language, "clinic": clinic}
-    if for_save:
-        plans = plans_of(request).plans.values()
-        job["treatment_names"] = tuple(sorted({n for p in plans for n in p.treatments.values()}))
-    try:
-        return await pool.run(check_for_save if for_save else preview, source, **job)
-    except RenderBusy:
-        return Preview(key.channel, problem=BUSY)
-    except RenderTimeout:
-        return Preview(key.channel, problem=TOO_SLOW.format(limit=pool.time_limit))
 
 
 @router.post(KEY + "/test-send")

@@ -152,7 +152,7 @@ async def preview_fragment(
     subject: Subject = None,
 ) -> HTMLResponse:
     """The preview region's new content as the admin types; nothing is read or written."""
-    shown = await _preview(request, key, typed_source(source, subject))
+    shown = await rendered(request, key, typed_source(source, subject))
     return render(request, "_template_preview.html", _shown(shown))
 
 
@@ -172,7 +172,7 @@ async def save(
             templates_dir=_dir(request),
             key=key,
             source=text,
-            checked=await _preview(request, key, text, for_save=True),
+            checked=await rendered(request, key, text, for_save=True),
             actor=actor_of(admin.email),
             expected=_version_of(base_version),
         )
@@ -198,7 +198,7 @@ async def restore(
         old = _version_of(version)
         found = partial(restorable, templates_dir=_dir(request), key=key, old=old)
         source, current = await run_db(request, found)
-        checked = await _preview(request, key, source, for_save=True)  # off the event loop
+        checked = await rendered(request, key, source, for_save=True)  # off the event loop
         if checked.problem is not None:
             raise NotSaved(
                 f"Not restored: version {old} no longer renders. {_sentence(checked.problem)}",
@@ -299,7 +299,7 @@ async def _editor_page(
         "when": _when(request),
         "notice": CONVERTED if form.converted else notice,
         "error": error,
-        **_shown(await _preview(request, key, typed)),
+        **_shown(await rendered(request, key, typed)),
     }
     return render(request, "template_editor.html", context, status=status)
 
@@ -314,7 +314,7 @@ def _shown(shown: Preview) -> dict[str, Any]:
     }
 
 
-async def _preview(
+async def rendered(
     request: Request, key: TemplateKey, source: str, *, for_save: bool = False
 ) -> Preview:
     """Rendered in a worker process with a time limit (sending/render_pool.py), never on the

@@ -107,6 +107,25 @@ def test_the_typed_preview_goes_to_the_admins_phone_through_the_outbox(admin, to
     assert "5 tests in the last hour" in sixth.text and len(queued_tests(runtime)) == 5
 
 
+def test_an_automatic_answer_is_tried_as_it_goes_knowing_only_the_clinic(admin, token, runtime):
+    """An answer can go to a stranger: its test renders as the editor's preview does, without
+    the sample patient (a name in it is refused, not filled in with "Maria")."""
+    with Session(runtime.engine) as session:
+        user = session.exec(select(User).where(User.email == ADMIN)).one()
+        user.phone = "+14155550142"
+        session.add(user)
+        session.commit()
+    path = "/admin/templates/answers/help/sms/en/test-send"
+    named = admin.post(path, data={"source": "Hi {{ first_name }}", "csrf_token": token},
+                       headers=HX)  # fmt: skip
+    assert "Not sent:" in named.text and not queued_tests(runtime)
+    clinic = admin.post(path, data={"source": "{{ clinic_name }}: call {{ clinic_phone }}",
+                                    "csrf_token": token}, headers=HX)  # fmt: skip
+    assert "Test sent to your phone" in clinic.text
+    (row,) = queued_tests(runtime)
+    assert row.body is not None and row.body.startswith("Fine Touch Dermatology: call ")
+
+
 def test_a_template_that_does_not_render_is_not_sent(admin, token, runtime):
     answer = send_test(admin, token, "{{ first_name ")
     assert "Not sent:" in answer.text and not queued_tests(runtime)
