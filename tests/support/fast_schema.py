@@ -34,13 +34,21 @@ def migrated_engine(url: str, scratch: Path) -> Engine:
             shutil.copyfile(_migrated_sqlite(scratch), target)
             return make_engine(url)
     engine = make_engine(url)
-    if engine.dialect.name != "postgresql":
-        migrate(engine)
-    elif _statements:
-        _replay(engine)
-    else:
-        _record(engine)
+    try:
+        if engine.dialect.name != "postgresql" or _has_schema(engine):
+            migrate(engine)  # made already (by `aftercare init`, say): brought up to date
+        elif _statements:
+            _replay(engine)
+        else:
+            _record(engine)
+    except BaseException:
+        engine.dispose()  # no connection left for the garbage collector to complain of
+        raise
     return engine
+
+
+def _has_schema(engine: Engine) -> bool:
+    return sa.inspect(engine).has_table("alembic_version")
 
 
 def _migrated_sqlite(scratch: Path) -> Path:
